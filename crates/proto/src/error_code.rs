@@ -1,0 +1,93 @@
+//! Error codes on the wire, numbered as in Tencent IM's error tables where one fits.
+
+/// Every non-zero `code` the server sends. The numbers are Tencent IM's where Tencent has a
+/// matching code; `docs/protocol.md` lists each with its meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum ErrorCode {
+    /// A request other than `login` arrived before a successful login (Tencent 6014).
+    NotLoggedIn = 6014,
+    /// Malformed JSON, unknown method, missing or wrongly typed field, value out of range (6017).
+    InvalidParameters = 6017,
+    /// The user ID is not a valid identifier (7003).
+    InvalidIdentifier = 7003,
+    /// Too many requests on this connection; slow down (7008).
+    RateLimited = 7008,
+    /// The feature is switched off on this server (read receipts disabled) (7013).
+    InterfaceNotSupported = 7013,
+    /// The frame exceeds the documented size limit and was not parsed (9522).
+    FrameTooLarge = 9522,
+    /// Something failed inside the server; the request may be retried (6999, Tidings' own).
+    Internal = 6999,
+    /// The C2C receiver does not exist (never logged in, never imported) (20003).
+    UserNotFound = 20003,
+    /// The message payload is too large (80002).
+    MessageTooLarge = 80002,
+    /// Invalid group parameters (10004).
+    GroupInvalidParameters = 10004,
+    /// The caller may not do this in this group (not a member, wrong role, wrong type) (10007).
+    GroupPermissionDenied = 10007,
+    /// The group owner cannot quit a group of this type (10009).
+    OwnerCannotQuit = 10009,
+    /// The group does not exist or was dismissed (10010).
+    GroupNotFound = 10010,
+    /// The user is already a member (10013).
+    AlreadyMember = 10013,
+    /// The group is full (10014).
+    GroupFull = 10014,
+    /// The requested group ID is taken (10021).
+    GroupIdInUse = 10021,
+    /// The message does not exist, or carries no read-receipt information (10062).
+    ReceiptInfoNotFound = 10062,
+    /// The UserSig has expired (70001).
+    UserSigExpired = 70001,
+    /// The UserSig is empty (70002).
+    UserSigEmpty = 70002,
+    /// The UserSig cannot be decoded (bad base64, zlib or JSON) (70003).
+    UserSigInvalid = 70003,
+    /// The UserSig's signature does not match the server's key (70009).
+    UserSigKeyMismatch = 70009,
+    /// The UserSig was issued for another user (70013).
+    UserSigIdentifierMismatch = 70013,
+    /// The UserSig was issued for another SDKAppID (70014).
+    UserSigSdkAppIdMismatch = 70014,
+}
+
+impl ErrorCode {
+    /// Every code, for documentation tests.
+    pub const ALL: [ErrorCode; 23] = [
+        Self::NotLoggedIn,
+        Self::InvalidParameters,
+        Self::InvalidIdentifier,
+        Self::RateLimited,
+        Self::InterfaceNotSupported,
+        Self::FrameTooLarge,
+        Self::Internal,
+        Self::UserNotFound,
+        Self::MessageTooLarge,
+        Self::GroupInvalidParameters,
+        Self::GroupPermissionDenied,
+        Self::OwnerCannotQuit,
+        Self::GroupNotFound,
+        Self::AlreadyMember,
+        Self::GroupFull,
+        Self::GroupIdInUse,
+        Self::ReceiptInfoNotFound,
+        Self::UserSigExpired,
+        Self::UserSigEmpty,
+        Self::UserSigInvalid,
+        Self::UserSigKeyMismatch,
+        Self::UserSigIdentifierMismatch,
+        Self::UserSigSdkAppIdMismatch,
+    ];
+
+    /// The number sent on the wire.
+    pub fn as_u32(self) -> u32 {
+        self as u32
+    }
+
+    /// The code for a wire number, if it is one of ours.
+    pub fn from_u32(code: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_u32() == code)
+    }
+}

@@ -1,0 +1,101 @@
+//! Every push event: its wire name and payload type.
+
+use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize};
+
+use crate::model::*;
+
+/// A push event. The server encodes `Data`; the SDK decodes it.
+pub trait Event {
+    /// The wire name, e.g. `onRecvNewMessage`.
+    const NAME: &'static str;
+    /// The `data` of the push.
+    type Data: Serialize + DeserializeOwned + Send + 'static;
+}
+
+macro_rules! events {
+    ($($(#[$doc:meta])* $marker:ident = $name:literal ($data:ty);)*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy)]
+            pub struct $marker;
+            impl Event for $marker {
+                const NAME: &'static str = $name;
+                type Data = $data;
+            }
+        )*
+        /// Every event name the server sends, for documentation tests.
+        pub const ALL_EVENTS: &[&str] = &[$($name),*];
+    };
+}
+
+events! {
+    /// A new message in one of the user's conversations, including the user's own messages sent
+    /// from another device (and from this one).
+    OnRecvNewMessage = "onRecvNewMessage" (Message);
+    /// Conversations whose unread count or last message changed.
+    OnConversationChanged = "onConversationChanged" (Vec<Conversation>);
+    /// This connection was logged out because the user logged in on too many devices, or by an
+    /// administrator.
+    OnKickedOffline = "onKickedOffline" (KickedOffline);
+    /// The session's UserSig expired; log in again with a fresh one.
+    OnUserSigExpired = "onUserSigExpired" (UserSigExpired);
+    /// Users joined a group (by joining, invitation or creation).
+    OnMemberEnter = "onMemberEnter" (MemberChange);
+    /// A member left a group.
+    OnMemberLeave = "onMemberLeave" (MemberChange);
+    /// Members were removed by an owner or admin.
+    OnMemberKicked = "onMemberKicked" (MemberChange);
+    /// The group was dismissed.
+    OnGroupDismissed = "onGroupDismissed" (GroupDismissed);
+    /// Message-level read receipts arrived for the user's own messages.
+    OnRecvMessageReadReceipts = "onRecvMessageReadReceipts" (Vec<MessageReceipt>);
+    /// A C2C peer marked the conversation read.
+    OnRecvC2cReadReceipt = "onRecvC2CReadReceipt" (Vec<C2cReadReceipt>);
+    /// Another device of the user sent receipts for these messages (multi-device sync).
+    OnMessageReceiptsSent = "onMessageReceiptsSent" (ReceiptsSent);
+}
+
+/// `onKickedOffline` payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KickedOffline {
+    /// Why the connection was logged out.
+    pub reason: String,
+}
+
+/// `onUserSigExpired` payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSigExpired {}
+
+/// Payload of membership events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberChange {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// Who acted (the member themself for joins and quits).
+    pub op_user: String,
+    /// The members concerned.
+    pub member_list: Vec<String>,
+}
+
+/// `onGroupDismissed` payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupDismissed {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// Who dismissed it.
+    pub op_user: String,
+}
+
+/// `onMessageReceiptsSent` payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptsSent {
+    /// The messages now receipted by this user.
+    #[serde(rename = "messageIDList")]
+    pub message_id_list: Vec<String>,
+}

@@ -1,0 +1,48 @@
+//! Wire types of the Tidings WebSocket protocol, shared by the server and the SDK.
+//!
+//! Every frame is a JSON text frame. A client sends [`Request`]s, the server answers each with a
+//! [`Response`] carrying the same `id`, and pushes [`Push`] frames at any time. Each method is a
+//! marker type implementing [`Method`], which ties its wire name to its parameter and result
+//! types, so the server decodes and the SDK encodes through the same definitions. Events work the
+//! same way through [`Event`]. `docs/protocol.md` is the prose description of the same contract.
+
+mod error_code;
+pub mod events;
+mod frame;
+pub mod methods;
+mod model;
+
+pub use error_code::ErrorCode;
+pub use events::Event;
+pub use frame::{Push, Request, Response};
+pub use methods::Method;
+pub use model::*;
+
+/// Largest text frame the server accepts, in bytes. Larger frames are answered with
+/// [`ErrorCode::FrameTooLarge`] and never parsed.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Largest message payload (text, custom data, desc, extension and cloudCustomData together).
+pub const MAX_MESSAGE_BYTES: usize = 12 * 1024;
+
+/// Most messages one `sendMessageReadReceipts` or `getMessageReadReceipts` call may name.
+pub const MAX_RECEIPT_BATCH: usize = 100;
+
+/// Most members one `getGroupMessageReadMemberList` page may return.
+pub const MAX_READ_MEMBER_PAGE: u32 = 100;
+
+/// Most messages one history page may return.
+pub const MAX_HISTORY_PAGE: u32 = 100;
+
+/// Most items of one conversation-list or group-member-list page.
+pub const MAX_LIST_PAGE: u32 = 100;
+
+/// Longest user or group ID, in bytes (Tencent's limit for identifiers).
+pub const MAX_ID_BYTES: usize = 32;
+
+/// Checks that `id` is a valid user or group identifier: 1 to [`MAX_ID_BYTES`] bytes of printable
+/// ASCII other than space (Tencent allows 0x20–0x7e; spaces are refused here because they make IDs
+/// ambiguous in URLs and logs).
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_BYTES && id.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}

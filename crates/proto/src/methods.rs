@@ -1,0 +1,352 @@
+//! Every request method: its wire name, parameters and result type.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::model::*;
+
+/// A request method. The server decodes `Params` and encodes `Output`; the SDK does the reverse.
+pub trait Method {
+    /// The wire name, e.g. `sendMessage`.
+    const NAME: &'static str;
+    /// The `params` object.
+    type Params: Serialize + DeserializeOwned + Send + 'static;
+    /// The `data` of a successful response.
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+}
+
+/// No parameters, or no result: serialises as `{}` and accepts any object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+macro_rules! methods {
+    ($($(#[$doc:meta])* $marker:ident = $name:literal ($params:ty) -> $output:ty;)*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy)]
+            pub struct $marker;
+            impl Method for $marker {
+                const NAME: &'static str = $name;
+                type Params = $params;
+                type Output = $output;
+            }
+        )*
+        /// Every method name the server knows, for documentation tests.
+        pub const ALL_METHODS: &[&str] = &[$($name),*];
+    };
+}
+
+methods! {
+    /// Authenticates the connection; must be the first request.
+    Login = "login" (LoginParams) -> Empty;
+    /// Ends the session; the connection stays open and may log in again.
+    Logout = "logout" (Empty) -> Empty;
+    /// Sends a C2C or group message; returns the stored message.
+    SendMessage = "sendMessage" (SendMessageParams) -> Message;
+    /// A page of C2C history, newest first.
+    GetC2cHistoryMessageList = "getC2CHistoryMessageList" (C2cHistoryParams) -> Vec<Message>;
+    /// A page of group history, newest first.
+    GetGroupHistoryMessageList = "getGroupHistoryMessageList" (GroupHistoryParams) -> Vec<Message>;
+    /// A page of the caller's conversations, newest activity first.
+    GetConversationList = "getConversationList" (ConversationListParams) -> ConversationListResult;
+    /// Creates a group owned by the caller.
+    CreateGroup = "createGroup" (CreateGroupParams) -> CreateGroupResult;
+    /// Joins a group that admits members freely.
+    JoinGroup = "joinGroup" (JoinGroupParams) -> Empty;
+    /// Leaves a group.
+    QuitGroup = "quitGroup" (GroupIdParams) -> Empty;
+    /// Dismisses a group (owner only).
+    DismissGroup = "dismissGroup" (GroupIdParams) -> Empty;
+    /// Adds users to a group.
+    InviteUserToGroup = "inviteUserToGroup" (InviteParams) -> Vec<MemberOperationResult>;
+    /// Removes members from a group (owner or admin).
+    KickGroupMember = "kickGroupMember" (KickParams) -> Vec<MemberOperationResult>;
+    /// A page of a group's members, in joining order.
+    GetGroupMemberList = "getGroupMemberList" (GroupMemberListParams) -> GroupMemberListResult;
+    /// The groups the caller belongs to.
+    GetJoinedGroupList = "getJoinedGroupList" (Empty) -> Vec<GroupInfo>;
+    /// Information on named groups.
+    GetGroupsInfo = "getGroupsInfo" (GroupsInfoParams) -> Vec<GroupInfoResult>;
+    /// Marks a C2C conversation read up to now.
+    MarkC2cMessageAsRead = "markC2CMessageAsRead" (UserIdParams) -> Empty;
+    /// Marks a group conversation read up to its newest message.
+    MarkGroupMessageAsRead = "markGroupMessageAsRead" (GroupIdParams) -> Empty;
+    /// Clears a conversation's unread count up to a time (C2C) or sequence (group).
+    CleanConversationUnreadMessageCount = "cleanConversationUnreadMessageCount" (CleanUnreadParams) -> Empty;
+    /// Receiver side: reports that messages of one conversation were read.
+    SendMessageReadReceipts = "sendMessageReadReceipts" (MessageIdListParams) -> Empty;
+    /// Sender side: receipt state of own messages of one conversation.
+    GetMessageReadReceipts = "getMessageReadReceipts" (MessageIdListParams) -> Vec<MessageReceipt>;
+    /// Sender side: a page of the members who have (or have not) read a group message.
+    GetGroupMessageReadMemberList = "getGroupMessageReadMemberList" (ReadMemberListParams) -> ReadMemberListResult;
+}
+
+/// `login` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginParams {
+    /// The user logging in.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// A TLSSigAPIv2 UserSig for that user.
+    pub user_sig: String,
+}
+
+/// `sendMessage` parameters. Exactly one of `receiver` and `groupID`, and exactly one of
+/// `textElem` and `customElem`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessageParams {
+    /// C2C receiver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<String>,
+    /// Target group.
+    #[serde(rename = "groupID", default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// Text body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_elem: Option<TextElem>,
+    /// Custom body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_elem: Option<CustomElem>,
+    /// Ask receivers for read receipts.
+    #[serde(default)]
+    pub need_read_receipt: bool,
+    /// Deliver only to connected devices; store nothing.
+    #[serde(default)]
+    pub online_user_only: bool,
+    /// Do not count the message in receivers' unread counts.
+    #[serde(default)]
+    pub is_excluded_from_unread_count: bool,
+    /// Application data stored with the message.
+    #[serde(default)]
+    pub cloud_custom_data: String,
+    /// Optional client random (for the client's own de-duplication).
+    #[serde(default)]
+    pub random: u32,
+}
+
+/// `getC2CHistoryMessageList` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct C2cHistoryParams {
+    /// The peer.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// Page size, 1 to 100.
+    pub count: u32,
+    /// Continue with messages older than this one; absent for the newest page.
+    #[serde(rename = "lastMsgID", default, skip_serializing_if = "Option::is_none")]
+    pub last_msg_id: Option<String>,
+}
+
+/// `getGroupHistoryMessageList` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupHistoryParams {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// Page size, 1 to 100.
+    pub count: u32,
+    /// Continue with messages older than this one; absent for the newest page.
+    #[serde(rename = "lastMsgID", default, skip_serializing_if = "Option::is_none")]
+    pub last_msg_id: Option<String>,
+}
+
+/// `getConversationList` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationListParams {
+    /// 0 for the first page, then the previous page's `nextSeq`.
+    #[serde(default)]
+    pub next_seq: u64,
+    /// Page size, 1 to 100.
+    pub count: u32,
+}
+
+/// `getConversationList` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationListResult {
+    /// This page.
+    pub conversation_list: Vec<Conversation>,
+    /// Pass back for the next page.
+    pub next_seq: u64,
+    /// No more pages.
+    pub is_finished: bool,
+}
+
+/// `createGroup` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateGroupParams {
+    /// `Work`, `Public`, `Meeting`, `AVChatRoom` or `Community`.
+    pub group_type: String,
+    /// Custom group ID; generated when absent.
+    #[serde(rename = "groupID", default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// Display name (at most 100 bytes).
+    pub group_name: String,
+    /// Initial members besides the creator.
+    #[serde(default)]
+    pub member_list: Vec<GroupMemberSpec>,
+}
+
+/// `createGroup` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateGroupResult {
+    /// The new group's ID.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+}
+
+/// `joinGroup` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinGroupParams {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// Application message (kept for V2TIM compatibility; not stored).
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Parameters naming one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupIdParams {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+}
+
+/// Parameters naming one user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserIdParams {
+    /// The user.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+}
+
+/// `inviteUserToGroup` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteParams {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// Users to add (at most 100).
+    pub user_list: Vec<String>,
+}
+
+/// `kickGroupMember` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KickParams {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// Members to remove (at most 100).
+    pub member_list: Vec<String>,
+    /// Optional reason, passed on in the `onMemberKicked` event.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `getGroupMemberList` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMemberListParams {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// 0 all, 1 owner, 2 admins, 4 ordinary members (V2TIMGroupMemberFilter).
+    #[serde(default)]
+    pub filter: u32,
+    /// 0 for the first page, then the previous page's `nextSeq`.
+    #[serde(default)]
+    pub next_seq: u64,
+    /// Page size, 1 to 100 (default 100).
+    #[serde(default = "default_page")]
+    pub count: u32,
+}
+
+fn default_page() -> u32 {
+    100
+}
+
+/// `getGroupMemberList` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMemberListResult {
+    /// 0 when finished, otherwise pass back for the next page.
+    pub next_seq: u64,
+    /// This page.
+    pub member_info_list: Vec<GroupMemberInfo>,
+}
+
+/// `getGroupsInfo` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupsInfoParams {
+    /// Groups to describe (at most 100).
+    #[serde(rename = "groupIDList")]
+    pub group_id_list: Vec<String>,
+}
+
+/// `cleanConversationUnreadMessageCount` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanUnreadParams {
+    /// `c2c_<userID>` or `group_<groupID>`.
+    #[serde(rename = "conversationID")]
+    pub conversation_id: String,
+    /// C2C: clear up to this Unix time; 0 = everything.
+    #[serde(default)]
+    pub clean_timestamp: i64,
+    /// Group: clear up to this sequence; 0 = everything.
+    #[serde(default)]
+    pub clean_sequence: u64,
+}
+
+/// Parameters naming messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageIdListParams {
+    /// Message IDs, all of one conversation.
+    #[serde(rename = "messageIDList")]
+    pub message_id_list: Vec<String>,
+}
+
+/// `getGroupMessageReadMemberList` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadMemberListParams {
+    /// A group message of the caller's that asked for receipts.
+    #[serde(rename = "messageID")]
+    pub message_id: String,
+    /// 0 = members who read it, 1 = members who did not.
+    pub filter: u32,
+    /// 0 for the first page, then the previous page's `nextSeq`.
+    #[serde(default)]
+    pub next_seq: u64,
+    /// Page size, 1 to 100.
+    #[serde(default = "default_page")]
+    pub count: u32,
+}
+
+/// `getGroupMessageReadMemberList` filter: members who read the message.
+pub const READ_MEMBERS_FILTER_READ: u32 = 0;
+/// `getGroupMessageReadMemberList` filter: members who did not.
+pub const READ_MEMBERS_FILTER_UNREAD: u32 = 1;
+
+/// `getGroupMessageReadMemberList` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadMemberListResult {
+    /// This page.
+    pub member_info_list: Vec<ReadMemberInfo>,
+    /// Pass back for the next page.
+    pub next_seq: u64,
+    /// No more pages.
+    pub is_finished: bool,
+}

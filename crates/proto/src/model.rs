@@ -1,0 +1,335 @@
+//! The objects carried inside requests, responses and pushes, named as in V2TIM.
+
+use serde::{Deserialize, Serialize};
+
+/// `elemType` of a text message (V2TIM_ELEM_TYPE_TEXT).
+pub const ELEM_TYPE_TEXT: u32 = 1;
+/// `elemType` of a custom message (V2TIM_ELEM_TYPE_CUSTOM).
+pub const ELEM_TYPE_CUSTOM: u32 = 2;
+
+/// `status` of a message stored by the server (V2TIM_MSG_STATUS_SEND_SUCC).
+pub const MSG_STATUS_SENT: u32 = 2;
+
+/// `type` of a C2C conversation (V2TIM_C2C).
+pub const CONVERSATION_TYPE_C2C: u32 = 1;
+/// `type` of a group conversation (V2TIM_GROUP).
+pub const CONVERSATION_TYPE_GROUP: u32 = 2;
+
+/// The body of a text message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextElem {
+    /// The text.
+    pub text: String,
+}
+
+/// The body of a custom message: opaque to the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CustomElem {
+    /// Application data.
+    pub data: String,
+    /// Description (shown in offline pushes by Tencent).
+    pub desc: String,
+    /// Extension field.
+    pub extension: String,
+}
+
+/// A stored message as one viewer sees it (V2TimMessage).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    /// Server-assigned unique ID.
+    #[serde(rename = "msgID")]
+    pub msg_id: String,
+    /// Server time of storage, Unix seconds.
+    pub timestamp: i64,
+    /// Position in its conversation: 1, 2, 3… without gaps per group and per C2C pair.
+    pub seq: u64,
+    /// The sender's 32-bit random (0 when not given).
+    pub random: u32,
+    /// Sender's user ID.
+    pub sender: String,
+    /// C2C only: the *other* user of the conversation, from the viewer's side.
+    #[serde(rename = "userID", default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Group only: the group.
+    #[serde(rename = "groupID", default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// Sent by the viewer.
+    pub is_self: bool,
+    /// The viewer has read it (conversation-level read position covers it, or it is the viewer's own).
+    pub is_read: bool,
+    /// C2C only: the peer's conversation read position covers it, or the peer sent a receipt.
+    pub is_peer_read: bool,
+    /// The sender asked for read receipts.
+    pub need_read_receipt: bool,
+    /// Receiver side: the viewer already sent a read receipt for this message (from any device).
+    pub has_sent_receipt: bool,
+    /// Not counted in unread counts.
+    pub is_excluded_from_unread_count: bool,
+    /// [`ELEM_TYPE_TEXT`] or [`ELEM_TYPE_CUSTOM`].
+    pub elem_type: u32,
+    /// Present when `elemType` is text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_elem: Option<TextElem>,
+    /// Present when `elemType` is custom.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_elem: Option<CustomElem>,
+    /// Application data attached to the message.
+    #[serde(default)]
+    pub cloud_custom_data: String,
+    /// [`MSG_STATUS_SENT`] for every message the server returns.
+    pub status: u32,
+}
+
+/// One conversation of the caller (V2TimConversation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    /// `c2c_<userID>` or `group_<groupID>`.
+    #[serde(rename = "conversationID")]
+    pub conversation_id: String,
+    /// [`CONVERSATION_TYPE_C2C`] or [`CONVERSATION_TYPE_GROUP`].
+    #[serde(rename = "type")]
+    pub conversation_type: u32,
+    /// C2C: the peer.
+    #[serde(rename = "userID", default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Group: the group.
+    #[serde(rename = "groupID", default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// Group: its type name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_type: Option<String>,
+    /// The peer's ID or the group's name.
+    pub show_name: String,
+    /// Messages from others after the caller's read position, excluding excluded ones.
+    pub unread_count: u64,
+    /// The newest message, if any.
+    #[serde(default)]
+    pub last_message: Option<Message>,
+    /// Sort key (newest activity first): Unix seconds of the newest message or of joining.
+    pub order_key: i64,
+}
+
+/// Group member roles, numbered as V2TIM's `V2TIMGroupMemberRole`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "u32", try_from = "u32")]
+pub enum GroupRole {
+    /// Ordinary member (200).
+    Member,
+    /// Administrator (300).
+    Admin,
+    /// Owner (400).
+    Owner,
+}
+
+impl From<GroupRole> for u32 {
+    fn from(role: GroupRole) -> u32 {
+        match role {
+            GroupRole::Member => 200,
+            GroupRole::Admin => 300,
+            GroupRole::Owner => 400,
+        }
+    }
+}
+
+impl TryFrom<u32> for GroupRole {
+    type Error = String;
+    fn try_from(value: u32) -> Result<Self, String> {
+        match value {
+            200 => Ok(Self::Member),
+            300 => Ok(Self::Admin),
+            400 => Ok(Self::Owner),
+            other => Err(format!("role must be 200 (member), 300 (admin) or 400 (owner), not {other}")),
+        }
+    }
+}
+
+/// Group types, named as V2TIM's group type strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum GroupType {
+    /// Private work group: invitation only (Tencent's legacy `Private`).
+    Work,
+    /// Public group: anyone may join unless the owner disabled it.
+    Public,
+    /// Meeting group: anyone may join (Tencent's legacy `ChatRoom`).
+    Meeting,
+    /// Live-streaming group: anyone may join, no stable membership, no unread counts.
+    #[serde(rename = "AVChatRoom")]
+    AvChatRoom,
+    /// Community: anyone may join.
+    Community,
+}
+
+impl GroupType {
+    /// Every type, in documentation order.
+    pub const ALL: [GroupType; 5] =
+        [Self::Work, Self::Public, Self::Meeting, Self::AvChatRoom, Self::Community];
+
+    /// The V2TIM name (`Work`, `Public`, `Meeting`, `AVChatRoom`, `Community`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Work => "Work",
+            Self::Public => "Public",
+            Self::Meeting => "Meeting",
+            Self::AvChatRoom => "AVChatRoom",
+            Self::Community => "Community",
+        }
+    }
+
+    /// Parses a V2TIM name or one of Tencent's legacy REST names (`Private`, `ChatRoom`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "Work" | "Private" => Some(Self::Work),
+            "Public" => Some(Self::Public),
+            "Meeting" | "ChatRoom" => Some(Self::Meeting),
+            "AVChatRoom" => Some(Self::AvChatRoom),
+            "Community" => Some(Self::Community),
+            _ => None,
+        }
+    }
+}
+
+/// A member to add when creating a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMemberSpec {
+    /// The member.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// The member's role (default member). Owner is refused: the creator is the owner.
+    #[serde(default = "member_role")]
+    pub role: GroupRole,
+}
+
+fn member_role() -> GroupRole {
+    GroupRole::Member
+}
+
+/// A group as returned by `getJoinedGroupList` and `getGroupsInfo` (V2TimGroupInfo).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupInfo {
+    /// The group ID.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// The group type.
+    pub group_type: GroupType,
+    /// Display name.
+    pub group_name: String,
+    /// The owner's user ID.
+    pub owner: String,
+    /// Creation time, Unix seconds.
+    pub create_time: i64,
+    /// Current member count.
+    pub member_count: u64,
+    /// The caller's role, when the caller is a member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<GroupRole>,
+    /// Sequence of the newest message (0 when none).
+    pub last_message_seq: u64,
+}
+
+/// One member of a group (V2TimGroupMemberFullInfo, the fields Tidings keeps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMemberInfo {
+    /// The member.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// Profile nickname (empty when unset).
+    pub nick_name: String,
+    /// Profile picture URL (empty when unset).
+    #[serde(rename = "faceURL")]
+    pub face_url: String,
+    /// Role in the group.
+    pub role: GroupRole,
+    /// When the member joined, Unix seconds.
+    pub join_time: i64,
+}
+
+/// Outcome of adding or removing one member (V2TimGroupMemberOperationResult).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberOperationResult {
+    /// The user concerned.
+    #[serde(rename = "memberID")]
+    pub member_id: String,
+    /// 0 failed, 1 succeeded, 2 invalid (no such user or not a member), 4 already a member.
+    pub result: u32,
+}
+
+/// `MemberOperationResult::result`: the operation failed.
+pub const MEMBER_OP_FAIL: u32 = 0;
+/// `MemberOperationResult::result`: the operation succeeded.
+pub const MEMBER_OP_SUCCESS: u32 = 1;
+/// `MemberOperationResult::result`: the user does not exist, or is not a member.
+pub const MEMBER_OP_INVALID: u32 = 2;
+/// `MemberOperationResult::result`: the user was already a member.
+pub const MEMBER_OP_ALREADY: u32 = 4;
+
+/// One group of a `getGroupsInfo` answer (V2TimGroupInfoResult).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupInfoResult {
+    /// 0, or the error code for this group.
+    pub result_code: u32,
+    /// Empty, or what was wrong.
+    pub result_message: String,
+    /// The group, when `resultCode` is 0.
+    #[serde(default)]
+    pub group_info: Option<GroupInfo>,
+}
+
+/// Read-receipt state of one message (V2TimMessageReceipt).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageReceipt {
+    /// The message.
+    #[serde(rename = "msgID")]
+    pub msg_id: String,
+    /// C2C: the peer (the reader).
+    #[serde(rename = "userID", default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Group: the group.
+    #[serde(rename = "groupID", default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// C2C: the peer sent a receipt for this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_peer_read: Option<bool>,
+    /// C2C: when the peer sent the receipt, Unix seconds (0 when unread).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
+    /// Group: recipients who have read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_count: Option<u64>,
+    /// Group: recipients who have not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread_count: Option<u64>,
+}
+
+/// A conversation-level read report from the C2C peer (`onRecvC2CReadReceipt` item).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct C2cReadReceipt {
+    /// The peer who read.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// Everything the caller sent up to this time (Unix seconds) is read.
+    pub timestamp: i64,
+}
+
+/// A member in a read or unread list (V2TimGroupMemberInfo).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadMemberInfo {
+    /// The member.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// Profile nickname.
+    pub nick_name: String,
+    /// Profile picture URL.
+    #[serde(rename = "faceURL")]
+    pub face_url: String,
+}
