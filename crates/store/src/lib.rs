@@ -1,1 +1,140 @@
-//! placeholder
+//! Persistence for Tidings: the [`Store`] trait, its records, and the embedded SQLite engine.
+//!
+//! The trait is domain-level (users, groups, members, messages, read positions, receipts) and
+//! object-safe, held as `Arc<dyn Store>`. Every write method returns only after its data is
+//! durable, so a caller may acknowledge it to a client. Read state of group messages is kept as
+//! two roaring bitmaps of member ordinals per message (see `ARCHITECTURE.md`), never as one row
+//! per reader.
+
+mod error;
+mod records;
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use error::StoreError;
+pub use records::*;
+pub use roaring::RoaringBitmap;
+pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The persistence boundary. Implementations: [`SqliteStore`] (embedded, default).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates the user if absent. With `profile`, also sets nickname and face URL.
+    /// Returns whether the user was created.
+    async fn ensure_user(&self, user_id: &str, profile: Option<UserProfile>, now: i64)
+    -> StoreResult<bool>;
+
+    /// The named users that exist, in no particular order.
+    async fn get_users(&self, user_ids: &[String]) -> StoreResult<Vec<UserRecord>>;
+
+    /// Creates a group with its owner and initial members. Fails with
+    /// [`StoreError::Conflict`] when the ID is taken.
+    async fn create_group(&self, group: NewGroup, members: Vec<NewMember>)
+    -> StoreResult<GroupRecord>;
+
+    /// The group, if it exists.
+    async fn get_group(&self, group_id: &str) -> StoreResult<Option<GroupRecord>>;
+
+    /// Deletes a group, its members, messages and receipts.
+    async fn delete_group(&self, group_id: &str) -> StoreResult<()>;
+
+    /// Adds members; returns for each whether it was added (false: already a member).
+    /// Fails with [`StoreError::NotFound`] when the group does not exist.
+    async fn add_members(&self, group_id: &str, members: Vec<NewMember>) -> StoreResult<Vec<bool>>;
+
+    /// Removes members; returns for each whether it was removed (false: not a member).
+    async fn remove_members(&self, group_id: &str, user_ids: &[String]) -> StoreResult<Vec<bool>>;
+
+    /// The current membership of a user in a group (None when not a member now).
+    async fn get_member(&self, group_id: &str, user_id: &str) -> StoreResult<Option<MemberRecord>>;
+
+    /// Current members with ordinal ≥ `from_ordinal`, in ordinal order, at most `limit`,
+    /// optionally only those with one role.
+    async fn list_members(
+        &self,
+        group_id: &str,
+        from_ordinal: u32,
+        limit: u32,
+        role: Option<u32>,
+    ) -> StoreResult<Vec<MemberRecord>>;
+
+    /// Members (current or former) by ordinal, in the order asked.
+    async fn members_by_ordinal(
+        &self,
+        group_id: &str,
+        ordinals: &[u32],
+    ) -> StoreResult<Vec<MemberRecord>>;
+
+    /// User IDs of all current members (for fan-out).
+    async fn member_user_ids(&self, group_id: &str) -> StoreResult<Vec<String>>;
+
+    /// Groups the user currently belongs to, with the membership.
+    async fn joined_groups(&self, user_id: &str) -> StoreResult<Vec<(GroupRecord, MemberRecord)>>;
+
+    /// Sets a member's group read position (the sequence up to which messages count as read).
+    async fn set_group_read_seq(&self, group_id: &str, user_id: &str, seq: u64) -> StoreResult<()>;
+
+    /// Stores a message, assigning its sequence (next in its conversation) and timestamp.
+    /// For group messages the sender must be a current member ([`StoreError::NotMember`]
+    /// otherwise); when the message asks for receipts, its recipients (current members minus the
+    /// sender) are recorded with it.
+    async fn append_message(&self, message: NewMessage) -> StoreResult<MessageRecord>;
+
+    /// The named messages that exist, in no particular order.
+    async fn get_messages(&self, msg_ids: &[String]) -> StoreResult<Vec<MessageRecord>>;
+
+    /// Up to `limit` messages of a conversation with `seq < before_seq` (all when None),
+    /// newest first.
+    async fn history(
+        &self,
+        conversation: &ConvKey,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>>;
+
+    /// The newest message with `timestamp ≤ time` in a conversation, as its sequence (0 if none).
+    async fn seq_at_time(&self, conversation: &ConvKey, time: i64) -> StoreResult<u64>;
+
+    /// Messages of the conversation with sequence > `after_seq`, not sent by `viewer` and not
+    /// excluded from unread counts: the viewer's unread count.
+    async fn count_unread(&self, conversation: &ConvKey, after_seq: u64, viewer: &str)
+    -> StoreResult<u64>;
+
+    /// All C2C conversations of a user.
+    async fn c2c_conversations(&self, owner: &str) -> StoreResult<Vec<C2cConversationRecord>>;
+
+    /// One C2C conversation of a user.
+    async fn c2c_conversation(&self, owner: &str, peer: &str)
+    -> StoreResult<Option<C2cConversationRecord>>;
+
+    /// Sets `owner`'s read position in the C2C conversation with `peer`.
+    async fn set_c2c_read(&self, owner: &str, peer: &str, seq: u64, time: i64) -> StoreResult<()>;
+
+    /// Records C2C message-level receipts at `time`; returns for each message whether it was
+    /// newly receipted.
+    async fn record_c2c_receipts(&self, msg_ids: &[String], time: i64) -> StoreResult<Vec<bool>>;
+
+    /// Adds `reader_ordinal` to the readers of each group message; returns the new state of
+    /// each and whether it changed.
+    async fn record_group_receipts(
+        &self,
+        msg_ids: &[String],
+        reader_ordinal: u32,
+    ) -> StoreResult<Vec<GroupReceiptUpdate>>;
+
+    /// Read state of group messages that asked for receipts (missing ones are left out).
+    async fn group_receipts(&self, msg_ids: &[String]) -> StoreResult<Vec<GroupReceiptRecord>>;
+
+    /// A persisted setting, as JSON text.
+    async fn get_setting(&self, name: &str) -> StoreResult<Option<String>>;
+
+    /// Persists a setting, as JSON text.
+    async fn put_setting(&self, name: &str, value: &str) -> StoreResult<()>;
+
+    /// Bytes of read state (receipt bitmaps and C2C receipt columns) on disk, for benchmarks.
+    async fn read_state_bytes(&self) -> StoreResult<u64>;
+}

@@ -1,0 +1,205 @@
+//! The embedded SQLite engine: one writer thread with group commit, a pool of readers.
+//!
+//! Writes are closures queued to a single thread that owns the write connection. It takes every
+//! job waiting, runs each inside its own savepoint of one transaction, commits once (one WAL
+//! sync for the whole batch), and only then answers each job. So every acknowledged write is
+//! durable, and throughput grows with concurrency instead of being capped by fsync latency.
+
+mod queries;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{StoreError, StoreResult};
+
+/// How hard SQLite syncs each commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// Sync the WAL on every commit: acknowledged writes survive power loss (default).
+    #[default]
+    Full,
+    /// Sync at checkpoints only: acknowledged writes survive a killed process, not power loss.
+    Normal,
+}
+
+/// Options of the SQLite engine.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Database file.
+    pub path: PathBuf,
+    /// Commit durability.
+    pub synchronous: Synchronous,
+    /// Most jobs committed together.
+    pub max_batch: usize,
+}
+
+impl SqliteOptions {
+    /// Defaults for a database file.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), synchronous: Synchronous::Full, max_batch: 512 }
+    }
+}
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+
+/// The embedded store.
+pub struct SqliteStore {
+    jobs: mpsc::UnboundedSender<Job>,
+    readers: Arc<ReaderPool>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.readers.path).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and starts the writer thread.
+    pub fn open(options: SqliteOptions) -> StoreResult<Self> {
+        let mut writer = open_connection(&options.path, options.synchronous)?;
+        writer.execute_batch(include_str!("schema.sql"))?;
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let max_batch = options.max_batch.max(1);
+        std::thread::Builder::new()
+            .name("tidings-sqlite-writer".into())
+            .spawn(move || run_writer(&mut writer, queue, max_batch))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start writer thread: {e}")))?;
+        let readers = Arc::new(ReaderPool {
+            path: options.path,
+            synchronous: options.synchronous,
+            idle: Mutex::new(Vec::new()),
+        });
+        Ok(Self { jobs, readers })
+    }
+
+    /// Runs `work` in the writer's transaction; resolves after the batch holding it committed.
+    async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let outcome = work(conn);
+            let ok = outcome.is_ok();
+            let completion: Completion = Box::new(move |committed| {
+                let result = match committed {
+                    Ok(()) => outcome,
+                    Err(reason) => Err(StoreError::Unavailable(format!("commit failed: {reason}"))),
+                };
+                let _ = reply.send(result);
+            });
+            (ok, completion)
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Unavailable("writer thread stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Unavailable("writer thread stopped".into()))?
+    }
+
+    /// Runs `work` on a reader connection in the blocking pool.
+    async fn read<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.take()?;
+            let result = work(&conn);
+            readers.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("reader task failed: {e}")))?
+    }
+}
+
+struct ReaderPool {
+    path: PathBuf,
+    synchronous: Synchronous,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReaderPool {
+    fn take(&self) -> StoreResult<Connection> {
+        let idle = self.idle.lock().map_err(|_| StoreError::Unavailable("reader pool poisoned".into()))?.pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => open_connection(&self.path, self.synchronous),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+    }
+}
+
+fn open_connection(path: &Path, synchronous: Synchronous) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    let sync = match synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA busy_timeout = 10000;"
+    ))?;
+    Ok(conn)
+}
+
+/// The writer loop: batch, run each job in a savepoint, commit once, then answer.
+fn run_writer(conn: &mut Connection, mut queue: mpsc::UnboundedReceiver<Job>, max_batch: usize) {
+    while let Some(first) = queue.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut completions = Vec::with_capacity(batch.len());
+        let committed = run_batch(conn, batch, &mut completions);
+        if let Err(reason) = &committed {
+            tracing::error!(%reason, "sqlite batch failed");
+        }
+        for completion in completions {
+            completion(committed.clone());
+        }
+    }
+}
+
+fn run_batch(
+    conn: &mut Connection,
+    batch: Vec<Job>,
+    completions: &mut Vec<Completion>,
+) -> Result<(), String> {
+    let mut tx = conn.transaction().map_err(|e| e.to_string())?;
+    let mut failure = None;
+    for job in batch {
+        let savepoint = match tx.savepoint() {
+            Ok(savepoint) => savepoint,
+            Err(e) => {
+                failure = Some(e.to_string());
+                break;
+            }
+        };
+        let (ok, completion) = job(&savepoint);
+        completions.push(completion);
+        // A failed job's own changes are rolled back when its savepoint drops uncommitted.
+        if ok && let Err(e) = savepoint.commit() {
+            failure = Some(e.to_string());
+            break;
+        }
+    }
+    if let Some(reason) = failure {
+        return Err(reason);
+    }
+    tx.commit().map_err(|e| e.to_string())
+}

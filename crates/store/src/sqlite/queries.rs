@@ -1,0 +1,734 @@
+//! The `Store` implementation for SQLite: every query of the engine.
+
+use async_trait::async_trait;
+use roaring::RoaringBitmap;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::SqliteStore;
+use crate::{
+    C2cConversationRecord, ConvKey, GroupReceiptRecord, GroupReceiptUpdate, GroupRecord,
+    MemberRecord, MessageRecord, NewGroup, NewMember, NewMessage, Store, StoreError, StoreResult,
+    UserProfile, UserRecord,
+};
+
+const GROUP_COLUMNS: &str =
+    "group_id, group_type, name, owner, created_at, last_seq, member_count";
+const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, m.read_seq, \
+     m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, '')";
+const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
+     need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at";
+
+fn group_from_row(row: &Row<'_>) -> rusqlite::Result<GroupRecord> {
+    Ok(GroupRecord {
+        group_id: row.get(0)?,
+        group_type: row.get(1)?,
+        name: row.get(2)?,
+        owner: row.get(3)?,
+        created_at: row.get(4)?,
+        last_seq: row.get(5)?,
+        member_count: row.get(6)?,
+    })
+}
+
+fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRecord> {
+    Ok(MemberRecord {
+        group_id: row.get(0)?,
+        user_id: row.get(1)?,
+        ordinal: row.get(2)?,
+        role: row.get(3)?,
+        joined_at: row.get(4)?,
+        read_seq: row.get(5)?,
+        active: row.get(6)?,
+        profile: UserProfile { nick: row.get(7)?, face_url: row.get(8)? },
+    })
+}
+
+fn message_from_row(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
+    Ok(MessageRecord {
+        message: NewMessage {
+            msg_id: row.get(0)?,
+            sender: row.get(1)?,
+            receiver: row.get(2)?,
+            group_id: row.get(3)?,
+            timestamp: row.get(4)?,
+            random: row.get(5)?,
+            need_receipt: row.get(6)?,
+            excluded_unread: row.get(7)?,
+            elem_type: row.get(8)?,
+            body: row.get(9)?,
+            cloud_custom_data: row.get(10)?,
+        },
+        seq: row.get(11)?,
+        receipt_at: row.get(12)?,
+    })
+}
+
+fn encode_bitmap(bitmap: &RoaringBitmap) -> StoreResult<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(bitmap.serialized_size());
+    bitmap.serialize_into(&mut bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(bytes)
+}
+
+fn decode_bitmap(bytes: &[u8]) -> StoreResult<RoaringBitmap> {
+    RoaringBitmap::deserialize_from(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn load_member_bitmap(conn: &Connection, group_id: &str) -> StoreResult<Option<RoaringBitmap>> {
+    let blob: Option<Vec<u8>> = conn
+        .query_row("SELECT member_bitmap FROM groups WHERE group_id = ?1", [group_id], |row| {
+            row.get(0)
+        })
+        .optional()?;
+    blob.map(|bytes| decode_bitmap(&bytes)).transpose()
+}
+
+fn save_member_bitmap(conn: &Connection, group_id: &str, bitmap: &mut RoaringBitmap) -> StoreResult<()> {
+    bitmap.optimize();
+    conn.execute(
+        "UPDATE groups SET member_bitmap = ?2, member_count = ?3 WHERE group_id = ?1",
+        params![group_id, encode_bitmap(bitmap)?, bitmap.len()],
+    )?;
+    Ok(())
+}
+
+/// Adds members inside the writer transaction; shared by group creation and later additions.
+fn insert_members(conn: &Connection, group_id: &str, members: &[NewMember]) -> StoreResult<Vec<bool>> {
+    let mut bitmap = load_member_bitmap(conn, group_id)?
+        .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
+    let mut next_ordinal: u32 = conn.query_row(
+        "SELECT next_ordinal FROM groups WHERE group_id = ?1",
+        [group_id],
+        |row| row.get(0),
+    )?;
+    let mut find = conn.prepare_cached(
+        "SELECT ordinal, active FROM members WHERE group_id = ?1 AND user_id = ?2",
+    )?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO members (group_id, user_id, ordinal, role, joined_at, read_seq, active) \
+         VALUES (?1, ?2, ?3, ?4, ?5, (SELECT last_seq FROM groups WHERE group_id = ?1), 1)",
+    )?;
+    let mut rejoin = conn.prepare_cached(
+        "UPDATE members SET active = 1, role = ?3, joined_at = ?4, \
+         read_seq = (SELECT last_seq FROM groups WHERE group_id = ?1) \
+         WHERE group_id = ?1 AND user_id = ?2",
+    )?;
+    let mut added = Vec::with_capacity(members.len());
+    for member in members {
+        let existing: Option<(u32, bool)> = find
+            .query_row(params![group_id, member.user_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        match existing {
+            Some((_, true)) => added.push(false),
+            Some((ordinal, false)) => {
+                rejoin.execute(params![group_id, member.user_id, member.role, member.joined_at])?;
+                bitmap.insert(ordinal);
+                added.push(true);
+            }
+            None => {
+                insert.execute(params![
+                    group_id,
+                    member.user_id,
+                    next_ordinal,
+                    member.role,
+                    member.joined_at
+                ])?;
+                bitmap.insert(next_ordinal);
+                next_ordinal += 1;
+                added.push(true);
+            }
+        }
+    }
+    conn.execute(
+        "UPDATE groups SET next_ordinal = ?2 WHERE group_id = ?1",
+        params![group_id, next_ordinal],
+    )?;
+    save_member_bitmap(conn, group_id, &mut bitmap)?;
+    Ok(added)
+}
+
+fn query_group(conn: &Connection, group_id: &str) -> StoreResult<Option<GroupRecord>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {GROUP_COLUMNS} FROM groups WHERE group_id = ?1"),
+            [group_id],
+            group_from_row,
+        )
+        .optional()?)
+}
+
+fn query_member(conn: &Connection, group_id: &str, user_id: &str) -> StoreResult<Option<MemberRecord>> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT {MEMBER_COLUMNS} FROM members m LEFT JOIN users u ON u.user_id = m.user_id \
+                 WHERE m.group_id = ?1 AND m.user_id = ?2"
+            ),
+            params![group_id, user_id],
+            member_from_row,
+        )
+        .optional()?)
+}
+
+fn next_seq(conn: &Connection, conv: &str) -> StoreResult<u64> {
+    let last: Option<u64> = conn
+        .query_row("SELECT MAX(seq) FROM messages WHERE conv = ?1", [conv], |row| row.get(0))?;
+    Ok(last.unwrap_or(0) + 1)
+}
+
+fn insert_message(conn: &Connection, conv: &str, seq: u64, m: &NewMessage) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, timestamp, random, \
+         need_receipt, excluded_unread, elem_type, body, cloud_custom_data) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        m.msg_id,
+        conv,
+        seq,
+        m.sender,
+        m.receiver,
+        m.group_id,
+        m.timestamp,
+        m.random,
+        m.need_receipt,
+        m.excluded_unread,
+        m.elem_type,
+        m.body,
+        m.cloud_custom_data
+    ])?;
+    Ok(())
+}
+
+fn append_group_message(conn: &Connection, m: &NewMessage, group_id: &str) -> StoreResult<u64> {
+    let sender = query_member(conn, group_id, &m.sender)?;
+    let sender_ordinal = match sender {
+        Some(member) if member.active => member.ordinal,
+        Some(_) => {
+            return Err(StoreError::NotMember { group: group_id.into(), user: m.sender.clone() });
+        }
+        None if query_group(conn, group_id)?.is_none() => {
+            return Err(StoreError::NotFound(format!("group {group_id}")));
+        }
+        None => return Err(StoreError::NotMember { group: group_id.into(), user: m.sender.clone() }),
+    };
+    let seq: u64 = conn.query_row(
+        "UPDATE groups SET last_seq = last_seq + 1 WHERE group_id = ?1 RETURNING last_seq",
+        [group_id],
+        |row| row.get(0),
+    )?;
+    insert_message(conn, &ConvKey::Group(group_id.into()).encode(), seq, m)?;
+    if m.need_receipt {
+        let mut recipients = load_member_bitmap(conn, group_id)?
+            .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
+        recipients.remove(sender_ordinal);
+        recipients.optimize();
+        conn.execute(
+            "INSERT INTO group_receipts (msg_id, recipients, readers) VALUES (?1, ?2, ?3)",
+            params![m.msg_id, encode_bitmap(&recipients)?, encode_bitmap(&RoaringBitmap::new())?],
+        )?;
+    }
+    Ok(seq)
+}
+
+fn append_c2c_message(conn: &Connection, m: &NewMessage, receiver: &str) -> StoreResult<u64> {
+    let conv = ConvKey::c2c(&m.sender, receiver).encode();
+    let seq = next_seq(conn, &conv)?;
+    insert_message(conn, &conv, seq, m)?;
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO c2c_conversations (owner, peer, last_seq, last_time, read_seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (owner, peer) DO UPDATE SET last_seq = excluded.last_seq, \
+         last_time = excluded.last_time, read_seq = MAX(read_seq, excluded.read_seq)",
+    )?;
+    // The sender has read everything up to their own message.
+    upsert.execute(params![m.sender, receiver, seq, m.timestamp, seq])?;
+    if receiver != m.sender {
+        upsert.execute(params![receiver, m.sender, seq, m.timestamp, 0])?;
+    }
+    Ok(seq)
+}
+
+fn c2c_from_row(row: &Row<'_>) -> rusqlite::Result<C2cConversationRecord> {
+    Ok(C2cConversationRecord {
+        owner: row.get(0)?,
+        peer: row.get(1)?,
+        last_seq: row.get(2)?,
+        last_time: row.get(3)?,
+        read_seq: row.get(4)?,
+        read_time: row.get(5)?,
+    })
+}
+
+const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ensure_user(
+        &self,
+        user_id: &str,
+        profile: Option<UserProfile>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let user_id = user_id.to_owned();
+        self.write(move |conn| {
+            let created = conn.execute(
+                "INSERT OR IGNORE INTO users (user_id, created_at) VALUES (?1, ?2)",
+                params![user_id, now],
+            )? == 1;
+            if let Some(profile) = profile {
+                conn.execute(
+                    "UPDATE users SET nick = ?2, face_url = ?3 WHERE user_id = ?1",
+                    params![user_id, profile.nick, profile.face_url],
+                )?;
+            }
+            Ok(created)
+        })
+        .await
+    }
+
+    async fn get_users(&self, user_ids: &[String]) -> StoreResult<Vec<UserRecord>> {
+        let user_ids = user_ids.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT user_id, nick, face_url, created_at FROM users WHERE user_id = ?1",
+            )?;
+            let mut users = Vec::with_capacity(user_ids.len());
+            for user_id in &user_ids {
+                if let Some(user) = stmt
+                    .query_row([user_id], |row| {
+                        Ok(UserRecord {
+                            user_id: row.get(0)?,
+                            profile: UserProfile { nick: row.get(1)?, face_url: row.get(2)? },
+                            created_at: row.get(3)?,
+                        })
+                    })
+                    .optional()?
+                {
+                    users.push(user);
+                }
+            }
+            Ok(users)
+        })
+        .await
+    }
+
+    async fn create_group(
+        &self,
+        group: NewGroup,
+        members: Vec<NewMember>,
+    ) -> StoreResult<GroupRecord> {
+        self.write(move |conn| {
+            let inserted = conn.execute(
+                "INSERT OR IGNORE INTO groups (group_id, group_type, name, owner, created_at, \
+                 member_bitmap) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    group.group_id,
+                    group.group_type,
+                    group.name,
+                    group.owner,
+                    group.created_at,
+                    encode_bitmap(&RoaringBitmap::new())?
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!("group {}", group.group_id)));
+            }
+            insert_members(conn, &group.group_id, &members)?;
+            query_group(conn, &group.group_id)?
+                .ok_or_else(|| StoreError::NotFound(format!("group {}", group.group_id)))
+        })
+        .await
+    }
+
+    async fn get_group(&self, group_id: &str) -> StoreResult<Option<GroupRecord>> {
+        let group_id = group_id.to_owned();
+        self.read(move |conn| query_group(conn, &group_id)).await
+    }
+
+    async fn delete_group(&self, group_id: &str) -> StoreResult<()> {
+        let group_id = group_id.to_owned();
+        self.write(move |conn| {
+            let conv = ConvKey::Group(group_id.clone()).encode();
+            conn.execute(
+                "DELETE FROM group_receipts WHERE msg_id IN \
+                 (SELECT msg_id FROM messages WHERE conv = ?1)",
+                [&conv],
+            )?;
+            conn.execute("DELETE FROM messages WHERE conv = ?1", [&conv])?;
+            conn.execute("DELETE FROM members WHERE group_id = ?1", [&group_id])?;
+            conn.execute("DELETE FROM groups WHERE group_id = ?1", [&group_id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_members(&self, group_id: &str, members: Vec<NewMember>) -> StoreResult<Vec<bool>> {
+        let group_id = group_id.to_owned();
+        self.write(move |conn| insert_members(conn, &group_id, &members)).await
+    }
+
+    async fn remove_members(&self, group_id: &str, user_ids: &[String]) -> StoreResult<Vec<bool>> {
+        let group_id = group_id.to_owned();
+        let user_ids = user_ids.to_vec();
+        self.write(move |conn| {
+            let mut bitmap = load_member_bitmap(conn, &group_id)?
+                .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
+            let mut removed = Vec::with_capacity(user_ids.len());
+            for user_id in &user_ids {
+                let ordinal: Option<u32> = conn
+                    .query_row(
+                        "UPDATE members SET active = 0 WHERE group_id = ?1 AND user_id = ?2 \
+                         AND active = 1 RETURNING ordinal",
+                        params![group_id, user_id],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if let Some(ordinal) = ordinal {
+                    bitmap.remove(ordinal);
+                }
+                removed.push(ordinal.is_some());
+            }
+            save_member_bitmap(conn, &group_id, &mut bitmap)?;
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn get_member(&self, group_id: &str, user_id: &str) -> StoreResult<Option<MemberRecord>> {
+        let (group_id, user_id) = (group_id.to_owned(), user_id.to_owned());
+        self.read(move |conn| {
+            Ok(query_member(conn, &group_id, &user_id)?.filter(|member| member.active))
+        })
+        .await
+    }
+
+    async fn list_members(
+        &self,
+        group_id: &str,
+        from_ordinal: u32,
+        limit: u32,
+        role: Option<u32>,
+    ) -> StoreResult<Vec<MemberRecord>> {
+        let group_id = group_id.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {MEMBER_COLUMNS} FROM members m LEFT JOIN users u ON u.user_id = m.user_id \
+                 WHERE m.group_id = ?1 AND m.ordinal >= ?2 AND m.active = 1 \
+                 AND (?3 IS NULL OR m.role = ?3) ORDER BY m.ordinal LIMIT ?4"
+            ))?;
+            let rows = stmt.query_map(params![group_id, from_ordinal, role, limit], member_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn members_by_ordinal(
+        &self,
+        group_id: &str,
+        ordinals: &[u32],
+    ) -> StoreResult<Vec<MemberRecord>> {
+        let group_id = group_id.to_owned();
+        let ordinals = ordinals.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {MEMBER_COLUMNS} FROM members m LEFT JOIN users u ON u.user_id = m.user_id \
+                 WHERE m.group_id = ?1 AND m.ordinal = ?2"
+            ))?;
+            let mut members = Vec::with_capacity(ordinals.len());
+            for ordinal in ordinals {
+                if let Some(member) = stmt.query_row(params![group_id, ordinal], member_from_row).optional()? {
+                    members.push(member);
+                }
+            }
+            Ok(members)
+        })
+        .await
+    }
+
+    async fn member_user_ids(&self, group_id: &str) -> StoreResult<Vec<String>> {
+        let group_id = group_id.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT user_id FROM members WHERE group_id = ?1 AND active = 1 ORDER BY ordinal",
+            )?;
+            let rows = stmt.query_map([group_id], |row| row.get(0))?;
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })
+        .await
+    }
+
+    async fn joined_groups(&self, user_id: &str) -> StoreResult<Vec<(GroupRecord, MemberRecord)>> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT group_id FROM members WHERE user_id = ?1 AND active = 1",
+            )?;
+            let group_ids =
+                stmt.query_map([&user_id], |row| row.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            let mut joined = Vec::with_capacity(group_ids.len());
+            for group_id in group_ids {
+                if let (Some(group), Some(member)) =
+                    (query_group(conn, &group_id)?, query_member(conn, &group_id, &user_id)?)
+                {
+                    joined.push((group, member));
+                }
+            }
+            Ok(joined)
+        })
+        .await
+    }
+
+    async fn set_group_read_seq(&self, group_id: &str, user_id: &str, seq: u64) -> StoreResult<()> {
+        let (group_id, user_id) = (group_id.to_owned(), user_id.to_owned());
+        self.write(move |conn| {
+            let changed = conn.execute(
+                "UPDATE members SET read_seq = ?3 WHERE group_id = ?1 AND user_id = ?2 AND active = 1",
+                params![group_id, user_id, seq],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::NotMember { group: group_id, user: user_id });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn append_message(&self, message: NewMessage) -> StoreResult<MessageRecord> {
+        self.write(move |conn| {
+            let seq = match (&message.group_id, &message.receiver) {
+                (Some(group_id), _) => append_group_message(conn, &message, group_id)?,
+                (None, Some(receiver)) => append_c2c_message(conn, &message, receiver)?,
+                (None, None) => {
+                    return Err(StoreError::NotFound("message receiver".into()));
+                }
+            };
+            Ok(MessageRecord { message, seq, receipt_at: None })
+        })
+        .await
+    }
+
+    async fn get_messages(&self, msg_ids: &[String]) -> StoreResult<Vec<MessageRecord>> {
+        let msg_ids = msg_ids.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = ?1"))?;
+            let mut found = Vec::with_capacity(msg_ids.len());
+            for msg_id in &msg_ids {
+                if let Some(message) = stmt.query_row([msg_id], message_from_row).optional()? {
+                    found.push(message);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn history(
+        &self,
+        conversation: &ConvKey,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let conv = conversation.encode();
+        let before = before_seq.unwrap_or(u64::MAX >> 1);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 AND seq < ?2 \
+                 ORDER BY seq DESC LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![conv, before, limit], message_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn seq_at_time(&self, conversation: &ConvKey, time: i64) -> StoreResult<u64> {
+        let conv = conversation.encode();
+        self.read(move |conn| {
+            let seq: Option<u64> = conn.query_row(
+                "SELECT MAX(seq) FROM messages WHERE conv = ?1 AND timestamp <= ?2",
+                params![conv, time],
+                |row| row.get(0),
+            )?;
+            Ok(seq.unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn count_unread(
+        &self,
+        conversation: &ConvKey,
+        after_seq: u64,
+        viewer: &str,
+    ) -> StoreResult<u64> {
+        let conv = conversation.encode();
+        let viewer = viewer.to_owned();
+        self.read(move |conn| {
+            Ok(conn.prepare_cached(
+                "SELECT COUNT(*) FROM messages WHERE conv = ?1 AND seq > ?2 AND sender != ?3 \
+                 AND excluded_unread = 0",
+            )?
+            .query_row(params![conv, after_seq, viewer], |row| row.get(0))?)
+        })
+        .await
+    }
+
+    async fn c2c_conversations(&self, owner: &str) -> StoreResult<Vec<C2cConversationRecord>> {
+        let owner = owner.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {C2C_COLUMNS} FROM c2c_conversations WHERE owner = ?1"
+            ))?;
+            let rows = stmt.query_map([owner], c2c_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn c2c_conversation(
+        &self,
+        owner: &str,
+        peer: &str,
+    ) -> StoreResult<Option<C2cConversationRecord>> {
+        let (owner, peer) = (owner.to_owned(), peer.to_owned());
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    &format!(
+                        "SELECT {C2C_COLUMNS} FROM c2c_conversations WHERE owner = ?1 AND peer = ?2"
+                    ),
+                    params![owner, peer],
+                    c2c_from_row,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn set_c2c_read(&self, owner: &str, peer: &str, seq: u64, time: i64) -> StoreResult<()> {
+        let (owner, peer) = (owner.to_owned(), peer.to_owned());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO c2c_conversations (owner, peer, read_seq, read_time) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (owner, peer) DO UPDATE SET \
+                 read_seq = excluded.read_seq, read_time = excluded.read_time",
+                params![owner, peer, seq, time],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_c2c_receipts(&self, msg_ids: &[String], time: i64) -> StoreResult<Vec<bool>> {
+        let msg_ids = msg_ids.to_vec();
+        self.write(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "UPDATE messages SET receipt_at = ?2 WHERE msg_id = ?1 AND receipt_at IS NULL",
+            )?;
+            let mut newly = Vec::with_capacity(msg_ids.len());
+            for msg_id in &msg_ids {
+                newly.push(stmt.execute(params![msg_id, time])? == 1);
+            }
+            Ok(newly)
+        })
+        .await
+    }
+
+    async fn record_group_receipts(
+        &self,
+        msg_ids: &[String],
+        reader_ordinal: u32,
+    ) -> StoreResult<Vec<GroupReceiptUpdate>> {
+        let msg_ids = msg_ids.to_vec();
+        self.write(move |conn| {
+            let mut load = conn
+                .prepare_cached("SELECT recipients, readers FROM group_receipts WHERE msg_id = ?1")?;
+            let mut save =
+                conn.prepare_cached("UPDATE group_receipts SET readers = ?2 WHERE msg_id = ?1")?;
+            let mut updates = Vec::with_capacity(msg_ids.len());
+            for msg_id in msg_ids {
+                let (recipients, readers): (Vec<u8>, Vec<u8>) = load
+                    .query_row([&msg_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?
+                    .ok_or_else(|| StoreError::NotFound(format!("receipt state of {msg_id}")))?;
+                let recipients = decode_bitmap(&recipients)?;
+                let mut readers = decode_bitmap(&readers)?;
+                if !recipients.contains(reader_ordinal) {
+                    return Err(StoreError::NotFound(format!(
+                        "recipient {reader_ordinal} of {msg_id}"
+                    )));
+                }
+                let changed = readers.insert(reader_ordinal);
+                if changed {
+                    readers.optimize();
+                    save.execute(params![msg_id, encode_bitmap(&readers)?])?;
+                }
+                updates.push(GroupReceiptUpdate {
+                    msg_id,
+                    read_count: readers.len(),
+                    recipient_count: recipients.len(),
+                    changed,
+                });
+            }
+            Ok(updates)
+        })
+        .await
+    }
+
+    async fn group_receipts(&self, msg_ids: &[String]) -> StoreResult<Vec<GroupReceiptRecord>> {
+        let msg_ids = msg_ids.to_vec();
+        self.read(move |conn| {
+            let mut load = conn
+                .prepare_cached("SELECT recipients, readers FROM group_receipts WHERE msg_id = ?1")?;
+            let mut records = Vec::with_capacity(msg_ids.len());
+            for msg_id in msg_ids {
+                let blobs: Option<(Vec<u8>, Vec<u8>)> =
+                    load.query_row([&msg_id], |row| Ok((row.get(0)?, row.get(1)?))).optional()?;
+                if let Some((recipients, readers)) = blobs {
+                    records.push(GroupReceiptRecord {
+                        msg_id,
+                        recipients: decode_bitmap(&recipients)?,
+                        readers: decode_bitmap(&readers)?,
+                    });
+                }
+            }
+            Ok(records)
+        })
+        .await
+    }
+
+    async fn get_setting(&self, name: &str) -> StoreResult<Option<String>> {
+        let name = name.to_owned();
+        self.read(move |conn| {
+            Ok(conn
+                .query_row("SELECT value FROM settings WHERE name = ?1", [name], |row| row.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn put_setting(&self, name: &str, value: &str) -> StoreResult<()> {
+        let (name, value) = (name.to_owned(), value.to_owned());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn read_state_bytes(&self) -> StoreResult<u64> {
+        self.read(|conn| {
+            let bitmaps: Option<i64> = conn.query_row(
+                "SELECT SUM(length(recipients) + length(readers) + length(msg_id)) FROM group_receipts",
+                [],
+                |row| row.get(0),
+            )?;
+            Ok(u64::try_from(bitmaps.unwrap_or(0)).unwrap_or(0))
+        })
+        .await
+    }
+}
