@@ -1,1 +1,132 @@
-//! placeholder
+//! Tidings domain logic: accounts, groups, messages, conversations and read state.
+//!
+//! [`Tidings`] is the one entry point used by every edge (WebSocket gateway, REST API). Each
+//! public method takes the acting user and typed parameters from `tidings-proto`, checks
+//! authorisation and limits, calls the [`Store`] and publishes pushes on the [`Bus`]. This crate
+//! knows nothing about HTTP, WebSocket or JSON framing.
+
+mod bus;
+mod conversations;
+mod error;
+mod groups;
+mod messages;
+mod notifier;
+mod receipts;
+mod render;
+mod settings;
+
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tidings_proto::{Event, Push};
+use tidings_store::Store;
+
+pub use bus::{Bus, Delivery, Hub, LocalBus, Outbound, SessionId};
+pub use error::{ServiceError, ServiceResult};
+pub use notifier::ReceiptNotifier;
+pub use settings::{Limits, ReadReceiptSettings};
+
+/// The services container, shared by all connections (`Arc<Tidings>`).
+pub struct Tidings {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    receipts: RwLock<ReadReceiptSettings>,
+    limits: Limits,
+    notifier: ReceiptNotifier,
+}
+
+impl std::fmt::Debug for Tidings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tidings").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl Tidings {
+    /// Builds the services and starts the receipt-notification worker (needs a Tokio runtime).
+    pub fn new(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        receipts: ReadReceiptSettings,
+        limits: Limits,
+    ) -> Arc<Self> {
+        let notifier = ReceiptNotifier::start(Arc::clone(&store), Arc::clone(&bus), limits.receipt_window);
+        Arc::new(Self { store, bus, receipts: RwLock::new(receipts), limits, notifier })
+    }
+
+    /// The store (for the edge's health check and benchmarks).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Current read-receipt settings.
+    pub fn read_receipt_settings(&self) -> ReadReceiptSettings {
+        self.receipts.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the read-receipt settings; takes effect for the next request.
+    pub fn set_read_receipt_settings(&self, settings: ReadReceiptSettings) {
+        *self.receipts.write().unwrap_or_else(|e| e.into_inner()) = settings;
+    }
+
+    /// Records a successful login: the user exists from now on.
+    pub async fn login(&self, user_id: &str) -> ServiceResult<()> {
+        check_id(user_id)?;
+        self.store.ensure_user(user_id, None, now()).await?;
+        Ok(())
+    }
+
+    /// Logs out every connection of a user, on every node.
+    pub fn kick(&self, user_id: &str, reason: &str) {
+        self.bus.publish(Delivery::Kick { user: user_id.to_owned(), reason: reason.to_owned() });
+    }
+
+    /// Encodes and publishes an event to users.
+    fn push<E: Event>(&self, users: Vec<String>, data: &E::Data) {
+        if users.is_empty() {
+            return;
+        }
+        match encode_push::<E>(data) {
+            Ok(frame) => self.bus.publish(Delivery::Push { users, frame }),
+            Err(e) => tracing::error!(event = E::NAME, error = %e, "cannot encode push"),
+        }
+    }
+}
+
+/// Encodes a push frame once, to be shared by every session it goes to.
+pub fn encode_push<E: Event>(data: &E::Data) -> serde_json::Result<Arc<str>> {
+    #[derive(Serialize)]
+    struct PushRef<'a, T> {
+        event: &'a str,
+        data: &'a T,
+    }
+    let text = serde_json::to_string(&PushRef { event: E::NAME, data })?;
+    debug_assert!(serde_json::from_str::<Push>(&text).is_ok());
+    Ok(Arc::from(text))
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn check_id(id: &str) -> ServiceResult<()> {
+    if tidings_proto::is_valid_id(id) {
+        Ok(())
+    } else {
+        Err(ServiceError::InvalidIdentifier(id.to_owned()))
+    }
+}
+
+fn check_page(count: u32, max: u32, what: &str) -> ServiceResult<()> {
+    if (1..=max).contains(&count) {
+        Ok(())
+    } else {
+        Err(ServiceError::InvalidParameters(format!("{what} must be between 1 and {max}, not {count}")))
+    }
+}

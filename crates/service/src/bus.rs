@@ -1,0 +1,219 @@
+//! Delivery to connections: the `Bus` boundary and the in-process `Hub` of sessions.
+//!
+//! Services never touch connections. They publish a [`Delivery`] on the [`Bus`]; every node's
+//! [`Hub`] hands it to the sessions of the addressed users that it holds. The single-node bus
+//! ([`LocalBus`]) hands it straight to the local hub; a cluster bus publishes it to the other
+//! nodes as well.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::mpsc;
+
+/// What a session's outbound queue carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    /// An encoded push frame, shared by every session it goes to.
+    Frame(Arc<str>),
+    /// The session must send `onKickedOffline` with this reason and log out.
+    Kicked(String),
+}
+
+/// Something to deliver to users' connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Send an encoded push to every connection of these users.
+    Push {
+        /// Recipients.
+        users: Vec<String>,
+        /// The encoded push frame.
+        frame: Arc<str>,
+    },
+    /// Log out every connection of this user.
+    Kick {
+        /// The user.
+        user: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Carries deliveries to every node's hub.
+pub trait Bus: Send + Sync + 'static {
+    /// Publishes a delivery. Never blocks; delivery to slow connections is the hub's concern.
+    fn publish(&self, delivery: Delivery);
+}
+
+/// The single-node bus: deliveries go straight to the local hub.
+#[derive(Debug, Clone)]
+pub struct LocalBus {
+    hub: Arc<Hub>,
+}
+
+impl LocalBus {
+    /// A bus delivering to `hub`.
+    pub fn new(hub: Arc<Hub>) -> Self {
+        Self { hub }
+    }
+}
+
+impl Bus for LocalBus {
+    fn publish(&self, delivery: Delivery) {
+        self.hub.deliver(&delivery);
+    }
+}
+
+/// Identifies one registered session.
+pub type SessionId = u64;
+
+#[derive(Debug)]
+struct SessionSlot {
+    id: SessionId,
+    queue: mpsc::Sender<Outbound>,
+}
+
+/// The sessions of this node, by user.
+#[derive(Debug)]
+pub struct Hub {
+    sessions: RwLock<HashMap<String, Vec<SessionSlot>>>,
+    next_id: AtomicU64,
+    max_sessions_per_user: usize,
+}
+
+impl Hub {
+    /// An empty hub; a user's oldest session is kicked when a new one exceeds the limit.
+    pub fn new(max_sessions_per_user: usize) -> Self {
+        Self {
+            sessions: RwLock::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            max_sessions_per_user: max_sessions_per_user.max(1),
+        }
+    }
+
+    /// Registers a logged-in session's outbound queue. The hub holds the queue's only sender:
+    /// when it drops the slot (slow consumer, kick), the session sees its queue close.
+    pub fn register(&self, user: &str, queue: mpsc::Sender<Outbound>) -> SessionId {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
+        let slots = sessions.entry(user.to_owned()).or_default();
+        while slots.len() >= self.max_sessions_per_user {
+            let oldest = slots.remove(0);
+            let _ = oldest.queue.try_send(Outbound::Kicked(format!(
+                "logged in on more than {} devices",
+                self.max_sessions_per_user
+            )));
+            metrics::counter!("tidings_sessions_kicked_total").increment(1);
+        }
+        slots.push(SessionSlot { id, queue });
+        metrics::gauge!("tidings_sessions").increment(1.0);
+        id
+    }
+
+    /// Removes a session (on logout or disconnect). Unknown IDs are ignored.
+    pub fn unregister(&self, user: &str, id: SessionId) {
+        let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(slots) = sessions.get_mut(user) {
+            let before = slots.len();
+            slots.retain(|slot| slot.id != id);
+            if slots.len() < before {
+                metrics::gauge!("tidings_sessions").decrement(1.0);
+            }
+            if slots.is_empty() {
+                sessions.remove(user);
+            }
+        }
+    }
+
+    /// Whether the user has a session on this node.
+    pub fn is_online(&self, user: &str) -> bool {
+        self.sessions.read().unwrap_or_else(|e| e.into_inner()).contains_key(user)
+    }
+
+    /// Sessions on this node.
+    pub fn session_count(&self) -> usize {
+        self.sessions.read().unwrap_or_else(|e| e.into_inner()).values().map(Vec::len).sum()
+    }
+
+    /// Hands a delivery to the addressed local sessions. A session whose queue is full is
+    /// dropped from the hub (its connection closes and the client reconnects and catches up),
+    /// so one slow reader never blocks or loses pushes silently for anyone else.
+    pub fn deliver(&self, delivery: &Delivery) {
+        let mut overflowed = Vec::new();
+        {
+            let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
+            match delivery {
+                Delivery::Push { users, frame } => {
+                    for user in users {
+                        for slot in sessions.get(user).into_iter().flatten() {
+                            if slot.queue.try_send(Outbound::Frame(Arc::clone(frame))).is_err() {
+                                overflowed.push((user.clone(), slot.id));
+                            }
+                        }
+                    }
+                }
+                Delivery::Kick { user, reason } => {
+                    for slot in sessions.get(user).into_iter().flatten() {
+                        let _ = slot.queue.try_send(Outbound::Kicked(reason.clone()));
+                        overflowed.push((user.clone(), slot.id));
+                    }
+                }
+            }
+        }
+        for (user, id) in overflowed {
+            if matches!(delivery, Delivery::Push { .. }) {
+                metrics::counter!("tidings_sessions_overflowed_total").increment(1);
+                tracing::warn!(%user, session = id, "outbound queue full; closing session");
+            }
+            self.unregister(&user, id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &str) -> Delivery {
+        Delivery::Push { users: vec!["alice".into()], frame: Arc::from(text) }
+    }
+
+    #[tokio::test]
+    async fn pushes_reach_every_session_of_the_user() {
+        let hub = Hub::new(4);
+        let (tx1, mut rx1) = mpsc::channel(4);
+        let (tx2, mut rx2) = mpsc::channel(4);
+        hub.register("alice", tx1);
+        hub.register("alice", tx2);
+        hub.deliver(&frame("hello"));
+        assert_eq!(rx1.recv().await, Some(Outbound::Frame(Arc::from("hello"))));
+        assert_eq!(rx2.recv().await, Some(Outbound::Frame(Arc::from("hello"))));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_closes_that_session_only() {
+        let hub = Hub::new(4);
+        let (slow_tx, mut slow_rx) = mpsc::channel(1);
+        let (fast_tx, mut fast_rx) = mpsc::channel(8);
+        hub.register("alice", slow_tx);
+        hub.register("alice", fast_tx);
+        hub.deliver(&frame("1"));
+        hub.deliver(&frame("2"));
+        assert_eq!(hub.session_count(), 1);
+        assert_eq!(slow_rx.recv().await, Some(Outbound::Frame(Arc::from("1"))));
+        assert_eq!(slow_rx.recv().await, None, "the slow session's queue is closed");
+        assert_eq!(fast_rx.recv().await, Some(Outbound::Frame(Arc::from("1"))));
+        assert_eq!(fast_rx.recv().await, Some(Outbound::Frame(Arc::from("2"))));
+    }
+
+    #[tokio::test]
+    async fn the_oldest_session_is_kicked_beyond_the_device_limit() {
+        let hub = Hub::new(1);
+        let (old_tx, mut old_rx) = mpsc::channel(4);
+        let (new_tx, _new_rx) = mpsc::channel(4);
+        hub.register("alice", old_tx);
+        hub.register("alice", new_tx);
+        assert!(matches!(old_rx.recv().await, Some(Outbound::Kicked(_))));
+        assert_eq!(hub.session_count(), 1);
+    }
+}

@@ -1,0 +1,364 @@
+//! Groups: creation, joining, leaving, invitations, removals and listings, with Tencent's rules
+//! per group type.
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use tidings_proto::events::{GroupDismissed, MemberChange, OnGroupDismissed, OnMemberEnter, OnMemberKicked, OnMemberLeave};
+use tidings_proto::methods::{
+    CreateGroupParams, CreateGroupResult, GroupMemberListParams, GroupMemberListResult, InviteParams,
+    KickParams,
+};
+use tidings_proto::{
+    GroupInfo, GroupMemberInfo, GroupRole, GroupType, MAX_LIST_PAGE, MEMBER_OP_ALREADY,
+    MEMBER_OP_INVALID, MEMBER_OP_SUCCESS, MemberOperationResult,
+};
+use tidings_store::{GroupRecord, MemberRecord, NewGroup, NewMember, StoreError};
+
+use crate::messages::{group_type_of, not_member};
+use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now};
+
+/// Prefix of generated group IDs; custom IDs may not use it.
+const GENERATED_PREFIX: &str = "@TGS#";
+/// Most users one invitation, removal or creation may name.
+const MAX_MEMBERS_PER_CALL: usize = 100;
+/// Longest group name, in bytes.
+const MAX_GROUP_NAME_BYTES: usize = 100;
+
+fn role_of(member: &MemberRecord) -> GroupRole {
+    GroupRole::try_from(member.role).unwrap_or(GroupRole::Member)
+}
+
+fn member_info(member: MemberRecord) -> GroupMemberInfo {
+    GroupMemberInfo {
+        role: role_of(&member),
+        user_id: member.user_id,
+        nick_name: member.profile.nick,
+        face_url: member.profile.face_url,
+        join_time: member.joined_at,
+    }
+}
+
+fn group_info(group: &GroupRecord, member: Option<&MemberRecord>) -> ServiceResult<GroupInfo> {
+    Ok(GroupInfo {
+        group_id: group.group_id.clone(),
+        group_type: group_type_of(group)?,
+        group_name: group.name.clone(),
+        owner: group.owner.clone(),
+        create_time: group.created_at,
+        member_count: group.member_count,
+        role: member.map(role_of),
+        last_message_seq: group.last_seq,
+    })
+}
+
+fn check_batch(users: &[String]) -> ServiceResult<()> {
+    if users.is_empty() || users.len() > MAX_MEMBERS_PER_CALL {
+        return Err(ServiceError::InvalidParameters(format!(
+            "name between 1 and {MAX_MEMBERS_PER_CALL} users, not {}",
+            users.len()
+        )));
+    }
+    users.iter().try_for_each(|user| check_id(user))
+}
+
+impl Tidings {
+    /// Creates a group owned by `owner`.
+    pub async fn create_group(&self, owner: &str, params: CreateGroupParams) -> ServiceResult<CreateGroupResult> {
+        let group_type = GroupType::parse(&params.group_type).ok_or_else(|| {
+            ServiceError::GroupInvalid(format!(
+                "groupType must be Work, Public, Meeting, AVChatRoom or Community, not {:?}",
+                params.group_type
+            ))
+        })?;
+        if params.group_name.len() > MAX_GROUP_NAME_BYTES {
+            return Err(ServiceError::GroupInvalid(format!(
+                "groupName is longer than {MAX_GROUP_NAME_BYTES} bytes"
+            )));
+        }
+        if params.member_list.len() > MAX_MEMBERS_PER_CALL {
+            return Err(ServiceError::GroupInvalid(format!(
+                "memberList may hold at most {MAX_MEMBERS_PER_CALL} users"
+            )));
+        }
+        if group_type == GroupType::AvChatRoom && !params.member_list.is_empty() {
+            return Err(ServiceError::GroupInvalid(
+                "AVChatRoom groups take no initial members: users join them".into(),
+            ));
+        }
+        let group_id = match params.group_id.filter(|id| !id.is_empty()) {
+            Some(id) if id.starts_with(GENERATED_PREFIX) => {
+                return Err(ServiceError::GroupInvalid(format!(
+                    "custom group IDs may not start with {GENERATED_PREFIX}"
+                )));
+            }
+            Some(id) => {
+                check_id(&id)?;
+                id
+            }
+            None => {
+                let suffix: String = rand::rng().sample_iter(Alphanumeric).take(10).map(char::from).collect();
+                format!("{GENERATED_PREFIX}{suffix}")
+            }
+        };
+        let created_at = now();
+        let mut members = vec![NewMember { user_id: owner.to_owned(), role: GroupRole::Owner.into(), joined_at: created_at }];
+        for spec in &params.member_list {
+            check_id(&spec.user_id)?;
+            if spec.role == GroupRole::Owner {
+                return Err(ServiceError::GroupInvalid("the creator is the owner; members may be 200 or 300".into()));
+            }
+            if spec.user_id != owner && !members.iter().any(|m| m.user_id == spec.user_id) {
+                members.push(NewMember { user_id: spec.user_id.clone(), role: spec.role.into(), joined_at: created_at });
+            }
+        }
+        let invited: Vec<String> = members.iter().skip(1).map(|m| m.user_id.clone()).collect();
+        let existing = self.store.get_users(&invited).await?;
+        if let Some(missing) = invited.iter().find(|id| !existing.iter().any(|u| &u.user_id == *id)) {
+            return Err(ServiceError::UserNotFound(missing.clone()));
+        }
+        let group = NewGroup {
+            group_id: group_id.clone(),
+            group_type: group_type.as_str().to_owned(),
+            name: params.group_name,
+            owner: owner.to_owned(),
+            created_at,
+        };
+        let all: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+        self.store.create_group(group, members).await.map_err(|e| match e {
+            StoreError::Conflict(_) => ServiceError::GroupIdInUse(group_id.clone()),
+            other => other.into(),
+        })?;
+        let change = MemberChange { group_id: group_id.clone(), op_user: owner.to_owned(), member_list: all.clone() };
+        self.push::<OnMemberEnter>(all, &change);
+        Ok(CreateGroupResult { group_id })
+    }
+
+    /// Joins a group that admits members without invitation.
+    pub async fn join_group(&self, user: &str, group_id: &str) -> ServiceResult<()> {
+        let group = self.group_or_not_found(group_id).await?;
+        if group_type_of(&group)? == GroupType::Work {
+            return Err(ServiceError::PermissionDenied(format!(
+                "Work group {group_id} admits members only by invitation"
+            )));
+        }
+        if self.store.get_member(group_id, user).await?.is_some() {
+            return Err(ServiceError::AlreadyMember { group: group_id.to_owned(), user: user.to_owned() });
+        }
+        self.add_to_group(&group, user, &[user.to_owned()]).await?;
+        Ok(())
+    }
+
+    /// Leaves a group. The owner cannot; they dismiss it instead.
+    pub async fn quit_group(&self, user: &str, group_id: &str) -> ServiceResult<()> {
+        let group = self.group_or_not_found(group_id).await?;
+        self.require_member(group_id, user).await?;
+        if group.owner == user {
+            return Err(ServiceError::OwnerCannotQuit(group_id.to_owned()));
+        }
+        let mut audience = self.store.member_user_ids(group_id).await?;
+        self.store.remove_members(group_id, &[user.to_owned()]).await?;
+        audience.retain(|member| member != user);
+        audience.push(user.to_owned());
+        let change = MemberChange { group_id: group_id.to_owned(), op_user: user.to_owned(), member_list: vec![user.to_owned()] };
+        self.push::<OnMemberLeave>(audience, &change);
+        Ok(())
+    }
+
+    /// Dismisses a group (owner only), deleting its messages.
+    pub async fn dismiss_group(&self, user: &str, group_id: &str) -> ServiceResult<()> {
+        let group = self.group_or_not_found(group_id).await?;
+        if group.owner != user {
+            return Err(ServiceError::PermissionDenied(format!("only the owner may dismiss group {group_id}")));
+        }
+        self.delete_group(group_id, user).await
+    }
+
+    /// Deletes a group and tells its members (used by owners and administrators).
+    pub async fn delete_group(&self, group_id: &str, op_user: &str) -> ServiceResult<()> {
+        let audience = self.store.member_user_ids(group_id).await?;
+        self.store.delete_group(group_id).await?;
+        let event = GroupDismissed { group_id: group_id.to_owned(), op_user: op_user.to_owned() };
+        self.push::<OnGroupDismissed>(audience, &event);
+        Ok(())
+    }
+
+    /// Adds users to a group on a member's invitation.
+    pub async fn invite_to_group(&self, user: &str, params: InviteParams) -> ServiceResult<Vec<MemberOperationResult>> {
+        check_batch(&params.user_list)?;
+        let group = self.group_or_not_found(&params.group_id).await?;
+        let inviter = self.require_member(&params.group_id, user).await?;
+        match group_type_of(&group)? {
+            GroupType::AvChatRoom => {
+                return Err(ServiceError::PermissionDenied("AVChatRoom groups take no invitations: users join them".into()));
+            }
+            GroupType::Public if role_of(&inviter) == GroupRole::Member => {
+                return Err(ServiceError::PermissionDenied(format!(
+                    "only the owner and admins may invite to Public group {}",
+                    params.group_id
+                )));
+            }
+            _ => {}
+        }
+        self.add_to_group(&group, user, &params.user_list).await
+    }
+
+    /// Adds users as ordinary members (used by joins, invitations and the REST API): unknown
+    /// users are reported invalid, members already present as such.
+    pub async fn add_to_group(&self, group: &GroupRecord, op_user: &str, users: &[String]) -> ServiceResult<Vec<MemberOperationResult>> {
+        let existing = self.store.get_users(users).await?;
+        let joined_at = now();
+        let candidates: Vec<NewMember> = users
+            .iter()
+            .filter(|id| existing.iter().any(|u| &&u.user_id == id))
+            .map(|id| NewMember { user_id: id.clone(), role: GroupRole::Member.into(), joined_at })
+            .collect();
+        if group.member_count + candidates.len() as u64 > self.limits.max_group_members {
+            return Err(ServiceError::GroupFull { group: group.group_id.clone(), limit: self.limits.max_group_members });
+        }
+        let added = self.store.add_members(&group.group_id, candidates.clone()).await.map_err(|e| match e {
+            StoreError::NotFound(_) => ServiceError::GroupNotFound(group.group_id.clone()),
+            other => other.into(),
+        })?;
+        let added_ids: Vec<String> = candidates
+            .iter()
+            .zip(&added)
+            .filter(|(_, added)| **added)
+            .map(|(member, _)| member.user_id.clone())
+            .collect();
+        let results = users
+            .iter()
+            .map(|id| {
+                let result = match candidates.iter().position(|m| &m.user_id == id) {
+                    None => MEMBER_OP_INVALID,
+                    Some(index) if added[index] => MEMBER_OP_SUCCESS,
+                    Some(_) => MEMBER_OP_ALREADY,
+                };
+                MemberOperationResult { member_id: id.clone(), result }
+            })
+            .collect();
+        if !added_ids.is_empty() {
+            let audience = self.store.member_user_ids(&group.group_id).await?;
+            let change = MemberChange { group_id: group.group_id.clone(), op_user: op_user.to_owned(), member_list: added_ids };
+            self.push::<OnMemberEnter>(audience, &change);
+        }
+        Ok(results)
+    }
+
+    /// Removes members (owner or admin; admins remove ordinary members only).
+    pub async fn kick_members(&self, user: &str, params: KickParams) -> ServiceResult<Vec<MemberOperationResult>> {
+        check_batch(&params.member_list)?;
+        self.group_or_not_found(&params.group_id).await?;
+        let actor = self.require_member(&params.group_id, user).await?;
+        let actor_role = role_of(&actor);
+        if actor_role == GroupRole::Member {
+            return Err(ServiceError::PermissionDenied(format!(
+                "only the owner and admins may remove members of group {}",
+                params.group_id
+            )));
+        }
+        for target in &params.member_list {
+            if target == user {
+                return Err(ServiceError::PermissionDenied("you cannot remove yourself; quit the group instead".into()));
+            }
+            if let Some(member) = self.store.get_member(&params.group_id, target).await?
+                && role_of(&member) != GroupRole::Member
+                && actor_role != GroupRole::Owner
+            {
+                return Err(ServiceError::PermissionDenied(format!("only the owner may remove admin {target}")));
+            }
+            if let Some(member) = self.store.get_member(&params.group_id, target).await?
+                && role_of(&member) == GroupRole::Owner
+            {
+                return Err(ServiceError::PermissionDenied("the owner cannot be removed".into()));
+            }
+        }
+        self.remove_from_group(&params.group_id, user, &params.member_list).await
+    }
+
+    /// Removes members and tells the group (used by kicks and the REST API).
+    pub async fn remove_from_group(&self, group_id: &str, op_user: &str, users: &[String]) -> ServiceResult<Vec<MemberOperationResult>> {
+        let mut audience = self.store.member_user_ids(group_id).await?;
+        let removed = self.store.remove_members(group_id, users).await?;
+        let removed_ids: Vec<String> =
+            users.iter().zip(&removed).filter(|(_, removed)| **removed).map(|(id, _)| id.clone()).collect();
+        let results = users
+            .iter()
+            .zip(&removed)
+            .map(|(id, removed)| MemberOperationResult {
+                member_id: id.clone(),
+                result: if *removed { MEMBER_OP_SUCCESS } else { MEMBER_OP_INVALID },
+            })
+            .collect();
+        if !removed_ids.is_empty() {
+            audience.retain(|member| !removed_ids.contains(member));
+            audience.extend(removed_ids.iter().cloned());
+            let change = MemberChange { group_id: group_id.to_owned(), op_user: op_user.to_owned(), member_list: removed_ids };
+            self.push::<OnMemberKicked>(audience, &change);
+        }
+        Ok(results)
+    }
+
+    /// A page of members in joining order; members only.
+    pub async fn group_member_list(&self, user: &str, params: GroupMemberListParams) -> ServiceResult<GroupMemberListResult> {
+        check_page(params.count, MAX_LIST_PAGE, "count")?;
+        let role = match params.filter {
+            0 => None,
+            1 => Some(GroupRole::Owner),
+            2 => Some(GroupRole::Admin),
+            4 => Some(GroupRole::Member),
+            other => {
+                return Err(ServiceError::InvalidParameters(format!(
+                    "filter must be 0 (all), 1 (owner), 2 (admins) or 4 (members), not {other}"
+                )));
+            }
+        };
+        self.group_or_not_found(&params.group_id).await?;
+        self.require_member(&params.group_id, user).await?;
+        let from = u32::try_from(params.next_seq)
+            .map_err(|_| ServiceError::InvalidParameters("nextSeq is not one this server returned".into()))?;
+        let mut page = self
+            .store
+            .list_members(&params.group_id, from, params.count + 1, role.map(u32::from))
+            .await?;
+        let next_seq = if page.len() > params.count as usize {
+            page.truncate(params.count as usize);
+            page.last().map_or(0, |m| u64::from(m.ordinal) + 1)
+        } else {
+            0
+        };
+        Ok(GroupMemberListResult { next_seq, member_info_list: page.into_iter().map(member_info).collect() })
+    }
+
+    /// Groups the user belongs to.
+    pub async fn joined_group_list(&self, user: &str) -> ServiceResult<Vec<GroupInfo>> {
+        self.store
+            .joined_groups(user)
+            .await?
+            .iter()
+            .map(|(group, member)| group_info(group, Some(member)))
+            .collect()
+    }
+
+    /// Information on groups, each found or refused on its own (the edge turns refusals into
+    /// per-group result codes).
+    pub async fn groups_info(&self, user: &str, group_ids: &[String]) -> ServiceResult<Vec<ServiceResult<GroupInfo>>> {
+        check_batch(group_ids)?;
+        let mut results = Vec::with_capacity(group_ids.len());
+        for group_id in group_ids {
+            let result = match self.store.get_group(group_id).await? {
+                Some(group) => {
+                    let member = self.store.get_member(group_id, user).await?;
+                    group_info(&group, member.as_ref())
+                }
+                None => Err(ServiceError::GroupNotFound(group_id.clone())),
+            };
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    /// The user's membership, or a permission error naming the group.
+    pub(crate) async fn require_member(&self, group_id: &str, user: &str) -> ServiceResult<MemberRecord> {
+        self.store.get_member(group_id, user).await?.ok_or_else(|| not_member(group_id, user))
+    }
+}

@@ -1,0 +1,217 @@
+//! Sending messages and reading history.
+
+use std::collections::HashSet;
+
+use rand::Rng;
+use tidings_proto::events::{OnConversationChanged, OnRecvNewMessage};
+use tidings_proto::methods::{C2cHistoryParams, GroupHistoryParams, SendMessageParams};
+use tidings_proto::{GroupType, MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
+use tidings_store::{ConvKey, GroupRecord, MessageRecord, NewMessage, StoreError};
+
+use crate::render::{Viewer, encode_elem, render};
+use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now};
+
+/// A new, unique message ID: creation time in milliseconds and 64 random bits.
+fn new_msg_id() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("{millis}-{:016x}", rand::rng().random::<u64>())
+}
+
+fn payload_size(params: &SendMessageParams) -> usize {
+    let text = params.text_elem.as_ref().map_or(0, |t| t.text.len());
+    let custom = params
+        .custom_elem
+        .as_ref()
+        .map_or(0, |c| c.data.len() + c.desc.len() + c.extension.len());
+    text + custom + params.cloud_custom_data.len()
+}
+
+impl Tidings {
+    /// Sends a C2C or group message for `sender` and returns it as the sender sees it.
+    pub async fn send_message(&self, sender: &str, params: SendMessageParams) -> ServiceResult<Message> {
+        if params.text_elem.is_some() == params.custom_elem.is_some() {
+            return Err(ServiceError::InvalidParameters(
+                "give exactly one of textElem and customElem".into(),
+            ));
+        }
+        let size = payload_size(&params);
+        if size > MAX_MESSAGE_BYTES {
+            return Err(ServiceError::MessageTooLarge { size, limit: MAX_MESSAGE_BYTES });
+        }
+        if params.need_read_receipt && params.online_user_only {
+            return Err(ServiceError::InvalidParameters(
+                "needReadReceipt needs a stored message, and onlineUserOnly messages are not stored"
+                    .into(),
+            ));
+        }
+        let (elem_type, body) = encode_elem(params.text_elem.as_ref(), params.custom_elem.as_ref());
+        let message = NewMessage {
+            msg_id: new_msg_id(),
+            sender: sender.to_owned(),
+            receiver: params.receiver.clone(),
+            group_id: params.group_id.clone(),
+            timestamp: now(),
+            random: params.random,
+            need_receipt: params.need_read_receipt,
+            excluded_unread: params.is_excluded_from_unread_count,
+            elem_type,
+            body,
+            cloud_custom_data: params.cloud_custom_data.clone(),
+        };
+        match (&params.receiver, &params.group_id) {
+            (Some(receiver), None) => self.send_c2c(message, receiver, params.online_user_only).await,
+            (None, Some(group_id)) => self.send_group(message, group_id, params.online_user_only).await,
+            _ => Err(ServiceError::InvalidParameters("give exactly one of receiver and groupID".into())),
+        }
+    }
+
+    async fn send_c2c(&self, message: NewMessage, receiver: &str, online_only: bool) -> ServiceResult<Message> {
+        check_id(receiver)?;
+        if message.need_receipt {
+            self.require_receipts_enabled()?;
+        }
+        if self.store.get_users(&[receiver.to_owned()]).await?.is_empty() {
+            return Err(ServiceError::UserNotFound(receiver.to_owned()));
+        }
+        let record = if online_only {
+            MessageRecord { message, seq: 0, receipt_at: None }
+        } else {
+            self.store.append_message(message).await?
+        };
+        let sender = record.message.sender.clone();
+        let as_sender = render(&record, &Viewer { user: &sender, read_seq: record.seq, ..Viewer::default() })?;
+        let as_receiver = render(&record, &Viewer { user: receiver, ..Viewer::default() })?;
+        if receiver != sender {
+            self.push::<OnRecvNewMessage>(vec![receiver.to_owned()], &as_receiver);
+        }
+        self.push::<OnRecvNewMessage>(vec![sender.clone()], &as_sender);
+        if !online_only {
+            self.publish_c2c_conversation(receiver, &sender).await?;
+            if receiver != sender {
+                self.publish_c2c_conversation(&sender, receiver).await?;
+            }
+        }
+        metrics::counter!("tidings_messages_total", "kind" => "c2c").increment(1);
+        Ok(as_sender)
+    }
+
+    async fn send_group(&self, message: NewMessage, group_id: &str, online_only: bool) -> ServiceResult<Message> {
+        let group = self.group_or_not_found(group_id).await?;
+        let group_type = group_type_of(&group)?;
+        if message.need_receipt {
+            self.require_receipts_enabled()?;
+            if !self.read_receipt_settings().allows(group_type) {
+                return Err(ServiceError::ReceiptsNotSupported(format!(
+                    "read receipts are not enabled for {} groups on this server",
+                    group_type.as_str()
+                )));
+            }
+        }
+        let sender = message.sender.clone();
+        let record = if online_only {
+            self.require_member(group_id, &sender).await?;
+            MessageRecord { message, seq: 0, receipt_at: None }
+        } else {
+            self.store.append_message(message).await.map_err(|e| match e {
+                StoreError::NotMember { group, user } => not_member(&group, &user),
+                StoreError::NotFound(_) => ServiceError::GroupNotFound(group_id.to_owned()),
+                other => other.into(),
+            })?
+        };
+        let mut members = self.store.member_user_ids(group_id).await?;
+        members.retain(|member| member != &sender);
+        let as_sender = render(&record, &Viewer { user: &sender, read_seq: record.seq, ..Viewer::default() })?;
+        let as_member = render(&record, &Viewer { user: "", ..Viewer::default() })?;
+        self.push::<OnRecvNewMessage>(members, &as_member);
+        self.push::<OnRecvNewMessage>(vec![sender.clone()], &as_sender);
+        if !online_only {
+            // The sender has read everything up to their own message.
+            self.store.set_group_read_seq(group_id, &sender, record.seq).await.ok();
+            let conversation = self.group_conversation(&sender, &group, record.seq).await?;
+            self.push::<OnConversationChanged>(vec![sender], &vec![conversation]);
+        }
+        metrics::counter!("tidings_messages_total", "kind" => "group").increment(1);
+        Ok(as_sender)
+    }
+
+    /// A page of C2C history with `params.user_id`, newest first.
+    pub async fn c2c_history(&self, user: &str, params: C2cHistoryParams) -> ServiceResult<Vec<Message>> {
+        check_id(&params.user_id)?;
+        check_page(params.count, MAX_HISTORY_PAGE, "count")?;
+        let conv = ConvKey::c2c(user, &params.user_id);
+        let before = self.cursor_seq(&conv, params.last_msg_id.as_deref()).await?;
+        let records = self.store.history(&conv, before, params.count).await?;
+        let mine = self.store.c2c_conversation(user, &params.user_id).await?;
+        let theirs = self.store.c2c_conversation(&params.user_id, user).await?;
+        let viewer = Viewer {
+            user,
+            read_seq: mine.map_or(0, |c| c.read_seq),
+            peer_read_seq: theirs.map_or(0, |c| c.read_seq),
+            receipted: HashSet::new(),
+        };
+        records.iter().map(|record| render(record, &viewer)).collect()
+    }
+
+    /// A page of group history, newest first; members only.
+    pub async fn group_history(&self, user: &str, params: GroupHistoryParams) -> ServiceResult<Vec<Message>> {
+        check_page(params.count, MAX_HISTORY_PAGE, "count")?;
+        self.group_or_not_found(&params.group_id).await?;
+        let member = self.require_member(&params.group_id, user).await?;
+        let conv = ConvKey::Group(params.group_id.clone());
+        let before = self.cursor_seq(&conv, params.last_msg_id.as_deref()).await?;
+        let records = self.store.history(&conv, before, params.count).await?;
+        let asked: Vec<String> = records
+            .iter()
+            .filter(|r| r.message.need_receipt && r.message.sender != user)
+            .map(|r| r.message.msg_id.clone())
+            .collect();
+        let receipted = if asked.is_empty() {
+            HashSet::new()
+        } else {
+            self.store
+                .group_receipts(&asked)
+                .await?
+                .into_iter()
+                .filter(|state| state.readers.contains(member.ordinal))
+                .map(|state| state.msg_id)
+                .collect()
+        };
+        let viewer = Viewer { user, read_seq: member.read_seq, peer_read_seq: 0, receipted };
+        records.iter().map(|record| render(record, &viewer)).collect()
+    }
+
+    /// The sequence to continue history before: that of `last_msg_id`, which must belong to
+    /// the conversation.
+    async fn cursor_seq(&self, conv: &ConvKey, last_msg_id: Option<&str>) -> ServiceResult<Option<u64>> {
+        let Some(last_msg_id) = last_msg_id.filter(|id| !id.is_empty()) else {
+            return Ok(None);
+        };
+        let found = self.store.get_messages(&[last_msg_id.to_owned()]).await?;
+        match found.first() {
+            Some(record) if &record.message.conv_key() == conv => Ok(Some(record.seq)),
+            _ => Err(ServiceError::InvalidParameters(format!(
+                "lastMsgID {last_msg_id} is not a message of this conversation"
+            ))),
+        }
+    }
+
+    pub(crate) async fn group_or_not_found(&self, group_id: &str) -> ServiceResult<GroupRecord> {
+        self.store
+            .get_group(group_id)
+            .await?
+            .ok_or_else(|| ServiceError::GroupNotFound(group_id.to_owned()))
+    }
+}
+
+pub(crate) fn not_member(group: &str, user: &str) -> ServiceError {
+    ServiceError::PermissionDenied(format!("{user} is not a member of group {group}"))
+}
+
+pub(crate) fn group_type_of(group: &GroupRecord) -> ServiceResult<GroupType> {
+    GroupType::parse(&group.group_type).ok_or_else(|| {
+        StoreError::Corrupt(format!("group {} has unknown type {}", group.group_id, group.group_type)).into()
+    })
+}

@@ -1,0 +1,89 @@
+//! Coalesced group receipt notifications to senders.
+//!
+//! A 100,000-member group reading one message must not send its sender 99,999 frames. Each
+//! recorded group receipt only notes the message here; a worker wakes at most once per window,
+//! reads the current counts of every noted message from the store and pushes one
+//! `onRecvMessageReadReceipts` per sender. Because counts are read after they were committed,
+//! successive pushes never go down and the last one equals what a pull returns.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tidings_proto::MessageReceipt;
+use tidings_proto::events::OnRecvMessageReadReceipts;
+use tokio::sync::mpsc;
+
+use crate::{Bus, Delivery, encode_push};
+use tidings_store::Store;
+
+/// A group message whose counts changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Noted {
+    sender: String,
+    group_id: String,
+    msg_id: String,
+}
+
+/// Handle to the notification worker; the worker stops when this is dropped.
+#[derive(Debug, Clone)]
+pub struct ReceiptNotifier {
+    notes: mpsc::UnboundedSender<Noted>,
+}
+
+impl ReceiptNotifier {
+    /// Starts the worker on the current Tokio runtime.
+    pub fn start(store: Arc<dyn Store>, bus: Arc<dyn Bus>, window: Duration) -> Self {
+        let (notes, queue) = mpsc::unbounded_channel();
+        tokio::spawn(run(store, bus, window, queue));
+        Self { notes }
+    }
+
+    /// Notes that the counts of a sender's group message changed.
+    pub(crate) fn note(&self, sender: &str, group_id: &str, msg_id: &str) {
+        let _ = self.notes.send(Noted {
+            sender: sender.to_owned(),
+            group_id: group_id.to_owned(),
+            msg_id: msg_id.to_owned(),
+        });
+    }
+}
+
+async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, window: Duration, mut queue: mpsc::UnboundedReceiver<Noted>) {
+    while let Some(first) = queue.recv().await {
+        tokio::time::sleep(window).await;
+        let mut pending: HashMap<String, Noted> = HashMap::new();
+        pending.insert(first.msg_id.clone(), first);
+        while let Ok(noted) = queue.try_recv() {
+            pending.insert(noted.msg_id.clone(), noted);
+        }
+        if let Err(e) = flush(store.as_ref(), bus.as_ref(), pending).await {
+            tracing::error!(error = %e, "cannot send group receipt notifications");
+        }
+    }
+}
+
+async fn flush(store: &dyn Store, bus: &dyn Bus, pending: HashMap<String, Noted>) -> Result<(), String> {
+    let msg_ids: Vec<String> = pending.keys().cloned().collect();
+    let states = store.group_receipts(&msg_ids).await.map_err(|e| e.to_string())?;
+    let mut by_sender: BTreeMap<&str, Vec<MessageReceipt>> = BTreeMap::new();
+    for state in &states {
+        let Some(noted) = pending.get(&state.msg_id) else { continue };
+        let read_count = state.readers.len();
+        by_sender.entry(noted.sender.as_str()).or_default().push(MessageReceipt {
+            msg_id: state.msg_id.clone(),
+            user_id: None,
+            group_id: Some(noted.group_id.clone()),
+            is_peer_read: None,
+            timestamp: None,
+            read_count: Some(read_count),
+            unread_count: Some(state.recipients.len().saturating_sub(read_count)),
+        });
+    }
+    for (sender, receipts) in by_sender {
+        let frame = encode_push::<OnRecvMessageReadReceipts>(&receipts).map_err(|e| e.to_string())?;
+        metrics::counter!("tidings_receipt_pushes_total", "kind" => "group").increment(1);
+        bus.publish(Delivery::Push { users: vec![sender.to_owned()], frame });
+    }
+    Ok(())
+}

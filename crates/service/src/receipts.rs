@@ -1,0 +1,255 @@
+//! Message-level read receipts: recording them, pulling counts, and paging member lists.
+
+use std::collections::HashSet;
+
+use tidings_proto::events::{OnMessageReceiptsSent, OnRecvMessageReadReceipts, ReceiptsSent};
+use tidings_proto::methods::{READ_MEMBERS_FILTER_READ, READ_MEMBERS_FILTER_UNREAD, ReadMemberListParams, ReadMemberListResult};
+use tidings_proto::{GroupRole, MAX_READ_MEMBER_PAGE, MAX_RECEIPT_BATCH, MessageReceipt, ReadMemberInfo};
+use tidings_store::{ConvKey, MessageRecord, RoaringBitmap};
+
+use crate::messages::group_type_of;
+use crate::{ServiceError, ServiceResult, Tidings, check_page, now};
+
+fn no_receipt_info(msg_id: &str) -> ServiceError {
+    ServiceError::ReceiptInfoNotFound(format!("message {msg_id} did not ask for read receipts"))
+}
+
+impl Tidings {
+    pub(crate) fn require_receipts_enabled(&self) -> ServiceResult<()> {
+        if self.read_receipt_settings().enabled {
+            Ok(())
+        } else {
+            Err(ServiceError::ReceiptsNotSupported("read receipts are disabled on this server".into()))
+        }
+    }
+
+    /// Loads the named messages, which must exist and all belong to one conversation; in the
+    /// order given, without repeats.
+    async fn messages_of_one_conversation(&self, msg_ids: &[String]) -> ServiceResult<(Vec<MessageRecord>, ConvKey)> {
+        if msg_ids.is_empty() || msg_ids.len() > MAX_RECEIPT_BATCH {
+            return Err(ServiceError::InvalidParameters(format!(
+                "messageIDList must name between 1 and {MAX_RECEIPT_BATCH} messages, not {}",
+                msg_ids.len()
+            )));
+        }
+        let mut seen = HashSet::new();
+        let unique: Vec<String> = msg_ids.iter().filter(|id| seen.insert(id.as_str())).cloned().collect();
+        let mut found = self.store.get_messages(&unique).await?;
+        let mut ordered = Vec::with_capacity(unique.len());
+        for msg_id in &unique {
+            let index = found
+                .iter()
+                .position(|record| &record.message.msg_id == msg_id)
+                .ok_or_else(|| ServiceError::ReceiptInfoNotFound(format!("message {msg_id} does not exist")))?;
+            ordered.push(found.swap_remove(index));
+        }
+        let conv = ordered[0].message.conv_key();
+        if let Some(other) = ordered.iter().find(|record| record.message.conv_key() != conv) {
+            return Err(ServiceError::InvalidParameters(format!(
+                "message {} belongs to another conversation than {}: name messages of one conversation per call",
+                other.message.msg_id, ordered[0].message.msg_id
+            )));
+        }
+        Ok((ordered, conv))
+    }
+
+    /// Receiver side: records that `reader` read these messages (one conversation). Every
+    /// message is checked before anything is recorded; repeats change nothing.
+    pub async fn send_read_receipts(&self, reader: &str, msg_ids: &[String]) -> ServiceResult<()> {
+        self.require_receipts_enabled()?;
+        let (records, conv) = self.messages_of_one_conversation(msg_ids).await?;
+        for record in &records {
+            let message = &record.message;
+            if !message.need_receipt {
+                return Err(no_receipt_info(&message.msg_id));
+            }
+            if message.sender == reader {
+                return Err(ServiceError::InvalidParameters(format!(
+                    "message {} is your own: receipts are sent by its recipients",
+                    message.msg_id
+                )));
+            }
+        }
+        let ids: Vec<String> = records.iter().map(|r| r.message.msg_id.clone()).collect();
+        let sender = records[0].message.sender.clone();
+        let newly: Vec<String> = match &conv {
+            ConvKey::C2c(..) => {
+                if let Some(record) = records.iter().find(|r| r.message.receiver.as_deref() != Some(reader)) {
+                    return Err(ServiceError::PermissionDenied(format!(
+                        "message {} was not sent to you",
+                        record.message.msg_id
+                    )));
+                }
+                let time = now();
+                let changed = self.store.record_c2c_receipts(&ids, time).await?;
+                let newly: Vec<String> =
+                    ids.iter().zip(&changed).filter(|(_, c)| **c).map(|(id, _)| id.clone()).collect();
+                if !newly.is_empty() {
+                    let receipts: Vec<MessageReceipt> = newly
+                        .iter()
+                        .map(|msg_id| MessageReceipt {
+                            msg_id: msg_id.clone(),
+                            user_id: Some(reader.to_owned()),
+                            group_id: None,
+                            is_peer_read: Some(true),
+                            timestamp: Some(time),
+                            read_count: None,
+                            unread_count: None,
+                        })
+                        .collect();
+                    metrics::counter!("tidings_receipt_pushes_total", "kind" => "c2c").increment(1);
+                    self.push::<OnRecvMessageReadReceipts>(vec![sender.clone()], &receipts);
+                }
+                newly
+            }
+            ConvKey::Group(group_id) => {
+                let group = self.group_or_not_found(group_id).await?;
+                let group_type = group_type_of(&group)?;
+                if !self.read_receipt_settings().allows(group_type) {
+                    return Err(ServiceError::ReceiptsNotSupported(format!(
+                        "read receipts are not enabled for {} groups on this server",
+                        group_type.as_str()
+                    )));
+                }
+                let member = self.require_member(group_id, reader).await?;
+                let states = self.store.group_receipts(&ids).await?;
+                for record in &records {
+                    let state = states.iter().find(|s| s.msg_id == record.message.msg_id);
+                    if !state.is_some_and(|s| s.recipients.contains(member.ordinal)) {
+                        return Err(ServiceError::PermissionDenied(format!(
+                            "you were not a member of group {group_id} when message {} was sent",
+                            record.message.msg_id
+                        )));
+                    }
+                }
+                let updates = self.store.record_group_receipts(&ids, member.ordinal).await?;
+                let newly: Vec<String> =
+                    updates.into_iter().filter(|u| u.changed).map(|u| u.msg_id).collect();
+                for msg_id in &newly {
+                    self.notifier.note(&sender, group_id, msg_id);
+                }
+                newly
+            }
+        };
+        metrics::counter!("tidings_receipts_total").increment(newly.len() as u64);
+        if !newly.is_empty() {
+            self.push::<OnMessageReceiptsSent>(vec![reader.to_owned()], &ReceiptsSent { message_id_list: newly });
+        }
+        Ok(())
+    }
+
+    /// Sender side: receipt state of the caller's own messages (one conversation).
+    pub async fn get_read_receipts(&self, user: &str, msg_ids: &[String]) -> ServiceResult<Vec<MessageReceipt>> {
+        self.require_receipts_enabled()?;
+        let (records, conv) = self.messages_of_one_conversation(msg_ids).await?;
+        for record in &records {
+            if record.message.sender != user {
+                return Err(ServiceError::PermissionDenied(format!(
+                    "message {} is not yours: only its sender may pull its receipts",
+                    record.message.msg_id
+                )));
+            }
+            if !record.message.need_receipt {
+                return Err(no_receipt_info(&record.message.msg_id));
+            }
+        }
+        if let ConvKey::Group(group_id) = &conv {
+            let ids: Vec<String> = records.iter().map(|r| r.message.msg_id.clone()).collect();
+            let states = self.store.group_receipts(&ids).await?;
+            return ids
+                .iter()
+                .map(|msg_id| {
+                    let state = states.iter().find(|s| &s.msg_id == msg_id).ok_or_else(|| no_receipt_info(msg_id))?;
+                    let read_count = state.readers.len();
+                    Ok(MessageReceipt {
+                        msg_id: msg_id.clone(),
+                        user_id: None,
+                        group_id: Some(group_id.clone()),
+                        is_peer_read: None,
+                        timestamp: None,
+                        read_count: Some(read_count),
+                        unread_count: Some(state.recipients.len().saturating_sub(read_count)),
+                    })
+                })
+                .collect();
+        }
+        Ok(records
+            .iter()
+            .map(|record| MessageReceipt {
+                msg_id: record.message.msg_id.clone(),
+                user_id: record.message.receiver.clone(),
+                group_id: None,
+                is_peer_read: Some(record.receipt_at.is_some()),
+                timestamp: Some(record.receipt_at.unwrap_or(0)),
+                read_count: None,
+                unread_count: None,
+            })
+            .collect())
+    }
+
+    /// A page of the members who read (filter 0) or did not read (filter 1) a group message,
+    /// in joining order. `nextSeq` is a keyset cursor (the next member ordinal), so pages stay
+    /// consistent while receipts keep arriving.
+    pub async fn read_member_list(&self, user: &str, params: ReadMemberListParams) -> ServiceResult<ReadMemberListResult> {
+        self.require_receipts_enabled()?;
+        check_page(params.count, MAX_READ_MEMBER_PAGE, "count")?;
+        if params.filter != READ_MEMBERS_FILTER_READ && params.filter != READ_MEMBERS_FILTER_UNREAD {
+            return Err(ServiceError::InvalidParameters(format!(
+                "filter must be 0 (read) or 1 (unread), not {}",
+                params.filter
+            )));
+        }
+        let start = u32::try_from(params.next_seq)
+            .map_err(|_| ServiceError::InvalidParameters("nextSeq is not one this server returned".into()))?;
+        let record = self
+            .store
+            .get_messages(std::slice::from_ref(&params.message_id))
+            .await?
+            .pop()
+            .ok_or_else(|| ServiceError::ReceiptInfoNotFound(format!("message {} does not exist", params.message_id)))?;
+        let Some(group_id) = record.message.group_id.clone() else {
+            return Err(ServiceError::InvalidParameters(format!(
+                "message {} is a C2C message; member lists exist for group messages",
+                params.message_id
+            )));
+        };
+        if !record.message.need_receipt {
+            return Err(no_receipt_info(&params.message_id));
+        }
+        if record.message.sender != user {
+            let member = self.require_member(&group_id, user).await?;
+            if GroupRole::try_from(member.role).unwrap_or(GroupRole::Member) == GroupRole::Member {
+                return Err(ServiceError::PermissionDenied(format!(
+                    "only the sender of message {} and the group's owner and admins may list its readers",
+                    params.message_id
+                )));
+            }
+        }
+        let state = self
+            .store
+            .group_receipts(std::slice::from_ref(&params.message_id))
+            .await?
+            .pop()
+            .ok_or_else(|| no_receipt_info(&params.message_id))?;
+        let listed: RoaringBitmap = if params.filter == READ_MEMBERS_FILTER_READ {
+            state.readers
+        } else {
+            &state.recipients - &state.readers
+        };
+        let mut cursor = listed.iter();
+        cursor.advance_to(start);
+        let mut ordinals: Vec<u32> = cursor.take(params.count as usize + 1).collect();
+        let is_finished = ordinals.len() <= params.count as usize;
+        ordinals.truncate(params.count as usize);
+        let next_seq = if is_finished { 0 } else { ordinals.last().map_or(0, |o| u64::from(*o) + 1) };
+        let members = self.store.members_by_ordinal(&group_id, &ordinals).await?;
+        Ok(ReadMemberListResult {
+            member_info_list: members
+                .into_iter()
+                .map(|m| ReadMemberInfo { user_id: m.user_id, nick_name: m.profile.nick, face_url: m.profile.face_url })
+                .collect(),
+            next_seq,
+            is_finished,
+        })
+    }
+}

@@ -1,0 +1,76 @@
+//! Turns stored messages into V2TIM message objects as one viewer sees them.
+
+use std::collections::HashSet;
+
+use tidings_proto::{CustomElem, ELEM_TYPE_CUSTOM, ELEM_TYPE_TEXT, MSG_STATUS_SENT, Message, TextElem};
+use tidings_store::{MessageRecord, StoreError};
+
+use crate::ServiceResult;
+
+/// What a viewer's rendering depends on besides the message itself.
+#[derive(Debug, Default)]
+pub(crate) struct Viewer<'a> {
+    /// The viewing user.
+    pub user: &'a str,
+    /// The viewer's read position in the conversation.
+    pub read_seq: u64,
+    /// C2C: the peer's read position (for `isPeerRead` of the viewer's own messages).
+    pub peer_read_seq: u64,
+    /// Group: messages the viewer already sent a receipt for.
+    pub receipted: HashSet<String>,
+}
+
+/// The element body as stored: the JSON of a text or custom element.
+pub(crate) fn encode_elem(text: Option<&TextElem>, custom: Option<&CustomElem>) -> (u32, String) {
+    match (text, custom) {
+        (Some(text), _) => (ELEM_TYPE_TEXT, serde_json::json!({ "text": text.text }).to_string()),
+        (None, Some(custom)) => (
+            ELEM_TYPE_CUSTOM,
+            serde_json::json!({ "data": custom.data, "desc": custom.desc, "extension": custom.extension })
+                .to_string(),
+        ),
+        (None, None) => (ELEM_TYPE_TEXT, serde_json::json!({ "text": "" }).to_string()),
+    }
+}
+
+/// Renders a stored message for a viewer.
+pub(crate) fn render(record: &MessageRecord, viewer: &Viewer<'_>) -> ServiceResult<Message> {
+    let stored = &record.message;
+    let is_self = stored.sender == viewer.user;
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("message {}: {e}", stored.msg_id));
+    let (text_elem, custom_elem) = match stored.elem_type {
+        ELEM_TYPE_CUSTOM => (None, Some(serde_json::from_str(&stored.body).map_err(corrupt)?)),
+        _ => (Some(serde_json::from_str(&stored.body).map_err(corrupt)?), None),
+    };
+    let user_id = match (&stored.group_id, &stored.receiver) {
+        (None, Some(receiver)) if is_self => Some(receiver.clone()),
+        (None, _) => Some(stored.sender.clone()),
+        (Some(_), _) => None,
+    };
+    let is_c2c = stored.group_id.is_none();
+    let has_sent_receipt = !is_self
+        && stored.need_receipt
+        && if is_c2c { record.receipt_at.is_some() } else { viewer.receipted.contains(&stored.msg_id) };
+    Ok(Message {
+        msg_id: stored.msg_id.clone(),
+        timestamp: stored.timestamp,
+        seq: record.seq,
+        random: stored.random,
+        sender: stored.sender.clone(),
+        user_id,
+        group_id: stored.group_id.clone(),
+        is_self,
+        is_read: is_self || (record.seq != 0 && record.seq <= viewer.read_seq),
+        is_peer_read: is_c2c
+            && is_self
+            && ((record.seq != 0 && record.seq <= viewer.peer_read_seq) || record.receipt_at.is_some()),
+        need_read_receipt: stored.need_receipt,
+        has_sent_receipt,
+        is_excluded_from_unread_count: stored.excluded_unread,
+        elem_type: stored.elem_type,
+        text_elem,
+        custom_elem,
+        cloud_custom_data: stored.cloud_custom_data.clone(),
+        status: MSG_STATUS_SENT,
+    })
+}
