@@ -1,1 +1,92 @@
-//! placeholder
+//! Rust client SDK for Tidings, with the API of Tencent Cloud IM's V2TIM.
+//!
+//! [`Client::connect`] opens a WebSocket to the server and logs in; it returns a [`Client`],
+//! whose methods are V2TIM's in snake_case (`sendMessage` is [`Client::send_message`]), and an
+//! [`Events`] stream carrying what V2TIM delivers to its listeners (`onRecvNewMessage` is
+//! [`SdkEvent::RecvNewMessage`]).
+//!
+//! ```no_run
+//! use tidings_sdk::{Client, SdkEvent, SendMessageParams, TextElem};
+//!
+//! # async fn quickstart() -> Result<(), tidings_sdk::SdkError> {
+//! let (client, mut events) =
+//!     Client::connect("ws://127.0.0.1:8080/ws", "alice", "<alice's UserSig>").await?;
+//!
+//! let message = client
+//!     .send_message(SendMessageParams {
+//!         receiver: Some("bob".into()),
+//!         text_elem: Some(TextElem { text: "Hello, Bob!".into() }),
+//!         need_read_receipt: true,
+//!         ..Default::default()
+//!     })
+//!     .await?;
+//! println!("sent {} (seq {})", message.msg_id, message.seq);
+//!
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         SdkEvent::RecvNewMessage(message) => {
+//!             println!("{}: {:?}", message.sender, message.text_elem.map(|t| t.text));
+//!         }
+//!         SdkEvent::RecvMessageReadReceipts(receipts) => {
+//!             for receipt in receipts {
+//!                 println!("{} read: {:?}", receipt.msg_id, receipt.is_peer_read);
+//!             }
+//!         }
+//!         SdkEvent::ConnectionLost { reason } => println!("reconnecting ({reason})"),
+//!         SdkEvent::Reconnected => println!("back online"),
+//!         _ => {}
+//!     }
+//! }
+//! client.close().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Connection handling
+//!
+//! One background task owns the socket. It pings the server every 20 seconds and treats a
+//! connection silent for two intervals as lost. When the connection drops, the client emits
+//! [`SdkEvent::ConnectionLost`], reconnects with exponential backoff (100 ms doubling to 5 s),
+//! logs in again with the same UserSig, then emits [`SdkEvent::ConversationChanged`] with every
+//! conversation followed by [`SdkEvent::Reconnected`], so an application can refresh the history
+//! of the conversations that changed meanwhile. Calls in flight when the connection dropped fail
+//! with [`SdkError::Disconnected`]; calls made while reconnecting wait for the new session.
+//!
+//! The client stops for good, ending the event stream and failing every call, after
+//! [`Client::close`], after [`SdkEvent::KickedOffline`] or [`SdkEvent::UserSigExpired`], when
+//! logging in again is refused, when the connection drops after [`Client::logout`], or when every
+//! [`Client`] clone is dropped. Connect anew to continue.
+//!
+//! The wire types come from [`tidings_proto`], re-exported as [`proto`]; the ones the typed
+//! methods take and return are also re-exported here.
+
+#![warn(missing_docs)]
+
+mod api;
+mod backoff;
+mod catch_up;
+mod client;
+mod command;
+mod connection;
+mod error;
+mod events;
+mod handshake;
+mod options;
+mod wire;
+
+pub use client::Client;
+pub use error::SdkError;
+pub use events::{Events, SdkEvent};
+pub use options::ClientOptions;
+
+pub use tidings_proto as proto;
+pub use tidings_proto::events::{GroupDismissed, KickedOffline, MemberChange, ReceiptsSent};
+pub use tidings_proto::methods::{
+    ConversationListResult, CreateGroupParams, GroupMemberListResult, READ_MEMBERS_FILTER_READ,
+    READ_MEMBERS_FILTER_UNREAD, ReadMemberListResult, SendMessageParams,
+};
+pub use tidings_proto::{
+    C2cReadReceipt, Conversation, CustomElem, ErrorCode, GroupInfo, GroupInfoResult,
+    GroupMemberInfo, GroupMemberSpec, GroupRole, GroupType, MemberOperationResult, Message,
+    MessageReceipt, ReadMemberInfo, TextElem,
+};

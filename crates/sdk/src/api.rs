@@ -1,0 +1,349 @@
+//! The typed V2TIM methods of [`Client`], one per protocol method, plus text shortcuts.
+
+use tidings_proto::methods::{
+    C2cHistoryParams, CleanConversationUnreadMessageCount, CleanUnreadParams,
+    ConversationListParams, ConversationListResult, CreateGroup, CreateGroupParams, DismissGroup,
+    Empty, GetC2cHistoryMessageList, GetConversationList, GetGroupHistoryMessageList,
+    GetGroupMemberList, GetGroupMessageReadMemberList, GetGroupsInfo, GetJoinedGroupList,
+    GetMessageReadReceipts, GroupHistoryParams, GroupIdParams, GroupMemberListParams,
+    GroupMemberListResult, GroupsInfoParams, InviteParams, InviteUserToGroup, JoinGroup,
+    JoinGroupParams, KickGroupMember, KickParams, Login, LoginParams, Logout, MarkC2cMessageAsRead,
+    MarkGroupMessageAsRead, MessageIdListParams, QuitGroup, ReadMemberListParams,
+    ReadMemberListResult, SendMessage, SendMessageParams, SendMessageReadReceipts, UserIdParams,
+};
+use tidings_proto::{
+    GroupInfo, GroupInfoResult, MAX_LIST_PAGE, MemberOperationResult, Message, MessageReceipt,
+    TextElem,
+};
+
+use crate::{Client, SdkError};
+
+impl Client {
+    /// `login`: logs this connection in again, e.g. after [`Client::logout`]. On success the new
+    /// credentials are also the ones used to log in after a reconnect.
+    pub async fn login(
+        &self,
+        user_id: impl Into<String>,
+        user_sig: impl Into<String>,
+    ) -> Result<(), SdkError> {
+        let params = LoginParams {
+            user_id: user_id.into(),
+            user_sig: user_sig.into(),
+        };
+        self.call::<Login>(params).await.map(drop)
+    }
+
+    /// `logout`: ends the session; the connection stays open and [`Client::login`] may follow.
+    /// A logged-out client does not reconnect: if the connection drops, the client stops.
+    pub async fn logout(&self) -> Result<(), SdkError> {
+        self.call::<Logout>(Empty {}).await.map(drop)
+    }
+
+    /// `sendMessage`: sends a C2C or group message; returns it as stored by the server.
+    pub async fn send_message(&self, params: SendMessageParams) -> Result<Message, SdkError> {
+        self.call::<SendMessage>(params).await
+    }
+
+    /// Sends a text message to user `receiver`.
+    pub async fn send_text(
+        &self,
+        receiver: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Result<Message, SdkError> {
+        self.send_message(SendMessageParams {
+            receiver: Some(receiver.into()),
+            text_elem: Some(TextElem { text: text.into() }),
+            ..SendMessageParams::default()
+        })
+        .await
+    }
+
+    /// Sends a text message to group `group_id`.
+    pub async fn send_group_text(
+        &self,
+        group_id: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Result<Message, SdkError> {
+        self.send_message(SendMessageParams {
+            group_id: Some(group_id.into()),
+            text_elem: Some(TextElem { text: text.into() }),
+            ..SendMessageParams::default()
+        })
+        .await
+    }
+
+    /// `getC2CHistoryMessageList`: up to `count` (1–100) messages with `user_id`, newest first,
+    /// older than `last_msg_id` when given.
+    pub async fn get_c2c_history_message_list(
+        &self,
+        user_id: impl Into<String>,
+        count: u32,
+        last_msg_id: Option<&str>,
+    ) -> Result<Vec<Message>, SdkError> {
+        let params = C2cHistoryParams {
+            user_id: user_id.into(),
+            count,
+            last_msg_id: last_msg_id.map(str::to_owned),
+        };
+        self.call::<GetC2cHistoryMessageList>(params).await
+    }
+
+    /// `getGroupHistoryMessageList`: up to `count` (1–100) messages of `group_id`, newest first,
+    /// older than `last_msg_id` when given.
+    pub async fn get_group_history_message_list(
+        &self,
+        group_id: impl Into<String>,
+        count: u32,
+        last_msg_id: Option<&str>,
+    ) -> Result<Vec<Message>, SdkError> {
+        let params = GroupHistoryParams {
+            group_id: group_id.into(),
+            count,
+            last_msg_id: last_msg_id.map(str::to_owned),
+        };
+        self.call::<GetGroupHistoryMessageList>(params).await
+    }
+
+    /// `getConversationList`: a page of up to `count` (1–100) conversations, newest activity
+    /// first; `next_seq` is 0 for the first page, then the previous page's `next_seq`.
+    pub async fn get_conversation_list(
+        &self,
+        next_seq: u64,
+        count: u32,
+    ) -> Result<ConversationListResult, SdkError> {
+        self.call::<GetConversationList>(ConversationListParams { next_seq, count })
+            .await
+    }
+
+    /// `createGroup`: creates a group owned by the caller; returns its group ID.
+    pub async fn create_group(&self, params: CreateGroupParams) -> Result<String, SdkError> {
+        self.call::<CreateGroup>(params)
+            .await
+            .map(|result| result.group_id)
+    }
+
+    /// `joinGroup`: joins a group that admits members freely. `message` is the application text
+    /// (kept for V2TIM compatibility).
+    pub async fn join_group(
+        &self,
+        group_id: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Result<(), SdkError> {
+        let params = JoinGroupParams {
+            group_id: group_id.into(),
+            message: message.into(),
+        };
+        self.call::<JoinGroup>(params).await.map(drop)
+    }
+
+    /// `quitGroup`: leaves a group.
+    pub async fn quit_group(&self, group_id: impl Into<String>) -> Result<(), SdkError> {
+        self.call::<QuitGroup>(GroupIdParams {
+            group_id: group_id.into(),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// `dismissGroup`: dismisses a group (owner only).
+    pub async fn dismiss_group(&self, group_id: impl Into<String>) -> Result<(), SdkError> {
+        self.call::<DismissGroup>(GroupIdParams {
+            group_id: group_id.into(),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// `inviteUserToGroup`: adds users to a group; returns one result per user.
+    pub async fn invite_user_to_group(
+        &self,
+        group_id: impl Into<String>,
+        user_list: Vec<String>,
+    ) -> Result<Vec<MemberOperationResult>, SdkError> {
+        let params = InviteParams {
+            group_id: group_id.into(),
+            user_list,
+        };
+        self.call::<InviteUserToGroup>(params).await
+    }
+
+    /// `kickGroupMember`: removes members (owner or admin); `reason` is passed on in
+    /// `onMemberKicked`. Returns one result per member.
+    pub async fn kick_group_member(
+        &self,
+        group_id: impl Into<String>,
+        member_list: Vec<String>,
+        reason: impl Into<String>,
+    ) -> Result<Vec<MemberOperationResult>, SdkError> {
+        let params = KickParams {
+            group_id: group_id.into(),
+            member_list,
+            reason: reason.into(),
+        };
+        self.call::<KickGroupMember>(params).await
+    }
+
+    /// `getGroupMemberList`: a page of up to 100 members in joining order. `filter` is
+    /// V2TIMGroupMemberFilter (0 all, 1 owner, 2 admins, 4 ordinary members); `next_seq` is 0 for
+    /// the first page, then the previous page's (0 in the result means no more pages). Use
+    /// [`Client::call`] with `GetGroupMemberList` for another page size.
+    pub async fn get_group_member_list(
+        &self,
+        group_id: impl Into<String>,
+        filter: u32,
+        next_seq: u64,
+    ) -> Result<GroupMemberListResult, SdkError> {
+        let params = GroupMemberListParams {
+            group_id: group_id.into(),
+            filter,
+            next_seq,
+            count: MAX_LIST_PAGE,
+        };
+        self.call::<GetGroupMemberList>(params).await
+    }
+
+    /// `getJoinedGroupList`: the groups the caller belongs to.
+    pub async fn get_joined_group_list(&self) -> Result<Vec<GroupInfo>, SdkError> {
+        self.call::<GetJoinedGroupList>(Empty {}).await
+    }
+
+    /// `getGroupsInfo`: information on up to 100 groups, one result per group.
+    pub async fn get_groups_info(
+        &self,
+        group_id_list: Vec<String>,
+    ) -> Result<Vec<GroupInfoResult>, SdkError> {
+        self.call::<GetGroupsInfo>(GroupsInfoParams { group_id_list })
+            .await
+    }
+
+    /// `markC2CMessageAsRead`: marks the conversation with `user_id` read up to now.
+    pub async fn mark_c2c_message_as_read(
+        &self,
+        user_id: impl Into<String>,
+    ) -> Result<(), SdkError> {
+        self.call::<MarkC2cMessageAsRead>(UserIdParams {
+            user_id: user_id.into(),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// `markGroupMessageAsRead`: marks a group conversation read up to its newest message.
+    pub async fn mark_group_message_as_read(
+        &self,
+        group_id: impl Into<String>,
+    ) -> Result<(), SdkError> {
+        let params = GroupIdParams {
+            group_id: group_id.into(),
+        };
+        self.call::<MarkGroupMessageAsRead>(params).await.map(drop)
+    }
+
+    /// `cleanConversationUnreadMessageCount`: clears the unread count of `conversation_id`
+    /// (`c2c_<userID>` or `group_<groupID>`) up to `clean_timestamp` (C2C, Unix seconds) or
+    /// `clean_sequence` (group); 0 clears everything.
+    pub async fn clean_conversation_unread_message_count(
+        &self,
+        conversation_id: impl Into<String>,
+        clean_timestamp: i64,
+        clean_sequence: u64,
+    ) -> Result<(), SdkError> {
+        let params = CleanUnreadParams {
+            conversation_id: conversation_id.into(),
+            clean_timestamp,
+            clean_sequence,
+        };
+        self.call::<CleanConversationUnreadMessageCount>(params)
+            .await
+            .map(drop)
+    }
+
+    /// `sendMessageReadReceipts`: reports that these messages (all of one conversation, at most
+    /// 100) were read.
+    pub async fn send_message_read_receipts(
+        &self,
+        message_id_list: Vec<String>,
+    ) -> Result<(), SdkError> {
+        let params = MessageIdListParams { message_id_list };
+        self.call::<SendMessageReadReceipts>(params).await.map(drop)
+    }
+
+    /// `getMessageReadReceipts`: the receipt state of own messages (all of one conversation, at
+    /// most 100).
+    pub async fn get_message_read_receipts(
+        &self,
+        message_id_list: Vec<String>,
+    ) -> Result<Vec<MessageReceipt>, SdkError> {
+        let params = MessageIdListParams { message_id_list };
+        self.call::<GetMessageReadReceipts>(params).await
+    }
+
+    /// `getGroupMessageReadMemberList`: a page of up to `count` (1–100) members who read
+    /// (`filter` [`crate::READ_MEMBERS_FILTER_READ`]) or did not read
+    /// ([`crate::READ_MEMBERS_FILTER_UNREAD`]) an own group message.
+    pub async fn get_group_message_read_member_list(
+        &self,
+        message_id: impl Into<String>,
+        filter: u32,
+        next_seq: u64,
+        count: u32,
+    ) -> Result<ReadMemberListResult, SdkError> {
+        let params = ReadMemberListParams {
+            message_id: message_id.into(),
+            filter,
+            next_seq,
+            count,
+        };
+        self.call::<GetGroupMessageReadMemberList>(params).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tidings_proto::methods::ALL_METHODS;
+
+    /// `getC2CHistoryMessageList` → `get_c2c_history_message_list`.
+    fn snake_case(name: &str) -> String {
+        let chars: Vec<char> = name.chars().collect();
+        let mut out = String::new();
+        for (i, &c) in chars.iter().enumerate() {
+            if c.is_ascii_uppercase() {
+                let prev = i.checked_sub(1).map(|p| chars[p]);
+                let next = chars.get(i + 1);
+                let after_lower = prev.is_some_and(|p| p.is_ascii_lowercase());
+                let starts_word = prev.is_some_and(|p| p.is_ascii_uppercase())
+                    && next.is_some_and(|n| n.is_ascii_lowercase());
+                if after_lower || starts_word {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn snake_case_of_v2tim_names() {
+        assert_eq!(
+            snake_case("getC2CHistoryMessageList"),
+            "get_c2c_history_message_list"
+        );
+        assert_eq!(
+            snake_case("markC2CMessageAsRead"),
+            "mark_c2c_message_as_read"
+        );
+        assert_eq!(snake_case("getGroupsInfo"), "get_groups_info");
+        assert_eq!(snake_case("login"), "login");
+    }
+
+    #[test]
+    fn every_proto_method_has_a_typed_method() {
+        let source = include_str!("api.rs");
+        for name in ALL_METHODS {
+            let signature = format!("pub async fn {}(", snake_case(name));
+            assert!(source.contains(&signature), "no `{signature}` for {name}");
+        }
+    }
+}

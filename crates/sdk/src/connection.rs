@@ -1,0 +1,424 @@
+//! The background task that owns the socket: sends requests, routes responses, forwards pushes,
+//! pings, and reconnects after a drop.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tidings_proto::methods::{
+    ConversationListParams, ConversationListResult, GetConversationList, LoginParams,
+};
+use tidings_proto::{MAX_LIST_PAGE, Method, Push, Response};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::{Bytes, Message as WsMessage};
+
+use crate::backoff::Backoff;
+use crate::catch_up::CatchUp;
+use crate::command::{Command, Kind, Outgoing, Reply, Shared};
+use crate::handshake::{self, Ws};
+use crate::wire::{self, Incoming};
+use crate::{ClientOptions, SdkError, SdkEvent};
+
+type Sink = SplitSink<Ws, WsMessage>;
+type Stream = SplitStream<Ws>;
+
+/// How long a stopping client waits for the server to acknowledge its close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// A request sent on the current socket and not answered yet.
+#[derive(Debug)]
+enum Pending {
+    /// A client call.
+    Call { kind: Kind, reply: Reply },
+    /// A `getConversationList` page of the catch-up after a reconnect.
+    CatchUpPage,
+}
+
+/// How a session ended.
+#[derive(Debug)]
+enum End {
+    /// The socket failed or closed; reconnecting may repair it.
+    Lost(String),
+    /// The client must stop, and calls fail with this error.
+    Stop(SdkError),
+}
+
+/// The connection task's state.
+pub(crate) struct Connection {
+    options: ClientOptions,
+    credentials: LoginParams,
+    ids: Arc<AtomicU64>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<SdkEvent>,
+    shared: Arc<Shared>,
+    pending: HashMap<u64, Pending>,
+    /// Requests issued while reconnecting, sent once logged in again.
+    queue: VecDeque<Outgoing>,
+    logged_in: bool,
+    catch_up: Option<CatchUp>,
+    close_waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl Connection {
+    /// Starts the task on `ws`, on which `credentials` already logged in.
+    pub(crate) fn spawn(
+        options: ClientOptions,
+        credentials: LoginParams,
+        ids: Arc<AtomicU64>,
+        commands: mpsc::UnboundedReceiver<Command>,
+        events: mpsc::UnboundedSender<SdkEvent>,
+        shared: Arc<Shared>,
+        ws: Ws,
+    ) {
+        let connection = Self {
+            options,
+            credentials,
+            ids,
+            commands,
+            events,
+            shared,
+            pending: HashMap::new(),
+            queue: VecDeque::new(),
+            logged_in: true,
+            catch_up: None,
+            close_waiters: Vec::new(),
+        };
+        tokio::spawn(connection.run(ws));
+    }
+
+    async fn run(mut self, mut ws: Ws) {
+        let reason = loop {
+            let reason = match self.session(ws).await {
+                End::Stop(reason) => break reason,
+                End::Lost(reason) => reason,
+            };
+            tracing::info!(%reason, "connection lost");
+            self.fail_pending(&SdkError::Disconnected);
+            self.catch_up = None;
+            self.emit(SdkEvent::ConnectionLost { reason });
+            if !self.logged_in {
+                break SdkError::Closed;
+            }
+            if !self.options.auto_reconnect {
+                break SdkError::Disconnected;
+            }
+            match self.reconnect().await {
+                Ok(new_ws) => {
+                    ws = new_ws;
+                    self.catch_up = Some(CatchUp::default());
+                }
+                Err(reason) => break reason,
+            }
+        };
+        self.finish(reason);
+    }
+
+    /// Serves one logged-in socket until it is lost or the client must stop.
+    async fn session(&mut self, ws: Ws) -> End {
+        let (mut sink, mut stream) = ws.split();
+        let end = self.drive(&mut sink, &mut stream).await;
+        if matches!(end, End::Stop(_)) {
+            // Best effort: the server may already be gone.
+            let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
+        }
+        end
+    }
+
+    async fn drive(&mut self, sink: &mut Sink, stream: &mut Stream) -> End {
+        if let Err(reason) = self.request_page(sink).await {
+            return End::Lost(reason);
+        }
+        while let Some(out) = self.queue.pop_front() {
+            if let Err(reason) = self.send(sink, out).await {
+                return End::Lost(reason);
+            }
+        }
+        let period = self.options.ping_interval;
+        let mut ping = tokio::time::interval_at(Instant::now() + period, period);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last_heard = Instant::now();
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    None => return End::Stop(SdkError::Closed),
+                    Some(Command::Close { done }) => {
+                        self.close_waiters.push(done);
+                        return End::Stop(SdkError::Closed);
+                    }
+                    Some(Command::Request(out)) => {
+                        if let Err(reason) = self.send(sink, out).await {
+                            return End::Lost(reason);
+                        }
+                    }
+                },
+                message = stream.next() => {
+                    let message = match message {
+                        None => return End::Lost("the connection closed".into()),
+                        Some(Err(e)) => return End::Lost(e.to_string()),
+                        Some(Ok(message)) => message,
+                    };
+                    last_heard = Instant::now();
+                    match message {
+                        WsMessage::Text(text) => {
+                            if let Some(end) = self.on_text(sink, text.as_str()).await {
+                                return end;
+                            }
+                        }
+                        WsMessage::Close(frame) => {
+                            let reason = match frame {
+                                Some(frame) => format!("the server closed the connection ({frame})"),
+                                None => "the server closed the connection".to_owned(),
+                            };
+                            return End::Lost(reason);
+                        }
+                        WsMessage::Binary(_) => tracing::warn!("ignoring a binary frame"),
+                        WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => {}
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_heard.elapsed() >= period * 2 {
+                        return End::Lost("the server stopped answering pings".into());
+                    }
+                    self.forget_abandoned();
+                    if let Err(e) = sink.send(WsMessage::Ping(Bytes::new())).await {
+                        return End::Lost(format!("cannot send ping: {e}"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a client request, unless its caller gave up waiting.
+    async fn send(&mut self, sink: &mut Sink, out: Outgoing) -> Result<(), String> {
+        let Outgoing {
+            id,
+            method,
+            frame,
+            kind,
+            reply,
+        } = out;
+        if reply.is_closed() {
+            return Ok(());
+        }
+        self.pending.insert(id, Pending::Call { kind, reply });
+        tracing::trace!(id, method, "sending request");
+        sink.send(WsMessage::text(frame))
+            .await
+            .map_err(|e| format!("cannot send {method}: {e}"))
+    }
+
+    /// Handles one text frame; returns how the session ends, if it does.
+    async fn on_text(&mut self, sink: &mut Sink, text: &str) -> Option<End> {
+        match wire::classify(text) {
+            Ok(Incoming::Push(push)) => self.on_push(push),
+            Ok(Incoming::Response(response)) => {
+                self.on_response(sink, response).await.err().map(End::Lost)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring an unreadable frame");
+                None
+            }
+        }
+    }
+
+    fn on_push(&mut self, push: Push) -> Option<End> {
+        let event = SdkEvent::from_push(push);
+        let end = match &event {
+            SdkEvent::KickedOffline(kicked) => Some(End::Stop(SdkError::KickedOffline {
+                reason: kicked.reason.clone(),
+            })),
+            SdkEvent::UserSigExpired => Some(End::Stop(SdkError::user_sig_expired())),
+            SdkEvent::ConversationChanged(changed) => {
+                if let Some(catch_up) = &mut self.catch_up {
+                    catch_up.upsert(changed.iter().cloned());
+                }
+                None
+            }
+            _ => None,
+        };
+        self.emit(event);
+        end
+    }
+
+    /// Routes a response; fails only when a follow-up request cannot be sent.
+    async fn on_response(&mut self, sink: &mut Sink, response: Response) -> Result<(), String> {
+        let Some(id) = response.id else {
+            tracing::warn!(code = response.code, desc = %response.desc, "the server could not read a request");
+            return Ok(());
+        };
+        match self.pending.remove(&id) {
+            None => {
+                tracing::debug!(id, "dropping a response nobody waits for");
+                Ok(())
+            }
+            Some(Pending::Call { kind, reply }) => {
+                let result = wire::response_result(response);
+                if result.is_ok() {
+                    match kind {
+                        Kind::Login(credentials) => {
+                            self.credentials = credentials;
+                            self.logged_in = true;
+                        }
+                        Kind::Logout => self.logged_in = false,
+                        Kind::Normal => {}
+                    }
+                }
+                // The caller may have timed out meanwhile.
+                let _ = reply.send(result);
+                Ok(())
+            }
+            Some(Pending::CatchUpPage) => self.on_page(sink, response).await,
+        }
+    }
+
+    /// Takes in a catch-up page and requests the next, or ends the catch-up.
+    async fn on_page(&mut self, sink: &mut Sink, response: Response) -> Result<(), String> {
+        let Some(catch_up) = &mut self.catch_up else {
+            return Ok(());
+        };
+        let page = wire::response_result(response).and_then(|data| {
+            wire::decode_output::<ConversationListResult>(GetConversationList::NAME, data)
+        });
+        let more = match page {
+            Ok(page) => catch_up.apply_page(page),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot fetch every conversation after reconnecting");
+                false
+            }
+        };
+        if more {
+            return self.request_page(sink).await;
+        }
+        if let Some(catch_up) = self.catch_up.take() {
+            self.emit(SdkEvent::ConversationChanged(catch_up.finish()));
+            self.emit(SdkEvent::Reconnected);
+        }
+        Ok(())
+    }
+
+    /// Requests the next catch-up page, if catching up.
+    async fn request_page(&mut self, sink: &mut Sink) -> Result<(), String> {
+        let Some(catch_up) = &self.catch_up else {
+            return Ok(());
+        };
+        let params = ConversationListParams {
+            next_seq: catch_up.next_seq(),
+            count: MAX_LIST_PAGE,
+        };
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        let frame = serde_json::to_value(params)
+            .map_err(|e| e.to_string())
+            .and_then(|params| {
+                wire::encode_request(id, GetConversationList::NAME, params)
+                    .map_err(|e| e.to_string())
+            })?;
+        self.pending.insert(id, Pending::CatchUpPage);
+        sink.send(WsMessage::text(frame))
+            .await
+            .map_err(|e| format!("cannot send {}: {e}", GetConversationList::NAME))
+    }
+
+    /// Reconnects and logs in again, with backoff. Fails when the client must stop instead.
+    async fn reconnect(&mut self) -> Result<Ws, SdkError> {
+        let mut backoff = Backoff::new(self.options.backoff_initial, self.options.backoff_max);
+        loop {
+            self.serve_commands_until(tokio::time::sleep(backoff.next_delay()))
+                .await?;
+            self.queue.retain(|out| !out.reply.is_closed());
+            let attempt = handshake::connect_and_login(
+                self.options.url.clone(),
+                self.credentials.clone(),
+                self.options.request_timeout,
+                Arc::clone(&self.ids),
+                self.events.clone(),
+            );
+            match self.serve_commands_until(attempt).await? {
+                Ok(ws) => {
+                    tracing::info!("reconnected");
+                    return Ok(ws);
+                }
+                Err(e) if e.is_transient() => tracing::debug!(error = %e, "reconnecting failed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "logging in again was refused; giving up");
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Runs `work` while queueing the requests that arrive meanwhile. Fails with
+    /// [`SdkError::Closed`] if the client is closed first.
+    async fn serve_commands_until<F: Future>(&mut self, work: F) -> Result<F::Output, SdkError> {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                output = &mut work => return Ok(output),
+                command = self.commands.recv() => match command {
+                    None => return Err(SdkError::Closed),
+                    Some(Command::Close { done }) => {
+                        self.close_waiters.push(done);
+                        return Err(SdkError::Closed);
+                    }
+                    Some(Command::Request(out)) => self.queue.push_back(out),
+                },
+            }
+        }
+    }
+
+    /// Forgets calls whose callers gave up (timed out), so their entries do not accumulate.
+    /// Logins and logouts are kept: their answers still update the session state.
+    fn forget_abandoned(&mut self) {
+        self.pending.retain(|_, pending| match pending {
+            Pending::Call {
+                kind: Kind::Normal,
+                reply,
+            } => !reply.is_closed(),
+            Pending::Call { .. } | Pending::CatchUpPage => true,
+        });
+    }
+
+    /// Fails every request sent on the socket that was just lost.
+    fn fail_pending(&mut self, error: &SdkError) {
+        for (_, pending) in self.pending.drain() {
+            if let Pending::Call { reply, .. } = pending {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+    }
+
+    fn emit(&self, event: SdkEvent) {
+        // Nobody reading events is fine: calls still work.
+        let _ = self.events.send(event);
+    }
+
+    /// Stops for good: every waiting and later call fails with `reason`, the event stream ends,
+    /// and `close` callers are released.
+    fn finish(mut self, reason: SdkError) {
+        tracing::debug!(%reason, "client stopped");
+        self.shared.stop(reason.clone());
+        self.fail_pending(&reason);
+        for out in self.queue.drain(..) {
+            let _ = out.reply.send(Err(reason.clone()));
+        }
+        self.commands.close();
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Request(out) => {
+                    let _ = out.reply.send(Err(reason.clone()));
+                }
+                Command::Close { done } => self.close_waiters.push(done),
+            }
+        }
+        let close_waiters = std::mem::take(&mut self.close_waiters);
+        // Ends the event stream before `close` returns.
+        drop(self);
+        for done in close_waiters {
+            let _ = done.send(());
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! [`SdkEvent`], the decoded server pushes and connection changes, and the [`Events`] stream.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use serde::Deserialize as _;
+use serde_json::Value;
+use tidings_proto::events::{
+    GroupDismissed, KickedOffline, MemberChange, OnConversationChanged, OnGroupDismissed,
+    OnKickedOffline, OnMemberEnter, OnMemberKicked, OnMemberLeave, OnMessageReceiptsSent,
+    OnRecvC2cReadReceipt, OnRecvMessageReadReceipts, OnRecvNewMessage, OnUserSigExpired,
+    ReceiptsSent,
+};
+use tidings_proto::{C2cReadReceipt, Conversation, Event, Message, MessageReceipt, Push};
+use tokio::sync::mpsc;
+
+/// What the server pushed, or what happened to the connection. The push variants are V2TIM's
+/// listener callbacks without their `on` prefix.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SdkEvent {
+    /// `onRecvNewMessage`: a new message in one of the user's conversations, including the user's
+    /// own messages (from this and other devices). De-duplicate by `msg_id`: after a reconnect a
+    /// message may arrive both here and in history fetched for [`SdkEvent::ConversationChanged`].
+    RecvNewMessage(Message),
+    /// `onConversationChanged`: conversations whose unread count or last message changed. After a
+    /// reconnect the client emits it once with *every* conversation (just before
+    /// [`SdkEvent::Reconnected`]).
+    ConversationChanged(Vec<Conversation>),
+    /// `onKickedOffline`: the server logged this connection out. The client stops: the stream
+    /// ends after this event and calls fail with [`crate::SdkError::KickedOffline`].
+    KickedOffline(KickedOffline),
+    /// `onUserSigExpired`: the UserSig expired. The client stops: the stream ends after this event
+    /// and calls fail with a [`crate::SdkError::Server`] carrying
+    /// [`tidings_proto::ErrorCode::UserSigExpired`]. Connect again with a fresh UserSig.
+    UserSigExpired,
+    /// `onMemberEnter`: users joined a group.
+    MemberEnter(MemberChange),
+    /// `onMemberLeave`: a member left a group.
+    MemberLeave(MemberChange),
+    /// `onMemberKicked`: members were removed from a group.
+    MemberKicked(MemberChange),
+    /// `onGroupDismissed`: a group was dismissed.
+    GroupDismissed(GroupDismissed),
+    /// `onRecvMessageReadReceipts`: read receipts for the user's own messages.
+    RecvMessageReadReceipts(Vec<MessageReceipt>),
+    /// `onRecvC2CReadReceipt`: C2C peers marked their conversation with the user read.
+    RecvC2cReadReceipt(Vec<C2cReadReceipt>),
+    /// `onMessageReceiptsSent`: another device of the user sent read receipts.
+    MessageReceiptsSent(ReceiptsSent),
+    /// The connection dropped. The client reconnects by itself: calls made meanwhile wait for the
+    /// new session (up to the request timeout). Only after [`crate::Client::logout`], or with
+    /// [`crate::ClientOptions::auto_reconnect`] off, it stops instead and the stream ends.
+    ConnectionLost {
+        /// What ended the connection.
+        reason: String,
+    },
+    /// The client reconnected and logged in again, and has emitted
+    /// [`SdkEvent::ConversationChanged`] with every conversation: refresh the history of those
+    /// whose last message changed while the connection was down.
+    Reconnected,
+    /// A push this SDK version does not know, or whose payload it cannot decode; passed on as
+    /// received so that nothing is lost.
+    Unknown {
+        /// The wire name of the event.
+        event: String,
+        /// Its payload.
+        data: Value,
+    },
+}
+
+impl SdkEvent {
+    /// Decodes a push by its event name, using the proto [`Event`] markers.
+    pub fn from_push(push: Push) -> Self {
+        let Push { event, data } = push;
+        let decoded = match event.as_str() {
+            OnRecvNewMessage::NAME => decode::<OnRecvNewMessage>(&data).map(Self::RecvNewMessage),
+            OnConversationChanged::NAME => {
+                decode::<OnConversationChanged>(&data).map(Self::ConversationChanged)
+            }
+            OnKickedOffline::NAME => decode::<OnKickedOffline>(&data).map(Self::KickedOffline),
+            OnUserSigExpired::NAME => {
+                decode::<OnUserSigExpired>(&data).map(|_| Self::UserSigExpired)
+            }
+            OnMemberEnter::NAME => decode::<OnMemberEnter>(&data).map(Self::MemberEnter),
+            OnMemberLeave::NAME => decode::<OnMemberLeave>(&data).map(Self::MemberLeave),
+            OnMemberKicked::NAME => decode::<OnMemberKicked>(&data).map(Self::MemberKicked),
+            OnGroupDismissed::NAME => decode::<OnGroupDismissed>(&data).map(Self::GroupDismissed),
+            OnRecvMessageReadReceipts::NAME => {
+                decode::<OnRecvMessageReadReceipts>(&data).map(Self::RecvMessageReadReceipts)
+            }
+            OnRecvC2cReadReceipt::NAME => {
+                decode::<OnRecvC2cReadReceipt>(&data).map(Self::RecvC2cReadReceipt)
+            }
+            OnMessageReceiptsSent::NAME => {
+                decode::<OnMessageReceiptsSent>(&data).map(Self::MessageReceiptsSent)
+            }
+            _ => return Self::Unknown { event, data },
+        };
+        decoded.unwrap_or_else(|e| {
+            tracing::warn!(%event, error = %e, "cannot decode push; passing it on as Unknown");
+            Self::Unknown { event, data }
+        })
+    }
+}
+
+fn decode<E: Event>(data: &Value) -> Result<E::Data, serde_json::Error> {
+    E::Data::deserialize(data)
+}
+
+/// The stream of [`SdkEvent`]s of one [`crate::Client`], in the order the server sent them.
+///
+/// It is backed by an unbounded channel: events are never dropped, and they queue up in memory
+/// while the application is not reading. Read it continuously. The stream ends when the client
+/// stops: after [`crate::Client::close`], after [`SdkEvent::KickedOffline`] or
+/// [`SdkEvent::UserSigExpired`], when reconnecting becomes hopeless, or when every `Client`
+/// clone is dropped.
+#[derive(Debug)]
+pub struct Events {
+    rx: mpsc::UnboundedReceiver<SdkEvent>,
+}
+
+impl Events {
+    pub(crate) fn new(rx: mpsc::UnboundedReceiver<SdkEvent>) -> Self {
+        Self { rx }
+    }
+
+    /// The next event; `None` once the client has stopped and every event was read.
+    pub async fn recv(&mut self) -> Option<SdkEvent> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one is already waiting.
+    pub fn try_recv(&mut self) -> Option<SdkEvent> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl futures_util::Stream for Events {
+    type Item = SdkEvent;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SdkEvent>> {
+        self.get_mut().rx.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use tidings_proto::events::ALL_EVENTS;
+
+    use super::*;
+
+    fn push(event: &str, data: Value) -> Push {
+        Push {
+            event: event.into(),
+            data,
+        }
+    }
+
+    fn message_json() -> Value {
+        json!({
+            "msgID": "m1", "timestamp": 1_700_000_000, "seq": 1, "random": 0, "sender": "alice",
+            "userID": "alice", "isSelf": false, "isRead": false, "isPeerRead": false,
+            "needReadReceipt": true, "hasSentReceipt": false,
+            "isExcludedFromUnreadCount": false, "elemType": 1, "textElem": {"text": "hi"},
+            "cloudCustomData": "", "status": 2
+        })
+    }
+
+    #[test]
+    fn decodes_a_new_message() {
+        let SdkEvent::RecvNewMessage(msg) =
+            SdkEvent::from_push(push("onRecvNewMessage", message_json()))
+        else {
+            panic!("wrong variant");
+        };
+        assert_eq!(msg.msg_id, "m1");
+        assert!(msg.need_read_receipt);
+        assert_eq!(msg.text_elem.map(|t| t.text).as_deref(), Some("hi"));
+    }
+
+    #[test]
+    fn decodes_payloads_of_other_events() {
+        assert_eq!(
+            SdkEvent::from_push(push(
+                "onKickedOffline",
+                json!({"reason": "too many devices"})
+            )),
+            SdkEvent::KickedOffline(KickedOffline {
+                reason: "too many devices".into()
+            })
+        );
+        assert_eq!(
+            SdkEvent::from_push(push("onUserSigExpired", json!({}))),
+            SdkEvent::UserSigExpired
+        );
+        assert_eq!(
+            SdkEvent::from_push(push(
+                "onMemberKicked",
+                json!({"groupID": "g", "opUser": "o", "memberList": ["b"]})
+            )),
+            SdkEvent::MemberKicked(MemberChange {
+                group_id: "g".into(),
+                op_user: "o".into(),
+                member_list: vec!["b".into()],
+            })
+        );
+        assert_eq!(
+            SdkEvent::from_push(push(
+                "onRecvC2CReadReceipt",
+                json!([{"userID": "bob", "timestamp": 5}])
+            )),
+            SdkEvent::RecvC2cReadReceipt(vec![C2cReadReceipt {
+                user_id: "bob".into(),
+                timestamp: 5
+            }])
+        );
+    }
+
+    /// The event names `from_push` decodes. Compared with the proto's list, so that an event
+    /// added to the protocol without an `SdkEvent` variant fails this test.
+    const DECODED: &[&str] = &[
+        OnRecvNewMessage::NAME,
+        OnConversationChanged::NAME,
+        OnKickedOffline::NAME,
+        OnUserSigExpired::NAME,
+        OnMemberEnter::NAME,
+        OnMemberLeave::NAME,
+        OnMemberKicked::NAME,
+        OnGroupDismissed::NAME,
+        OnRecvMessageReadReceipts::NAME,
+        OnRecvC2cReadReceipt::NAME,
+        OnMessageReceiptsSent::NAME,
+    ];
+
+    #[test]
+    fn every_proto_event_has_a_variant() {
+        let mut proto: Vec<&str> = ALL_EVENTS.to_vec();
+        let mut decoded: Vec<&str> = DECODED.to_vec();
+        proto.sort_unstable();
+        decoded.sort_unstable();
+        assert_eq!(proto, decoded);
+    }
+
+    #[test]
+    fn unknown_events_pass_through() {
+        let data = json!({"anything": [1, 2, 3]});
+        assert_eq!(
+            SdkEvent::from_push(push("onFriendListAdded", data.clone())),
+            SdkEvent::Unknown {
+                event: "onFriendListAdded".into(),
+                data
+            }
+        );
+    }
+
+    #[test]
+    fn undecodable_payloads_pass_through() {
+        let data = json!({"msgID": 42});
+        assert_eq!(
+            SdkEvent::from_push(push("onRecvNewMessage", data.clone())),
+            SdkEvent::Unknown {
+                event: "onRecvNewMessage".into(),
+                data
+            }
+        );
+    }
+}

@@ -1,0 +1,263 @@
+//! Server configuration: the TOML file format, defaults, and the generated secret key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tidings_proto::GroupType;
+use tidings_service::ReadReceiptSettings;
+
+/// Everything `tidings serve` can be told. Loaded from TOML; command-line flags and
+/// environment variables override fields afterwards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the one HTTP port (WebSocket `/ws`, REST `/v4/`, `/healthz`, `/metrics`).
+    pub listen: SocketAddr,
+    /// Directory of the embedded database and the generated secret key.
+    pub data_dir: PathBuf,
+    /// The application's SDKAppID, checked in every UserSig.
+    pub sdkappid: u64,
+    /// The UserSig signing key; generated into the data directory when absent.
+    pub secret_key: Option<String>,
+    /// The App administrator account allowed to call the REST API.
+    pub admin: String,
+    /// Read-receipt switches.
+    pub read_receipts: ReadReceiptConfig,
+    /// Embedded store options.
+    pub store: StoreConfig,
+    /// Protection limits.
+    pub limits: LimitsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./tidings-data"),
+            sdkappid: 1_400_000_000,
+            secret_key: None,
+            admin: "administrator".into(),
+            read_receipts: ReadReceiptConfig::default(),
+            store: StoreConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+/// `[read_receipts]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadReceiptConfig {
+    /// Off: every receipt method answers 7013.
+    pub enabled: bool,
+    /// Group types whose messages may ask for receipts (never AVChatRoom).
+    pub group_types: Vec<GroupType>,
+    /// Group receipt notifications to a sender are coalesced over this many milliseconds.
+    pub notify_window_ms: u64,
+}
+
+impl Default for ReadReceiptConfig {
+    fn default() -> Self {
+        let settings = ReadReceiptSettings::default();
+        Self { enabled: settings.enabled, group_types: settings.group_types, notify_window_ms: 100 }
+    }
+}
+
+impl ReadReceiptConfig {
+    /// The runtime settings these start from.
+    pub fn settings(&self) -> ReadReceiptSettings {
+        ReadReceiptSettings { enabled: self.enabled, group_types: self.group_types.clone() }
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `full` (acknowledged writes survive power loss) or `normal` (they survive a killed
+    /// process).
+    pub synchronous: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { synchronous: "full".into() }
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Sustained requests per second per connection.
+    pub requests_per_second: u32,
+    /// Requests a connection may burst above the sustained rate.
+    pub request_burst: u32,
+    /// Concurrent WebSocket connections.
+    pub max_connections: usize,
+    /// Sessions per user; a new login beyond it logs out the oldest.
+    pub max_devices_per_user: usize,
+    /// Members per group.
+    pub max_group_members: u64,
+    /// Pushes queued per connection before a slow connection is closed.
+    pub outbound_queue: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_second: 500,
+            request_burst: 1000,
+            max_connections: 200_000,
+            max_devices_per_user: 10,
+            max_group_members: 100_000,
+            outbound_queue: 4096,
+        }
+    }
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for [`Config`].
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: toml::de::Error,
+    },
+    /// A value is out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// The data directory or key file could not be written.
+    #[error("cannot prepare data directory {path}: {source}")]
+    DataDir {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl Config {
+    /// Reads a TOML config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.read_receipts.settings().validate().map_err(ConfigError::Invalid)?;
+        if !tidings_proto::is_valid_id(&self.admin) {
+            return Err(ConfigError::Invalid(format!("admin {:?} is not a valid user ID", self.admin)));
+        }
+        if !matches!(self.store.synchronous.as_str(), "full" | "normal") {
+            return Err(ConfigError::Invalid(format!(
+                "store.synchronous must be \"full\" or \"normal\", not {:?}",
+                self.store.synchronous
+            )));
+        }
+        if self.limits.requests_per_second == 0 || self.limits.outbound_queue == 0 {
+            return Err(ConfigError::Invalid("limits must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// The secret key: configured, or read from (or generated into) `<data_dir>/secret.key`.
+    /// Returns the key and whether it was generated now.
+    pub fn resolve_secret_key(&self) -> Result<(String, bool), ConfigError> {
+        if let Some(key) = self.secret_key.as_ref().filter(|k| !k.is_empty()) {
+            return Ok((key.clone(), false));
+        }
+        let path = self.data_dir.join("secret.key");
+        let data_dir_error = |source| ConfigError::DataDir { path: path.clone(), source };
+        match std::fs::read_to_string(&path) {
+            Ok(key) if !key.trim().is_empty() => return Ok((key.trim().to_owned(), false)),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(data_dir_error(e)),
+        }
+        std::fs::create_dir_all(&self.data_dir).map_err(data_dir_error)?;
+        let key: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+        write_private(&path, &key).map_err(data_dir_error)?;
+        Ok((key, true))
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_config_file_parses() {
+        let config: Config = toml::from_str(
+            r#"
+            listen = "127.0.0.1:9000"
+            data_dir = "/tmp/x"
+            sdkappid = 1400000001
+            secret_key = "k"
+            admin = "root"
+            [read_receipts]
+            enabled = false
+            group_types = ["Work", "Community"]
+            notify_window_ms = 50
+            [store]
+            synchronous = "normal"
+            [limits]
+            requests_per_second = 10
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert!(!config.read_receipts.enabled);
+        assert_eq!(config.read_receipts.notify_window_ms, 50);
+        assert_eq!(config.limits.requests_per_second, 10);
+        assert_eq!(config.limits.request_burst, LimitsConfig::default().request_burst);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_avchatroom_receipts_are_refused() {
+        assert!(toml::from_str::<Config>("listn = \"x\"").is_err());
+        let config: Config = toml::from_str("[read_receipts]\ngroup_types = [\"AVChatRoom\"]").unwrap();
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn the_generated_key_is_kept_in_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config { data_dir: dir.path().to_owned(), ..Config::default() };
+        let (first, generated) = config.resolve_secret_key().unwrap();
+        assert!(generated);
+        let (second, generated) = config.resolve_secret_key().unwrap();
+        assert!(!generated);
+        assert_eq!(first, second);
+        assert_eq!(first.len(), 64);
+    }
+}

@@ -1,0 +1,65 @@
+//! The one mapping from internal errors to wire error codes and messages.
+
+use tidings_proto::ErrorCode;
+use tidings_service::ServiceError;
+use tidings_store::StoreError;
+use tidings_usersig::UserSigError;
+
+/// An error as sent on the wire: a code and a message for developers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError {
+    /// The code.
+    pub code: ErrorCode,
+    /// What was wrong.
+    pub desc: String,
+}
+
+impl WireError {
+    /// An error with a message.
+    pub fn new(code: ErrorCode, desc: impl Into<String>) -> Self {
+        Self { code, desc: desc.into() }
+    }
+}
+
+impl From<ServiceError> for WireError {
+    fn from(error: ServiceError) -> Self {
+        let code = match &error {
+            ServiceError::InvalidParameters(_) => ErrorCode::InvalidParameters,
+            ServiceError::InvalidIdentifier(_) => ErrorCode::InvalidIdentifier,
+            ServiceError::UserNotFound(_) => ErrorCode::UserNotFound,
+            ServiceError::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
+            ServiceError::GroupInvalid(_) => ErrorCode::GroupInvalidParameters,
+            ServiceError::GroupNotFound(_) => ErrorCode::GroupNotFound,
+            ServiceError::PermissionDenied(_) => ErrorCode::GroupPermissionDenied,
+            ServiceError::OwnerCannotQuit(_) => ErrorCode::OwnerCannotQuit,
+            ServiceError::AlreadyMember { .. } => ErrorCode::AlreadyMember,
+            ServiceError::GroupFull { .. } => ErrorCode::GroupFull,
+            ServiceError::GroupIdInUse(_) => ErrorCode::GroupIdInUse,
+            ServiceError::ReceiptsNotSupported(_) => ErrorCode::InterfaceNotSupported,
+            ServiceError::ReceiptInfoNotFound(_) => ErrorCode::ReceiptInfoNotFound,
+            ServiceError::Store(store) => return store_error(store),
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+/// Store failures are internal: logged in full, reported without details.
+fn store_error(error: &StoreError) -> WireError {
+    tracing::error!(%error, "store failure");
+    metrics::counter!("tidings_internal_errors_total").increment(1);
+    WireError::new(ErrorCode::Internal, "internal storage error; the request may be retried")
+}
+
+impl From<UserSigError> for WireError {
+    fn from(error: UserSigError) -> Self {
+        let code = match &error {
+            UserSigError::Empty => ErrorCode::UserSigEmpty,
+            UserSigError::Malformed(_) => ErrorCode::UserSigInvalid,
+            UserSigError::SdkAppIdMismatch => ErrorCode::UserSigSdkAppIdMismatch,
+            UserSigError::IdentifierMismatch => ErrorCode::UserSigIdentifierMismatch,
+            UserSigError::KeyMismatch => ErrorCode::UserSigKeyMismatch,
+            UserSigError::Expired => ErrorCode::UserSigExpired,
+        };
+        Self::new(code, format!("UserSig refused: {error}"))
+    }
+}

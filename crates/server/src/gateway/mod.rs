@@ -1,0 +1,32 @@
+//! The WebSocket gateway at `/ws`: upgrade, per-connection session loop, and method dispatch.
+
+mod dispatch;
+mod frame;
+mod rate;
+mod session;
+
+use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+
+use crate::state::AppState;
+
+/// Hard cap on a WebSocket message: beyond it the connection is closed (1009). Frames between
+/// [`tidings_proto::MAX_FRAME_BYTES`] and this are answered with an error instead.
+const HARD_MESSAGE_LIMIT: usize = 1024 * 1024;
+
+/// `GET /ws`: upgrades to a WebSocket session, within the connection limit.
+pub(crate) async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let Ok(permit) = std::sync::Arc::clone(&state.connections).try_acquire_owned() else {
+        metrics::counter!("tidings_connections_refused_total").increment(1);
+        return (StatusCode::SERVICE_UNAVAILABLE, "connection limit reached").into_response();
+    };
+    upgrade
+        .max_message_size(HARD_MESSAGE_LIMIT)
+        .max_frame_size(HARD_MESSAGE_LIMIT)
+        .on_upgrade(move |socket| async move {
+            session::run(socket, state).await;
+            drop(permit);
+        })
+}
