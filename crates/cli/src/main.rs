@@ -1,1 +1,166 @@
-fn main() {}
+//! The `tidings` command: run the server, make UserSigs, run benchmarks.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use tidings_server::{Config, Server};
+
+#[derive(Debug, Parser)]
+#[command(name = "tidings", version, about = "Self-hosted instant messaging with exact read receipts")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (embedded SQLite store by default).
+    Serve(ServeArgs),
+    /// Print a UserSig (Tencent TLSSigAPIv2) for a user.
+    Usersig(UsersigArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// TOML config file; flags and environment variables override it.
+    #[arg(long, env = "TIDINGS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address of the HTTP port (WebSocket /ws, REST /v4/, /healthz, /metrics) [default: 127.0.0.1:8080].
+    #[arg(long, env = "TIDINGS_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Directory of the embedded database [default: ./tidings-data].
+    #[arg(long, env = "TIDINGS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The application's SDKAppID [default: 1400000000].
+    #[arg(long, env = "TIDINGS_SDKAPPID")]
+    sdkappid: Option<u64>,
+    /// UserSig signing key [default: generated into the data dir on first start].
+    #[arg(long, env = "TIDINGS_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// The App administrator account for the REST API [default: administrator].
+    #[arg(long, env = "TIDINGS_ADMIN")]
+    admin: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct UsersigArgs {
+    /// The application's SDKAppID.
+    #[arg(long, env = "TIDINGS_SDKAPPID")]
+    sdkappid: u64,
+    /// The signing key.
+    #[arg(long, env = "TIDINGS_SECRET_KEY", hide_env_values = true)]
+    secret_key: String,
+    /// The user the UserSig is for.
+    #[arg(long)]
+    user: String,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = tidings_usersig::DEFAULT_EXPIRE_SECS)]
+    expire: u64,
+}
+
+impl ServeArgs {
+    /// The config file (or defaults) with flags and environment variables applied on top.
+    fn config(&self) -> Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(data_dir) = &self.data_dir {
+            config.data_dir = data_dir.clone();
+        }
+        if let Some(sdkappid) = self.sdkappid {
+            config.sdkappid = sdkappid;
+        }
+        if let Some(secret_key) = &self.secret_key {
+            config.secret_key = Some(secret_key.clone());
+        }
+        if let Some(admin) = &self.admin {
+            config.admin = admin.clone();
+        }
+        Ok(config)
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(&args),
+        Command::Usersig(args) => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+            let now = i64::try_from(now)?;
+            println!("{}", tidings_usersig::generate(args.sdkappid, &args.secret_key, &args.user, args.expire, now));
+            Ok(())
+        }
+    }
+}
+
+fn serve(args: &ServeArgs) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = args.config()?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let server = Server::open(&config)?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let address = listener.local_addr()?;
+        print_banner(&config, &server, address);
+        server.serve(listener, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn print_banner(config: &Config, server: &Server, address: SocketAddr) {
+    let key_file = config.data_dir.join("secret.key");
+    println!("Tidings is listening on http://{address}");
+    println!("  WebSocket:  ws://{address}/ws");
+    println!("  REST API:   http://{address}/v4/");
+    println!("  health:     http://{address}/healthz   metrics: http://{address}/metrics");
+    println!("  data dir:   {}", config.data_dir.display());
+    println!("  SDKAppID:   {}", config.sdkappid);
+    if server.generated_key() {
+        println!("  secret key: generated into {}", key_file.display());
+    }
+    let key_hint = if config.secret_key.is_some() { "<your key>".to_owned() } else { format!("$(cat {})", key_file.display()) };
+    println!("Make a UserSig for a user with:");
+    println!("  tidings usersig --sdkappid {} --secret-key {key_hint} --user alice", config.sdkappid);
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -129,12 +129,6 @@ pub trait Store: Send + Sync + 'static {
     /// Read state of group messages that asked for receipts (missing ones are left out).
     async fn group_receipts(&self, msg_ids: &[String]) -> StoreResult<Vec<GroupReceiptRecord>>;
 
-    /// A persisted setting, as JSON text.
-    async fn get_setting(&self, name: &str) -> StoreResult<Option<String>>;
-
-    /// Persists a setting, as JSON text.
-    async fn put_setting(&self, name: &str, value: &str) -> StoreResult<()>;
-
     /// Bytes of read state (receipt bitmaps and C2C receipt columns) on disk, for benchmarks.
     async fn read_state_bytes(&self) -> StoreResult<u64>;
 }

@@ -697,29 +697,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_setting(&self, name: &str) -> StoreResult<Option<String>> {
-        let name = name.to_owned();
-        self.read(move |conn| {
-            Ok(conn
-                .query_row("SELECT value FROM settings WHERE name = ?1", [name], |row| row.get(0))
-                .optional()?)
-        })
-        .await
-    }
-
-    async fn put_setting(&self, name: &str, value: &str) -> StoreResult<()> {
-        let (name, value) = (name.to_owned(), value.to_owned());
-        self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO settings (name, value) VALUES (?1, ?2) \
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                params![name, value],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
     async fn read_state_bytes(&self) -> StoreResult<u64> {
         self.read(|conn| {
             let bitmaps: Option<i64> = conn.query_row(

@@ -73,8 +73,3 @@ CREATE TABLE IF NOT EXISTS group_receipts (
     recipients BLOB NOT NULL,
     readers    BLOB NOT NULL
 ) WITHOUT ROWID;
-
-CREATE TABLE IF NOT EXISTS settings (
-    name  TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-) WITHOUT ROWID;
