@@ -1,0 +1,195 @@
+//! Test support shared by the full-server tests: an in-process server on 127.0.0.1:0 with a
+//! temporary SQLite store, SDK clients, and a raw WebSocket client for frame-level tests.
+
+#![allow(dead_code, unreachable_pub)] // Each test binary uses a different subset.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tidings_sdk::{Client, Events, SdkEvent};
+use tidings_server::{Auth, Config, Server};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for an expected frame or event before failing.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A server running in this process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub auth: Auth,
+    pub data_dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// A server with test defaults: fast receipt window, `normal` sync.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose config `adjust` may change.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(data_dir, adjust).await
+    }
+
+    /// A server on an existing data directory (for restart tests).
+    pub async fn start_in(data_dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config {
+            data_dir: data_dir.path().to_owned(),
+            secret_key: Some("tidings-test-key".into()),
+            ..Config::default()
+        };
+        config.store.synchronous = "normal".into();
+        config.read_receipts.notify_window_ms = 20;
+        adjust(&mut config);
+        let server = Server::open(&config).expect("server opens");
+        let auth = server.state().auth.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server runs");
+        });
+        Self { addr, url: format!("ws://{addr}/ws"), auth, data_dir, stop: Some(stop), task: Some(task) }
+    }
+
+    /// A valid UserSig for `user`.
+    pub fn sig(&self, user: &str) -> String {
+        self.auth.sign(user, 3600)
+    }
+
+    /// A logged-in SDK client.
+    pub async fn client(&self, user: &str) -> (Client, Events) {
+        Client::connect(&self.url, user, &self.sig(user)).await.expect("SDK connects and logs in")
+    }
+
+    /// A raw WebSocket connection (not logged in).
+    pub async fn raw(&self) -> Raw {
+        let (ws, _) = tokio_tungstenite::connect_async(self.url.as_str()).await.expect("ws connects");
+        Raw { ws, next_id: 1, pushes: Vec::new() }
+    }
+
+    /// A raw connection logged in as `user`.
+    pub async fn raw_login(&self, user: &str) -> Raw {
+        let mut raw = self.raw().await;
+        let response = raw.call("login", json!({"userID": user, "userSig": self.sig(user)})).await;
+        assert_eq!(response["code"], 0, "login failed: {response}");
+        raw
+    }
+
+    /// Stops the server gracefully and returns its data directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        tempfile::tempdir().map(|fresh| std::mem::replace(&mut self.data_dir, fresh)).expect("temp dir")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A raw WebSocket client speaking JSON frames; pushes that arrive while waiting for a
+/// response are kept in `pushes`.
+pub struct Raw {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    pub pushes: Vec<Value>,
+}
+
+impl Raw {
+    /// Sends a text frame as is.
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.into())).await.expect("send");
+    }
+
+    /// The next JSON text frame.
+    pub async fn next_frame(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a frame within the wait")
+                .expect("connection open")
+                .expect("frame readable");
+            match message {
+                Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON frame"),
+                Message::Close(frame) => panic!("connection closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next response frame (pushes before it are kept).
+    pub async fn next_response(&mut self) -> Value {
+        loop {
+            let frame = self.next_frame().await;
+            if frame.get("event").is_some() {
+                self.pushes.push(frame);
+            } else {
+                return frame;
+            }
+        }
+    }
+
+    /// Sends a request and returns its response (asserting the id matches).
+    pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send_text(&json!({"id": id, "method": method, "params": params}).to_string()).await;
+        let response = self.next_response().await;
+        assert_eq!(response["id"], id, "response id for {method}: {response}");
+        response
+    }
+
+    /// Waits for a push named `event` (earlier kept pushes count), removing and returning it.
+    pub async fn push(&mut self, event: &str) -> Value {
+        if let Some(index) = self.pushes.iter().position(|p| p["event"] == event) {
+            return self.pushes.remove(index);
+        }
+        loop {
+            let frame = self.next_frame().await;
+            if frame["event"] == event {
+                return frame;
+            }
+            if frame.get("event").is_some() {
+                self.pushes.push(frame);
+            }
+        }
+    }
+}
+
+/// Waits for the first SDK event `pick` accepts, skipping others.
+pub async fn next_event<T>(events: &mut Events, mut pick: impl FnMut(SdkEvent) -> Option<T>) -> T {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let event = events.next().await.expect("event stream open");
+            if let Some(found) = pick(event) {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("expected event within the wait")
+}
