@@ -25,16 +25,23 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + 'static {
     /// Creates the user if absent. With `profile`, also sets nickname and face URL.
     /// Returns whether the user was created.
-    async fn ensure_user(&self, user_id: &str, profile: Option<UserProfile>, now: i64)
-    -> StoreResult<bool>;
+    async fn ensure_user(
+        &self,
+        user_id: &str,
+        profile: Option<UserProfile>,
+        now: i64,
+    ) -> StoreResult<bool>;
 
     /// The named users that exist, in no particular order.
     async fn get_users(&self, user_ids: &[String]) -> StoreResult<Vec<UserRecord>>;
 
     /// Creates a group with its owner and initial members. Fails with
     /// [`StoreError::Conflict`] when the ID is taken.
-    async fn create_group(&self, group: NewGroup, members: Vec<NewMember>)
-    -> StoreResult<GroupRecord>;
+    async fn create_group(
+        &self,
+        group: NewGroup,
+        members: Vec<NewMember>,
+    ) -> StoreResult<GroupRecord>;
 
     /// The group, if it exists.
     async fn get_group(&self, group_id: &str) -> StoreResult<Option<GroupRecord>>;
@@ -101,15 +108,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Messages of the conversation with sequence > `after_seq`, not sent by `viewer` and not
     /// excluded from unread counts: the viewer's unread count.
-    async fn count_unread(&self, conversation: &ConvKey, after_seq: u64, viewer: &str)
-    -> StoreResult<u64>;
+    async fn count_unread(
+        &self,
+        conversation: &ConvKey,
+        after_seq: u64,
+        viewer: &str,
+    ) -> StoreResult<u64>;
 
     /// All C2C conversations of a user.
     async fn c2c_conversations(&self, owner: &str) -> StoreResult<Vec<C2cConversationRecord>>;
 
     /// One C2C conversation of a user.
-    async fn c2c_conversation(&self, owner: &str, peer: &str)
-    -> StoreResult<Option<C2cConversationRecord>>;
+    async fn c2c_conversation(
+        &self,
+        owner: &str,
+        peer: &str,
+    ) -> StoreResult<Option<C2cConversationRecord>>;
 
     /// Sets `owner`'s read position in the C2C conversation with `peer`.
     async fn set_c2c_read(&self, owner: &str, peer: &str, seq: u64, time: i64) -> StoreResult<()>;

@@ -100,7 +100,11 @@ pub enum ConvKey {
 impl ConvKey {
     /// The C2C key of two users, in canonical order.
     pub fn c2c(a: &str, b: &str) -> Self {
-        if a <= b { Self::C2c(a.to_owned(), b.to_owned()) } else { Self::C2c(b.to_owned(), a.to_owned()) }
+        if a <= b {
+            Self::C2c(a.to_owned(), b.to_owned())
+        } else {
+            Self::C2c(b.to_owned(), a.to_owned())
+        }
     }
 
     /// The stored form: `g <group>` or `c <low> <high>` (IDs contain no spaces).

@@ -39,7 +39,11 @@ pub struct SqliteOptions {
 impl SqliteOptions {
     /// Defaults for a database file.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), synchronous: Synchronous::Full, max_batch: 512 }
+        Self {
+            path: path.into(),
+            synchronous: Synchronous::Full,
+            max_batch: 512,
+        }
     }
 }
 
@@ -54,7 +58,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.readers.path).finish()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.readers.path)
+            .finish()
     }
 }
 
@@ -99,7 +105,9 @@ impl SqliteStore {
         self.jobs
             .send(job)
             .map_err(|_| StoreError::Unavailable("writer thread stopped".into()))?;
-        answer.await.map_err(|_| StoreError::Unavailable("writer thread stopped".into()))?
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("writer thread stopped".into()))?
     }
 
     /// Runs `work` on a reader connection in the blocking pool.
@@ -128,7 +136,11 @@ struct ReaderPool {
 
 impl ReaderPool {
     fn take(&self) -> StoreResult<Connection> {
-        let idle = self.idle.lock().map_err(|_| StoreError::Unavailable("reader pool poisoned".into()))?.pop();
+        let idle = self
+            .idle
+            .lock()
+            .map_err(|_| StoreError::Unavailable("reader pool poisoned".into()))?
+            .pop();
         match idle {
             Some(conn) => Ok(conn),
             None => open_connection(&self.path, self.synchronous),

@@ -11,8 +11,7 @@ use crate::{
     UserProfile, UserRecord,
 };
 
-const GROUP_COLUMNS: &str =
-    "group_id, group_type, name, owner, created_at, last_seq, member_count";
+const GROUP_COLUMNS: &str = "group_id, group_type, name, owner, created_at, last_seq, member_count";
 const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, m.read_seq, \
      m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, '')";
 const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
@@ -39,7 +38,10 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRecord> {
         joined_at: row.get(4)?,
         read_seq: row.get(5)?,
         active: row.get(6)?,
-        profile: UserProfile { nick: row.get(7)?, face_url: row.get(8)? },
+        profile: UserProfile {
+            nick: row.get(7)?,
+            face_url: row.get(8)?,
+        },
     })
 }
 
@@ -65,7 +67,9 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
 
 fn encode_bitmap(bitmap: &RoaringBitmap) -> StoreResult<Vec<u8>> {
     let mut bytes = Vec::with_capacity(bitmap.serialized_size());
-    bitmap.serialize_into(&mut bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    bitmap
+        .serialize_into(&mut bytes)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(bytes)
 }
 
@@ -75,14 +79,20 @@ fn decode_bitmap(bytes: &[u8]) -> StoreResult<RoaringBitmap> {
 
 fn load_member_bitmap(conn: &Connection, group_id: &str) -> StoreResult<Option<RoaringBitmap>> {
     let blob: Option<Vec<u8>> = conn
-        .query_row("SELECT member_bitmap FROM groups WHERE group_id = ?1", [group_id], |row| {
-            row.get(0)
-        })
+        .query_row(
+            "SELECT member_bitmap FROM groups WHERE group_id = ?1",
+            [group_id],
+            |row| row.get(0),
+        )
         .optional()?;
     blob.map(|bytes| decode_bitmap(&bytes)).transpose()
 }
 
-fn save_member_bitmap(conn: &Connection, group_id: &str, bitmap: &mut RoaringBitmap) -> StoreResult<()> {
+fn save_member_bitmap(
+    conn: &Connection,
+    group_id: &str,
+    bitmap: &mut RoaringBitmap,
+) -> StoreResult<()> {
     bitmap.optimize();
     conn.execute(
         "UPDATE groups SET member_bitmap = ?2, member_count = ?3 WHERE group_id = ?1",
@@ -92,7 +102,11 @@ fn save_member_bitmap(conn: &Connection, group_id: &str, bitmap: &mut RoaringBit
 }
 
 /// Adds members inside the writer transaction; shared by group creation and later additions.
-fn insert_members(conn: &Connection, group_id: &str, members: &[NewMember]) -> StoreResult<Vec<bool>> {
+fn insert_members(
+    conn: &Connection,
+    group_id: &str,
+    members: &[NewMember],
+) -> StoreResult<Vec<bool>> {
     let mut bitmap = load_member_bitmap(conn, group_id)?
         .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
     let mut next_ordinal: u32 = conn.query_row(
@@ -115,12 +129,19 @@ fn insert_members(conn: &Connection, group_id: &str, members: &[NewMember]) -> S
     let mut added = Vec::with_capacity(members.len());
     for member in members {
         let existing: Option<(u32, bool)> = find
-            .query_row(params![group_id, member.user_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_row(params![group_id, member.user_id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
             .optional()?;
         match existing {
             Some((_, true)) => added.push(false),
             Some((ordinal, false)) => {
-                rejoin.execute(params![group_id, member.user_id, member.role, member.joined_at])?;
+                rejoin.execute(params![
+                    group_id,
+                    member.user_id,
+                    member.role,
+                    member.joined_at
+                ])?;
                 bitmap.insert(ordinal);
                 added.push(true);
             }
@@ -156,7 +177,11 @@ fn query_group(conn: &Connection, group_id: &str) -> StoreResult<Option<GroupRec
         .optional()?)
 }
 
-fn query_member(conn: &Connection, group_id: &str, user_id: &str) -> StoreResult<Option<MemberRecord>> {
+fn query_member(
+    conn: &Connection,
+    group_id: &str,
+    user_id: &str,
+) -> StoreResult<Option<MemberRecord>> {
     Ok(conn
         .query_row(
             &format!(
@@ -170,8 +195,11 @@ fn query_member(conn: &Connection, group_id: &str, user_id: &str) -> StoreResult
 }
 
 fn next_seq(conn: &Connection, conv: &str) -> StoreResult<u64> {
-    let last: Option<u64> = conn
-        .query_row("SELECT MAX(seq) FROM messages WHERE conv = ?1", [conv], |row| row.get(0))?;
+    let last: Option<u64> = conn.query_row(
+        "SELECT MAX(seq) FROM messages WHERE conv = ?1",
+        [conv],
+        |row| row.get(0),
+    )?;
     Ok(last.unwrap_or(0) + 1)
 }
 
@@ -204,12 +232,20 @@ fn append_group_message(conn: &Connection, m: &NewMessage, group_id: &str) -> St
     let sender_ordinal = match sender {
         Some(member) if member.active => member.ordinal,
         Some(_) => {
-            return Err(StoreError::NotMember { group: group_id.into(), user: m.sender.clone() });
+            return Err(StoreError::NotMember {
+                group: group_id.into(),
+                user: m.sender.clone(),
+            });
         }
         None if query_group(conn, group_id)?.is_none() => {
             return Err(StoreError::NotFound(format!("group {group_id}")));
         }
-        None => return Err(StoreError::NotMember { group: group_id.into(), user: m.sender.clone() }),
+        None => {
+            return Err(StoreError::NotMember {
+                group: group_id.into(),
+                user: m.sender.clone(),
+            });
+        }
     };
     let seq: u64 = conn.query_row(
         "UPDATE groups SET last_seq = last_seq + 1 WHERE group_id = ?1 RETURNING last_seq",
@@ -224,7 +260,11 @@ fn append_group_message(conn: &Connection, m: &NewMessage, group_id: &str) -> St
         recipients.optimize();
         conn.execute(
             "INSERT INTO group_receipts (msg_id, recipients, readers) VALUES (?1, ?2, ?3)",
-            params![m.msg_id, encode_bitmap(&recipients)?, encode_bitmap(&RoaringBitmap::new())?],
+            params![
+                m.msg_id,
+                encode_bitmap(&recipients)?,
+                encode_bitmap(&RoaringBitmap::new())?
+            ],
         )?;
     }
     Ok(seq)
@@ -298,7 +338,10 @@ impl Store for SqliteStore {
                     .query_row([user_id], |row| {
                         Ok(UserRecord {
                             user_id: row.get(0)?,
-                            profile: UserProfile { nick: row.get(1)?, face_url: row.get(2)? },
+                            profile: UserProfile {
+                                nick: row.get(1)?,
+                                face_url: row.get(2)?,
+                            },
                             created_at: row.get(3)?,
                         })
                     })
@@ -364,7 +407,8 @@ impl Store for SqliteStore {
 
     async fn add_members(&self, group_id: &str, members: Vec<NewMember>) -> StoreResult<Vec<bool>> {
         let group_id = group_id.to_owned();
-        self.write(move |conn| insert_members(conn, &group_id, &members)).await
+        self.write(move |conn| insert_members(conn, &group_id, &members))
+            .await
     }
 
     async fn remove_members(&self, group_id: &str, user_ids: &[String]) -> StoreResult<Vec<bool>> {
@@ -416,7 +460,10 @@ impl Store for SqliteStore {
                  WHERE m.group_id = ?1 AND m.ordinal >= ?2 AND m.active = 1 \
                  AND (?3 IS NULL OR m.role = ?3) ORDER BY m.ordinal LIMIT ?4"
             ))?;
-            let rows = stmt.query_map(params![group_id, from_ordinal, role, limit], member_from_row)?;
+            let rows = stmt.query_map(
+                params![group_id, from_ordinal, role, limit],
+                member_from_row,
+            )?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -436,7 +483,10 @@ impl Store for SqliteStore {
             ))?;
             let mut members = Vec::with_capacity(ordinals.len());
             for ordinal in ordinals {
-                if let Some(member) = stmt.query_row(params![group_id, ordinal], member_from_row).optional()? {
+                if let Some(member) = stmt
+                    .query_row(params![group_id, ordinal], member_from_row)
+                    .optional()?
+                {
                     members.push(member);
                 }
             }
@@ -460,16 +510,17 @@ impl Store for SqliteStore {
     async fn joined_groups(&self, user_id: &str) -> StoreResult<Vec<(GroupRecord, MemberRecord)>> {
         let user_id = user_id.to_owned();
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT group_id FROM members WHERE user_id = ?1 AND active = 1",
-            )?;
-            let group_ids =
-                stmt.query_map([&user_id], |row| row.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            let mut stmt = conn
+                .prepare_cached("SELECT group_id FROM members WHERE user_id = ?1 AND active = 1")?;
+            let group_ids = stmt
+                .query_map([&user_id], |row| row.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
             let mut joined = Vec::with_capacity(group_ids.len());
             for group_id in group_ids {
-                if let (Some(group), Some(member)) =
-                    (query_group(conn, &group_id)?, query_member(conn, &group_id, &user_id)?)
-                {
+                if let (Some(group), Some(member)) = (
+                    query_group(conn, &group_id)?,
+                    query_member(conn, &group_id, &user_id)?,
+                ) {
                     joined.push((group, member));
                 }
             }
@@ -502,7 +553,11 @@ impl Store for SqliteStore {
                     return Err(StoreError::NotFound("message receiver".into()));
                 }
             };
-            Ok(MessageRecord { message, seq, receipt_at: None })
+            Ok(MessageRecord {
+                message,
+                seq,
+                receipt_at: None,
+            })
         })
         .await
     }
@@ -510,8 +565,9 @@ impl Store for SqliteStore {
     async fn get_messages(&self, msg_ids: &[String]) -> StoreResult<Vec<MessageRecord>> {
         let msg_ids = msg_ids.to_vec();
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = ?1"))?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = ?1"
+            ))?;
             let mut found = Vec::with_capacity(msg_ids.len());
             for msg_id in &msg_ids {
                 if let Some(message) = stmt.query_row([msg_id], message_from_row).optional()? {
@@ -564,11 +620,12 @@ impl Store for SqliteStore {
         let conv = conversation.encode();
         let viewer = viewer.to_owned();
         self.read(move |conn| {
-            Ok(conn.prepare_cached(
-                "SELECT COUNT(*) FROM messages WHERE conv = ?1 AND seq > ?2 AND sender != ?3 \
+            Ok(conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM messages WHERE conv = ?1 AND seq > ?2 AND sender != ?3 \
                  AND excluded_unread = 0",
-            )?
-            .query_row(params![conv, after_seq, viewer], |row| row.get(0))?)
+                )?
+                .query_row(params![conv, after_seq, viewer], |row| row.get(0))?)
         })
         .await
     }
@@ -641,8 +698,9 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<GroupReceiptUpdate>> {
         let msg_ids = msg_ids.to_vec();
         self.write(move |conn| {
-            let mut load = conn
-                .prepare_cached("SELECT recipients, readers FROM group_receipts WHERE msg_id = ?1")?;
+            let mut load = conn.prepare_cached(
+                "SELECT recipients, readers FROM group_receipts WHERE msg_id = ?1",
+            )?;
             let mut save =
                 conn.prepare_cached("UPDATE group_receipts SET readers = ?2 WHERE msg_id = ?1")?;
             let mut updates = Vec::with_capacity(msg_ids.len());
@@ -678,12 +736,14 @@ impl Store for SqliteStore {
     async fn group_receipts(&self, msg_ids: &[String]) -> StoreResult<Vec<GroupReceiptRecord>> {
         let msg_ids = msg_ids.to_vec();
         self.read(move |conn| {
-            let mut load = conn
-                .prepare_cached("SELECT recipients, readers FROM group_receipts WHERE msg_id = ?1")?;
+            let mut load = conn.prepare_cached(
+                "SELECT recipients, readers FROM group_receipts WHERE msg_id = ?1",
+            )?;
             let mut records = Vec::with_capacity(msg_ids.len());
             for msg_id in msg_ids {
-                let blobs: Option<(Vec<u8>, Vec<u8>)> =
-                    load.query_row([&msg_id], |row| Ok((row.get(0)?, row.get(1)?))).optional()?;
+                let blobs: Option<(Vec<u8>, Vec<u8>)> = load
+                    .query_row([&msg_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?;
                 if let Some((recipients, readers)) = blobs {
                     records.push(GroupReceiptRecord {
                         msg_id,

@@ -1,0 +1,307 @@
+//! Store tests against a real SQLite file: group commit, sequences, membership ordinals,
+//! receipt bitmaps, and durability across reopening.
+
+use std::sync::Arc;
+
+use tidings_store::{
+    ConvKey, NewGroup, NewMember, NewMessage, SqliteOptions, SqliteStore, Store, StoreError,
+};
+
+fn open(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(SqliteOptions::new(dir.path().join("t.db"))).expect("store opens"))
+}
+
+fn member(user: &str, role: u32) -> NewMember {
+    NewMember {
+        user_id: user.into(),
+        role,
+        joined_at: 1,
+    }
+}
+
+fn group_message(id: &str, sender: &str, group: &str, need_receipt: bool) -> NewMessage {
+    NewMessage {
+        msg_id: id.into(),
+        sender: sender.into(),
+        receiver: None,
+        group_id: Some(group.into()),
+        timestamp: 10,
+        random: 0,
+        need_receipt,
+        excluded_unread: false,
+        elem_type: 1,
+        body: r#"{"text":"x"}"#.into(),
+        cloud_custom_data: String::new(),
+    }
+}
+
+fn c2c_message(id: &str, sender: &str, receiver: &str, timestamp: i64) -> NewMessage {
+    NewMessage {
+        receiver: Some(receiver.into()),
+        group_id: None,
+        timestamp,
+        ..group_message(id, sender, "", false)
+    }
+}
+
+async fn group_with(store: &Arc<dyn Store>, group: &str, users: &[&str]) {
+    let members = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| member(u, if i == 0 { 400 } else { 200 }))
+        .collect();
+    let new = NewGroup {
+        group_id: group.into(),
+        group_type: "Work".into(),
+        name: "g".into(),
+        owner: users[0].into(),
+        created_at: 1,
+    };
+    store
+        .create_group(new, members)
+        .await
+        .expect("group created");
+}
+
+#[tokio::test]
+async fn concurrent_group_sends_get_gapless_sequences() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    group_with(&store, "g", &["a", "b"]).await;
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store
+                .append_message(group_message(&format!("m{i}"), "a", "g", false))
+                .await
+                .unwrap()
+                .seq
+        }));
+    }
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=200).collect::<Vec<u64>>());
+    assert_eq!(store.get_group("g").await.unwrap().unwrap().last_seq, 200);
+}
+
+#[tokio::test]
+async fn a_failed_write_in_a_batch_leaves_the_others_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    group_with(&store, "g", &["a", "b"]).await;
+    let good = store.append_message(group_message("ok", "a", "g", false));
+    let bad = store.append_message(group_message("bad", "stranger", "g", false));
+    let (good, bad) = tokio::join!(good, bad);
+    assert_eq!(good.unwrap().seq, 1);
+    assert!(matches!(bad, Err(StoreError::NotMember { .. })));
+    assert_eq!(
+        store
+            .get_messages(&["ok".into(), "bad".into()])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn duplicate_group_ids_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    group_with(&store, "g", &["a"]).await;
+    let again = NewGroup {
+        group_id: "g".into(),
+        group_type: "Work".into(),
+        name: "x".into(),
+        owner: "b".into(),
+        created_at: 2,
+    };
+    assert!(matches!(
+        store.create_group(again, vec![member("b", 400)]).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn ordinals_survive_leaving_and_rejoining() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    group_with(&store, "g", &["a", "b", "c"]).await;
+    let before = store.get_member("g", "b").await.unwrap().unwrap().ordinal;
+    assert_eq!(
+        store
+            .remove_members("g", &["b".into(), "zz".into()])
+            .await
+            .unwrap(),
+        vec![true, false]
+    );
+    assert!(store.get_member("g", "b").await.unwrap().is_none());
+    assert_eq!(store.get_group("g").await.unwrap().unwrap().member_count, 2);
+    assert_eq!(
+        store
+            .add_members("g", vec![member("b", 200), member("c", 200)])
+            .await
+            .unwrap(),
+        vec![true, false]
+    );
+    assert_eq!(
+        store.get_member("g", "b").await.unwrap().unwrap().ordinal,
+        before
+    );
+    let listed: Vec<String> = store
+        .list_members("g", 0, 10, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect();
+    assert_eq!(listed, ["a", "b", "c"]);
+}
+
+#[tokio::test]
+async fn receipt_recipients_are_the_members_at_send_time_minus_the_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    group_with(&store, "g", &["a", "b", "c"]).await;
+    store
+        .append_message(group_message("m", "a", "g", true))
+        .await
+        .unwrap();
+    store
+        .add_members("g", vec![member("late", 200)])
+        .await
+        .unwrap();
+    let state = store.group_receipts(&["m".into()]).await.unwrap().remove(0);
+    let b = store.get_member("g", "b").await.unwrap().unwrap().ordinal;
+    let c = store.get_member("g", "c").await.unwrap().unwrap().ordinal;
+    assert_eq!(state.recipients.iter().collect::<Vec<_>>(), vec![b, c]);
+    assert!(state.readers.is_empty());
+    let late = store
+        .get_member("g", "late")
+        .await
+        .unwrap()
+        .unwrap()
+        .ordinal;
+    assert!(matches!(
+        store.record_group_receipts(&["m".into()], late).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn group_receipts_count_each_reader_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    group_with(&store, "g", &["a", "b", "c"]).await;
+    store
+        .append_message(group_message("m", "a", "g", true))
+        .await
+        .unwrap();
+    let b = store.get_member("g", "b").await.unwrap().unwrap().ordinal;
+    let first = store
+        .record_group_receipts(&["m".into()], b)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(first.changed);
+    assert_eq!((first.read_count, first.recipient_count), (1, 2));
+    let again = store
+        .record_group_receipts(&["m".into()], b)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(!again.changed);
+    assert_eq!(again.read_count, 1);
+    assert!(store.read_state_bytes().await.unwrap() > 0);
+}
+
+#[tokio::test]
+async fn c2c_sequences_unread_and_read_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    for (i, (from, to)) in [("a", "b"), ("b", "a"), ("a", "b")].into_iter().enumerate() {
+        let record = store
+            .append_message(c2c_message(&format!("c{i}"), from, to, 100 + i as i64))
+            .await
+            .unwrap();
+        assert_eq!(record.seq, i as u64 + 1);
+    }
+    let conv = ConvKey::c2c("b", "a");
+    assert_eq!(store.count_unread(&conv, 0, "b").await.unwrap(), 2);
+    assert_eq!(
+        store
+            .c2c_conversation("b", "a")
+            .await
+            .unwrap()
+            .unwrap()
+            .read_seq,
+        2,
+        "own message moves the read position"
+    );
+    assert_eq!(store.count_unread(&conv, 2, "b").await.unwrap(), 1);
+    assert_eq!(store.seq_at_time(&conv, 101).await.unwrap(), 2);
+    store.set_c2c_read("b", "a", 3, 102).await.unwrap();
+    assert_eq!(
+        store
+            .c2c_conversation("b", "a")
+            .await
+            .unwrap()
+            .unwrap()
+            .read_seq,
+        3
+    );
+    let history = store.history(&conv, Some(3), 10).await.unwrap();
+    assert_eq!(
+        history.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![2, 1]
+    );
+    assert_eq!(
+        store
+            .record_c2c_receipts(&["c0".into(), "c0".into()], 5)
+            .await
+            .unwrap(),
+        vec![true, false]
+    );
+}
+
+#[tokio::test]
+async fn everything_acknowledged_is_there_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(&dir);
+        group_with(&store, "g", &["a", "b"]).await;
+        store
+            .append_message(group_message("m", "a", "g", true))
+            .await
+            .unwrap();
+        let b = store.get_member("g", "b").await.unwrap().unwrap().ordinal;
+        store.record_group_receipts(&["m".into()], b).await.unwrap();
+    }
+    let store = open(&dir);
+    assert_eq!(store.get_group("g").await.unwrap().unwrap().last_seq, 1);
+    assert_eq!(
+        store.group_receipts(&["m".into()]).await.unwrap()[0]
+            .readers
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_group_removes_its_messages_and_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    group_with(&store, "g", &["a", "b"]).await;
+    store
+        .append_message(group_message("m", "a", "g", true))
+        .await
+        .unwrap();
+    store.delete_group("g").await.unwrap();
+    assert!(store.get_group("g").await.unwrap().is_none());
+    assert!(store.get_messages(&["m".into()]).await.unwrap().is_empty());
+    assert!(store.joined_groups("a").await.unwrap().is_empty());
+}
