@@ -243,6 +243,12 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_lists_the_defaults() {
+        let example: Config = toml::from_str(include_str!("../../../docs/config.example.toml")).unwrap();
+        assert_eq!(example, Config::default());
+    }
+
+    #[test]
     fn unknown_keys_and_avchatroom_receipts_are_refused() {
         assert!(toml::from_str::<Config>("listn = \"x\"").is_err());
         let config: Config = toml::from_str("[read_receipts]\ngroup_types = [\"AVChatRoom\"]").unwrap();

@@ -193,3 +193,41 @@ pub async fn next_event<T>(events: &mut Events, mut pick: impl FnMut(SdkEvent) -
     .await
     .expect("expected event within the wait")
 }
+
+impl TestServer {
+    /// A server on an existing data directory that listens on `addr`: restarts a stopped server
+    /// on the same port, so that SDK clients reconnect to it by themselves. Binding is retried
+    /// for a while, as the stopped server's listener may take a moment to close.
+    pub async fn start_at(addr: SocketAddr, data_dir: tempfile::TempDir) -> Self {
+        let mut config = Config {
+            data_dir: data_dir.path().to_owned(),
+            secret_key: Some("tidings-test-key".into()),
+            ..Config::default()
+        };
+        config.store.synchronous = "normal".into();
+        config.read_receipts.notify_window_ms = 20;
+        let server = Server::open(&config).expect("server opens");
+        let auth = server.state().auth.clone();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => break listener,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(%addr, error = %e, "address still in use; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot bind {addr} again: {e}"),
+            }
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server runs");
+        });
+        Self { addr, url: format!("ws://{addr}/ws"), auth, data_dir, stop: Some(stop), task: Some(task) }
+    }
+}
