@@ -1,7 +1,7 @@
 //! Every push event: its wire name and payload type.
 
+use serde::Deserialize;
 use serde::{Serialize, de::DeserializeOwned};
-use serde::{Deserialize};
 
 use crate::model::*;
 

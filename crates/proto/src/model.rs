@@ -75,6 +75,10 @@ pub struct Message {
     /// Present when `elemType` is custom.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_elem: Option<CustomElem>,
+    /// A Tencent REST `MsgBody` array, present when the message was sent over REST with a body
+    /// that is not a single text or custom element (kept as given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg_body: Option<serde_json::Value>,
     /// Application data attached to the message.
     #[serde(default)]
     pub cloud_custom_data: String,
@@ -141,7 +145,9 @@ impl TryFrom<u32> for GroupRole {
             200 => Ok(Self::Member),
             300 => Ok(Self::Admin),
             400 => Ok(Self::Owner),
-            other => Err(format!("role must be 200 (member), 300 (admin) or 400 (owner), not {other}")),
+            other => Err(format!(
+                "role must be 200 (member), 300 (admin) or 400 (owner), not {other}"
+            )),
         }
     }
 }
@@ -164,8 +170,13 @@ pub enum GroupType {
 
 impl GroupType {
     /// Every type, in documentation order.
-    pub const ALL: [GroupType; 5] =
-        [Self::Work, Self::Public, Self::Meeting, Self::AvChatRoom, Self::Community];
+    pub const ALL: [GroupType; 5] = [
+        Self::Work,
+        Self::Public,
+        Self::Meeting,
+        Self::AvChatRoom,
+        Self::Community,
+    ];
 
     /// The V2TIM name (`Work`, `Public`, `Meeting`, `AVChatRoom`, `Community`).
     pub fn as_str(self) -> &'static str {

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use tidings_proto::GroupType;
 use tidings_service::ReadReceiptSettings;
 
+use crate::webhook::WebhookSettings;
+
 /// Everything `tidings serve` can be told. Loaded from TOML; command-line flags and
 /// environment variables override fields afterwards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +30,11 @@ pub struct Config {
     pub store: StoreConfig,
     /// Protection limits.
     pub limits: LimitsConfig,
+    /// Webhook (third-party callback) URL and token; changeable at runtime over REST.
+    pub webhook: WebhookSettings,
+    /// Demo mode: `POST /demo/usersig` hands out a UserSig for any user, and demo users and a
+    /// demo group are created at start. Never on a server reachable by untrusted users.
+    pub demo: bool,
 }
 
 impl Default for Config {
@@ -41,6 +48,8 @@ impl Default for Config {
             read_receipts: ReadReceiptConfig::default(),
             store: StoreConfig::default(),
             limits: LimitsConfig::default(),
+            webhook: WebhookSettings::default(),
+            demo: false,
         }
     }
 }
@@ -60,14 +69,21 @@ pub struct ReadReceiptConfig {
 impl Default for ReadReceiptConfig {
     fn default() -> Self {
         let settings = ReadReceiptSettings::default();
-        Self { enabled: settings.enabled, group_types: settings.group_types, notify_window_ms: 100 }
+        Self {
+            enabled: settings.enabled,
+            group_types: settings.group_types,
+            notify_window_ms: 100,
+        }
     }
 }
 
 impl ReadReceiptConfig {
     /// The runtime settings these start from.
     pub fn settings(&self) -> ReadReceiptSettings {
-        ReadReceiptSettings { enabled: self.enabled, group_types: self.group_types.clone() }
+        ReadReceiptSettings {
+            enabled: self.enabled,
+            group_types: self.group_types.clone(),
+        }
     }
 }
 
@@ -82,7 +98,9 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { synchronous: "full".into() }
+        Self {
+            synchronous: "full".into(),
+        }
     }
 }
 
@@ -102,6 +120,8 @@ pub struct LimitsConfig {
     pub max_group_members: u64,
     /// Pushes queued per connection before a slow connection is closed.
     pub outbound_queue: usize,
+    /// Webhook events queued before new ones are dropped (and counted).
+    pub webhook_queue: usize,
 }
 
 impl Default for LimitsConfig {
@@ -113,6 +133,7 @@ impl Default for LimitsConfig {
             max_devices_per_user: 10,
             max_group_members: 100_000,
             outbound_queue: 4096,
+            webhook_queue: 10_000,
         }
     }
 }
@@ -152,16 +173,27 @@ pub enum ConfigError {
 impl Config {
     /// Reads a TOML config file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.read_receipts.settings().validate().map_err(ConfigError::Invalid)?;
+        self.read_receipts
+            .settings()
+            .validate()
+            .map_err(ConfigError::Invalid)?;
         if !tidings_proto::is_valid_id(&self.admin) {
-            return Err(ConfigError::Invalid(format!("admin {:?} is not a valid user ID", self.admin)));
+            return Err(ConfigError::Invalid(format!(
+                "admin {:?} is not a valid user ID",
+                self.admin
+            )));
         }
         if !matches!(self.store.synchronous.as_str(), "full" | "normal") {
             return Err(ConfigError::Invalid(format!(
@@ -182,7 +214,10 @@ impl Config {
             return Ok((key.clone(), false));
         }
         let path = self.data_dir.join("secret.key");
-        let data_dir_error = |source| ConfigError::DataDir { path: path.clone(), source };
+        let data_dir_error = |source| ConfigError::DataDir {
+            path: path.clone(),
+            source,
+        };
         match std::fs::read_to_string(&path) {
             Ok(key) if !key.trim().is_empty() => return Ok((key.trim().to_owned(), false)),
             Ok(_) => {}
@@ -190,7 +225,9 @@ impl Config {
             Err(e) => return Err(data_dir_error(e)),
         }
         std::fs::create_dir_all(&self.data_dir).map_err(data_dir_error)?;
-        let key: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+        let key: String = (0..32)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
         write_private(&path, &key).map_err(data_dir_error)?;
         Ok((key, true))
     }
@@ -200,7 +237,11 @@ impl Config {
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(text.as_bytes())?;
     file.sync_all()
 }
@@ -238,27 +279,35 @@ mod tests {
         assert!(!config.read_receipts.enabled);
         assert_eq!(config.read_receipts.notify_window_ms, 50);
         assert_eq!(config.limits.requests_per_second, 10);
-        assert_eq!(config.limits.request_burst, LimitsConfig::default().request_burst);
+        assert_eq!(
+            config.limits.request_burst,
+            LimitsConfig::default().request_burst
+        );
         config.validate().unwrap();
     }
 
     #[test]
     fn the_example_config_lists_the_defaults() {
-        let example: Config = toml::from_str(include_str!("../../../docs/config.example.toml")).unwrap();
+        let example: Config =
+            toml::from_str(include_str!("../../../docs/config.example.toml")).unwrap();
         assert_eq!(example, Config::default());
     }
 
     #[test]
     fn unknown_keys_and_avchatroom_receipts_are_refused() {
         assert!(toml::from_str::<Config>("listn = \"x\"").is_err());
-        let config: Config = toml::from_str("[read_receipts]\ngroup_types = [\"AVChatRoom\"]").unwrap();
+        let config: Config =
+            toml::from_str("[read_receipts]\ngroup_types = [\"AVChatRoom\"]").unwrap();
         assert!(config.validate().is_err());
     }
 
     #[test]
     fn the_generated_key_is_kept_in_the_data_dir() {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config { data_dir: dir.path().to_owned(), ..Config::default() };
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
         let (first, generated) = config.resolve_secret_key().unwrap();
         assert!(generated);
         let (second, generated) = config.resolve_secret_key().unwrap();

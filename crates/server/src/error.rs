@@ -17,7 +17,10 @@ pub struct WireError {
 impl WireError {
     /// An error with a message.
     pub fn new(code: ErrorCode, desc: impl Into<String>) -> Self {
-        Self { code, desc: desc.into() }
+        Self {
+            code,
+            desc: desc.into(),
+        }
     }
 }
 
@@ -47,7 +50,10 @@ impl From<ServiceError> for WireError {
 fn store_error(error: &StoreError) -> WireError {
     tracing::error!(%error, "store failure");
     metrics::counter!("tidings_internal_errors_total").increment(1);
-    WireError::new(ErrorCode::Internal, "internal storage error; the request may be retried")
+    WireError::new(
+        ErrorCode::Internal,
+        "internal storage error; the request may be retried",
+    )
 }
 
 impl From<UserSigError> for WireError {

@@ -1,12 +1,14 @@
-//! The HTTP router: `/ws`, `/healthz` and `/metrics`.
+//! The HTTP router: `/ws`, the REST API under `/v4/`, `/healthz`, `/metrics`, and the web chat (`/`, `/demo/usersig`).
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::gateway;
+use crate::rest;
 use crate::state::AppState;
+use crate::web;
 
 /// Builds the router over shared state.
 pub(crate) fn app(state: AppState) -> Router {
@@ -14,6 +16,8 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/ws", get(gateway::upgrade))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/v4/{service}/{command}", post(rest::handle))
+        .merge(web::routes())
         .with_state(state)
 }
 

@@ -9,6 +9,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::config::LimitsConfig;
 use crate::error::WireError;
+use crate::webhook::Webhooks;
 
 /// Verifies UserSigs against the application's SDKAppID and key.
 #[derive(Clone)]
@@ -22,24 +23,43 @@ pub struct Auth {
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Auth").field("sdkappid", &self.sdkappid).field("admin", &self.admin).finish()
+        f.debug_struct("Auth")
+            .field("sdkappid", &self.sdkappid)
+            .field("admin", &self.admin)
+            .finish()
     }
 }
 
 impl Auth {
     /// Checks UserSigs of `sdkappid` signed with `secret_key`.
     pub fn new(sdkappid: u64, secret_key: &str, admin: &str) -> Self {
-        Self { sdkappid, secret_key: Arc::from(secret_key), admin: admin.to_owned() }
+        Self {
+            sdkappid,
+            secret_key: Arc::from(secret_key),
+            admin: admin.to_owned(),
+        }
     }
 
     /// Verifies `user_sig` for `user_id` now.
     pub fn verify(&self, user_id: &str, user_sig: &str) -> Result<VerifiedSig, WireError> {
-        Ok(tidings_usersig::verify(self.sdkappid, &self.secret_key, user_id, user_sig, tidings_service::now())?)
+        Ok(tidings_usersig::verify(
+            self.sdkappid,
+            &self.secret_key,
+            user_id,
+            user_sig,
+            tidings_service::now(),
+        )?)
     }
 
     /// Makes a UserSig (for demos and tests).
     pub fn sign(&self, user_id: &str, expire_secs: u64) -> String {
-        tidings_usersig::generate(self.sdkappid, &self.secret_key, user_id, expire_secs, tidings_service::now())
+        tidings_usersig::generate(
+            self.sdkappid,
+            &self.secret_key,
+            user_id,
+            expire_secs,
+            tidings_service::now(),
+        )
     }
 }
 
@@ -60,10 +80,16 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Webhook delivery (its settings change at runtime over REST).
+    pub webhooks: Arc<Webhooks>,
+    /// Demo mode: `POST /demo/usersig` signs UserSigs for anyone (see [`crate::Config::demo`]).
+    pub demo: bool,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("auth", &self.auth).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
     }
 }

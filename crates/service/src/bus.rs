@@ -127,12 +127,20 @@ impl Hub {
 
     /// Whether the user has a session on this node.
     pub fn is_online(&self, user: &str) -> bool {
-        self.sessions.read().unwrap_or_else(|e| e.into_inner()).contains_key(user)
+        self.sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(user)
     }
 
     /// Sessions on this node.
     pub fn session_count(&self) -> usize {
-        self.sessions.read().unwrap_or_else(|e| e.into_inner()).values().map(Vec::len).sum()
+        self.sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(Vec::len)
+            .sum()
     }
 
     /// Hands a delivery to the addressed local sessions. A session whose queue is full is
@@ -146,7 +154,11 @@ impl Hub {
                 Delivery::Push { users, frame } => {
                     for user in users {
                         for slot in sessions.get(user).into_iter().flatten() {
-                            if slot.queue.try_send(Outbound::Frame(Arc::clone(frame))).is_err() {
+                            if slot
+                                .queue
+                                .try_send(Outbound::Frame(Arc::clone(frame)))
+                                .is_err()
+                            {
                                 overflowed.push((user.clone(), slot.id));
                             }
                         }
@@ -175,7 +187,10 @@ mod tests {
     use super::*;
 
     fn frame(text: &str) -> Delivery {
-        Delivery::Push { users: vec!["alice".into()], frame: Arc::from(text) }
+        Delivery::Push {
+            users: vec!["alice".into()],
+            frame: Arc::from(text),
+        }
     }
 
     #[tokio::test]
@@ -201,7 +216,11 @@ mod tests {
         hub.deliver(&frame("2"));
         assert_eq!(hub.session_count(), 1);
         assert_eq!(slow_rx.recv().await, Some(Outbound::Frame(Arc::from("1"))));
-        assert_eq!(slow_rx.recv().await, None, "the slow session's queue is closed");
+        assert_eq!(
+            slow_rx.recv().await,
+            None,
+            "the slow session's queue is closed"
+        );
         assert_eq!(fast_rx.recv().await, Some(Outbound::Frame(Arc::from("1"))));
         assert_eq!(fast_rx.recv().await, Some(Outbound::Frame(Arc::from("2"))));
     }

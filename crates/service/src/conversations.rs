@@ -4,28 +4,62 @@ use std::collections::HashSet;
 
 use tidings_proto::events::{OnConversationChanged, OnRecvC2cReadReceipt};
 use tidings_proto::methods::{CleanUnreadParams, ConversationListParams, ConversationListResult};
-use tidings_proto::{C2cReadReceipt, CONVERSATION_TYPE_C2C, CONVERSATION_TYPE_GROUP, Conversation, GroupType, MAX_LIST_PAGE};
+use tidings_proto::{
+    C2cReadReceipt, CONVERSATION_TYPE_C2C, CONVERSATION_TYPE_GROUP, Conversation, GroupType,
+    MAX_LIST_PAGE,
+};
 use tidings_store::{ConvKey, GroupRecord};
 
+use serde_json::json;
+
+use crate::callbacks;
 use crate::messages::group_type_of;
 use crate::render::{Viewer, render};
 use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now};
 
+/// Orders activity within one second (`orderKey` counts seconds): message IDs begin with their
+/// creation time in milliseconds, strictly increasing on this server.
+fn last_activity(conversation: &Conversation) -> Option<(i64, &str)> {
+    conversation.last_message.as_ref().map(|message| {
+        let millis = message
+            .msg_id
+            .split('-')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        (millis, message.msg_id.as_str())
+    })
+}
+
 impl Tidings {
     /// A page of the user's conversations, newest activity first. `nextSeq` is an offset into
     /// that order.
-    pub async fn conversation_list(&self, user: &str, params: ConversationListParams) -> ServiceResult<ConversationListResult> {
+    pub async fn conversation_list(
+        &self,
+        user: &str,
+        params: ConversationListParams,
+    ) -> ServiceResult<ConversationListResult> {
         check_page(params.count, MAX_LIST_PAGE, "count")?;
         let mut all = Vec::new();
         for c2c in self.store.c2c_conversations(user).await? {
             all.push(self.c2c_conversation(user, &c2c.peer).await?);
         }
         for (group, member) in self.store.joined_groups(user).await? {
-            all.push(self.group_conversation(user, &group, member.read_seq).await?);
+            all.push(
+                self.group_conversation(user, &group, member.read_seq)
+                    .await?,
+            );
         }
-        all.sort_by(|a, b| b.order_key.cmp(&a.order_key).then_with(|| a.conversation_id.cmp(&b.conversation_id)));
+        all.sort_by(|a, b| {
+            b.order_key
+                .cmp(&a.order_key)
+                .then_with(|| last_activity(b).cmp(&last_activity(a)))
+                .then_with(|| a.conversation_id.cmp(&b.conversation_id))
+        });
         let total = all.len();
-        let start = usize::try_from(params.next_seq).unwrap_or(usize::MAX).min(total);
+        let start = usize::try_from(params.next_seq)
+            .unwrap_or(usize::MAX)
+            .min(total);
         let end = start.saturating_add(params.count as usize).min(total);
         Ok(ConversationListResult {
             conversation_list: all.drain(start..end).collect(),
@@ -35,15 +69,23 @@ impl Tidings {
     }
 
     /// The owner's view of a C2C conversation.
-    pub(crate) async fn c2c_conversation(&self, owner: &str, peer: &str) -> ServiceResult<Conversation> {
-        let mine = self.store.c2c_conversation(owner, peer).await?.unwrap_or_else(|| tidings_store::C2cConversationRecord {
-            owner: owner.to_owned(),
-            peer: peer.to_owned(),
-            last_seq: 0,
-            last_time: 0,
-            read_seq: 0,
-            read_time: 0,
-        });
+    pub(crate) async fn c2c_conversation(
+        &self,
+        owner: &str,
+        peer: &str,
+    ) -> ServiceResult<Conversation> {
+        let mine = self
+            .store
+            .c2c_conversation(owner, peer)
+            .await?
+            .unwrap_or_else(|| tidings_store::C2cConversationRecord {
+                owner: owner.to_owned(),
+                peer: peer.to_owned(),
+                last_seq: 0,
+                last_time: 0,
+                read_seq: 0,
+                read_time: 0,
+            });
         let theirs = self.store.c2c_conversation(peer, owner).await?;
         let conv = ConvKey::c2c(owner, peer);
         let unread_count = self.store.count_unread(&conv, mine.read_seq, owner).await?;
@@ -65,13 +107,20 @@ impl Tidings {
             group_type: None,
             show_name: peer.to_owned(),
             unread_count,
-            order_key: last_message.as_ref().map_or(mine.last_time.max(mine.read_time), |m| m.timestamp),
+            order_key: last_message
+                .as_ref()
+                .map_or(mine.last_time.max(mine.read_time), |m| m.timestamp),
             last_message,
         })
     }
 
     /// The member's view of a group conversation.
-    pub(crate) async fn group_conversation(&self, user: &str, group: &GroupRecord, read_seq: u64) -> ServiceResult<Conversation> {
+    pub(crate) async fn group_conversation(
+        &self,
+        user: &str,
+        group: &GroupRecord,
+        read_seq: u64,
+    ) -> ServiceResult<Conversation> {
         let group_type = group_type_of(group)?;
         let conv = ConvKey::Group(group.group_id.clone());
         let unread_count = if group_type == GroupType::AvChatRoom {
@@ -81,14 +130,25 @@ impl Tidings {
         };
         let last = self.store.history(&conv, None, 1).await?;
         let mut receipted = HashSet::new();
-        if let Some(record) = last.first().filter(|r| r.message.need_receipt && r.message.sender != user)
+        if let Some(record) = last
+            .first()
+            .filter(|r| r.message.need_receipt && r.message.sender != user)
             && let Some(member) = self.store.get_member(&group.group_id, user).await?
-            && let Some(state) = self.store.group_receipts(&[record.message.msg_id.clone()]).await?.first()
+            && let Some(state) = self
+                .store
+                .group_receipts(std::slice::from_ref(&record.message.msg_id))
+                .await?
+                .first()
             && state.readers.contains(member.ordinal)
         {
             receipted.insert(record.message.msg_id.clone());
         }
-        let viewer = Viewer { user, read_seq, peer_read_seq: 0, receipted };
+        let viewer = Viewer {
+            user,
+            read_seq,
+            peer_read_seq: 0,
+            receipted,
+        };
         let last_message = match last.first() {
             Some(record) => Some(render(record, &viewer)?),
             None => None,
@@ -101,13 +161,19 @@ impl Tidings {
             group_type: Some(group_type.as_str().to_owned()),
             show_name: group.name.clone(),
             unread_count,
-            order_key: last_message.as_ref().map_or(group.created_at, |m| m.timestamp),
+            order_key: last_message
+                .as_ref()
+                .map_or(group.created_at, |m| m.timestamp),
             last_message,
         })
     }
 
     /// Pushes the owner's current view of a C2C conversation to the owner's devices.
-    pub(crate) async fn publish_c2c_conversation(&self, owner: &str, peer: &str) -> ServiceResult<()> {
+    pub(crate) async fn publish_c2c_conversation(
+        &self,
+        owner: &str,
+        peer: &str,
+    ) -> ServiceResult<()> {
         let conversation = self.c2c_conversation(owner, peer).await?;
         self.push::<OnConversationChanged>(vec![owner.to_owned()], &vec![conversation]);
         Ok(())
@@ -128,10 +194,14 @@ impl Tidings {
     pub async fn clean_unread(&self, user: &str, params: CleanUnreadParams) -> ServiceResult<()> {
         let id = params.conversation_id.as_str();
         if let Some(peer) = id.strip_prefix("c2c_") {
-            return self.clean_c2c_unread(user, peer, params.clean_timestamp).await;
+            return self
+                .clean_c2c_unread(user, peer, params.clean_timestamp)
+                .await;
         }
         if let Some(group_id) = id.strip_prefix("group_") {
-            return self.clean_group_unread(user, group_id, params.clean_sequence).await;
+            return self
+                .clean_group_unread(user, group_id, params.clean_sequence)
+                .await;
         }
         if !matches!(id, "" | "c2c" | "group") {
             return Err(ServiceError::InvalidParameters(format!(
@@ -159,23 +229,44 @@ impl Tidings {
         let current = self.store.c2c_conversation(user, peer).await?;
         let read_time = if up_to <= 0 { now() } else { up_to };
         let seq = self.store.seq_at_time(&conv, read_time).await?;
-        let (old_seq, old_time) = current.as_ref().map_or((0, 0), |c| (c.read_seq, c.read_time));
+        let (old_seq, old_time) = current
+            .as_ref()
+            .map_or((0, 0), |c| (c.read_seq, c.read_time));
         let (new_seq, new_time) = (seq.max(old_seq), read_time.max(old_time));
-        self.store.set_c2c_read(user, peer, new_seq, new_time).await?;
+        self.store
+            .set_c2c_read(user, peer, new_seq, new_time)
+            .await?;
         self.publish_c2c_conversation(user, peer).await?;
+        self.callbacks.emit(callbacks::event(
+            "C2C.CallbackAfterMsgReport",
+            json!({ "Report_Account": user, "Peer_Account": peer, "LastReadTime": new_time }),
+            Some(user),
+        ));
         self.push::<OnRecvC2cReadReceipt>(
             vec![peer.to_owned()],
-            &vec![C2cReadReceipt { user_id: user.to_owned(), timestamp: new_time }],
+            &vec![C2cReadReceipt {
+                user_id: user.to_owned(),
+                timestamp: new_time,
+            }],
         );
         Ok(())
     }
 
     /// Moves the user's group read position forward to `up_to` (0 = newest) and tells the
     /// user's devices.
-    pub async fn clean_group_unread(&self, user: &str, group_id: &str, up_to: u64) -> ServiceResult<()> {
+    pub async fn clean_group_unread(
+        &self,
+        user: &str,
+        group_id: &str,
+        up_to: u64,
+    ) -> ServiceResult<()> {
         let group = self.group_or_not_found(group_id).await?;
         let member = self.require_member(group_id, user).await?;
-        let target = if up_to == 0 { group.last_seq } else { up_to.min(group.last_seq) };
+        let target = if up_to == 0 {
+            group.last_seq
+        } else {
+            up_to.min(group.last_seq)
+        };
         let seq = target.max(member.read_seq);
         self.store.set_group_read_seq(group_id, user, seq).await?;
         let conversation = self.group_conversation(user, &group, seq).await?;

@@ -3,10 +3,12 @@
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use tidings_proto::events::{GroupDismissed, MemberChange, OnGroupDismissed, OnMemberEnter, OnMemberKicked, OnMemberLeave};
+use tidings_proto::events::{
+    GroupDismissed, MemberChange, OnGroupDismissed, OnMemberEnter, OnMemberKicked, OnMemberLeave,
+};
 use tidings_proto::methods::{
-    CreateGroupParams, CreateGroupResult, GroupMemberListParams, GroupMemberListResult, InviteParams,
-    KickParams,
+    CreateGroupParams, CreateGroupResult, GroupMemberListParams, GroupMemberListResult,
+    InviteParams, KickParams,
 };
 use tidings_proto::{
     GroupInfo, GroupMemberInfo, GroupRole, GroupType, MAX_LIST_PAGE, MEMBER_OP_ALREADY,
@@ -63,7 +65,22 @@ fn check_batch(users: &[String]) -> ServiceResult<()> {
 
 impl Tidings {
     /// Creates a group owned by `owner`.
-    pub async fn create_group(&self, owner: &str, params: CreateGroupParams) -> ServiceResult<CreateGroupResult> {
+    pub async fn create_group(
+        &self,
+        owner: &str,
+        params: CreateGroupParams,
+    ) -> ServiceResult<CreateGroupResult> {
+        self.create_group_owned(Some(owner), owner, params).await
+    }
+
+    /// Creates a group with an optional owner (the REST API may create ownerless groups,
+    /// managed by the App administrator); `op_user` is named in the membership event.
+    pub async fn create_group_owned(
+        &self,
+        owner: Option<&str>,
+        op_user: &str,
+        params: CreateGroupParams,
+    ) -> ServiceResult<CreateGroupResult> {
         let group_type = GroupType::parse(&params.group_type).ok_or_else(|| {
             ServiceError::GroupInvalid(format!(
                 "groupType must be Work, Public, Meeting, AVChatRoom or Community, not {:?}",
@@ -96,39 +113,71 @@ impl Tidings {
                 id
             }
             None => {
-                let suffix: String = rand::rng().sample_iter(Alphanumeric).take(10).map(char::from).collect();
+                let suffix: String = rand::rng()
+                    .sample_iter(Alphanumeric)
+                    .take(10)
+                    .map(char::from)
+                    .collect();
                 format!("{GENERATED_PREFIX}{suffix}")
             }
         };
         let created_at = now();
-        let mut members = vec![NewMember { user_id: owner.to_owned(), role: GroupRole::Owner.into(), joined_at: created_at }];
+        let mut members: Vec<NewMember> = owner
+            .map(|owner| NewMember {
+                user_id: owner.to_owned(),
+                role: GroupRole::Owner.into(),
+                joined_at: created_at,
+            })
+            .into_iter()
+            .collect();
+        let owner_count = members.len();
         for spec in &params.member_list {
             check_id(&spec.user_id)?;
             if spec.role == GroupRole::Owner {
-                return Err(ServiceError::GroupInvalid("the creator is the owner; members may be 200 or 300".into()));
+                return Err(ServiceError::GroupInvalid(
+                    "the creator is the owner; members may be 200 or 300".into(),
+                ));
             }
-            if spec.user_id != owner && !members.iter().any(|m| m.user_id == spec.user_id) {
-                members.push(NewMember { user_id: spec.user_id.clone(), role: spec.role.into(), joined_at: created_at });
+            if !members.iter().any(|m| m.user_id == spec.user_id) {
+                members.push(NewMember {
+                    user_id: spec.user_id.clone(),
+                    role: spec.role.into(),
+                    joined_at: created_at,
+                });
             }
         }
-        let invited: Vec<String> = members.iter().skip(1).map(|m| m.user_id.clone()).collect();
+        let invited: Vec<String> = members
+            .iter()
+            .skip(owner_count)
+            .map(|m| m.user_id.clone())
+            .collect();
         let existing = self.store.get_users(&invited).await?;
-        if let Some(missing) = invited.iter().find(|id| !existing.iter().any(|u| &u.user_id == *id)) {
+        if let Some(missing) = invited
+            .iter()
+            .find(|id| !existing.iter().any(|u| &u.user_id == *id))
+        {
             return Err(ServiceError::UserNotFound(missing.clone()));
         }
         let group = NewGroup {
             group_id: group_id.clone(),
             group_type: group_type.as_str().to_owned(),
             name: params.group_name,
-            owner: owner.to_owned(),
+            owner: owner.unwrap_or_default().to_owned(),
             created_at,
         };
         let all: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-        self.store.create_group(group, members).await.map_err(|e| match e {
-            StoreError::Conflict(_) => ServiceError::GroupIdInUse(group_id.clone()),
-            other => other.into(),
-        })?;
-        let change = MemberChange { group_id: group_id.clone(), op_user: owner.to_owned(), member_list: all.clone() };
+        self.store
+            .create_group(group, members)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => ServiceError::GroupIdInUse(group_id.clone()),
+                other => other.into(),
+            })?;
+        let change = MemberChange {
+            group_id: group_id.clone(),
+            op_user: op_user.to_owned(),
+            member_list: all.clone(),
+        };
         self.push::<OnMemberEnter>(all, &change);
         Ok(CreateGroupResult { group_id })
     }
@@ -142,7 +191,10 @@ impl Tidings {
             )));
         }
         if self.store.get_member(group_id, user).await?.is_some() {
-            return Err(ServiceError::AlreadyMember { group: group_id.to_owned(), user: user.to_owned() });
+            return Err(ServiceError::AlreadyMember {
+                group: group_id.to_owned(),
+                user: user.to_owned(),
+            });
         }
         self.add_to_group(&group, user, &[user.to_owned()]).await?;
         Ok(())
@@ -156,10 +208,16 @@ impl Tidings {
             return Err(ServiceError::OwnerCannotQuit(group_id.to_owned()));
         }
         let mut audience = self.store.member_user_ids(group_id).await?;
-        self.store.remove_members(group_id, &[user.to_owned()]).await?;
+        self.store
+            .remove_members(group_id, &[user.to_owned()])
+            .await?;
         audience.retain(|member| member != user);
         audience.push(user.to_owned());
-        let change = MemberChange { group_id: group_id.to_owned(), op_user: user.to_owned(), member_list: vec![user.to_owned()] };
+        let change = MemberChange {
+            group_id: group_id.to_owned(),
+            op_user: user.to_owned(),
+            member_list: vec![user.to_owned()],
+        };
         self.push::<OnMemberLeave>(audience, &change);
         Ok(())
     }
@@ -168,7 +226,9 @@ impl Tidings {
     pub async fn dismiss_group(&self, user: &str, group_id: &str) -> ServiceResult<()> {
         let group = self.group_or_not_found(group_id).await?;
         if group.owner != user {
-            return Err(ServiceError::PermissionDenied(format!("only the owner may dismiss group {group_id}")));
+            return Err(ServiceError::PermissionDenied(format!(
+                "only the owner may dismiss group {group_id}"
+            )));
         }
         self.delete_group(group_id, user).await
     }
@@ -177,19 +237,28 @@ impl Tidings {
     pub async fn delete_group(&self, group_id: &str, op_user: &str) -> ServiceResult<()> {
         let audience = self.store.member_user_ids(group_id).await?;
         self.store.delete_group(group_id).await?;
-        let event = GroupDismissed { group_id: group_id.to_owned(), op_user: op_user.to_owned() };
+        let event = GroupDismissed {
+            group_id: group_id.to_owned(),
+            op_user: op_user.to_owned(),
+        };
         self.push::<OnGroupDismissed>(audience, &event);
         Ok(())
     }
 
     /// Adds users to a group on a member's invitation.
-    pub async fn invite_to_group(&self, user: &str, params: InviteParams) -> ServiceResult<Vec<MemberOperationResult>> {
+    pub async fn invite_to_group(
+        &self,
+        user: &str,
+        params: InviteParams,
+    ) -> ServiceResult<Vec<MemberOperationResult>> {
         check_batch(&params.user_list)?;
         let group = self.group_or_not_found(&params.group_id).await?;
         let inviter = self.require_member(&params.group_id, user).await?;
         match group_type_of(&group)? {
             GroupType::AvChatRoom => {
-                return Err(ServiceError::PermissionDenied("AVChatRoom groups take no invitations: users join them".into()));
+                return Err(ServiceError::PermissionDenied(
+                    "AVChatRoom groups take no invitations: users join them".into(),
+                ));
             }
             GroupType::Public if role_of(&inviter) == GroupRole::Member => {
                 return Err(ServiceError::PermissionDenied(format!(
@@ -204,21 +273,37 @@ impl Tidings {
 
     /// Adds users as ordinary members (used by joins, invitations and the REST API): unknown
     /// users are reported invalid, members already present as such.
-    pub async fn add_to_group(&self, group: &GroupRecord, op_user: &str, users: &[String]) -> ServiceResult<Vec<MemberOperationResult>> {
+    pub async fn add_to_group(
+        &self,
+        group: &GroupRecord,
+        op_user: &str,
+        users: &[String],
+    ) -> ServiceResult<Vec<MemberOperationResult>> {
         let existing = self.store.get_users(users).await?;
         let joined_at = now();
         let candidates: Vec<NewMember> = users
             .iter()
             .filter(|id| existing.iter().any(|u| &&u.user_id == id))
-            .map(|id| NewMember { user_id: id.clone(), role: GroupRole::Member.into(), joined_at })
+            .map(|id| NewMember {
+                user_id: id.clone(),
+                role: GroupRole::Member.into(),
+                joined_at,
+            })
             .collect();
         if group.member_count + candidates.len() as u64 > self.limits.max_group_members {
-            return Err(ServiceError::GroupFull { group: group.group_id.clone(), limit: self.limits.max_group_members });
+            return Err(ServiceError::GroupFull {
+                group: group.group_id.clone(),
+                limit: self.limits.max_group_members,
+            });
         }
-        let added = self.store.add_members(&group.group_id, candidates.clone()).await.map_err(|e| match e {
-            StoreError::NotFound(_) => ServiceError::GroupNotFound(group.group_id.clone()),
-            other => other.into(),
-        })?;
+        let added = self
+            .store
+            .add_members(&group.group_id, candidates.clone())
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => ServiceError::GroupNotFound(group.group_id.clone()),
+                other => other.into(),
+            })?;
         let added_ids: Vec<String> = candidates
             .iter()
             .zip(&added)
@@ -233,19 +318,30 @@ impl Tidings {
                     Some(index) if added[index] => MEMBER_OP_SUCCESS,
                     Some(_) => MEMBER_OP_ALREADY,
                 };
-                MemberOperationResult { member_id: id.clone(), result }
+                MemberOperationResult {
+                    member_id: id.clone(),
+                    result,
+                }
             })
             .collect();
         if !added_ids.is_empty() {
             let audience = self.store.member_user_ids(&group.group_id).await?;
-            let change = MemberChange { group_id: group.group_id.clone(), op_user: op_user.to_owned(), member_list: added_ids };
+            let change = MemberChange {
+                group_id: group.group_id.clone(),
+                op_user: op_user.to_owned(),
+                member_list: added_ids,
+            };
             self.push::<OnMemberEnter>(audience, &change);
         }
         Ok(results)
     }
 
     /// Removes members (owner or admin; admins remove ordinary members only).
-    pub async fn kick_members(&self, user: &str, params: KickParams) -> ServiceResult<Vec<MemberOperationResult>> {
+    pub async fn kick_members(
+        &self,
+        user: &str,
+        params: KickParams,
+    ) -> ServiceResult<Vec<MemberOperationResult>> {
         check_batch(&params.member_list)?;
         self.group_or_not_found(&params.group_id).await?;
         let actor = self.require_member(&params.group_id, user).await?;
@@ -258,48 +354,76 @@ impl Tidings {
         }
         for target in &params.member_list {
             if target == user {
-                return Err(ServiceError::PermissionDenied("you cannot remove yourself; quit the group instead".into()));
+                return Err(ServiceError::PermissionDenied(
+                    "you cannot remove yourself; quit the group instead".into(),
+                ));
             }
             if let Some(member) = self.store.get_member(&params.group_id, target).await?
                 && role_of(&member) != GroupRole::Member
                 && actor_role != GroupRole::Owner
             {
-                return Err(ServiceError::PermissionDenied(format!("only the owner may remove admin {target}")));
+                return Err(ServiceError::PermissionDenied(format!(
+                    "only the owner may remove admin {target}"
+                )));
             }
             if let Some(member) = self.store.get_member(&params.group_id, target).await?
                 && role_of(&member) == GroupRole::Owner
             {
-                return Err(ServiceError::PermissionDenied("the owner cannot be removed".into()));
+                return Err(ServiceError::PermissionDenied(
+                    "the owner cannot be removed".into(),
+                ));
             }
         }
-        self.remove_from_group(&params.group_id, user, &params.member_list).await
+        self.remove_from_group(&params.group_id, user, &params.member_list)
+            .await
     }
 
     /// Removes members and tells the group (used by kicks and the REST API).
-    pub async fn remove_from_group(&self, group_id: &str, op_user: &str, users: &[String]) -> ServiceResult<Vec<MemberOperationResult>> {
+    pub async fn remove_from_group(
+        &self,
+        group_id: &str,
+        op_user: &str,
+        users: &[String],
+    ) -> ServiceResult<Vec<MemberOperationResult>> {
         let mut audience = self.store.member_user_ids(group_id).await?;
         let removed = self.store.remove_members(group_id, users).await?;
-        let removed_ids: Vec<String> =
-            users.iter().zip(&removed).filter(|(_, removed)| **removed).map(|(id, _)| id.clone()).collect();
+        let removed_ids: Vec<String> = users
+            .iter()
+            .zip(&removed)
+            .filter(|(_, removed)| **removed)
+            .map(|(id, _)| id.clone())
+            .collect();
         let results = users
             .iter()
             .zip(&removed)
             .map(|(id, removed)| MemberOperationResult {
                 member_id: id.clone(),
-                result: if *removed { MEMBER_OP_SUCCESS } else { MEMBER_OP_INVALID },
+                result: if *removed {
+                    MEMBER_OP_SUCCESS
+                } else {
+                    MEMBER_OP_INVALID
+                },
             })
             .collect();
         if !removed_ids.is_empty() {
             audience.retain(|member| !removed_ids.contains(member));
             audience.extend(removed_ids.iter().cloned());
-            let change = MemberChange { group_id: group_id.to_owned(), op_user: op_user.to_owned(), member_list: removed_ids };
+            let change = MemberChange {
+                group_id: group_id.to_owned(),
+                op_user: op_user.to_owned(),
+                member_list: removed_ids,
+            };
             self.push::<OnMemberKicked>(audience, &change);
         }
         Ok(results)
     }
 
     /// A page of members in joining order; members only.
-    pub async fn group_member_list(&self, user: &str, params: GroupMemberListParams) -> ServiceResult<GroupMemberListResult> {
+    pub async fn group_member_list(
+        &self,
+        user: &str,
+        params: GroupMemberListParams,
+    ) -> ServiceResult<GroupMemberListResult> {
         check_page(params.count, MAX_LIST_PAGE, "count")?;
         let role = match params.filter {
             0 => None,
@@ -314,11 +438,17 @@ impl Tidings {
         };
         self.group_or_not_found(&params.group_id).await?;
         self.require_member(&params.group_id, user).await?;
-        let from = u32::try_from(params.next_seq)
-            .map_err(|_| ServiceError::InvalidParameters("nextSeq is not one this server returned".into()))?;
+        let from = u32::try_from(params.next_seq).map_err(|_| {
+            ServiceError::InvalidParameters("nextSeq is not one this server returned".into())
+        })?;
         let mut page = self
             .store
-            .list_members(&params.group_id, from, params.count + 1, role.map(u32::from))
+            .list_members(
+                &params.group_id,
+                from,
+                params.count + 1,
+                role.map(u32::from),
+            )
             .await?;
         let next_seq = if page.len() > params.count as usize {
             page.truncate(params.count as usize);
@@ -326,7 +456,10 @@ impl Tidings {
         } else {
             0
         };
-        Ok(GroupMemberListResult { next_seq, member_info_list: page.into_iter().map(member_info).collect() })
+        Ok(GroupMemberListResult {
+            next_seq,
+            member_info_list: page.into_iter().map(member_info).collect(),
+        })
     }
 
     /// Groups the user belongs to.
@@ -341,7 +474,11 @@ impl Tidings {
 
     /// Information on groups, each found or refused on its own (the edge turns refusals into
     /// per-group result codes).
-    pub async fn groups_info(&self, user: &str, group_ids: &[String]) -> ServiceResult<Vec<ServiceResult<GroupInfo>>> {
+    pub async fn groups_info(
+        &self,
+        user: &str,
+        group_ids: &[String],
+    ) -> ServiceResult<Vec<ServiceResult<GroupInfo>>> {
         check_batch(group_ids)?;
         let mut results = Vec::with_capacity(group_ids.len());
         for group_id in group_ids {
@@ -358,7 +495,14 @@ impl Tidings {
     }
 
     /// The user's membership, or a permission error naming the group.
-    pub(crate) async fn require_member(&self, group_id: &str, user: &str) -> ServiceResult<MemberRecord> {
-        self.store.get_member(group_id, user).await?.ok_or_else(|| not_member(group_id, user))
+    pub(crate) async fn require_member(
+        &self,
+        group_id: &str,
+        user: &str,
+    ) -> ServiceResult<MemberRecord> {
+        self.store
+            .get_member(group_id, user)
+            .await?
+            .ok_or_else(|| not_member(group_id, user))
     }
 }

@@ -5,11 +5,14 @@
 //! authorisation and limits, calls the [`Store`] and publishes pushes on the [`Bus`]. This crate
 //! knows nothing about HTTP, WebSocket or JSON framing.
 
+mod admin;
 mod bus;
+mod callbacks;
 mod conversations;
 mod error;
 mod groups;
 mod messages;
+mod msg_body;
 mod notifier;
 mod receipts;
 mod render;
@@ -22,8 +25,12 @@ use serde::Serialize;
 use tidings_proto::{Event, Push};
 use tidings_store::Store;
 
+pub use admin::ReceiptCounts;
 pub use bus::{Bus, Delivery, Hub, LocalBus, Outbound, SessionId};
+pub use callbacks::{CallbackEvent, Callbacks, NoCallbacks, Origin, with_origin};
 pub use error::{ServiceError, ServiceResult};
+pub use messages::SendOptions;
+pub use msg_body::{ParsedBody, msg_body_of, parse_msg_body};
 pub use notifier::ReceiptNotifier;
 pub use settings::{Limits, ReadReceiptSettings};
 
@@ -34,11 +41,14 @@ pub struct Tidings {
     receipts: RwLock<ReadReceiptSettings>,
     limits: Limits,
     notifier: ReceiptNotifier,
+    callbacks: Arc<dyn Callbacks>,
 }
 
 impl std::fmt::Debug for Tidings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tidings").field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("Tidings")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,9 +59,18 @@ impl Tidings {
         bus: Arc<dyn Bus>,
         receipts: ReadReceiptSettings,
         limits: Limits,
+        callbacks: Arc<dyn Callbacks>,
     ) -> Arc<Self> {
-        let notifier = ReceiptNotifier::start(Arc::clone(&store), Arc::clone(&bus), limits.receipt_window);
-        Arc::new(Self { store, bus, receipts: RwLock::new(receipts), limits, notifier })
+        let notifier =
+            ReceiptNotifier::start(Arc::clone(&store), Arc::clone(&bus), limits.receipt_window);
+        Arc::new(Self {
+            store,
+            bus,
+            receipts: RwLock::new(receipts),
+            limits,
+            notifier,
+            callbacks,
+        })
     }
 
     /// The store (for the edge's health check and benchmarks).
@@ -66,7 +85,10 @@ impl Tidings {
 
     /// Current read-receipt settings.
     pub fn read_receipt_settings(&self) -> ReadReceiptSettings {
-        self.receipts.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.receipts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Replaces the read-receipt settings; takes effect for the next request.
@@ -83,7 +105,10 @@ impl Tidings {
 
     /// Logs out every connection of a user, on every node.
     pub fn kick(&self, user_id: &str, reason: &str) {
-        self.bus.publish(Delivery::Kick { user: user_id.to_owned(), reason: reason.to_owned() });
+        self.bus.publish(Delivery::Kick {
+            user: user_id.to_owned(),
+            reason: reason.to_owned(),
+        });
     }
 
     /// Encodes and publishes an event to users.
@@ -105,14 +130,28 @@ pub fn encode_push<E: Event>(data: &E::Data) -> serde_json::Result<Arc<str>> {
         event: &'a str,
         data: &'a T,
     }
-    let text = serde_json::to_string(&PushRef { event: E::NAME, data })?;
+    let text = serde_json::to_string(&PushRef {
+        event: E::NAME,
+        data,
+    })?;
     debug_assert!(serde_json::from_str::<Push>(&text).is_ok());
     Ok(Arc::from(text))
 }
 
+/// Unix milliseconds now.
+pub fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// Unix seconds now.
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn check_id(id: &str) -> ServiceResult<()> {
@@ -127,6 +166,8 @@ fn check_page(count: u32, max: u32, what: &str) -> ServiceResult<()> {
     if (1..=max).contains(&count) {
         Ok(())
     } else {
-        Err(ServiceError::InvalidParameters(format!("{what} must be between 1 and {max}, not {count}")))
+        Err(ServiceError::InvalidParameters(format!(
+            "{what} must be between 1 and {max}, not {count}"
+        )))
     }
 }

@@ -3,21 +3,35 @@
 use std::collections::HashSet;
 
 use rand::Rng;
+use serde_json::json;
 use tidings_proto::events::{OnConversationChanged, OnRecvNewMessage};
 use tidings_proto::methods::{C2cHistoryParams, GroupHistoryParams, SendMessageParams};
 use tidings_proto::{GroupType, MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
 use tidings_store::{ConvKey, GroupRecord, MessageRecord, NewMessage, StoreError};
 
+use crate::callbacks;
+use crate::msg_body::msg_body_of;
 use crate::render::{Viewer, encode_elem, render};
-use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now};
+use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now, now_millis};
 
-/// A new, unique message ID: creation time in milliseconds and 64 random bits.
+/// A new, unique message ID: creation time in milliseconds and 64 random bits. The millisecond
+/// part strictly increases within the process (a burst borrows the next milliseconds), so a
+/// later message has a greater ID: the conversation list orders activity within one second by it.
 fn new_msg_id() -> String {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    format!("{millis}-{:016x}", rand::rng().random::<u64>())
+    static LAST_MILLIS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let now = now_millis();
+    let previous = LAST_MILLIS
+        .fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |last| Some(now.max(last + 1)),
+        )
+        .unwrap_or(now);
+    format!(
+        "{}-{:016x}",
+        now.max(previous + 1),
+        rand::rng().random::<u64>()
+    )
 }
 
 fn payload_size(params: &SendMessageParams) -> usize {
@@ -29,17 +43,61 @@ fn payload_size(params: &SendMessageParams) -> usize {
     text + custom + params.cloud_custom_data.len()
 }
 
+/// How a message is sent beyond its V2TIM parameters (options of the REST API).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOptions {
+    /// Push the message to the sender's own devices too (REST `SyncOtherMachine` 1).
+    pub sync_to_sender: bool,
+    /// A verbatim REST `MsgBody` (V2TIM type of its first element, JSON array) to store instead
+    /// of the params' element.
+    pub raw_body: Option<(u32, String)>,
+    /// Sent by the App administrator: a group message needs no membership.
+    pub as_admin: bool,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        Self {
+            sync_to_sender: true,
+            raw_body: None,
+            as_admin: false,
+        }
+    }
+}
+
 impl Tidings {
     /// Sends a C2C or group message for `sender` and returns it as the sender sees it.
-    pub async fn send_message(&self, sender: &str, params: SendMessageParams) -> ServiceResult<Message> {
-        if params.text_elem.is_some() == params.custom_elem.is_some() {
+    pub async fn send_message(
+        &self,
+        sender: &str,
+        params: SendMessageParams,
+    ) -> ServiceResult<Message> {
+        self.send_message_with(sender, params, SendOptions::default())
+            .await
+    }
+
+    /// [`Tidings::send_message`] with REST options.
+    pub async fn send_message_with(
+        &self,
+        sender: &str,
+        params: SendMessageParams,
+        options: SendOptions,
+    ) -> ServiceResult<Message> {
+        let has_elem = params.text_elem.is_some()
+            || params.custom_elem.is_some()
+            || options.raw_body.is_some();
+        if !has_elem || (params.text_elem.is_some() && params.custom_elem.is_some()) {
             return Err(ServiceError::InvalidParameters(
                 "give exactly one of textElem and customElem".into(),
             ));
         }
-        let size = payload_size(&params);
+        let size =
+            payload_size(&params) + options.raw_body.as_ref().map_or(0, |(_, json)| json.len());
         if size > MAX_MESSAGE_BYTES {
-            return Err(ServiceError::MessageTooLarge { size, limit: MAX_MESSAGE_BYTES });
+            return Err(ServiceError::MessageTooLarge {
+                size,
+                limit: MAX_MESSAGE_BYTES,
+            });
         }
         if params.need_read_receipt && params.online_user_only {
             return Err(ServiceError::InvalidParameters(
@@ -47,7 +105,10 @@ impl Tidings {
                     .into(),
             ));
         }
-        let (elem_type, body) = encode_elem(params.text_elem.as_ref(), params.custom_elem.as_ref());
+        let (elem_type, body) = match options.raw_body.clone() {
+            Some(raw) => raw,
+            None => encode_elem(params.text_elem.as_ref(), params.custom_elem.as_ref()),
+        };
         let message = NewMessage {
             msg_id: new_msg_id(),
             sender: sender.to_owned(),
@@ -62,43 +123,103 @@ impl Tidings {
             cloud_custom_data: params.cloud_custom_data.clone(),
         };
         match (&params.receiver, &params.group_id) {
-            (Some(receiver), None) => self.send_c2c(message, receiver, params.online_user_only).await,
-            (None, Some(group_id)) => self.send_group(message, group_id, params.online_user_only).await,
-            _ => Err(ServiceError::InvalidParameters("give exactly one of receiver and groupID".into())),
+            (Some(receiver), None) => {
+                self.send_c2c(message, receiver, params.online_user_only, &options)
+                    .await
+            }
+            (None, Some(group_id)) => {
+                self.send_group(message, group_id, params.online_user_only, &options)
+                    .await
+            }
+            _ => Err(ServiceError::InvalidParameters(
+                "give exactly one of receiver and groupID".into(),
+            )),
         }
     }
 
-    async fn send_c2c(&self, message: NewMessage, receiver: &str, online_only: bool) -> ServiceResult<Message> {
+    async fn send_c2c(
+        &self,
+        message: NewMessage,
+        receiver: &str,
+        online_only: bool,
+        options: &SendOptions,
+    ) -> ServiceResult<Message> {
         check_id(receiver)?;
         if message.need_receipt {
             self.require_receipts_enabled()?;
         }
-        if self.store.get_users(&[receiver.to_owned()]).await?.is_empty() {
+        if self
+            .store
+            .get_users(&[receiver.to_owned()])
+            .await?
+            .is_empty()
+        {
             return Err(ServiceError::UserNotFound(receiver.to_owned()));
         }
         let record = if online_only {
-            MessageRecord { message, seq: 0, receipt_at: None }
+            MessageRecord {
+                message,
+                seq: 0,
+                receipt_at: None,
+            }
         } else {
             self.store.append_message(message).await?
         };
         let sender = record.message.sender.clone();
-        let as_sender = render(&record, &Viewer { user: &sender, read_seq: record.seq, ..Viewer::default() })?;
-        let as_receiver = render(&record, &Viewer { user: receiver, ..Viewer::default() })?;
+        let as_sender = render(
+            &record,
+            &Viewer {
+                user: &sender,
+                read_seq: record.seq,
+                ..Viewer::default()
+            },
+        )?;
+        let as_receiver = render(
+            &record,
+            &Viewer {
+                user: receiver,
+                ..Viewer::default()
+            },
+        )?;
         if receiver != sender {
             self.push::<OnRecvNewMessage>(vec![receiver.to_owned()], &as_receiver);
         }
-        self.push::<OnRecvNewMessage>(vec![sender.clone()], &as_sender);
+        if options.sync_to_sender {
+            self.push::<OnRecvNewMessage>(vec![sender.clone()], &as_sender);
+        }
         if !online_only {
             self.publish_c2c_conversation(receiver, &sender).await?;
             if receiver != sender {
                 self.publish_c2c_conversation(&sender, receiver).await?;
             }
         }
+        self.callbacks.emit(callbacks::event(
+            "C2C.CallbackAfterSendMsg",
+            json!({
+                "From_Account": sender,
+                "To_Account": receiver,
+                "MsgSeq": record.seq,
+                "MsgRandom": record.message.random,
+                "MsgTime": record.message.timestamp,
+                "MsgKey": record.message.msg_id,
+                "MsgId": record.message.msg_id,
+                "OnlineOnlyFlag": u8::from(online_only),
+                "MsgBody": msg_body_of(&record.message),
+                "CloudCustomData": record.message.cloud_custom_data,
+            }),
+            Some(receiver),
+        ));
         metrics::counter!("tidings_messages_total", "kind" => "c2c").increment(1);
         Ok(as_sender)
     }
 
-    async fn send_group(&self, message: NewMessage, group_id: &str, online_only: bool) -> ServiceResult<Message> {
+    async fn send_group(
+        &self,
+        message: NewMessage,
+        group_id: &str,
+        online_only: bool,
+        options: &SendOptions,
+    ) -> ServiceResult<Message> {
         let group = self.group_or_not_found(group_id).await?;
         let group_type = group_type_of(&group)?;
         if message.need_receipt {
@@ -112,37 +233,90 @@ impl Tidings {
         }
         let sender = message.sender.clone();
         let record = if online_only {
-            self.require_member(group_id, &sender).await?;
-            MessageRecord { message, seq: 0, receipt_at: None }
+            if !options.as_admin {
+                self.require_member(group_id, &sender).await?;
+            }
+            MessageRecord {
+                message,
+                seq: 0,
+                receipt_at: None,
+            }
         } else {
-            self.store.append_message(message).await.map_err(|e| match e {
+            let stored = if options.as_admin {
+                self.store.append_admin_message(message).await
+            } else {
+                self.store.append_message(message).await
+            };
+            stored.map_err(|e| match e {
                 StoreError::NotMember { group, user } => not_member(&group, &user),
                 StoreError::NotFound(_) => ServiceError::GroupNotFound(group_id.to_owned()),
                 other => other.into(),
             })?
         };
         let mut members = self.store.member_user_ids(group_id).await?;
+        let sender_is_member = members.contains(&sender);
         members.retain(|member| member != &sender);
-        let as_sender = render(&record, &Viewer { user: &sender, read_seq: record.seq, ..Viewer::default() })?;
-        let as_member = render(&record, &Viewer { user: "", ..Viewer::default() })?;
+        let as_sender = render(
+            &record,
+            &Viewer {
+                user: &sender,
+                read_seq: record.seq,
+                ..Viewer::default()
+            },
+        )?;
+        let as_member = render(
+            &record,
+            &Viewer {
+                user: "",
+                ..Viewer::default()
+            },
+        )?;
         self.push::<OnRecvNewMessage>(members, &as_member);
-        self.push::<OnRecvNewMessage>(vec![sender.clone()], &as_sender);
-        if !online_only {
-            // The sender has read everything up to their own message.
-            self.store.set_group_read_seq(group_id, &sender, record.seq).await.ok();
-            let conversation = self.group_conversation(&sender, &group, record.seq).await?;
-            self.push::<OnConversationChanged>(vec![sender], &vec![conversation]);
+        if options.sync_to_sender {
+            self.push::<OnRecvNewMessage>(vec![sender.clone()], &as_sender);
         }
+        if !online_only && sender_is_member {
+            // The sender has read everything up to their own message.
+            self.store
+                .set_group_read_seq(group_id, &sender, record.seq)
+                .await
+                .ok();
+            let conversation = self.group_conversation(&sender, &group, record.seq).await?;
+            self.push::<OnConversationChanged>(vec![sender.clone()], &vec![conversation]);
+        }
+        self.callbacks.emit(callbacks::event(
+            "Group.CallbackAfterSendMsg",
+            json!({
+                "GroupId": group_id,
+                "Type": group_type.as_str(),
+                "From_Account": sender,
+                "Operator_Account": sender,
+                "Random": record.message.random,
+                "MsgSeq": record.seq,
+                "MsgTime": record.message.timestamp,
+                "MsgId": record.message.msg_id,
+                "OnlineOnlyFlag": u8::from(online_only),
+                "MsgBody": msg_body_of(&record.message),
+                "CloudCustomData": record.message.cloud_custom_data,
+            }),
+            None,
+        ));
         metrics::counter!("tidings_messages_total", "kind" => "group").increment(1);
         Ok(as_sender)
     }
 
     /// A page of C2C history with `params.user_id`, newest first.
-    pub async fn c2c_history(&self, user: &str, params: C2cHistoryParams) -> ServiceResult<Vec<Message>> {
+    pub async fn c2c_history(
+        &self,
+        user: &str,
+        params: C2cHistoryParams,
+    ) -> ServiceResult<Vec<Message>> {
         check_id(&params.user_id)?;
         check_page(params.count, MAX_HISTORY_PAGE, "count")?;
         let conv = ConvKey::c2c(user, &params.user_id);
-        let before = self.cursor_seq(&conv, params.last_msg_id.as_deref()).await?;
+        let before = self
+            .cursor_seq(&conv, params.last_msg_id.as_deref())
+            .await?;
         let records = self.store.history(&conv, before, params.count).await?;
         let mine = self.store.c2c_conversation(user, &params.user_id).await?;
         let theirs = self.store.c2c_conversation(&params.user_id, user).await?;
@@ -152,16 +326,25 @@ impl Tidings {
             peer_read_seq: theirs.map_or(0, |c| c.read_seq),
             receipted: HashSet::new(),
         };
-        records.iter().map(|record| render(record, &viewer)).collect()
+        records
+            .iter()
+            .map(|record| render(record, &viewer))
+            .collect()
     }
 
     /// A page of group history, newest first; members only.
-    pub async fn group_history(&self, user: &str, params: GroupHistoryParams) -> ServiceResult<Vec<Message>> {
+    pub async fn group_history(
+        &self,
+        user: &str,
+        params: GroupHistoryParams,
+    ) -> ServiceResult<Vec<Message>> {
         check_page(params.count, MAX_HISTORY_PAGE, "count")?;
         self.group_or_not_found(&params.group_id).await?;
         let member = self.require_member(&params.group_id, user).await?;
         let conv = ConvKey::Group(params.group_id.clone());
-        let before = self.cursor_seq(&conv, params.last_msg_id.as_deref()).await?;
+        let before = self
+            .cursor_seq(&conv, params.last_msg_id.as_deref())
+            .await?;
         let records = self.store.history(&conv, before, params.count).await?;
         let asked: Vec<String> = records
             .iter()
@@ -179,13 +362,25 @@ impl Tidings {
                 .map(|state| state.msg_id)
                 .collect()
         };
-        let viewer = Viewer { user, read_seq: member.read_seq, peer_read_seq: 0, receipted };
-        records.iter().map(|record| render(record, &viewer)).collect()
+        let viewer = Viewer {
+            user,
+            read_seq: member.read_seq,
+            peer_read_seq: 0,
+            receipted,
+        };
+        records
+            .iter()
+            .map(|record| render(record, &viewer))
+            .collect()
     }
 
     /// The sequence to continue history before: that of `last_msg_id`, which must belong to
     /// the conversation.
-    async fn cursor_seq(&self, conv: &ConvKey, last_msg_id: Option<&str>) -> ServiceResult<Option<u64>> {
+    async fn cursor_seq(
+        &self,
+        conv: &ConvKey,
+        last_msg_id: Option<&str>,
+    ) -> ServiceResult<Option<u64>> {
         let Some(last_msg_id) = last_msg_id.filter(|id| !id.is_empty()) else {
             return Ok(None);
         };
@@ -212,6 +407,10 @@ pub(crate) fn not_member(group: &str, user: &str) -> ServiceError {
 
 pub(crate) fn group_type_of(group: &GroupRecord) -> ServiceResult<GroupType> {
     GroupType::parse(&group.group_type).ok_or_else(|| {
-        StoreError::Corrupt(format!("group {} has unknown type {}", group.group_id, group.group_type)).into()
+        StoreError::Corrupt(format!(
+            "group {} has unknown type {}",
+            group.group_id, group.group_type
+        ))
+        .into()
     })
 }

@@ -49,7 +49,12 @@ impl ReceiptNotifier {
     }
 }
 
-async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, window: Duration, mut queue: mpsc::UnboundedReceiver<Noted>) {
+async fn run(
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    window: Duration,
+    mut queue: mpsc::UnboundedReceiver<Noted>,
+) {
     while let Some(first) = queue.recv().await {
         tokio::time::sleep(window).await;
         let mut pending: HashMap<String, Noted> = HashMap::new();
@@ -63,27 +68,43 @@ async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, window: Duration, mut que
     }
 }
 
-async fn flush(store: &dyn Store, bus: &dyn Bus, pending: HashMap<String, Noted>) -> Result<(), String> {
+async fn flush(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    pending: HashMap<String, Noted>,
+) -> Result<(), String> {
     let msg_ids: Vec<String> = pending.keys().cloned().collect();
-    let states = store.group_receipts(&msg_ids).await.map_err(|e| e.to_string())?;
+    let states = store
+        .group_receipts(&msg_ids)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut by_sender: BTreeMap<&str, Vec<MessageReceipt>> = BTreeMap::new();
     for state in &states {
-        let Some(noted) = pending.get(&state.msg_id) else { continue };
+        let Some(noted) = pending.get(&state.msg_id) else {
+            continue;
+        };
         let read_count = state.readers.len();
-        by_sender.entry(noted.sender.as_str()).or_default().push(MessageReceipt {
-            msg_id: state.msg_id.clone(),
-            user_id: None,
-            group_id: Some(noted.group_id.clone()),
-            is_peer_read: None,
-            timestamp: None,
-            read_count: Some(read_count),
-            unread_count: Some(state.recipients.len().saturating_sub(read_count)),
-        });
+        by_sender
+            .entry(noted.sender.as_str())
+            .or_default()
+            .push(MessageReceipt {
+                msg_id: state.msg_id.clone(),
+                user_id: None,
+                group_id: Some(noted.group_id.clone()),
+                is_peer_read: None,
+                timestamp: None,
+                read_count: Some(read_count),
+                unread_count: Some(state.recipients.len().saturating_sub(read_count)),
+            });
     }
     for (sender, receipts) in by_sender {
-        let frame = encode_push::<OnRecvMessageReadReceipts>(&receipts).map_err(|e| e.to_string())?;
+        let frame =
+            encode_push::<OnRecvMessageReadReceipts>(&receipts).map_err(|e| e.to_string())?;
         metrics::counter!("tidings_receipt_pushes_total", "kind" => "group").increment(1);
-        bus.publish(Delivery::Push { users: vec![sender.to_owned()], frame });
+        bus.publish(Delivery::Push {
+            users: vec![sender.to_owned()],
+            frame,
+        });
     }
     Ok(())
 }

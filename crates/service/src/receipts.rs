@@ -3,14 +3,22 @@
 use std::collections::HashSet;
 
 use tidings_proto::events::{OnMessageReceiptsSent, OnRecvMessageReadReceipts, ReceiptsSent};
-use tidings_proto::methods::{READ_MEMBERS_FILTER_READ, READ_MEMBERS_FILTER_UNREAD, ReadMemberListParams, ReadMemberListResult};
-use tidings_proto::{GroupRole, MAX_READ_MEMBER_PAGE, MAX_RECEIPT_BATCH, MessageReceipt, ReadMemberInfo};
+use tidings_proto::methods::{
+    READ_MEMBERS_FILTER_READ, READ_MEMBERS_FILTER_UNREAD, ReadMemberListParams,
+    ReadMemberListResult,
+};
+use tidings_proto::{
+    GroupRole, MAX_READ_MEMBER_PAGE, MAX_RECEIPT_BATCH, MessageReceipt, ReadMemberInfo,
+};
 use tidings_store::{ConvKey, MessageRecord, RoaringBitmap};
 
-use crate::messages::group_type_of;
-use crate::{ServiceError, ServiceResult, Tidings, check_page, now};
+use serde_json::json;
 
-fn no_receipt_info(msg_id: &str) -> ServiceError {
+use crate::callbacks;
+use crate::messages::group_type_of;
+use crate::{ServiceError, ServiceResult, Tidings, check_page, now, now_millis};
+
+pub(crate) fn no_receipt_info(msg_id: &str) -> ServiceError {
     ServiceError::ReceiptInfoNotFound(format!("message {msg_id} did not ask for read receipts"))
 }
 
@@ -19,13 +27,18 @@ impl Tidings {
         if self.read_receipt_settings().enabled {
             Ok(())
         } else {
-            Err(ServiceError::ReceiptsNotSupported("read receipts are disabled on this server".into()))
+            Err(ServiceError::ReceiptsNotSupported(
+                "read receipts are disabled on this server".into(),
+            ))
         }
     }
 
     /// Loads the named messages, which must exist and all belong to one conversation; in the
     /// order given, without repeats.
-    async fn messages_of_one_conversation(&self, msg_ids: &[String]) -> ServiceResult<(Vec<MessageRecord>, ConvKey)> {
+    async fn messages_of_one_conversation(
+        &self,
+        msg_ids: &[String],
+    ) -> ServiceResult<(Vec<MessageRecord>, ConvKey)> {
         if msg_ids.is_empty() || msg_ids.len() > MAX_RECEIPT_BATCH {
             return Err(ServiceError::InvalidParameters(format!(
                 "messageIDList must name between 1 and {MAX_RECEIPT_BATCH} messages, not {}",
@@ -33,18 +46,27 @@ impl Tidings {
             )));
         }
         let mut seen = HashSet::new();
-        let unique: Vec<String> = msg_ids.iter().filter(|id| seen.insert(id.as_str())).cloned().collect();
+        let unique: Vec<String> = msg_ids
+            .iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect();
         let mut found = self.store.get_messages(&unique).await?;
         let mut ordered = Vec::with_capacity(unique.len());
         for msg_id in &unique {
             let index = found
                 .iter()
                 .position(|record| &record.message.msg_id == msg_id)
-                .ok_or_else(|| ServiceError::ReceiptInfoNotFound(format!("message {msg_id} does not exist")))?;
+                .ok_or_else(|| {
+                    ServiceError::ReceiptInfoNotFound(format!("message {msg_id} does not exist"))
+                })?;
             ordered.push(found.swap_remove(index));
         }
         let conv = ordered[0].message.conv_key();
-        if let Some(other) = ordered.iter().find(|record| record.message.conv_key() != conv) {
+        if let Some(other) = ordered
+            .iter()
+            .find(|record| record.message.conv_key() != conv)
+        {
             return Err(ServiceError::InvalidParameters(format!(
                 "message {} belongs to another conversation than {}: name messages of one conversation per call",
                 other.message.msg_id, ordered[0].message.msg_id
@@ -74,7 +96,10 @@ impl Tidings {
         let sender = records[0].message.sender.clone();
         let newly: Vec<String> = match &conv {
             ConvKey::C2c(..) => {
-                if let Some(record) = records.iter().find(|r| r.message.receiver.as_deref() != Some(reader)) {
+                if let Some(record) = records
+                    .iter()
+                    .find(|r| r.message.receiver.as_deref() != Some(reader))
+                {
                     return Err(ServiceError::PermissionDenied(format!(
                         "message {} was not sent to you",
                         record.message.msg_id
@@ -82,8 +107,12 @@ impl Tidings {
                 }
                 let time = now();
                 let changed = self.store.record_c2c_receipts(&ids, time).await?;
-                let newly: Vec<String> =
-                    ids.iter().zip(&changed).filter(|(_, c)| **c).map(|(id, _)| id.clone()).collect();
+                let newly: Vec<String> = ids
+                    .iter()
+                    .zip(&changed)
+                    .filter(|(_, c)| **c)
+                    .map(|(id, _)| id.clone())
+                    .collect();
                 if !newly.is_empty() {
                     let receipts: Vec<MessageReceipt> = newly
                         .iter()
@@ -122,24 +151,69 @@ impl Tidings {
                         )));
                     }
                 }
-                let updates = self.store.record_group_receipts(&ids, member.ordinal).await?;
-                let newly: Vec<String> =
-                    updates.into_iter().filter(|u| u.changed).map(|u| u.msg_id).collect();
+                let updates = self
+                    .store
+                    .record_group_receipts(&ids, member.ordinal)
+                    .await?;
+                let receipt_list: Vec<serde_json::Value> = updates
+                    .iter()
+                    .filter(|u| u.changed)
+                    .filter_map(|u| {
+                        let record = records.iter().find(|r| r.message.msg_id == u.msg_id)?;
+                        Some(json!({
+                            "MsgSeq": record.seq,
+                            "ReadNum": u.read_count,
+                            "UnreadNum": u.recipient_count.saturating_sub(u.read_count),
+                            "ReadReceiptMembers": [{ "Member_Account": reader }],
+                        }))
+                    })
+                    .collect();
+                if !receipt_list.is_empty() {
+                    self.callbacks.emit(callbacks::event(
+                        "Group.CallbackAfterReadReceipt",
+                        json!({
+                            "GroupId": group_id,
+                            "Type": group_type.as_str(),
+                            "GroupMsgReceiptList": receipt_list,
+                            "EventTime": now_millis(),
+                        }),
+                        None,
+                    ));
+                }
+                let newly: Vec<String> = updates
+                    .into_iter()
+                    .filter(|u| u.changed)
+                    .map(|u| u.msg_id)
+                    .collect();
                 for msg_id in &newly {
-                    self.notifier.note(&sender, group_id, msg_id);
+                    // Each message's own sender: one batch may name messages of several members.
+                    let sender = records
+                        .iter()
+                        .find(|r| &r.message.msg_id == msg_id)
+                        .map_or(sender.as_str(), |r| r.message.sender.as_str());
+                    self.notifier.note(sender, group_id, msg_id);
                 }
                 newly
             }
         };
         metrics::counter!("tidings_receipts_total").increment(newly.len() as u64);
         if !newly.is_empty() {
-            self.push::<OnMessageReceiptsSent>(vec![reader.to_owned()], &ReceiptsSent { message_id_list: newly });
+            self.push::<OnMessageReceiptsSent>(
+                vec![reader.to_owned()],
+                &ReceiptsSent {
+                    message_id_list: newly,
+                },
+            );
         }
         Ok(())
     }
 
     /// Sender side: receipt state of the caller's own messages (one conversation).
-    pub async fn get_read_receipts(&self, user: &str, msg_ids: &[String]) -> ServiceResult<Vec<MessageReceipt>> {
+    pub async fn get_read_receipts(
+        &self,
+        user: &str,
+        msg_ids: &[String],
+    ) -> ServiceResult<Vec<MessageReceipt>> {
         self.require_receipts_enabled()?;
         let (records, conv) = self.messages_of_one_conversation(msg_ids).await?;
         for record in &records {
@@ -159,7 +233,10 @@ impl Tidings {
             return ids
                 .iter()
                 .map(|msg_id| {
-                    let state = states.iter().find(|s| &s.msg_id == msg_id).ok_or_else(|| no_receipt_info(msg_id))?;
+                    let state = states
+                        .iter()
+                        .find(|s| &s.msg_id == msg_id)
+                        .ok_or_else(|| no_receipt_info(msg_id))?;
                     let read_count = state.readers.len();
                     Ok(MessageReceipt {
                         msg_id: msg_id.clone(),
@@ -190,23 +267,34 @@ impl Tidings {
     /// A page of the members who read (filter 0) or did not read (filter 1) a group message,
     /// in joining order. `nextSeq` is a keyset cursor (the next member ordinal), so pages stay
     /// consistent while receipts keep arriving.
-    pub async fn read_member_list(&self, user: &str, params: ReadMemberListParams) -> ServiceResult<ReadMemberListResult> {
+    pub async fn read_member_list(
+        &self,
+        user: &str,
+        params: ReadMemberListParams,
+    ) -> ServiceResult<ReadMemberListResult> {
         self.require_receipts_enabled()?;
         check_page(params.count, MAX_READ_MEMBER_PAGE, "count")?;
-        if params.filter != READ_MEMBERS_FILTER_READ && params.filter != READ_MEMBERS_FILTER_UNREAD {
+        if params.filter != READ_MEMBERS_FILTER_READ && params.filter != READ_MEMBERS_FILTER_UNREAD
+        {
             return Err(ServiceError::InvalidParameters(format!(
                 "filter must be 0 (read) or 1 (unread), not {}",
                 params.filter
             )));
         }
-        let start = u32::try_from(params.next_seq)
-            .map_err(|_| ServiceError::InvalidParameters("nextSeq is not one this server returned".into()))?;
+        let start = u32::try_from(params.next_seq).map_err(|_| {
+            ServiceError::InvalidParameters("nextSeq is not one this server returned".into())
+        })?;
         let record = self
             .store
             .get_messages(std::slice::from_ref(&params.message_id))
             .await?
             .pop()
-            .ok_or_else(|| ServiceError::ReceiptInfoNotFound(format!("message {} does not exist", params.message_id)))?;
+            .ok_or_else(|| {
+                ServiceError::ReceiptInfoNotFound(format!(
+                    "message {} does not exist",
+                    params.message_id
+                ))
+            })?;
         let Some(group_id) = record.message.group_id.clone() else {
             return Err(ServiceError::InvalidParameters(format!(
                 "message {} is a C2C message; member lists exist for group messages",
@@ -225,28 +313,57 @@ impl Tidings {
                 )));
             }
         }
+        self.member_page(
+            &group_id,
+            &params.message_id,
+            params.filter,
+            start,
+            params.count,
+        )
+        .await
+    }
+
+    /// One page of the read (filter 0) or unread (filter 1) members of a group message, from
+    /// member ordinal `start`: the members, the next cursor (0 when finished), and whether the
+    /// list is finished.
+    pub(crate) async fn member_page(
+        &self,
+        group_id: &str,
+        msg_id: &str,
+        filter: u32,
+        start: u32,
+        count: u32,
+    ) -> ServiceResult<ReadMemberListResult> {
         let state = self
             .store
-            .group_receipts(std::slice::from_ref(&params.message_id))
+            .group_receipts(&[msg_id.to_owned()])
             .await?
             .pop()
-            .ok_or_else(|| no_receipt_info(&params.message_id))?;
-        let listed: RoaringBitmap = if params.filter == READ_MEMBERS_FILTER_READ {
+            .ok_or_else(|| no_receipt_info(msg_id))?;
+        let listed: RoaringBitmap = if filter == READ_MEMBERS_FILTER_READ {
             state.readers
         } else {
             &state.recipients - &state.readers
         };
         let mut cursor = listed.iter();
         cursor.advance_to(start);
-        let mut ordinals: Vec<u32> = cursor.take(params.count as usize + 1).collect();
-        let is_finished = ordinals.len() <= params.count as usize;
-        ordinals.truncate(params.count as usize);
-        let next_seq = if is_finished { 0 } else { ordinals.last().map_or(0, |o| u64::from(*o) + 1) };
-        let members = self.store.members_by_ordinal(&group_id, &ordinals).await?;
+        let mut ordinals: Vec<u32> = cursor.take(count as usize + 1).collect();
+        let is_finished = ordinals.len() <= count as usize;
+        ordinals.truncate(count as usize);
+        let next_seq = if is_finished {
+            0
+        } else {
+            ordinals.last().map_or(0, |o| u64::from(*o) + 1)
+        };
+        let members = self.store.members_by_ordinal(group_id, &ordinals).await?;
         Ok(ReadMemberListResult {
             member_info_list: members
                 .into_iter()
-                .map(|m| ReadMemberInfo { user_id: m.user_id, nick_name: m.profile.nick, face_url: m.profile.face_url })
+                .map(|m| ReadMemberInfo {
+                    user_id: m.user_id,
+                    nick_name: m.profile.nick,
+                    face_url: m.profile.face_url,
+                })
                 .collect(),
             next_seq,
             is_finished,

@@ -2,10 +2,13 @@
 
 use std::collections::HashSet;
 
-use tidings_proto::{CustomElem, ELEM_TYPE_CUSTOM, ELEM_TYPE_TEXT, MSG_STATUS_SENT, Message, TextElem};
+use tidings_proto::{
+    CustomElem, ELEM_TYPE_CUSTOM, ELEM_TYPE_TEXT, MSG_STATUS_SENT, Message, TextElem,
+};
 use tidings_store::{MessageRecord, StoreError};
 
 use crate::ServiceResult;
+use crate::msg_body::is_raw;
 
 /// What a viewer's rendering depends on besides the message itself.
 #[derive(Debug, Default)]
@@ -37,10 +40,26 @@ pub(crate) fn encode_elem(text: Option<&TextElem>, custom: Option<&CustomElem>) 
 pub(crate) fn render(record: &MessageRecord, viewer: &Viewer<'_>) -> ServiceResult<Message> {
     let stored = &record.message;
     let is_self = stored.sender == viewer.user;
-    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("message {}: {e}", stored.msg_id));
-    let (text_elem, custom_elem) = match stored.elem_type {
-        ELEM_TYPE_CUSTOM => (None, Some(serde_json::from_str(&stored.body).map_err(corrupt)?)),
-        _ => (Some(serde_json::from_str(&stored.body).map_err(corrupt)?), None),
+    let corrupt =
+        |e: serde_json::Error| StoreError::Corrupt(format!("message {}: {e}", stored.msg_id));
+    let (text_elem, custom_elem, msg_body) = if is_raw(&stored.body) {
+        (
+            None,
+            None,
+            Some(serde_json::from_str(&stored.body).map_err(corrupt)?),
+        )
+    } else if stored.elem_type == ELEM_TYPE_CUSTOM {
+        (
+            None,
+            Some(serde_json::from_str(&stored.body).map_err(corrupt)?),
+            None,
+        )
+    } else {
+        (
+            Some(serde_json::from_str(&stored.body).map_err(corrupt)?),
+            None,
+            None,
+        )
     };
     let user_id = match (&stored.group_id, &stored.receiver) {
         (None, Some(receiver)) if is_self => Some(receiver.clone()),
@@ -50,7 +69,11 @@ pub(crate) fn render(record: &MessageRecord, viewer: &Viewer<'_>) -> ServiceResu
     let is_c2c = stored.group_id.is_none();
     let has_sent_receipt = !is_self
         && stored.need_receipt
-        && if is_c2c { record.receipt_at.is_some() } else { viewer.receipted.contains(&stored.msg_id) };
+        && if is_c2c {
+            record.receipt_at.is_some()
+        } else {
+            viewer.receipted.contains(&stored.msg_id)
+        };
     Ok(Message {
         msg_id: stored.msg_id.clone(),
         timestamp: stored.timestamp,
@@ -63,13 +86,15 @@ pub(crate) fn render(record: &MessageRecord, viewer: &Viewer<'_>) -> ServiceResu
         is_read: is_self || (record.seq != 0 && record.seq <= viewer.read_seq),
         is_peer_read: is_c2c
             && is_self
-            && ((record.seq != 0 && record.seq <= viewer.peer_read_seq) || record.receipt_at.is_some()),
+            && ((record.seq != 0 && record.seq <= viewer.peer_read_seq)
+                || record.receipt_at.is_some()),
         need_read_receipt: stored.need_receipt,
         has_sent_receipt,
         is_excluded_from_unread_count: stored.excluded_unread,
         elem_type: stored.elem_type,
         text_elem,
         custom_elem,
+        msg_body,
         cloud_custom_data: stored.cloud_custom_data.clone(),
         status: MSG_STATUS_SENT,
     })

@@ -17,7 +17,10 @@ pub struct ReadReceiptSettings {
 
 impl Default for ReadReceiptSettings {
     fn default() -> Self {
-        Self { enabled: true, group_types: vec![GroupType::Work, GroupType::Public, GroupType::Meeting] }
+        Self {
+            enabled: true,
+            group_types: vec![GroupType::Work, GroupType::Public, GroupType::Meeting],
+        }
     }
 }
 
@@ -47,6 +50,9 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_group_members: 100_000, receipt_window: Duration::from_millis(100) }
+        Self {
+            max_group_members: 100_000,
+            receipt_window: Duration::from_millis(100),
+        }
     }
 }

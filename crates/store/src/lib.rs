@@ -35,7 +35,19 @@ pub trait Store: Send + Sync + 'static {
     /// The named users that exist, in no particular order.
     async fn get_users(&self, user_ids: &[String]) -> StoreResult<Vec<UserRecord>>;
 
-    /// Creates a group with its owner and initial members. Fails with
+    /// Deletes users; returns for each whether it existed. Their messages and memberships stay.
+    async fn delete_users(&self, user_ids: &[String]) -> StoreResult<Vec<bool>>;
+
+    /// Groups with ID > `after`, in ID order, at most `limit`, optionally of one type; and the
+    /// total number of groups (of that type).
+    async fn list_groups(
+        &self,
+        after: &str,
+        limit: u32,
+        group_type: Option<&str>,
+    ) -> StoreResult<(Vec<GroupRecord>, u64)>;
+
+    /// Creates a group with its initial members (the owner among them, unless ownerless). Fails with
     /// [`StoreError::Conflict`] when the ID is taken.
     async fn create_group(
         &self,
@@ -91,8 +103,19 @@ pub trait Store: Send + Sync + 'static {
     /// sender) are recorded with it.
     async fn append_message(&self, message: NewMessage) -> StoreResult<MessageRecord>;
 
+    /// Like [`Store::append_message`], for a group message sent by the App administrator, who
+    /// need not be a member: all current members are its recipients.
+    async fn append_admin_message(&self, message: NewMessage) -> StoreResult<MessageRecord>;
+
     /// The named messages that exist, in no particular order.
     async fn get_messages(&self, msg_ids: &[String]) -> StoreResult<Vec<MessageRecord>>;
+
+    /// The messages of a conversation with these sequences (missing ones are left out).
+    async fn messages_by_seq(
+        &self,
+        conversation: &ConvKey,
+        seqs: &[u64],
+    ) -> StoreResult<Vec<MessageRecord>>;
 
     /// Up to `limit` messages of a conversation with `seq < before_seq` (all when None),
     /// newest first.

@@ -14,7 +14,10 @@ use crate::state::AppState;
 
 fn decode<M: Method>(params: Value) -> Result<M::Params, WireError> {
     serde_json::from_value(params).map_err(|e| {
-        WireError::new(ErrorCode::InvalidParameters, format!("invalid params for {}: {e}", M::NAME))
+        WireError::new(
+            ErrorCode::InvalidParameters,
+            format!("invalid params for {}: {e}", M::NAME),
+        )
     })
 }
 
@@ -103,7 +106,9 @@ pub(crate) async fn dispatch(
         InviteUserToGroup::NAME => {
             call::<InviteUserToGroup, _, _>(params, |p| t.invite_to_group(user, p)).await
         }
-        KickGroupMember::NAME => call::<KickGroupMember, _, _>(params, |p| t.kick_members(user, p)).await,
+        KickGroupMember::NAME => {
+            call::<KickGroupMember, _, _>(params, |p| t.kick_members(user, p)).await
+        }
         GetGroupMemberList::NAME => {
             call::<GetGroupMemberList, _, _>(params, |p| t.group_member_list(user, p)).await
         }
@@ -137,7 +142,9 @@ pub(crate) async fn dispatch(
         }
         SendMessageReadReceipts::NAME => {
             call::<SendMessageReadReceipts, _, _>(params, |p: MessageIdListParams| async move {
-                t.send_read_receipts(user, &p.message_id_list).await.map(done)
+                t.send_read_receipts(user, &p.message_id_list)
+                    .await
+                    .map(done)
             })
             .await
         }
@@ -148,18 +155,30 @@ pub(crate) async fn dispatch(
             .await
         }
         GetGroupMessageReadMemberList::NAME => {
-            call::<GetGroupMessageReadMemberList, _, _>(params, |p| t.read_member_list(user, p)).await
+            call::<GetGroupMessageReadMemberList, _, _>(params, |p| t.read_member_list(user, p))
+                .await
         }
-        other => Err(WireError::new(ErrorCode::Internal, format!("method {other} has no handler"))),
+        other => Err(WireError::new(
+            ErrorCode::Internal,
+            format!("method {other} has no handler"),
+        )),
     }
 }
 
 fn group_info_result(result: ServiceResult<tidings_proto::GroupInfo>) -> GroupInfoResult {
     match result {
-        Ok(info) => GroupInfoResult { result_code: 0, result_message: String::new(), group_info: Some(info) },
+        Ok(info) => GroupInfoResult {
+            result_code: 0,
+            result_message: String::new(),
+            group_info: Some(info),
+        },
         Err(error) => {
             let error = WireError::from(error);
-            GroupInfoResult { result_code: error.code.as_u32(), result_message: error.desc, group_info: None }
+            GroupInfoResult {
+                result_code: error.code.as_u32(),
+                result_message: error.desc,
+                group_info: None,
+            }
         }
     }
 }

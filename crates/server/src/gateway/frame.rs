@@ -21,7 +21,10 @@ pub(crate) fn parse(text: &str) -> Result<Incoming, (Option<u64>, WireError)> {
             None,
             WireError::new(
                 ErrorCode::FrameTooLarge,
-                format!("frame is {} bytes; the limit is {MAX_FRAME_BYTES}", text.len()),
+                format!(
+                    "frame is {} bytes; the limit is {MAX_FRAME_BYTES}",
+                    text.len()
+                ),
             ),
         ));
     }
@@ -46,17 +49,34 @@ pub(crate) fn parse(text: &str) -> Result<Incoming, (Option<u64>, WireError)> {
         Some(params @ Value::Object(_)) => params,
         Some(_) => return Err(invalid(id, "\"params\" must be an object".into())),
     };
-    Ok(Incoming { id: id.unwrap_or_default(), method, params })
+    Ok(Incoming {
+        id: id.unwrap_or_default(),
+        method,
+        params,
+    })
 }
 
 /// Encodes a response frame.
 pub(crate) fn response(id: Option<u64>, result: Result<Value, WireError>) -> String {
     let response = match result {
-        Ok(data) => Response { id, code: 0, desc: String::new(), data },
-        Err(error) => Response { id, code: error.code.as_u32(), desc: error.desc, data: Value::Null },
+        Ok(data) => Response {
+            id,
+            code: 0,
+            desc: String::new(),
+            data,
+        },
+        Err(error) => Response {
+            id,
+            code: error.code.as_u32(),
+            desc: error.desc,
+            data: Value::Null,
+        },
     };
     serde_json::to_string(&response).unwrap_or_else(|_| {
-        format!("{{\"id\":null,\"code\":{},\"desc\":\"cannot encode response\",\"data\":null}}", ErrorCode::Internal.as_u32())
+        format!(
+            "{{\"id\":null,\"code\":{},\"desc\":\"cannot encode response\",\"data\":null}}",
+            ErrorCode::Internal.as_u32()
+        )
     })
 }
 
@@ -77,7 +97,10 @@ mod tests {
         assert_eq!(code_of(r#"{"id":-1,"method":"login"}"#), (None, 6017));
         assert_eq!(code_of(r#"{"id":4}"#), (Some(4), 6017));
         assert_eq!(code_of(r#"{"id":4,"method":7}"#), (Some(4), 6017));
-        assert_eq!(code_of(r#"{"id":4,"method":"x","params":[1]}"#), (Some(4), 6017));
+        assert_eq!(
+            code_of(r#"{"id":4,"method":"x","params":[1]}"#),
+            (Some(4), 6017)
+        );
         assert_eq!(code_of(&" ".repeat(MAX_FRAME_BYTES + 1)), (None, 9522));
     }
 

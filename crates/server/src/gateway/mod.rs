@@ -5,10 +5,14 @@ mod frame;
 mod rate;
 mod session;
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::Extension;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tidings_service::{Origin, with_origin};
 
 use crate::state::AppState;
 
@@ -17,7 +21,14 @@ use crate::state::AppState;
 const HARD_MESSAGE_LIMIT: usize = 1024 * 1024;
 
 /// `GET /ws`: upgrades to a WebSocket session, within the connection limit.
-pub(crate) async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+pub(crate) async fn upgrade(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let client_ip = peer
+        .map(|Extension(ConnectInfo(addr))| addr.ip().to_string())
+        .unwrap_or_default();
     let Ok(permit) = std::sync::Arc::clone(&state.connections).try_acquire_owned() else {
         metrics::counter!("tidings_connections_refused_total").increment(1);
         return (StatusCode::SERVICE_UNAVAILABLE, "connection limit reached").into_response();
@@ -26,7 +37,11 @@ pub(crate) async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpg
         .max_message_size(HARD_MESSAGE_LIMIT)
         .max_frame_size(HARD_MESSAGE_LIMIT)
         .on_upgrade(move |socket| async move {
-            session::run(socket, state).await;
+            let origin = Origin {
+                client_ip,
+                platform: "Web",
+            };
+            with_origin(origin, session::run(socket, state)).await;
             drop(permit);
         })
 }

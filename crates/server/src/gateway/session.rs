@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
+use tidings_proto::ErrorCode;
 use tidings_proto::events::{KickedOffline, OnKickedOffline, OnUserSigExpired, UserSigExpired};
 use tidings_proto::methods::LoginParams;
-use tidings_proto::ErrorCode;
 use tidings_service::{Outbound, SessionId, encode_push};
 use tokio::sync::mpsc;
 
@@ -39,11 +39,18 @@ impl Session {
 
     /// Verifies the UserSig and registers the session for pushes. Logging in again as the same
     /// user refreshes the UserSig; another user needs a logout first.
-    pub(crate) async fn login(&mut self, state: &AppState, params: LoginParams) -> Result<(), WireError> {
+    pub(crate) async fn login(
+        &mut self,
+        state: &AppState,
+        params: LoginParams,
+    ) -> Result<(), WireError> {
         if !tidings_proto::is_valid_id(&params.user_id) {
             return Err(WireError::new(
                 ErrorCode::InvalidIdentifier,
-                format!("invalid userID {:?}: use 1 to 32 printable ASCII characters without spaces", params.user_id),
+                format!(
+                    "invalid userID {:?}: use 1 to 32 printable ASCII characters without spaces",
+                    params.user_id
+                ),
             ));
         }
         if let Some(current) = &self.user
@@ -105,7 +112,9 @@ pub(crate) async fn run(socket: WebSocket, state: AppState) {
     let mut bucket = TokenBucket::new(state.limits.requests_per_second, state.limits.request_burst);
     let mut shutdown = state.shutdown.clone();
     loop {
-        let deadline = session.expires_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        let deadline = session
+            .expires_at
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
         let logged_in = session.expires_at.is_some();
         let wake = tokio::select! {
             incoming = stream.next() => Wake::Incoming(incoming),
@@ -119,7 +128,10 @@ pub(crate) async fn run(socket: WebSocket, state: AppState) {
             }
             Wake::Incoming(Some(Ok(Message::Binary(_)))) => response(
                 None,
-                Err(WireError::new(ErrorCode::InvalidParameters, "binary frames are not supported; send JSON text frames")),
+                Err(WireError::new(
+                    ErrorCode::InvalidParameters,
+                    "binary frames are not supported; send JSON text frames",
+                )),
             ),
             Wake::Incoming(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
             Wake::Incoming(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => break,
@@ -132,7 +144,12 @@ pub(crate) async fn run(socket: WebSocket, state: AppState) {
                 }
             }
             Wake::Outbound(None) => {
-                close(&mut sink, CLOSE_TOO_SLOW, "too many pending pushes; reconnect and catch up").await;
+                close(
+                    &mut sink,
+                    CLOSE_TOO_SLOW,
+                    "too many pending pushes; reconnect and catch up",
+                )
+                .await;
                 break;
             }
             Wake::Expired => {
@@ -147,7 +164,11 @@ pub(crate) async fn run(socket: WebSocket, state: AppState) {
                 break;
             }
         };
-        if sink.send(Message::Text(Utf8Bytes::from(reply))).await.is_err() {
+        if sink
+            .send(Message::Text(Utf8Bytes::from(reply)))
+            .await
+            .is_err()
+        {
             break;
         }
     }
@@ -155,12 +176,24 @@ pub(crate) async fn run(socket: WebSocket, state: AppState) {
     metrics::gauge!("tidings_connections").decrement(1.0);
 }
 
-async fn close(sink: &mut futures_util::stream::SplitSink<WebSocket, Message>, code: u16, reason: &'static str) {
-    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+async fn close(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    code: u16,
+    reason: &'static str,
+) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
     let _ = sink.send(Message::Close(Some(frame))).await;
 }
 
-async fn handle_text(state: &AppState, session: &mut Session, bucket: &mut TokenBucket, text: &str) -> String {
+async fn handle_text(
+    state: &AppState,
+    session: &mut Session,
+    bucket: &mut TokenBucket,
+    text: &str,
+) -> String {
     let incoming = match parse(text) {
         Ok(incoming) => incoming,
         Err((id, error)) => return response(id, Err(error)),
@@ -169,7 +202,10 @@ async fn handle_text(state: &AppState, session: &mut Session, bucket: &mut Token
         metrics::counter!("tidings_requests_limited_total").increment(1);
         return response(
             Some(incoming.id),
-            Err(WireError::new(ErrorCode::RateLimited, "too many requests on this connection; slow down")),
+            Err(WireError::new(
+                ErrorCode::RateLimited,
+                "too many requests on this connection; slow down",
+            )),
         );
     }
     let started = Instant::now();
@@ -180,7 +216,9 @@ async fn handle_text(state: &AppState, session: &mut Session, bucket: &mut Token
     } else {
         "unknown".to_owned()
     };
-    metrics::histogram!("tidings_request_seconds", "method" => method.clone()).record(started.elapsed().as_secs_f64());
-    metrics::counter!("tidings_requests_total", "method" => method, "code" => code.to_string()).increment(1);
+    metrics::histogram!("tidings_request_seconds", "method" => method.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("tidings_requests_total", "method" => method, "code" => code.to_string())
+        .increment(1);
     response(Some(incoming.id), result)
 }

@@ -53,7 +53,9 @@ impl TestServer {
         adjust(&mut config);
         let server = Server::open(&config).expect("server opens");
         let auth = server.state().auth.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -64,7 +66,14 @@ impl TestServer {
                 .await
                 .expect("server runs");
         });
-        Self { addr, url: format!("ws://{addr}/ws"), auth, data_dir, stop: Some(stop), task: Some(task) }
+        Self {
+            addr,
+            url: format!("ws://{addr}/ws"),
+            auth,
+            data_dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// A valid UserSig for `user`.
@@ -74,19 +83,29 @@ impl TestServer {
 
     /// A logged-in SDK client.
     pub async fn client(&self, user: &str) -> (Client, Events) {
-        Client::connect(&self.url, user, &self.sig(user)).await.expect("SDK connects and logs in")
+        Client::connect(&self.url, user, &self.sig(user))
+            .await
+            .expect("SDK connects and logs in")
     }
 
     /// A raw WebSocket connection (not logged in).
     pub async fn raw(&self) -> Raw {
-        let (ws, _) = tokio_tungstenite::connect_async(self.url.as_str()).await.expect("ws connects");
-        Raw { ws, next_id: 1, pushes: Vec::new() }
+        let (ws, _) = tokio_tungstenite::connect_async(self.url.as_str())
+            .await
+            .expect("ws connects");
+        Raw {
+            ws,
+            next_id: 1,
+            pushes: Vec::new(),
+        }
     }
 
     /// A raw connection logged in as `user`.
     pub async fn raw_login(&self, user: &str) -> Raw {
         let mut raw = self.raw().await;
-        let response = raw.call("login", json!({"userID": user, "userSig": self.sig(user)})).await;
+        let response = raw
+            .call("login", json!({"userID": user, "userSig": self.sig(user)}))
+            .await;
         assert_eq!(response["code"], 0, "login failed: {response}");
         raw
     }
@@ -99,7 +118,9 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
-        tempfile::tempdir().map(|fresh| std::mem::replace(&mut self.data_dir, fresh)).expect("temp dir")
+        tempfile::tempdir()
+            .map(|fresh| std::mem::replace(&mut self.data_dir, fresh))
+            .expect("temp dir")
     }
 }
 
@@ -122,7 +143,10 @@ pub struct Raw {
 impl Raw {
     /// Sends a text frame as is.
     pub async fn send_text(&mut self, text: &str) {
-        self.ws.send(Message::Text(text.into())).await.expect("send");
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send");
     }
 
     /// The next JSON text frame.
@@ -134,7 +158,9 @@ impl Raw {
                 .expect("connection open")
                 .expect("frame readable");
             match message {
-                Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON frame"),
+                Message::Text(text) => {
+                    return serde_json::from_str(text.as_str()).expect("JSON frame");
+                }
                 Message::Close(frame) => panic!("connection closed: {frame:?}"),
                 _ => continue,
             }
@@ -157,7 +183,8 @@ impl Raw {
     pub async fn call(&mut self, method: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
-        self.send_text(&json!({"id": id, "method": method, "params": params}).to_string()).await;
+        self.send_text(&json!({"id": id, "method": method, "params": params}).to_string())
+            .await;
         let response = self.next_response().await;
         assert_eq!(response["id"], id, "response id for {method}: {response}");
         response
@@ -212,8 +239,7 @@ impl TestServer {
         let listener = loop {
             match tokio::net::TcpListener::bind(addr).await {
                 Ok(listener) => break listener,
-                Err(e) if tokio::time::Instant::now() < deadline => {
-                    tracing::debug!(%addr, error = %e, "address still in use; retrying");
+                Err(_) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 Err(e) => panic!("cannot bind {addr} again: {e}"),
@@ -228,6 +254,13 @@ impl TestServer {
                 .await
                 .expect("server runs");
         });
-        Self { addr, url: format!("ws://{addr}/ws"), auth, data_dir, stop: Some(stop), task: Some(task) }
+        Self {
+            addr,
+            url: format!("ws://{addr}/ws"),
+            auth,
+            data_dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 }

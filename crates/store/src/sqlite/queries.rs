@@ -227,10 +227,16 @@ fn insert_message(conn: &Connection, conv: &str, seq: u64, m: &NewMessage) -> St
     Ok(())
 }
 
-fn append_group_message(conn: &Connection, m: &NewMessage, group_id: &str) -> StoreResult<u64> {
+fn append_group_message(
+    conn: &Connection,
+    m: &NewMessage,
+    group_id: &str,
+    as_admin: bool,
+) -> StoreResult<u64> {
     let sender = query_member(conn, group_id, &m.sender)?;
     let sender_ordinal = match sender {
-        Some(member) if member.active => member.ordinal,
+        Some(member) if member.active => Some(member.ordinal),
+        _ if as_admin && query_group(conn, group_id)?.is_some() => None,
         Some(_) => {
             return Err(StoreError::NotMember {
                 group: group_id.into(),
@@ -256,7 +262,9 @@ fn append_group_message(conn: &Connection, m: &NewMessage, group_id: &str) -> St
     if m.need_receipt {
         let mut recipients = load_member_bitmap(conn, group_id)?
             .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
-        recipients.remove(sender_ordinal);
+        if let Some(ordinal) = sender_ordinal {
+            recipients.remove(ordinal);
+        }
         recipients.optimize();
         conn.execute(
             "INSERT INTO group_receipts (msg_id, recipients, readers) VALUES (?1, ?2, ?3)",
@@ -300,6 +308,27 @@ fn c2c_from_row(row: &Row<'_>) -> rusqlite::Result<C2cConversationRecord> {
 }
 
 const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time";
+
+impl SqliteStore {
+    async fn append(&self, message: NewMessage, as_admin: bool) -> StoreResult<MessageRecord> {
+        self.write(move |conn| {
+            let seq = match (&message.group_id, &message.receiver) {
+                (Some(group_id), _) => append_group_message(conn, &message, group_id, as_admin)?,
+
+                (None, Some(receiver)) => append_c2c_message(conn, &message, receiver)?,
+                (None, None) => {
+                    return Err(StoreError::NotFound("message receiver".into()));
+                }
+            };
+            Ok(MessageRecord {
+                message,
+                seq,
+                receipt_at: None,
+            })
+        })
+        .await
+    }
+}
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -351,6 +380,44 @@ impl Store for SqliteStore {
                 }
             }
             Ok(users)
+        })
+        .await
+    }
+
+    async fn delete_users(&self, user_ids: &[String]) -> StoreResult<Vec<bool>> {
+        let user_ids = user_ids.to_vec();
+        self.write(move |conn| {
+            let mut stmt = conn.prepare_cached("DELETE FROM users WHERE user_id = ?1")?;
+            user_ids
+                .iter()
+                .map(|id| Ok(stmt.execute([id])? == 1))
+                .collect()
+        })
+        .await
+    }
+
+    async fn list_groups(
+        &self,
+        after: &str,
+        limit: u32,
+        group_type: Option<&str>,
+    ) -> StoreResult<(Vec<GroupRecord>, u64)> {
+        let after = after.to_owned();
+        let group_type = group_type.map(str::to_owned);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {GROUP_COLUMNS} FROM groups WHERE group_id > ?1 \
+                 AND (?2 IS NULL OR group_type = ?2) ORDER BY group_id LIMIT ?3"
+            ))?;
+            let groups = stmt
+                .query_map(params![after, group_type, limit], group_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let total: u64 = conn.query_row(
+                "SELECT COUNT(*) FROM groups WHERE (?1 IS NULL OR group_type = ?1)",
+                [&group_type],
+                |row| row.get(0),
+            )?;
+            Ok((groups, total))
         })
         .await
     }
@@ -545,23 +612,12 @@ impl Store for SqliteStore {
     }
 
     async fn append_message(&self, message: NewMessage) -> StoreResult<MessageRecord> {
-        self.write(move |conn| {
-            let seq = match (&message.group_id, &message.receiver) {
-                (Some(group_id), _) => append_group_message(conn, &message, group_id)?,
-                (None, Some(receiver)) => append_c2c_message(conn, &message, receiver)?,
-                (None, None) => {
-                    return Err(StoreError::NotFound("message receiver".into()));
-                }
-            };
-            Ok(MessageRecord {
-                message,
-                seq,
-                receipt_at: None,
-            })
-        })
-        .await
+        self.append(message, false).await
     }
 
+    async fn append_admin_message(&self, message: NewMessage) -> StoreResult<MessageRecord> {
+        self.append(message, true).await
+    }
     async fn get_messages(&self, msg_ids: &[String]) -> StoreResult<Vec<MessageRecord>> {
         let msg_ids = msg_ids.to_vec();
         self.read(move |conn| {
@@ -572,6 +628,31 @@ impl Store for SqliteStore {
             for msg_id in &msg_ids {
                 if let Some(message) = stmt.query_row([msg_id], message_from_row).optional()? {
                     found.push(message);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn messages_by_seq(
+        &self,
+        conversation: &ConvKey,
+        seqs: &[u64],
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let conv = conversation.encode();
+        let seqs = seqs.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 AND seq = ?2"
+            ))?;
+            let mut found = Vec::with_capacity(seqs.len());
+            for seq in seqs {
+                if let Some(record) = stmt
+                    .query_row(params![conv, seq], message_from_row)
+                    .optional()?
+                {
+                    found.push(record);
                 }
             }
             Ok(found)

@@ -1,0 +1,246 @@
+//! Message endpoints: C2C and group sends, C2C roaming history, group history.
+
+use serde_json::{Map, Value, json};
+use tidings_proto::methods::SendMessageParams;
+use tidings_service::{ParsedBody, SendOptions, msg_body_of, parse_msg_body};
+use tidings_store::MessageRecord;
+
+use super::{Call, Reply, RestError, codes};
+
+fn fields(pairs: Value) -> Map<String, Value> {
+    match pairs {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The V2TIM send parameters and options of a REST send body (without the addressee).
+fn send_params(
+    call: &Call<'_>,
+    need_receipt_field: &str,
+    online_only: bool,
+) -> Result<(SendMessageParams, SendOptions), RestError> {
+    let body = call
+        .body
+        .get("MsgBody")
+        .ok_or_else(|| RestError::new(call.invalid_code, "MsgBody is missing"))?;
+    let parsed =
+        parse_msg_body(body).map_err(|e| RestError::new(call.invalid_code, e.to_string()))?;
+    let no_unread = call
+        .array("SendMsgControl")?
+        .iter()
+        .any(|control| control.as_str() == Some("NoUnread"));
+    let random = call
+        .opt_u64("MsgRandom")?
+        .or(call.opt_u64("Random")?)
+        .unwrap_or(0);
+    let mut params = SendMessageParams {
+        need_read_receipt: call.opt_u64(need_receipt_field)?.unwrap_or(0) == 1,
+        online_user_only: online_only,
+        is_excluded_from_unread_count: no_unread,
+        cloud_custom_data: call.opt_string("CloudCustomData")?.unwrap_or_default(),
+        random: u32::try_from(random).unwrap_or(u32::MAX),
+        ..SendMessageParams::default()
+    };
+    let mut options = SendOptions::default();
+    match parsed {
+        ParsedBody::Text(text) => params.text_elem = Some(text),
+        ParsedBody::Custom(custom) => params.custom_elem = Some(custom),
+        ParsedBody::Raw { elem_type, json } => options.raw_body = Some((elem_type, json)),
+    }
+    Ok((params, options))
+}
+
+/// The sender: `From_Account`, or the App administrator when absent.
+fn sender(call: &Call<'_>) -> Result<(String, bool), RestError> {
+    Ok(match call.opt_string("From_Account")? {
+        Some(user) => {
+            let is_admin = user == call.state.auth.admin;
+            (user, is_admin)
+        }
+        None => (call.state.auth.admin.clone(), true),
+    })
+}
+
+/// `openim/sendmsg`.
+pub(crate) async fn send_c2c(call: &Call<'_>) -> Reply {
+    let receiver = call
+        .string("To_Account")
+        .map_err(|e| RestError::new(codes::OPENIM_TO_ACCOUNT, e.info))?;
+    let online_only = call.opt_u64("MsgLifeTime")? == Some(0);
+    let (mut params, mut options) = send_params(call, "IsNeedReadReceipt", online_only)?;
+    options.sync_to_sender = call.opt_u64("SyncOtherMachine")?.unwrap_or(1) != 2;
+    let (from, _) = sender(call)?;
+    ensure_exists(call, &from).await?;
+    params.receiver = Some(receiver);
+    let message = call
+        .state
+        .tidings
+        .send_message_with(&from, params, options)
+        .await?;
+    Ok(fields(
+        json!({ "MsgTime": message.timestamp, "MsgKey": message.msg_id, "MsgId": message.msg_id }),
+    ))
+}
+
+/// `openim/batchsendmsg`: one message per receiver; failures listed per receiver.
+pub(crate) async fn send_batch(call: &Call<'_>) -> Reply {
+    let receivers = call
+        .strings("To_Account", 500)
+        .map_err(|e| RestError::new(codes::OPENIM_TO_ACCOUNT, e.info))?;
+    let online_only = call.opt_u64("MsgLifeTime")? == Some(0);
+    let (params, mut options) = send_params(call, "IsNeedReadReceipt", online_only)?;
+    options.sync_to_sender = call.opt_u64("SyncOtherMachine")?.unwrap_or(1) != 2;
+    let (from, _) = sender(call)?;
+    ensure_exists(call, &from).await?;
+    let mut errors = Vec::new();
+    let mut first_key = None;
+    for receiver in receivers {
+        let params = SendMessageParams {
+            receiver: Some(receiver.clone()),
+            ..params.clone()
+        };
+        match call
+            .state
+            .tidings
+            .send_message_with(&from, params, options.clone())
+            .await
+        {
+            Ok(message) => {
+                first_key.get_or_insert(message.msg_id);
+            }
+            Err(error) => errors
+                .push(json!({ "To_Account": receiver, "ErrorCode": RestError::from(error).code })),
+        }
+    }
+    let key = first_key.unwrap_or_default();
+    Ok(fields(
+        json!({ "MsgKey": key, "MsgId": key, "ErrorList": errors }),
+    ))
+}
+
+/// Makes sure the App administrator exists as a user before it sends.
+async fn ensure_exists(call: &Call<'_>, user: &str) -> Result<(), RestError> {
+    if user == call.state.auth.admin {
+        call.state.tidings.login(user).await?;
+    } else if !call
+        .state
+        .tidings
+        .accounts_exist(&[user.to_owned()])
+        .await?[0]
+    {
+        return Err(RestError::new(
+            codes::OPENIM_FROM_ACCOUNT,
+            format!("From_Account {user} does not exist"),
+        ));
+    }
+    Ok(())
+}
+
+/// `group_open_http_svc/send_group_msg`.
+pub(crate) async fn send_group(call: &Call<'_>) -> Reply {
+    let group_id = call.string("GroupId")?;
+    let online_only = call.opt_u64("OnlineOnlyFlag")?.unwrap_or(0) == 1;
+    let (mut params, mut options) = send_params(call, "NeedReadReceipt", online_only)?;
+    let (from, is_admin) = sender(call)?;
+    if is_admin {
+        call.state.tidings.login(&from).await?;
+    }
+    options.as_admin = is_admin;
+    params.group_id = Some(group_id);
+    let message = call
+        .state
+        .tidings
+        .send_message_with(&from, params, options)
+        .await?;
+    Ok(fields(
+        json!({ "MsgTime": message.timestamp, "MsgSeq": message.seq, "MsgId": message.msg_id }),
+    ))
+}
+
+fn roam_item(record: &MessageRecord) -> Value {
+    let message = &record.message;
+    json!({
+        "From_Account": message.sender,
+        "To_Account": message.receiver,
+        "MsgSeq": record.seq,
+        "MsgRandom": message.random,
+        "MsgTimeStamp": message.timestamp,
+        "MsgFlagBits": 0,
+        "IsPeerRead": u8::from(record.receipt_at.is_some()),
+        "MsgKey": message.msg_id,
+        "MsgId": message.msg_id,
+        "MsgBody": msg_body_of(message),
+        "CloudCustomData": message.cloud_custom_data,
+    })
+}
+
+/// `openim/admin_getroammsg`: newest first; `LastMsgKey` continues with older messages.
+pub(crate) async fn roam(call: &Call<'_>) -> Reply {
+    let operator = call.string_of(&["Operator_Account", "From_Account"])?;
+    let peer = call.string_of(&["Peer_Account", "To_Account"])?;
+    let max = call.opt_u64("MaxCnt")?.unwrap_or(100).clamp(1, 100) as u32;
+    let min_time = call.opt_u64("MinTime")?.unwrap_or(0) as i64;
+    let max_time = call.opt_u64("MaxTime")?.map_or(i64::MAX, |t| t as i64);
+    let last_key = call.opt_string("LastMsgKey")?;
+    let (records, complete) = call
+        .state
+        .tidings
+        .roam_messages(
+            &operator,
+            &peer,
+            min_time,
+            max_time,
+            max,
+            last_key.as_deref(),
+        )
+        .await?;
+    let last = records.last();
+    Ok(fields(json!({
+        "Complete": u8::from(complete),
+        "MsgCnt": records.len(),
+        "LastMsgTime": last.map_or(0, |r| r.message.timestamp),
+        "LastMsgKey": last.map_or(String::new(), |r| r.message.msg_id.clone()),
+        "MsgList": records.iter().map(roam_item).collect::<Vec<_>>(),
+    })))
+}
+
+/// `group_open_http_svc/group_msg_get_simple`: newest first from `ReqMsgSeq`.
+pub(crate) async fn group_history(call: &Call<'_>) -> Reply {
+    let group_id = call.string("GroupId")?;
+    let count = call.opt_u64("ReqMsgNumber")?.unwrap_or(20);
+    if !(1..=20).contains(&count) {
+        return Err(RestError::new(
+            call.invalid_code,
+            "ReqMsgNumber must be between 1 and 20",
+        ));
+    }
+    let up_to = call.opt_u64("ReqMsgSeq")?;
+    let records = call
+        .state
+        .tidings
+        .group_messages(&group_id, up_to, count as u32 + 1)
+        .await?;
+    let finished = records.len() <= count as usize;
+    let items: Vec<Value> = records
+        .iter()
+        .take(count as usize)
+        .map(|record| {
+            json!({
+                "From_Account": record.message.sender,
+                "IsPlaceMsg": 0,
+                "IsSystemMsg": 0,
+                "MsgBody": msg_body_of(&record.message),
+                "MsgPriority": 1,
+                "MsgRandom": record.message.random,
+                "MsgSeq": record.seq,
+                "MsgTimeStamp": record.message.timestamp,
+                "MsgId": record.message.msg_id,
+                "CloudCustomData": record.message.cloud_custom_data,
+            })
+        })
+        .collect();
+    Ok(fields(
+        json!({ "GroupId": group_id, "IsFinished": u8::from(finished), "RspMsgList": items }),
+    ))
+}

@@ -1,0 +1,316 @@
+//! Tencent IM's v4 REST API at `POST /v4/<service>/<command>`: the common protocol (admin
+//! UserSig in the query, JSON body whatever the Content-Type, always HTTP 200 with
+//! `ActionStatus`/`ErrorCode`/`ErrorInfo`) and the endpoint table. Every endpoint calls the same
+//! service methods as the WebSocket API.
+
+mod accounts;
+mod fields;
+mod groups;
+mod messages;
+mod receipts;
+mod settings;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use serde_json::{Map, Value, json};
+use tidings_proto::ErrorCode;
+use tidings_service::{Origin, ServiceError, with_origin};
+
+use crate::error::WireError;
+use crate::state::AppState;
+
+/// Largest accepted request body.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A REST failure: Tencent's code and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RestError {
+    pub code: u32,
+    pub info: String,
+}
+
+impl RestError {
+    pub(crate) fn new(code: u32, info: impl Into<String>) -> Self {
+        Self {
+            code,
+            info: info.into(),
+        }
+    }
+}
+
+impl From<WireError> for RestError {
+    fn from(error: WireError) -> Self {
+        Self {
+            code: error.code.as_u32(),
+            info: error.desc,
+        }
+    }
+}
+
+impl From<ServiceError> for RestError {
+    fn from(error: ServiceError) -> Self {
+        WireError::from(error).into()
+    }
+}
+
+/// Fields of a successful reply besides the envelope.
+pub(crate) type Reply = Result<Map<String, Value>, RestError>;
+
+/// What every endpoint handler receives.
+pub(crate) struct Call<'a> {
+    pub state: &'a AppState,
+    pub body: &'a Value,
+    /// Code for a missing or invalid field in this service (Tencent's codes differ per service).
+    pub invalid_code: u32,
+}
+
+/// Common REST codes (Tencent's table).
+pub(crate) mod codes {
+    /// The URL is malformed or misses a required query parameter.
+    pub(crate) const BAD_URL: u32 = 60002;
+    /// The body is not valid JSON.
+    pub(crate) const BAD_JSON: u32 = 60003;
+    /// The identifier is not an App administrator.
+    pub(crate) const NOT_ADMIN: u32 = 60010;
+    /// Unknown command.
+    pub(crate) const UNKNOWN_COMMAND: u32 = 60020;
+    /// openim: bad request body.
+    pub(crate) const OPENIM_INVALID: u32 = 90001;
+    /// openim: `To_Account` missing or not found.
+    pub(crate) const OPENIM_TO_ACCOUNT: u32 = 90003;
+    /// openim: `From_Account` missing or not found.
+    pub(crate) const OPENIM_FROM_ACCOUNT: u32 = 90008;
+    /// Account service: invalid parameter.
+    pub(crate) const ACCOUNT_INVALID: u32 = 70402;
+    /// Account does not exist.
+    pub(crate) const ACCOUNT_NOT_FOUND: u32 = 70107;
+    /// Group service: invalid parameter.
+    pub(crate) const GROUP_INVALID: u32 = 10004;
+}
+
+/// `POST /v4/{service}/{command}`.
+pub(crate) async fn handle(
+    State(state): State<AppState>,
+    Path((service, command)): Path<(String, String)>,
+    request: Request,
+) -> Json<Value> {
+    let client_ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip().to_string())
+        .unwrap_or_default();
+    let query: HashMap<String, String> = request
+        .uri()
+        .query()
+        .map(|q| form_pairs(q).collect())
+        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await;
+    let origin = Origin {
+        client_ip,
+        platform: "RESTAPI",
+    };
+    let reply = with_origin(origin, async {
+        authenticate(&state, &query)?;
+        let invalid_code = match service.as_str() {
+            "openim" => codes::OPENIM_INVALID,
+            "group_open_http_svc" => codes::GROUP_INVALID,
+            "im_open_login_svc" => codes::ACCOUNT_INVALID,
+            _ => codes::BAD_JSON,
+        };
+        let bytes = bytes.map_err(|_| {
+            RestError::new(
+                invalid_code,
+                format!("body larger than {MAX_BODY_BYTES} bytes"),
+            )
+        })?;
+        let body: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| RestError::new(invalid_code, format!("body is not valid JSON: {e}")))?;
+        if !body.is_object() {
+            return Err(RestError::new(invalid_code, "body must be a JSON object"));
+        }
+        let call = Call {
+            state: &state,
+            body: &body,
+            invalid_code,
+        };
+        route(&call, &service, &command).await
+    })
+    .await;
+    let code = reply.as_ref().map_or_else(|e| e.code, |_| 0);
+    metrics::counter!("tidings_rest_requests_total", "command" => format!("{service}/{command}"), "code" => code.to_string())
+        .increment(1);
+    Json(envelope(reply))
+}
+
+async fn route(call: &Call<'_>, service: &str, command: &str) -> Reply {
+    match (service, command) {
+        ("im_open_login_svc", "account_import") => accounts::import(call).await,
+        ("im_open_login_svc", "multiaccount_import") => accounts::import_many(call).await,
+        ("im_open_login_svc", "account_check") => accounts::check(call).await,
+        ("im_open_login_svc", "account_delete") => accounts::delete(call).await,
+        ("im_open_login_svc", "kick") => accounts::kick(call).await,
+        ("openim", "query_online_status") => accounts::online_status(call).await,
+        ("openim", "sendmsg") => messages::send_c2c(call).await,
+        ("openim", "batchsendmsg") => messages::send_batch(call).await,
+        ("openim", "admin_getroammsg") => messages::roam(call).await,
+        ("group_open_http_svc", "send_group_msg") => messages::send_group(call).await,
+        ("group_open_http_svc", "group_msg_get_simple") => messages::group_history(call).await,
+        ("group_open_http_svc", "create_group") => groups::create(call).await,
+        ("group_open_http_svc", "get_group_info") => groups::info(call).await,
+        ("group_open_http_svc", "get_group_member_info") => groups::members(call).await,
+        ("group_open_http_svc", "add_group_member") => groups::add_members(call).await,
+        ("group_open_http_svc", "delete_group_member") => groups::delete_members(call).await,
+        ("group_open_http_svc", "destroy_group") => groups::destroy(call).await,
+        ("group_open_http_svc", "get_joined_group_list") => groups::joined(call).await,
+        ("group_open_http_svc", "get_appid_group_list") => groups::all(call).await,
+        ("openim", "admin_set_msg_read") => receipts::set_c2c_read(call).await,
+        ("openim", "get_c2c_unread_msg_num") => receipts::c2c_unread(call).await,
+        ("openim", "c2c_msg_read_receipt") => receipts::c2c_receipt(call).await,
+        ("group_open_http_svc", "group_msg_receipt") => receipts::group_receipt(call).await,
+        ("group_open_http_svc", "get_group_msg_receipt") => receipts::group_counts(call).await,
+        ("group_open_http_svc", "get_group_msg_receipt_detail") => {
+            receipts::group_detail(call).await
+        }
+        ("group_open_http_svc", "set_unread_msg_num") => receipts::set_group_unread(call).await,
+        ("tidings", "get_settings") => settings::get(call),
+        ("tidings", "set_settings") => settings::set(call),
+        _ => Err(RestError::new(
+            codes::UNKNOWN_COMMAND,
+            format!("unknown command v4/{service}/{command}"),
+        )),
+    }
+}
+
+/// Checks `sdkappid`, `identifier` (must be the admin) and its `usersig`.
+fn authenticate(state: &AppState, query: &HashMap<String, String>) -> Result<(), RestError> {
+    let param = |name: &str| {
+        query.get(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+            RestError::new(
+                codes::BAD_URL,
+                format!("the URL lacks the {name} query parameter"),
+            )
+        })
+    };
+    let sdkappid = param("sdkappid")?;
+    let identifier = param("identifier")?;
+    let user_sig = query.get("usersig").map(String::as_str).unwrap_or_default();
+    if sdkappid.parse::<u64>().ok() != Some(state.auth.sdkappid) {
+        return Err(WireError::new(
+            ErrorCode::UserSigSdkAppIdMismatch,
+            format!("sdkappid {sdkappid} is not this server's"),
+        )
+        .into());
+    }
+    state.auth.verify(identifier, user_sig)?;
+    if identifier != &state.auth.admin {
+        return Err(RestError::new(
+            codes::NOT_ADMIN,
+            format!("{identifier} is not the App administrator"),
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes `application/x-www-form-urlencoded` pairs (query strings).
+fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(key), percent_decode(value))
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    fn hex(byte: u8) -> Option<u8> {
+        (byte as char)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push(high * 16 + low);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (other, _, _) => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn envelope(reply: Reply) -> Value {
+    match reply {
+        Ok(mut fields) => {
+            let mut out = Map::new();
+            out.insert("ActionStatus".into(), json!("OK"));
+            out.insert("ErrorCode".into(), json!(0));
+            out.insert("ErrorInfo".into(), json!(""));
+            out.append(&mut fields);
+            Value::Object(out)
+        }
+        Err(error) => {
+            json!({ "ActionStatus": "FAIL", "ErrorCode": error.code, "ErrorInfo": error.info })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// The `("service", "command")` arms of [`route`], read from this file's source.
+    fn routed() -> BTreeSet<String> {
+        include_str!("mod.rs")
+            .lines()
+            .filter_map(|line| {
+                let rest = line.trim().strip_prefix("(\"")?;
+                let (service, rest) = rest.split_once("\", \"")?;
+                let (command, _) = rest.split_once("\") =>")?;
+                Some(format!("{service}/{command}"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_openapi_description_lists_exactly_the_routed_endpoints() {
+        let spec: Value =
+            serde_json::from_str(include_str!("../../../../docs/openapi.json")).unwrap();
+        let documented: BTreeSet<String> = spec["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|path| path.trim_start_matches("/v4/").to_owned())
+            .collect();
+        let routed = routed();
+        assert!(routed.len() > 20, "the route table was read");
+        assert_eq!(documented, routed);
+    }
+
+    #[test]
+    fn query_strings_are_percent_decoded() {
+        let pairs: HashMap<String, String> =
+            form_pairs("usersig=a%2Bb*c-_&x=1+2&bad=%zz&end=%4").collect();
+        assert_eq!(pairs["usersig"], "a+b*c-_");
+        assert_eq!(pairs["x"], "1 2");
+        assert_eq!(pairs["bad"], "%zz");
+        assert_eq!(pairs["end"], "%4");
+    }
+}

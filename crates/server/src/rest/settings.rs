@@ -1,0 +1,80 @@
+//! Tidings' own admin endpoints: read and change the read-receipt and webhook settings at
+//! runtime (`v4/tidings/get_settings`, `v4/tidings/set_settings`).
+
+use serde_json::{Map, Value, json};
+use tidings_proto::GroupType;
+use tidings_service::ReadReceiptSettings;
+
+use super::{Call, Reply, RestError};
+use crate::webhook::WebhookSettings;
+
+fn current(call: &Call<'_>) -> Map<String, Value> {
+    let receipts = call.state.tidings.read_receipt_settings();
+    let webhook = call.state.webhooks.settings();
+    let types: Vec<&str> = receipts.group_types.iter().map(|t| t.as_str()).collect();
+    match json!({
+        "ReadReceipt": { "Enabled": receipts.enabled, "GroupTypes": types },
+        "Webhook": { "Url": webhook.url, "Token": webhook.token },
+    }) {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// `tidings/get_settings`.
+pub(crate) fn get(call: &Call<'_>) -> Reply {
+    Ok(current(call))
+}
+
+/// `tidings/set_settings`: fields left out keep their value.
+pub(crate) fn set(call: &Call<'_>) -> Reply {
+    let invalid = |info: String| RestError::new(call.invalid_code, info);
+    let mut receipts = call.state.tidings.read_receipt_settings();
+    if let Some(section) = call.body.get("ReadReceipt") {
+        if let Some(enabled) = section.get("Enabled") {
+            receipts.enabled = enabled
+                .as_bool()
+                .ok_or_else(|| invalid("ReadReceipt.Enabled must be a boolean".into()))?;
+        }
+        if let Some(types) = section.get("GroupTypes") {
+            let names = types
+                .as_array()
+                .ok_or_else(|| invalid("ReadReceipt.GroupTypes must be an array".into()))?;
+            receipts.group_types = names
+                .iter()
+                .map(|name| {
+                    name.as_str()
+                        .and_then(GroupType::parse)
+                        .ok_or_else(|| invalid(format!("unknown group type {name}")))
+                })
+                .collect::<Result<_, _>>()?;
+        }
+    }
+    ReadReceiptSettings::validate(&receipts).map_err(invalid)?;
+    let mut webhook = call.state.webhooks.settings();
+    if let Some(section) = call.body.get("Webhook") {
+        let text = |name: &str| -> Result<Option<String>, RestError> {
+            match section.get(name) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(invalid(format!("Webhook.{name} must be a string"))),
+            }
+        };
+        if let Some(url) = text("Url")? {
+            if !url.is_empty() && !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(invalid(
+                    "Webhook.Url must be an http:// or https:// URL".into(),
+                ));
+            }
+            webhook.url = url;
+        }
+        if let Some(token) = text("Token")? {
+            webhook.token = token;
+        }
+    }
+    call.state.tidings.set_read_receipt_settings(receipts);
+    call.state
+        .webhooks
+        .set_settings(WebhookSettings { ..webhook });
+    Ok(current(call))
+}

@@ -1,0 +1,176 @@
+//! The web chat at `/` (static files built into the binary) and demo mode: `POST /demo/usersig`
+//! and the demo users and group seeded at start.
+//!
+//! The page (`web/index.html`, `web/app.js`, `web/style.css`) is plain JavaScript without a build
+//! step and speaks only the documented WebSocket protocol at `/ws`. Demo mode exists so that a
+//! newcomer can try the server without making UserSigs: the endpoint signs one for any user, so
+//! it is off unless `demo` is set, and then answers 404 like any unknown path.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use tidings_proto::methods::CreateGroupParams;
+use tidings_proto::{GroupMemberSpec, GroupRole};
+use tidings_service::{ServiceError, ServiceResult};
+use tidings_store::UserProfile;
+
+use crate::state::AppState;
+
+const INDEX_HTML: &str = include_str!("../../../web/index.html");
+const APP_JS: &str = include_str!("../../../web/app.js");
+const STYLE_CSS: &str = include_str!("../../../web/style.css");
+
+/// The demo users (user ID, nickname) seeded in demo mode; the first owns the demo group.
+pub const DEMO_USERS: [(&str, &str); 4] = [
+    ("alice", "Alice"),
+    ("bob", "Bob"),
+    ("carol", "Carol"),
+    ("dave", "Dave"),
+];
+
+/// The ID of the Work group seeded in demo mode, holding every demo user.
+pub const DEMO_GROUP: &str = "demo";
+
+/// Longest lifetime of a demo UserSig: one day.
+const DEMO_SIG_MAX_SECS: u64 = 86_400;
+
+/// The page's routes: `/`, `/app.js`, `/style.css` and `POST /demo/usersig`.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/index.html", get(index))
+        .route("/app.js", get(app_js))
+        .route("/style.css", get(style_css))
+        .route("/demo/usersig", post(demo_usersig))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            // The files change with the binary: always revalidate.
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn index() -> Response {
+    asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+async fn app_js() -> Response {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+async fn style_css() -> Response {
+    asset("text/css; charset=utf-8", STYLE_CSS)
+}
+
+#[derive(Debug, Deserialize)]
+struct DemoSigRequest {
+    #[serde(rename = "userID")]
+    user_id: String,
+    /// Lifetime in seconds (default and maximum one day); short ones let the page show expiry.
+    #[serde(default)]
+    expire: Option<u64>,
+}
+
+fn refuse(status: StatusCode, desc: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": desc.into() }))).into_response()
+}
+
+/// `POST /demo/usersig` `{"userID": "alice"}` → `{"userID", "userSig", "sdkAppID"}`; 404 unless
+/// demo mode is on. The body is read only after that check, so without demo mode every request
+/// gets the same 404.
+async fn demo_usersig(State(state): State<AppState>, body: Bytes) -> Response {
+    if !state.demo {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "not found: demo mode is off (start the server with --demo)",
+        );
+    }
+    let request: DemoSigRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"userID\": \"...\"}}: {e}"),
+            );
+        }
+    };
+    if !tidings_proto::is_valid_id(&request.user_id) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "invalid userID {:?}: use 1 to 32 printable ASCII characters without spaces",
+                request.user_id
+            ),
+        );
+    }
+    if request.user_id == state.auth.admin {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "demo mode does not sign UserSigs for the App administrator",
+        );
+    }
+    let expire = request
+        .expire
+        .unwrap_or(DEMO_SIG_MAX_SECS)
+        .clamp(1, DEMO_SIG_MAX_SECS);
+    let user_sig = state.auth.sign(&request.user_id, expire);
+    Json(json!({ "userID": request.user_id, "userSig": user_sig, "sdkAppID": state.auth.sdkappid }))
+        .into_response()
+}
+
+/// Creates the demo users (with nicknames) and the Work group [`DEMO_GROUP`] owned by the first
+/// of them and holding all of them. Idempotent: on a restart, existing users keep their data,
+/// and demo users missing from the existing group are added back.
+pub async fn seed_demo(state: &AppState) -> ServiceResult<()> {
+    let tidings = &state.tidings;
+    for (user_id, nick) in DEMO_USERS {
+        tidings.login(user_id).await?;
+        let profile = UserProfile {
+            nick: nick.to_owned(),
+            face_url: String::new(),
+        };
+        tidings
+            .store()
+            .ensure_user(user_id, Some(profile), tidings_service::now())
+            .await?;
+    }
+    let owner = DEMO_USERS[0].0;
+    let others: Vec<String> = DEMO_USERS[1..]
+        .iter()
+        .map(|(user_id, _)| (*user_id).to_owned())
+        .collect();
+    let params = CreateGroupParams {
+        group_type: "Work".into(),
+        group_id: Some(DEMO_GROUP.into()),
+        group_name: "Demo group".into(),
+        member_list: others
+            .iter()
+            .map(|user_id| GroupMemberSpec {
+                user_id: user_id.clone(),
+                role: GroupRole::Member,
+            })
+            .collect(),
+    };
+    match tidings.create_group(owner, params).await {
+        Ok(_) => Ok(()),
+        Err(ServiceError::GroupIdInUse(_)) => {
+            let Some(group) = tidings.store().get_group(DEMO_GROUP).await? else {
+                return Ok(());
+            };
+            tidings.add_to_group(&group, owner, &others).await?;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,79 @@
+//! After-event callbacks (Tencent's "third-party callbacks"): what happened, with whom, from
+//! where. The service emits them through the [`Callbacks`] trait; the edge delivers them as
+//! webhooks, off the message path.
+
+use std::future::Future;
+
+use serde_json::Value;
+
+/// Where a request came from, set by the edge around each request (see [`with_origin`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origin {
+    /// The client's IP address.
+    pub client_ip: String,
+    /// Tencent's `OptPlatform`: `RESTAPI`, `Web`, `Unknown`…
+    pub platform: &'static str,
+}
+
+tokio::task_local! {
+    static ORIGIN: Origin;
+}
+
+/// Runs `future` with `origin` as the origin of the callbacks it emits.
+pub async fn with_origin<F: Future>(origin: Origin, future: F) -> F::Output {
+    ORIGIN.scope(origin, future).await
+}
+
+/// The origin of the request being served (empty outside [`with_origin`]).
+pub(crate) fn current_origin() -> Origin {
+    ORIGIN.try_with(Clone::clone).unwrap_or(Origin {
+        client_ip: String::new(),
+        platform: "Unknown",
+    })
+}
+
+/// One after-event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackEvent {
+    /// Tencent's `CallbackCommand`, e.g. `C2C.CallbackAfterSendMsg`.
+    pub command: &'static str,
+    /// Where the triggering request came from.
+    pub origin: Origin,
+    /// The body fields (Tencent's names), without `CallbackCommand`.
+    pub body: serde_json::Map<String, Value>,
+    /// A user whose total C2C unread count the deliverer adds as `UnreadMsgNum` before sending
+    /// (computed off the message path).
+    pub unread_total_of: Option<String>,
+}
+
+/// Receives after-events. Implementations must not block: queue and return.
+pub trait Callbacks: Send + Sync + 'static {
+    /// Queues an event for delivery.
+    fn emit(&self, event: CallbackEvent);
+}
+
+/// Discards every event (no webhook configured, or tests of other things).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCallbacks;
+
+impl Callbacks for NoCallbacks {
+    fn emit(&self, _event: CallbackEvent) {}
+}
+
+/// Builds an event from the current origin.
+pub(crate) fn event(
+    command: &'static str,
+    body: Value,
+    unread_total_of: Option<&str>,
+) -> CallbackEvent {
+    let body = match body {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    CallbackEvent {
+        command,
+        origin: current_origin(),
+        body,
+        unread_total_of: unread_total_of.map(str::to_owned),
+    }
+}
