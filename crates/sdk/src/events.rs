@@ -18,6 +18,10 @@ use tokio::sync::mpsc;
 /// listener callbacks without their `on` prefix.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "each event is moved once from the socket task to the application; boxing the message would only complicate matching"
+)]
 pub enum SdkEvent {
     /// `onRecvNewMessage`: a new message in one of the user's conversations, including the user's
     /// own messages (from this and other devices). De-duplicate by `msg_id`: after a reconnect a
