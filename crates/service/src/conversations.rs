@@ -226,12 +226,16 @@ impl Tidings {
     pub async fn clean_c2c_unread(&self, user: &str, peer: &str, up_to: i64) -> ServiceResult<()> {
         check_id(peer)?;
         let conv = ConvKey::c2c(user, peer);
-        let current = self.store.c2c_conversation(user, peer).await?;
+        let Some(current) = self.store.c2c_conversation(user, peer).await? else {
+            // No message was ever exchanged: nothing to mark, and no empty conversation is made.
+            if self.store.get_users(&[peer.to_owned()]).await?.is_empty() {
+                return Err(ServiceError::UserNotFound(peer.to_owned()));
+            }
+            return Ok(());
+        };
         let read_time = if up_to <= 0 { now() } else { up_to };
         let seq = self.store.seq_at_time(&conv, read_time).await?;
-        let (old_seq, old_time) = current
-            .as_ref()
-            .map_or((0, 0), |c| (c.read_seq, c.read_time));
+        let (old_seq, old_time) = (current.read_seq, current.read_time);
         let (new_seq, new_time) = (seq.max(old_seq), read_time.max(old_time));
         self.store
             .set_c2c_read(user, peer, new_seq, new_time)

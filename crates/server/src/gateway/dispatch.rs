@@ -13,7 +13,7 @@ use crate::error::WireError;
 use crate::state::AppState;
 
 fn decode<M: Method>(params: Value) -> Result<M::Params, WireError> {
-    serde_json::from_value(params).map_err(|e| {
+    serde_path_to_error::deserialize(params).map_err(|e| {
         WireError::new(
             ErrorCode::InvalidParameters,
             format!("invalid params for {}: {e}", M::NAME),

@@ -16,7 +16,7 @@ use tidings_service::{Origin, with_origin};
 
 use crate::state::AppState;
 
-/// Hard cap on a WebSocket message: beyond it the connection is closed (1009). Frames between
+/// Hard cap on a WebSocket message: beyond it the connection is dropped without reading further. Frames between
 /// [`tidings_proto::MAX_FRAME_BYTES`] and this are answered with an error instead.
 const HARD_MESSAGE_LIMIT: usize = 1024 * 1024;
 
