@@ -5,7 +5,8 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u32)]
 pub enum ErrorCode {
-    /// A request other than `login` arrived before a successful login (Tencent 6014).
+    /// A method other than `login` and `logout` was called before a successful login (Tencent
+    /// 6014).
     NotLoggedIn = 6014,
     /// Malformed JSON, unknown method, missing or wrongly typed field, value out of range (6017).
     InvalidParameters = 6017,
@@ -27,7 +28,7 @@ pub enum ErrorCode {
     GroupInvalidParameters = 10004,
     /// The caller may not do this in this group (not a member, wrong role, wrong type) (10007).
     GroupPermissionDenied = 10007,
-    /// The group owner cannot quit a group of this type (10009).
+    /// The group owner cannot quit; they dismiss the group instead (10009).
     OwnerCannotQuit = 10009,
     /// The group does not exist or was dismissed (10010).
     GroupNotFound = 10010,

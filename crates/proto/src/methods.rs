@@ -247,7 +247,7 @@ pub struct KickParams {
     pub group_id: String,
     /// Members to remove (at most 100).
     pub member_list: Vec<String>,
-    /// Optional reason, passed on in the `onMemberKicked` event.
+    /// Optional reason (accepted for V2TIM compatibility; not stored or forwarded).
     #[serde(default)]
     pub reason: String,
 }

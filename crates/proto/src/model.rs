@@ -112,7 +112,8 @@ pub struct Conversation {
     /// The newest message, if any.
     #[serde(default)]
     pub last_message: Option<Message>,
-    /// Sort key (newest activity first): Unix seconds of the newest message or of joining.
+    /// Sort key (newest activity first): Unix seconds of the newest message; without messages,
+    /// the group's creation time or the C2C read time.
     pub order_key: i64,
 }
 
@@ -157,7 +158,7 @@ impl TryFrom<u32> for GroupRole {
 pub enum GroupType {
     /// Private work group: invitation only (Tencent's legacy `Private`).
     Work,
-    /// Public group: anyone may join unless the owner disabled it.
+    /// Public group: anyone may join; only the owner and admins invite.
     Public,
     /// Meeting group: anyone may join (Tencent's legacy `ChatRoom`).
     Meeting,

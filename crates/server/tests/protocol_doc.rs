@@ -1,108 +1,145 @@
-//! TEMPORARY experiment (will be replaced).
+//! Keeps `docs/protocol.md` complete: every method, event and error code of `tidings-proto` has
+//! its place in it, and every ```json example in it parses (and names only real methods, events
+//! and codes).
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use tidings_server::{Config, Server};
-use tokio_tungstenite::tungstenite::Message;
+use std::path::PathBuf;
 
-async fn start(
-    adjust: impl FnOnce(&mut Config),
-) -> (String, tidings_server::Auth, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        data_dir: dir.path().to_owned(),
-        secret_key: Some("k".into()),
-        ..Config::default()
-    };
-    config.store.synchronous = "normal".into();
-    config.read_receipts.notify_window_ms = 20;
-    adjust(&mut config);
-    let server = Server::open(&config).unwrap();
-    let auth = server.state().auth.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        server
-            .serve(listener, std::future::pending())
-            .await
-            .unwrap()
-    });
-    (format!("ws://{addr}/ws"), auth, dir)
+use serde_json::Value;
+use tidings_proto::ErrorCode;
+use tidings_proto::events::ALL_EVENTS;
+use tidings_proto::methods::ALL_METHODS;
+
+fn doc_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/protocol.md")
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::Text(v.to_string().into())).await.unwrap();
-}
-async fn next(ws: &mut Ws) -> Option<Message> {
-    tokio::time::timeout(std::time::Duration::from_secs(3), ws.next())
-        .await
-        .ok()
-        .flatten()
-        .map(|r| r.unwrap_or_else(|e| Message::Text(format!("\"ERR {e}\"").into())))
+fn doc() -> String {
+    let path = doc_path();
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
-#[tokio::test]
-async fn experiment() {
-    let (url, auth, _dir) = start(|c| c.limits.max_devices_per_user = 1).await;
-    let (mut a, _) = tokio_tungstenite::connect_async(url.as_str())
-        .await
-        .unwrap();
-    send(&mut a, json!({"id":1,"method":"login","params":{"userID":"alice","userSig":auth.sign("alice", 3600)}})).await;
-    println!("login: {:?}", next(&mut a).await);
-    let (mut b, _) = tokio_tungstenite::connect_async(url.as_str())
-        .await
-        .unwrap();
-    send(
-        &mut b,
-        json!({"id":1,"method":"login","params":{"userID":"bob","userSig":auth.sign("bob", 3600)}}),
-    )
-    .await;
-    println!("login b: {:?}", next(&mut b).await);
-    send(&mut a, json!({"id":2,"method":"sendMessage","params":{"receiver":"bob","textElem":{"text":"hi"},"needReadReceipt":true}})).await;
-    for _ in 0..3 {
-        println!("a: {:?}", next(&mut a).await);
+/// Whether `text` contains `number` with no digit directly before or after it.
+fn mentions_number(text: &str, number: u32) -> bool {
+    let needle = number.to_string();
+    let bytes = text.as_bytes();
+    text.match_indices(&needle).any(|(at, _)| {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(at + needle.len()).copied();
+        !before.is_some_and(|b| b.is_ascii_digit()) && !after.is_some_and(|b| b.is_ascii_digit())
+    })
+}
+
+/// The ```json code blocks of a Markdown text: (line number of the opening fence, content).
+fn json_blocks(text: &str) -> Vec<(usize, String)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(usize, String)> = None;
+    for (index, line) in text.lines().enumerate() {
+        let fence = line.trim();
+        match &mut open {
+            None if fence == "```json" => open = Some((index + 1, String::new())),
+            None => {}
+            Some(_) if fence == "```" => blocks.extend(open.take()),
+            Some((_, content)) => {
+                content.push_str(line);
+                content.push('\n');
+            }
+        }
     }
-    for _ in 0..2 {
-        println!("b: {:?}", next(&mut b).await);
+    assert!(
+        open.is_none(),
+        "a ```json block opened on line {} is never closed",
+        open.map_or(0, |(l, _)| l)
+    );
+    blocks
+}
+
+#[test]
+fn every_method_has_its_own_section() {
+    let doc = doc();
+    let missing: Vec<&str> = ALL_METHODS
+        .iter()
+        .copied()
+        .filter(|m| !doc.contains(&format!("### `{m}`\n")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/protocol.md has no section headed ### `<name>` for methods {missing:?}"
+    );
+}
+
+#[test]
+fn every_event_has_its_own_section() {
+    let doc = doc();
+    let missing: Vec<&str> = ALL_EVENTS
+        .iter()
+        .copied()
+        .filter(|e| !doc.contains(&format!("### `{e}`\n")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/protocol.md has no section headed ### `<name>` for events {missing:?}"
+    );
+}
+
+#[test]
+fn every_error_code_is_documented_with_its_number_and_name() {
+    let doc = doc();
+    let missing: Vec<String> = ErrorCode::ALL
+        .iter()
+        .filter(|code| {
+            !mentions_number(&doc, code.as_u32()) || !doc.contains(&format!("`{code:?}`"))
+        })
+        .map(|code| format!("{} ({code:?})", code.as_u32()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/protocol.md does not document error codes {missing:?}"
+    );
+}
+
+#[test]
+fn every_json_block_parses_and_names_only_real_methods_events_and_codes() {
+    let doc = doc();
+    let blocks = json_blocks(&doc);
+    assert!(
+        !blocks.is_empty(),
+        "docs/protocol.md has no ```json examples"
+    );
+    for (line, content) in blocks {
+        let value: Value = serde_json::from_str(&content).unwrap_or_else(|e| {
+            panic!("the ```json block at docs/protocol.md line {line} is not JSON: {e}")
+        });
+        if let Some(method) = value.get("method") {
+            let method = method.as_str().unwrap_or_default();
+            assert!(
+                ALL_METHODS.contains(&method),
+                "line {line}: unknown method {method:?} in an example"
+            );
+        }
+        if let Some(event) = value.get("event") {
+            let event = event.as_str().unwrap_or_default();
+            assert!(
+                ALL_EVENTS.contains(&event),
+                "line {line}: unknown event {event:?} in an example"
+            );
+        }
+        if let Some(code) = value.get("code").and_then(Value::as_u64) {
+            let known = code == 0
+                || u32::try_from(code)
+                    .ok()
+                    .and_then(ErrorCode::from_u32)
+                    .is_some();
+            assert!(
+                known,
+                "line {line}: unknown error code {code} in an example"
+            );
+        }
     }
-    send(&mut a, json!({"id":3,"method":"nope"})).await;
-    println!("unknown: {:?}", next(&mut a).await);
-    send(
-        &mut a,
-        json!({"id":4,"method":"getConversationList","params":{"count":10}}),
-    )
-    .await;
-    println!("convs: {:?}", next(&mut a).await);
-    // second device for alice kicks first
-    let (mut a2, _) = tokio_tungstenite::connect_async(url.as_str())
-        .await
-        .unwrap();
-    send(&mut a2, json!({"id":1,"method":"login","params":{"userID":"alice","userSig":auth.sign("alice", 3600)}})).await;
-    println!("a2 login: {:?}", next(&mut a2).await);
-    println!("a kicked: {:?}", next(&mut a).await);
-    send(&mut a, json!({"id":5,"method":"getJoinedGroupList"})).await;
-    println!("a after kick: {:?}", next(&mut a).await);
-    // big frame
-    send(
-        &mut a,
-        json!({"id":6,"method":"logout","params":{"x":"y".repeat(70_000)}}),
-    )
-    .await;
-    println!("70k: {:?}", next(&mut a).await);
-    a.send(Message::Text("z".repeat(1_100_000).into()))
-        .await
-        .unwrap();
-    println!("1.1M: {:?}", next(&mut a).await);
-    println!("1.1M after: {:?}", next(&mut a).await);
-    // expiry
-    let (mut c, _) = tokio_tungstenite::connect_async(url.as_str())
-        .await
-        .unwrap();
-    send(&mut c, json!({"id":1,"method":"login","params":{"userID":"carol","userSig":auth.sign("carol", 2)}})).await;
-    println!("c login: {:?}", next(&mut c).await);
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    println!("c expired: {:?}", next(&mut c).await);
+}
+
+#[test]
+fn the_number_check_respects_digit_boundaries() {
+    assert!(mentions_number("| 10010 | GroupNotFound |", 10010));
+    assert!(!mentions_number("100100 and 110010", 10010));
+    assert!(mentions_number("code 6014.", 6014));
 }

@@ -583,7 +583,7 @@ async fn work_group_messages_reach_every_member_device_in_sequence() {
             .all(|m| m.is_self == (m.sender == "bob"))
     );
 
-    // Unread counts: a sender has read up to their own message.
+    // Unread counts: messages from others; sending marks nothing read.
     let group_conv = format!("group_{group_id}");
     let unread = |list: Vec<Conversation>| {
         let conv = find(&list, &group_conv).clone();
@@ -592,9 +592,21 @@ async fn work_group_messages_reach_every_member_device_in_sequence() {
         assert_eq!(conv.last_message.as_ref().map(|m| m.seq), Some(6));
         conv.unread_count
     };
-    assert_eq!(unread(conversations(&alice).await), 2, "alice wrote seq 4");
-    assert_eq!(unread(conversations(&carol).await), 1, "carol wrote seq 5");
-    assert_eq!(unread(conversations(&bob).await), 0, "bob wrote seq 6");
+    assert_eq!(
+        unread(conversations(&alice).await),
+        4,
+        "alice wrote seq 1 and 4"
+    );
+    assert_eq!(
+        unread(conversations(&carol).await),
+        4,
+        "carol wrote seq 3 and 5"
+    );
+    assert_eq!(
+        unread(conversations(&bob).await),
+        4,
+        "bob wrote seq 2 and 6"
+    );
 
     carol
         .mark_group_message_as_read(group_id.as_str())
@@ -611,7 +623,7 @@ async fn work_group_messages_reach_every_member_device_in_sequence() {
     assert_eq!(unread(conversations(&carol2).await), 0);
     assert_eq!(
         unread(conversations(&alice).await),
-        2,
+        4,
         "alice's count is her own"
     );
 }

@@ -146,6 +146,12 @@ impl Tidings {
                 });
             }
         }
+        if members.len() as u64 > self.limits.max_group_members {
+            return Err(ServiceError::GroupFull {
+                group: group_id,
+                limit: self.limits.max_group_members,
+            });
+        }
         let invited: Vec<String> = members
             .iter()
             .skip(owner_count)
@@ -290,7 +296,18 @@ impl Tidings {
                 joined_at,
             })
             .collect();
-        if group.member_count + candidates.len() as u64 > self.limits.max_group_members {
+        let mut joining = 0;
+        for candidate in &candidates {
+            if self
+                .store
+                .get_member(&group.group_id, &candidate.user_id)
+                .await?
+                .is_none()
+            {
+                joining += 1;
+            }
+        }
+        if group.member_count + joining > self.limits.max_group_members {
             return Err(ServiceError::GroupFull {
                 group: group.group_id.clone(),
                 limit: self.limits.max_group_members,

@@ -275,13 +275,14 @@ impl Tidings {
         if options.sync_to_sender {
             self.push::<OnRecvNewMessage>(vec![sender.clone()], &as_sender);
         }
-        if !online_only && sender_is_member {
-            // The sender has read everything up to their own message.
-            self.store
-                .set_group_read_seq(group_id, &sender, record.seq)
-                .await
-                .ok();
-            let conversation = self.group_conversation(&sender, &group, record.seq).await?;
+        if !online_only
+            && sender_is_member
+            && let Some(member) = self.store.get_member(group_id, &sender).await?
+        {
+            // Sending reads nothing: the sender's read position stays where it was.
+            let conversation = self
+                .group_conversation(&sender, &group, member.read_seq)
+                .await?;
             self.push::<OnConversationChanged>(vec![sender.clone()], &vec![conversation]);
         }
         self.callbacks.emit(callbacks::event(

@@ -239,8 +239,8 @@ async fn c2c_sequences_unread_and_read_positions() {
             .unwrap()
             .unwrap()
             .read_seq,
-        2,
-        "own message moves the read position"
+        0,
+        "sending does not move the read position"
     );
     assert_eq!(store.count_unread(&conv, 2, "b").await.unwrap(), 1);
     assert_eq!(store.seq_at_time(&conv, 101).await.unwrap(), 2);

@@ -288,8 +288,9 @@ fn append_c2c_message(conn: &Connection, m: &NewMessage, receiver: &str) -> Stor
          ON CONFLICT (owner, peer) DO UPDATE SET last_seq = excluded.last_seq, \
          last_time = excluded.last_time, read_seq = MAX(read_seq, excluded.read_seq)",
     )?;
-    // The sender has read everything up to their own message.
-    upsert.execute(params![m.sender, receiver, seq, m.timestamp, seq])?;
+    // Sending reads nothing: the sender's read position stays where it was (own messages are
+    // never unread anyway).
+    upsert.execute(params![m.sender, receiver, seq, m.timestamp, 0])?;
     if receiver != m.sender {
         upsert.execute(params![receiver, m.sender, seq, m.timestamp, 0])?;
     }
