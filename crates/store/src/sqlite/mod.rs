@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::{StoreError, StoreResult};
 
@@ -34,6 +34,8 @@ pub struct SqliteOptions {
     pub synchronous: Synchronous,
     /// Most jobs committed together.
     pub max_batch: usize,
+    /// Most concurrent reader connections.
+    pub max_readers: usize,
 }
 
 impl SqliteOptions {
@@ -43,6 +45,7 @@ impl SqliteOptions {
             path: path.into(),
             synchronous: Synchronous::Full,
             max_batch: 512,
+            max_readers: std::thread::available_parallelism().map_or(4, |n| n.get() * 4),
         }
     }
 }
@@ -79,6 +82,7 @@ impl SqliteStore {
             path: options.path,
             synchronous: options.synchronous,
             idle: Mutex::new(Vec::new()),
+            slots: Arc::new(Semaphore::new(options.max_readers.max(1))),
         });
         Ok(Self { jobs, readers })
     }
@@ -116,11 +120,16 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        let permit = Arc::clone(&self.readers.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("reader pool closed".into()))?;
         let readers = Arc::clone(&self.readers);
         tokio::task::spawn_blocking(move || {
             let conn = readers.take()?;
             let result = work(&conn);
             readers.give_back(conn);
+            drop(permit);
             result
         })
         .await
@@ -132,6 +141,9 @@ struct ReaderPool {
     path: PathBuf,
     synchronous: Synchronous,
     idle: Mutex<Vec<Connection>>,
+    /// Caps concurrent reads (and so reader connections and blocking threads): beyond a few
+    /// per core, more readers only add contention.
+    slots: Arc<Semaphore>,
 }
 
 impl ReaderPool {
