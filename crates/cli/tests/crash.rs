@@ -29,14 +29,25 @@ fn start(data_dir: &std::path::Path) -> Running {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let first = lines.next().expect("a banner line").expect("readable");
-    let address = first.rsplit("http://").next().expect("address in banner").trim().to_owned();
+    let address = first
+        .rsplit("http://")
+        .next()
+        .expect("address in banner")
+        .trim()
+        .to_owned();
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    Running { child, url: format!("ws://{address}/ws") }
+    Running {
+        child,
+        url: format!("ws://{address}/ws"),
+    }
 }
 
 fn sig(user: &str) -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
     tidings_usersig::generate(SDKAPPID, KEY, user, 3600, now as i64)
 }
 
@@ -44,12 +55,16 @@ fn sig(user: &str) -> String {
 async fn kill_9_during_sends_loses_no_acknowledged_message() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(dir.path());
-    let (bob, _bob_events) = Client::connect(&server.url, "bob", &sig("bob")).await.expect("bob logs in");
+    let (bob, _bob_events) = Client::connect(&server.url, "bob", &sig("bob"))
+        .await
+        .expect("bob logs in");
     drop(bob);
     let mut senders = Vec::new();
     for n in 0..4 {
         let user = format!("sender{n}");
-        let (client, _events) = Client::connect(&server.url, &user, &sig(&user)).await.expect("login");
+        let (client, _events) = Client::connect(&server.url, &user, &sig(&user))
+            .await
+            .expect("login");
         senders.push(tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             for i in 0..10_000 {
@@ -68,16 +83,25 @@ async fn kill_9_during_sends_loses_no_acknowledged_message() {
     for sender in senders {
         acknowledged.extend(sender.await.unwrap());
     }
-    assert!(acknowledged.len() > 10, "the stream was running when killed ({} acked)", acknowledged.len());
+    assert!(
+        acknowledged.len() > 10,
+        "the stream was running when killed ({} acked)",
+        acknowledged.len()
+    );
 
     let mut restarted = start(dir.path());
-    let (bob, _events) = Client::connect(&restarted.url, "bob", &sig("bob")).await.expect("bob logs in again");
+    let (bob, _events) = Client::connect(&restarted.url, "bob", &sig("bob"))
+        .await
+        .expect("bob logs in again");
     let mut stored = HashSet::new();
     for n in 0..4 {
         let peer = format!("sender{n}");
         let mut last: Option<String> = None;
         loop {
-            let page = bob.get_c2c_history_message_list(&peer, 100, last.as_deref()).await.expect("history");
+            let page = bob
+                .get_c2c_history_message_list(&peer, 100, last.as_deref())
+                .await
+                .expect("history");
             if page.is_empty() {
                 break;
             }
@@ -86,7 +110,12 @@ async fn kill_9_during_sends_loses_no_acknowledged_message() {
         }
     }
     let lost: Vec<_> = acknowledged.difference(&stored).collect();
-    assert!(lost.is_empty(), "{} acknowledged messages lost, e.g. {:?}", lost.len(), lost.first());
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged messages lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
     restarted.child.kill().ok();
     restarted.child.wait().ok();
 }

@@ -36,6 +36,9 @@ pub const DEMO_USERS: [(&str, &str); 4] = [
 /// The ID of the Work group seeded in demo mode, holding every demo user.
 pub const DEMO_GROUP: &str = "demo";
 
+/// The page's marker of demo mode, switched on when serving it in demo mode.
+const DEMO_OFF: &str = "data-demo=\"off\"";
+
 /// Longest lifetime of a demo UserSig: one day.
 const DEMO_SIG_MAX_SECS: u64 = 86_400;
 
@@ -61,7 +64,23 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-async fn index() -> Response {
+/// The page; in demo mode marked `data-demo="on"`, so that it offers demo sign-in instead of
+/// asking for a UserSig.
+async fn index(State(state): State<AppState>) -> Response {
+    if state.demo {
+        let page = INDEX_HTML.replacen(DEMO_OFF, "data-demo=\"on\"", 1);
+        return (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+            page,
+        )
+            .into_response();
+    }
     asset("text/html; charset=utf-8", INDEX_HTML)
 }
 
