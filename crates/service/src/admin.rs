@@ -1,8 +1,8 @@
 //! Operations only the App administrator performs (the REST API): accounts, listings by
 //! sequence and offset, and read state set on a user's behalf.
 
-use tidings_proto::GroupRole;
 use tidings_proto::methods::ReadMemberListResult;
+use tidings_proto::{GroupRole, GroupType};
 use tidings_store::{ConvKey, GroupRecord, MemberRecord, MessageRecord, UserProfile};
 
 use crate::messages::group_type_of;
@@ -207,6 +207,7 @@ impl Tidings {
                 "Filter must be 0 (read) or 1 (unread), not {filter}"
             )));
         }
+        self.group_or_not_found(group_id).await?;
         let ids = self.group_msg_ids(group_id, &[seq]).await?;
         self.member_page(group_id, &ids[0], filter, start, count)
             .await
@@ -284,8 +285,19 @@ impl Tidings {
         }
     }
 
-    /// The V2TIM type name of a stored group.
+    /// The type of a stored group by Tencent's REST name (`Private` for Work, `ChatRoom` for
+    /// Meeting), as the REST API reports it.
     pub fn group_type_name(group: &GroupRecord) -> ServiceResult<&'static str> {
-        Ok(group_type_of(group)?.as_str())
+        Ok(rest_group_type(group_type_of(group)?))
+    }
+}
+
+/// Tencent's REST and callback name of a group type: `Private` (V2TIM's Work), `Public`,
+/// `ChatRoom` (V2TIM's Meeting), `AVChatRoom`, `Community`.
+pub(crate) fn rest_group_type(group_type: GroupType) -> &'static str {
+    match group_type {
+        GroupType::Work => "Private",
+        GroupType::Meeting => "ChatRoom",
+        other => other.as_str(),
     }
 }

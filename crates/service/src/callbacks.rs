@@ -60,16 +60,19 @@ impl Callbacks for NoCallbacks {
     fn emit(&self, _event: CallbackEvent) {}
 }
 
-/// Builds an event from the current origin.
+/// Builds an event from the current origin; the body gets Tencent's `EventTime` (Unix
+/// milliseconds) unless it has one.
 pub(crate) fn event(
     command: &'static str,
     body: Value,
     unread_total_of: Option<&str>,
 ) -> CallbackEvent {
-    let body = match body {
+    let mut body = match body {
         Value::Object(map) => map,
         _ => serde_json::Map::new(),
     };
+    body.entry("EventTime")
+        .or_insert_with(|| Value::from(crate::now_millis()));
     CallbackEvent {
         command,
         origin: current_origin(),

@@ -204,6 +204,8 @@ impl Tidings {
                 "MsgKey": record.message.msg_id,
                 "MsgId": record.message.msg_id,
                 "OnlineOnlyFlag": u8::from(online_only),
+                "SendMsgResult": 0,
+                "ErrorInfo": "send msg succeed",
                 "MsgBody": msg_body_of(&record.message),
                 "CloudCustomData": record.message.cloud_custom_data,
             }),
@@ -289,7 +291,7 @@ impl Tidings {
             "Group.CallbackAfterSendMsg",
             json!({
                 "GroupId": group_id,
-                "Type": group_type.as_str(),
+                "Type": crate::admin::rest_group_type(group_type),
                 "From_Account": sender,
                 "Operator_Account": sender,
                 "Random": record.message.random,

@@ -173,7 +173,7 @@ impl Tidings {
                         "Group.CallbackAfterReadReceipt",
                         json!({
                             "GroupId": group_id,
-                            "Type": group_type.as_str(),
+                            "Type": crate::admin::rest_group_type(group_type),
                             "GroupMsgReceiptList": receipt_list,
                             "EventTime": now_millis(),
                         }),

@@ -156,7 +156,16 @@ pub(crate) async fn add_members(call: &Call<'_>) -> Reply {
 pub(crate) async fn delete_members(call: &Call<'_>) -> Reply {
     let group_id = call.string("GroupId")?;
     let users = call.strings("MemberToDel_Account", 100)?;
-    call.state.tidings.group(&group_id).await?;
+    let group = call.state.tidings.group(&group_id).await?;
+    if users.contains(&group.owner) {
+        return Err(RestError::new(
+            call.invalid_code,
+            format!(
+                "{} owns group {group_id} and cannot be removed from it",
+                group.owner
+            ),
+        ));
+    }
     call.state
         .tidings
         .remove_from_group(&group_id, &call.state.auth.admin, &users)

@@ -109,8 +109,10 @@ pub(crate) async fn send_batch(call: &Call<'_>) -> Reply {
             Ok(message) => {
                 first_key.get_or_insert(message.msg_id);
             }
-            Err(error) => errors
-                .push(json!({ "To_Account": receiver, "ErrorCode": RestError::from(error).code })),
+            Err(error) => {
+                let code = RestError::from(error).in_service(call.invalid_code).code;
+                errors.push(json!({ "To_Account": receiver, "ErrorCode": code }));
+            }
         }
     }
     let key = first_key.unwrap_or_default();
@@ -219,12 +221,10 @@ pub(crate) async fn group_history(call: &Call<'_>) -> Reply {
     let records = call
         .state
         .tidings
-        .group_messages(&group_id, up_to, count as u32 + 1)
+        .group_messages(&group_id, up_to, count as u32)
         .await?;
-    let finished = records.len() <= count as usize;
     let items: Vec<Value> = records
         .iter()
-        .take(count as usize)
         .map(|record| {
             json!({
                 "From_Account": record.message.sender,
@@ -240,7 +240,10 @@ pub(crate) async fn group_history(call: &Call<'_>) -> Reply {
             })
         })
         .collect();
+    // Tencent's IsFinished tells whether every message of the requested range was returned (0
+    // when a reply had to be cut short); this server never cuts one short. Callers page on by
+    // asking for the smallest returned MsgSeq minus 1, until nothing comes back.
     Ok(fields(
-        json!({ "GroupId": group_id, "IsFinished": u8::from(finished), "RspMsgList": items }),
+        json!({ "GroupId": group_id, "IsFinished": 1, "RspMsgList": items }),
     ))
 }

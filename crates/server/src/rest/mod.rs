@@ -39,6 +39,20 @@ impl RestError {
             info: info.into(),
         }
     }
+
+    /// V2TIM's client codes for a bad parameter or identifier (6017, 7003) are no REST codes:
+    /// such refusals carry the service's own code for an invalid request instead.
+    pub(crate) fn in_service(self, invalid_code: u32) -> Self {
+        let client_codes = [ErrorCode::InvalidParameters, ErrorCode::InvalidIdentifier];
+        if client_codes.iter().any(|c| c.as_u32() == self.code) {
+            Self {
+                code: invalid_code,
+                ..self
+            }
+        } else {
+            self
+        }
+    }
 }
 
 impl From<WireError> for RestError {
@@ -136,7 +150,9 @@ pub(crate) async fn handle(
             body: &body,
             invalid_code,
         };
-        route(&call, &service, &command).await
+        route(&call, &service, &command)
+            .await
+            .map_err(|e| e.in_service(invalid_code))
     })
     .await;
     let code = reply.as_ref().map_or_else(|e| e.code, |_| 0);
