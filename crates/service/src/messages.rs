@@ -11,7 +11,7 @@ use tidings_store::{ConvKey, GroupRecord, MessageRecord, NewMessage, StoreError}
 
 use crate::callbacks;
 use crate::msg_body::msg_body_of;
-use crate::render::{Viewer, encode_elem, render};
+use crate::render::{Viewer, encode_elem, render, render_for};
 use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now, now_millis};
 
 /// A new, unique message ID: creation time in milliseconds and 64 random bits. The millisecond
@@ -166,21 +166,8 @@ impl Tidings {
             self.store.append_message(message).await?
         };
         let sender = record.message.sender.clone();
-        let as_sender = render(
-            &record,
-            &Viewer {
-                user: &sender,
-                read_seq: record.seq,
-                ..Viewer::default()
-            },
-        )?;
-        let as_receiver = render(
-            &record,
-            &Viewer {
-                user: receiver,
-                ..Viewer::default()
-            },
-        )?;
+        let as_sender = render_for(&record, &sender)?;
+        let as_receiver = render_for(&record, receiver)?;
         if receiver != sender {
             self.push::<OnRecvNewMessage>(vec![receiver.to_owned()], &as_receiver);
         }
@@ -258,21 +245,8 @@ impl Tidings {
         let mut members = self.store.member_user_ids(group_id).await?;
         let sender_is_member = members.contains(&sender);
         members.retain(|member| member != &sender);
-        let as_sender = render(
-            &record,
-            &Viewer {
-                user: &sender,
-                read_seq: record.seq,
-                ..Viewer::default()
-            },
-        )?;
-        let as_member = render(
-            &record,
-            &Viewer {
-                user: "",
-                ..Viewer::default()
-            },
-        )?;
+        let as_sender = render_for(&record, &sender)?;
+        let as_member = render_for(&record, "")?;
         self.push::<OnRecvNewMessage>(members, &as_member);
         if options.sync_to_sender {
             self.push::<OnRecvNewMessage>(vec![sender.clone()], &as_sender);

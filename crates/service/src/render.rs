@@ -36,6 +36,18 @@ pub(crate) fn encode_elem(text: Option<&TextElem>, custom: Option<&CustomElem>) 
     }
 }
 
+/// Renders a message fresh from the store for a user: their own messages are read; anyone
+/// else's are not read yet and carry no receipt state.
+pub(crate) fn render_for(record: &MessageRecord, user: &str) -> ServiceResult<Message> {
+    render(
+        record,
+        &Viewer {
+            user,
+            ..Viewer::default()
+        },
+    )
+}
+
 /// Renders a stored message for a viewer.
 pub(crate) fn render(record: &MessageRecord, viewer: &Viewer<'_>) -> ServiceResult<Message> {
     let stored = &record.message;

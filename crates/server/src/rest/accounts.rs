@@ -3,14 +3,7 @@
 use serde_json::{Map, Value, json};
 use tidings_store::UserProfile;
 
-use super::{Call, Reply, RestError, codes};
-
-fn fields(pairs: Value) -> Map<String, Value> {
-    match pairs {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
+use super::{Call, Reply, RestError, codes, fields};
 
 /// `im_open_login_svc/account_import`.
 pub(crate) async fn import(call: &Call<'_>) -> Reply {

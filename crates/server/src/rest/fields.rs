@@ -95,28 +95,12 @@ impl Call<'_> {
         field: &str,
         max: usize,
     ) -> Result<Vec<String>, RestError> {
-        let items = self.array(array)?;
-        if items.is_empty() || items.len() > max {
-            return Err(RestError::new(
-                self.invalid_code,
-                format!("{array} must hold 1 to {max} items"),
-            ));
-        }
-        items
-            .iter()
-            .map(|item| {
-                item.get(field)
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        RestError::new(
-                            self.invalid_code,
-                            format!("each {array} item needs a {field} string"),
-                        )
-                    })
-            })
-            .collect()
+        self.object_fields(array, field, max, "string", |value| {
+            value
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        })
     }
 
     /// A number field of each object of an array (e.g. `MsgSeqList[].MsgSeq`).
@@ -126,6 +110,20 @@ impl Call<'_> {
         field: &str,
         max: usize,
     ) -> Result<Vec<u64>, RestError> {
+        self.object_fields(array, field, max, "number", |value| {
+            number(value).ok().flatten()
+        })
+    }
+
+    /// One field of each object of an array of 1 to `max` items, read by `read`.
+    fn object_fields<T>(
+        &self,
+        array: &str,
+        field: &str,
+        max: usize,
+        kind: &str,
+        read: impl Fn(Option<&Value>) -> Option<T>,
+    ) -> Result<Vec<T>, RestError> {
         let items = self.array(array)?;
         if items.is_empty() || items.len() > max {
             return Err(RestError::new(
@@ -136,10 +134,10 @@ impl Call<'_> {
         items
             .iter()
             .map(|item| {
-                number(item.get(field)).ok().flatten().ok_or_else(|| {
+                read(item.get(field)).ok_or_else(|| {
                     RestError::new(
                         self.invalid_code,
-                        format!("each {array} item needs a numeric {field}"),
+                        format!("each {array} item needs a {field} {kind}"),
                     )
                 })
             })

@@ -5,15 +5,8 @@ use tidings_proto::methods::CreateGroupParams;
 use tidings_proto::{GroupMemberSpec, GroupRole, MEMBER_OP_ALREADY, MEMBER_OP_SUCCESS};
 use tidings_service::{ServiceError, Tidings};
 
-use super::{Call, Reply, RestError};
+use super::{Call, Reply, RestError, fields};
 use crate::error::WireError;
-
-fn fields(pairs: Value) -> Map<String, Value> {
-    match pairs {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
 
 /// `group_open_http_svc/create_group`; without `Owner_Account` the group has no owner and is
 /// managed by the App administrator.

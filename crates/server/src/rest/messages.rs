@@ -1,18 +1,11 @@
 //! Message endpoints: C2C and group sends, C2C roaming history, group history.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tidings_proto::methods::SendMessageParams;
 use tidings_service::{ParsedBody, SendOptions, msg_body_of, parse_msg_body};
 use tidings_store::MessageRecord;
 
-use super::{Call, Reply, RestError, codes};
-
-fn fields(pairs: Value) -> Map<String, Value> {
-    match pairs {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
+use super::{Call, Reply, RestError, codes, fields};
 
 /// The V2TIM send parameters and options of a REST send body (without the addressee).
 fn send_params(
@@ -62,16 +55,22 @@ fn sender(call: &Call<'_>) -> Result<(String, bool), RestError> {
     })
 }
 
+/// The sender, parameters and options shared by `sendmsg` and `batchsendmsg`.
+async fn c2c_send(call: &Call<'_>) -> Result<(String, SendMessageParams, SendOptions), RestError> {
+    let online_only = call.opt_u64("MsgLifeTime")? == Some(0);
+    let (params, mut options) = send_params(call, "IsNeedReadReceipt", online_only)?;
+    options.sync_to_sender = call.opt_u64("SyncOtherMachine")?.unwrap_or(1) != 2;
+    let (from, _) = sender(call)?;
+    ensure_exists(call, &from).await?;
+    Ok((from, params, options))
+}
+
 /// `openim/sendmsg`.
 pub(crate) async fn send_c2c(call: &Call<'_>) -> Reply {
     let receiver = call
         .string("To_Account")
         .map_err(|e| RestError::new(codes::OPENIM_TO_ACCOUNT, e.info))?;
-    let online_only = call.opt_u64("MsgLifeTime")? == Some(0);
-    let (mut params, mut options) = send_params(call, "IsNeedReadReceipt", online_only)?;
-    options.sync_to_sender = call.opt_u64("SyncOtherMachine")?.unwrap_or(1) != 2;
-    let (from, _) = sender(call)?;
-    ensure_exists(call, &from).await?;
+    let (from, mut params, options) = c2c_send(call).await?;
     params.receiver = Some(receiver);
     let message = call
         .state
@@ -88,11 +87,7 @@ pub(crate) async fn send_batch(call: &Call<'_>) -> Reply {
     let receivers = call
         .strings("To_Account", 500)
         .map_err(|e| RestError::new(codes::OPENIM_TO_ACCOUNT, e.info))?;
-    let online_only = call.opt_u64("MsgLifeTime")? == Some(0);
-    let (params, mut options) = send_params(call, "IsNeedReadReceipt", online_only)?;
-    options.sync_to_sender = call.opt_u64("SyncOtherMachine")?.unwrap_or(1) != 2;
-    let (from, _) = sender(call)?;
-    ensure_exists(call, &from).await?;
+    let (from, params, options) = c2c_send(call).await?;
     let mut errors = Vec::new();
     let mut first_key = None;
     for receiver in receivers {

@@ -73,6 +73,14 @@ impl From<ServiceError> for RestError {
 /// Fields of a successful reply besides the envelope.
 pub(crate) type Reply = Result<Map<String, Value>, RestError>;
 
+/// The fields of a JSON object (the reply fields an endpoint builds with `json!`).
+pub(crate) fn fields(object: Value) -> Map<String, Value> {
+    match object {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
 /// What every endpoint handler receives.
 pub(crate) struct Call<'a> {
     pub state: &'a AppState,

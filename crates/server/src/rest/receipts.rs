@@ -4,14 +4,7 @@
 use serde_json::{Map, Value, json};
 use tidings_service::ServiceError;
 
-use super::{Call, Reply, RestError, codes};
-
-fn fields(pairs: Value) -> Map<String, Value> {
-    match pairs {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
+use super::{Call, Reply, RestError, codes, fields};
 
 /// Most messages per `group_msg_receipt` call (Tencent's limit).
 const MAX_GROUP_RECEIPTS: usize = 50;

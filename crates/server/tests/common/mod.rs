@@ -43,6 +43,18 @@ impl TestServer {
 
     /// A server on an existing data directory (for restart tests).
     pub async fn start_in(data_dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        Self::launch(listener, data_dir, adjust)
+    }
+
+    /// Opens a server with test defaults (adjusted) and serves it on `listener`.
+    fn launch(
+        listener: tokio::net::TcpListener,
+        data_dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config {
             data_dir: data_dir.path().to_owned(),
             secret_key: Some("tidings-test-key".into()),
@@ -53,9 +65,6 @@ impl TestServer {
         adjust(&mut config);
         let server = Server::open(&config).expect("server opens");
         let auth = server.state().auth.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -226,15 +235,6 @@ impl TestServer {
     /// on the same port, so that SDK clients reconnect to it by themselves. Binding is retried
     /// for a while, as the stopped server's listener may take a moment to close.
     pub async fn start_at(addr: SocketAddr, data_dir: tempfile::TempDir) -> Self {
-        let mut config = Config {
-            data_dir: data_dir.path().to_owned(),
-            secret_key: Some("tidings-test-key".into()),
-            ..Config::default()
-        };
-        config.store.synchronous = "normal".into();
-        config.read_receipts.notify_window_ms = 20;
-        let server = Server::open(&config).expect("server opens");
-        let auth = server.state().auth.clone();
         let deadline = tokio::time::Instant::now() + WAIT;
         let listener = loop {
             match tokio::net::TcpListener::bind(addr).await {
@@ -245,22 +245,6 @@ impl TestServer {
                 Err(e) => panic!("cannot bind {addr} again: {e}"),
             }
         };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            server
-                .serve(listener, async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("server runs");
-        });
-        Self {
-            addr,
-            url: format!("ws://{addr}/ws"),
-            auth,
-            data_dir,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        Self::launch(listener, data_dir, |_| {})
     }
 }
