@@ -2250,6 +2250,62 @@ async fn group_receipts_over_rest_reach_the_sender_and_the_receipt_queries() {
     }
 }
 
+/// Found by `scripts/fuzz-rest`: sequences and times past `i64::MAX` reached the store, which
+/// refused them (ErrorCode 6999, an internal error), or wrapped around to negative times.
+#[tokio::test]
+async fn sequences_and_times_past_i64_max_are_no_internal_errors() {
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    rest.import(&["alice", "bob"]).await;
+    let group = rest.create_group("Private", "alice", &["bob"]).await;
+    let seq = rest.send_group_text(&group, "alice", "huge", true).await;
+    let (past, max) = (1u64 << 63, u64::MAX);
+
+    let reply = rest
+        .ok(
+            "group_open_http_svc/get_group_msg_receipt",
+            json!({ "GroupId": group, "MsgSeqList": [{ "MsgSeq": seq }, { "MsgSeq": past }, { "MsgSeq": max }] }),
+        )
+        .await;
+    let codes: Vec<&Value> = reply["GroupMsgReceiptList"]
+        .as_array()
+        .expect("GroupMsgReceiptList")
+        .iter()
+        .map(|item| &item["Code"])
+        .collect();
+    assert_eq!(codes, [&json!(0), &json!(10062), &json!(10062)], "{reply}");
+    for huge in [past, max] {
+        rest.fail(
+            "group_open_http_svc/get_group_msg_receipt_detail",
+            json!({ "GroupId": group, "MsgSeq": huge }),
+            10062,
+        )
+        .await;
+        rest.fail(
+            "group_open_http_svc/group_msg_receipt",
+            json!({ "GroupId": group, "From_Account": "bob", "MsgSeqList": [{ "MsgSeq": huge }] }),
+            10062,
+        )
+        .await;
+    }
+    for up_to in [past - 1, past, max] {
+        let reply = rest
+            .ok(
+                "group_open_http_svc/group_msg_get_simple",
+                json!({ "GroupId": group, "ReqMsgSeq": up_to }),
+            )
+            .await;
+        assert_eq!(reply["RspMsgList"][0]["MsgSeq"], seq, "{reply}");
+    }
+
+    rest.send_text("alice", "bob", "timed").await;
+    let roam = |min: u64, max: u64| json!({ "Operator_Account": "alice", "Peer_Account": "bob", "MinTime": min, "MaxTime": max });
+    let reply = rest.ok("openim/admin_getroammsg", roam(0, max)).await;
+    assert_eq!(reply["MsgCnt"], 1, "{reply}");
+    let reply = rest.ok("openim/admin_getroammsg", roam(max, max)).await;
+    assert_eq!(reply["MsgCnt"], 0, "{reply}");
+}
+
 #[tokio::test]
 async fn set_unread_msg_num_moves_a_members_read_position() {
     let server = TestServer::start().await;

@@ -9,6 +9,15 @@ use crate::messages::group_type_of;
 use crate::receipts::no_receipt_info;
 use crate::{ServiceError, ServiceResult, Tidings, check_id, now};
 
+/// Largest message sequence the store holds (SQLite integers are signed): a larger one, which
+/// only a request can name, is no message's, and must not reach the store, which refuses it.
+const MAX_SEQ: u64 = u64::MAX >> 1;
+
+/// The sequences of `seqs` that may name a stored message.
+fn storable(seqs: &[u64]) -> Vec<u64> {
+    seqs.iter().copied().filter(|seq| *seq <= MAX_SEQ).collect()
+}
+
 /// Receipt counts of one group message, for the administrator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiptCounts {
@@ -132,7 +141,7 @@ impl Tidings {
         limit: u32,
     ) -> ServiceResult<Vec<MessageRecord>> {
         self.group_or_not_found(group_id).await?;
-        let before = up_to.map(|seq| seq.saturating_add(1));
+        let before = up_to.map(|seq| seq.saturating_add(1).min(MAX_SEQ));
         Ok(self
             .store
             .history(&ConvKey::Group(group_id.to_owned()), before, limit)
@@ -143,7 +152,7 @@ impl Tidings {
     pub async fn group_msg_ids(&self, group_id: &str, seqs: &[u64]) -> ServiceResult<Vec<String>> {
         let found = self
             .store
-            .messages_by_seq(&ConvKey::Group(group_id.to_owned()), seqs)
+            .messages_by_seq(&ConvKey::Group(group_id.to_owned()), &storable(seqs))
             .await?;
         seqs.iter()
             .map(|seq| {
@@ -169,7 +178,7 @@ impl Tidings {
         self.group_or_not_found(group_id).await?;
         let records = self
             .store
-            .messages_by_seq(&ConvKey::Group(group_id.to_owned()), seqs)
+            .messages_by_seq(&ConvKey::Group(group_id.to_owned()), &storable(seqs))
             .await?;
         let ids: Vec<String> = records.iter().map(|r| r.message.msg_id.clone()).collect();
         let states = self.store.group_receipts(&ids).await?;

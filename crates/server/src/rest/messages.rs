@@ -177,8 +177,9 @@ pub(crate) async fn roam(call: &Call<'_>) -> Reply {
     let operator = call.string_of(&["Operator_Account", "From_Account"])?;
     let peer = call.string_of(&["Peer_Account", "To_Account"])?;
     let max = call.opt_u64("MaxCnt")?.unwrap_or(100).clamp(1, 100) as u32;
-    let min_time = call.opt_u64("MinTime")?.unwrap_or(0) as i64;
-    let max_time = call.opt_u64("MaxTime")?.map_or(i64::MAX, |t| t as i64);
+    let time = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
+    let min_time = call.opt_u64("MinTime")?.map_or(0, time);
+    let max_time = call.opt_u64("MaxTime")?.map_or(i64::MAX, time);
     let last_key = call.opt_string("LastMsgKey")?;
     let (records, complete) = call
         .state
