@@ -305,3 +305,88 @@ async fn deleting_a_group_removes_its_messages_and_members() {
     assert!(store.get_messages(&["m".into()]).await.unwrap().is_empty());
     assert!(store.joined_groups("a").await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn concurrent_receipts_on_the_same_messages_all_count_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let users: Vec<String> = (0..200).map(|i| format!("u{i}")).collect();
+    let names: Vec<&str> = users.iter().map(String::as_str).collect();
+    group_with(&store, "g", &names).await;
+    for id in ["m1", "m2"] {
+        store
+            .append_message(group_message(id, "u0", "g", true))
+            .await
+            .unwrap();
+    }
+    let ids = vec!["m1".to_owned(), "m2".to_owned()];
+    let mut tasks = Vec::new();
+    for user in &users[1..] {
+        let ordinal = store.get_member("g", user).await.unwrap().unwrap().ordinal;
+        for _ in 0..2 {
+            let (store, ids) = (Arc::clone(&store), ids.clone());
+            tasks.push(tokio::spawn(async move {
+                store.record_group_receipts(&ids, ordinal).await
+            }));
+        }
+    }
+    let mut changed = 0;
+    for task in tasks {
+        changed += task
+            .await
+            .unwrap()
+            .unwrap()
+            .iter()
+            .filter(|u| u.changed)
+            .count();
+    }
+    assert_eq!(
+        changed,
+        2 * 199,
+        "each reader is new exactly once per message"
+    );
+    for state in store.group_receipts(&ids).await.unwrap() {
+        assert_eq!(state.readers.len(), 199);
+        assert_eq!(state.recipients.len(), 199);
+    }
+}
+
+#[tokio::test]
+async fn a_refused_receipt_records_nothing_even_in_a_shared_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    group_with(&store, "g", &["a", "b", "c"]).await;
+    store
+        .append_message(group_message("early", "a", "g", true))
+        .await
+        .unwrap();
+    store
+        .add_members("g", vec![member("late", 200)])
+        .await
+        .unwrap();
+    store
+        .append_message(group_message("later", "a", "g", true))
+        .await
+        .unwrap();
+    let late = store
+        .get_member("g", "late")
+        .await
+        .unwrap()
+        .unwrap()
+        .ordinal;
+    let b = store.get_member("g", "b").await.unwrap().unwrap().ordinal;
+    let ids = vec!["later".to_owned(), "early".to_owned()];
+    let (refused, accepted) = tokio::join!(
+        store.record_group_receipts(&ids, late),
+        store.record_group_receipts(&ids, b)
+    );
+    assert!(matches!(refused, Err(StoreError::NotFound(_))));
+    assert!(accepted.unwrap().iter().all(|u| u.changed));
+    let states = store.group_receipts(&ids).await.unwrap();
+    let later = states.iter().find(|s| s.msg_id == "later").unwrap();
+    assert!(
+        !later.readers.contains(late),
+        "the refused call left no trace"
+    );
+    assert_eq!(later.readers.iter().collect::<Vec<_>>(), vec![b]);
+}

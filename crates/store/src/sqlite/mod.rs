@@ -6,6 +6,7 @@
 //! durable, and throughput grows with concurrency instead of being capped by fsync latency.
 
 mod queries;
+mod receipt_cache;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use rusqlite::Connection;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::{StoreError, StoreResult};
+use receipt_cache::ReceiptCache;
 
 /// How hard SQLite syncs each commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,7 +53,7 @@ impl SqliteOptions {
 }
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+type Job = Box<dyn FnOnce(&Connection, &mut ReceiptCache) -> (bool, Completion) + Send>;
 
 /// The embedded store.
 pub struct SqliteStore {
@@ -93,9 +95,20 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.write_with_receipts(move |conn, _| work(conn)).await
+    }
+
+    /// Like [`SqliteStore::write`], with the batch's group receipt states. A job must finish
+    /// its checks before changing a cached state: a failed job's savepoint rolls back its SQL,
+    /// not the cache.
+    async fn write_with_receipts<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut ReceiptCache) -> StoreResult<T> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let outcome = work(conn);
+        let job: Job = Box::new(move |conn, receipts| {
+            let outcome = work(conn, receipts);
             let ok = outcome.is_ok();
             let completion: Completion = Box::new(move |committed| {
                 let result = match committed {
@@ -205,6 +218,7 @@ fn run_batch(
     completions: &mut Vec<Completion>,
 ) -> Result<(), String> {
     let mut tx = conn.transaction().map_err(|e| e.to_string())?;
+    let mut receipts = ReceiptCache::default();
     let mut failure = None;
     for job in batch {
         let savepoint = match tx.savepoint() {
@@ -214,7 +228,7 @@ fn run_batch(
                 break;
             }
         };
-        let (ok, completion) = job(&savepoint);
+        let (ok, completion) = job(&savepoint, &mut receipts);
         completions.push(completion);
         // A failed job's own changes are rolled back when its savepoint drops uncommitted.
         if ok && let Err(e) = savepoint.commit() {
@@ -225,5 +239,6 @@ fn run_batch(
     if let Some(reason) = failure {
         return Err(reason);
     }
+    receipts.flush(&tx).map_err(|e| e.to_string())?;
     tx.commit().map_err(|e| e.to_string())
 }

@@ -65,7 +65,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
     })
 }
 
-fn encode_bitmap(bitmap: &RoaringBitmap) -> StoreResult<Vec<u8>> {
+pub(super) fn encode_bitmap(bitmap: &RoaringBitmap) -> StoreResult<Vec<u8>> {
     let mut bytes = Vec::with_capacity(bitmap.serialized_size());
     bitmap
         .serialize_into(&mut bytes)
@@ -73,7 +73,7 @@ fn encode_bitmap(bitmap: &RoaringBitmap) -> StoreResult<Vec<u8>> {
     Ok(bytes)
 }
 
-fn decode_bitmap(bytes: &[u8]) -> StoreResult<RoaringBitmap> {
+pub(super) fn decode_bitmap(bytes: &[u8]) -> StoreResult<RoaringBitmap> {
     RoaringBitmap::deserialize_from(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -779,38 +779,32 @@ impl Store for SqliteStore {
         reader_ordinal: u32,
     ) -> StoreResult<Vec<GroupReceiptUpdate>> {
         let msg_ids = msg_ids.to_vec();
-        self.write(move |conn| {
-            let mut load = conn.prepare_cached(
-                "SELECT recipients, readers FROM group_receipts WHERE msg_id = ?1",
-            )?;
-            let mut save =
-                conn.prepare_cached("UPDATE group_receipts SET readers = ?2 WHERE msg_id = ?1")?;
-            let mut updates = Vec::with_capacity(msg_ids.len());
-            for msg_id in msg_ids {
-                let (recipients, readers): (Vec<u8>, Vec<u8>) = load
-                    .query_row([&msg_id], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .optional()?
-                    .ok_or_else(|| StoreError::NotFound(format!("receipt state of {msg_id}")))?;
-                let recipients = decode_bitmap(&recipients)?;
-                let mut readers = decode_bitmap(&readers)?;
-                if !recipients.contains(reader_ordinal) {
+        self.write_with_receipts(move |conn, receipts| {
+            // Check every message before changing any, so a refused call records nothing.
+            for msg_id in &msg_ids {
+                if !receipts
+                    .get(conn, msg_id)?
+                    .recipients
+                    .contains(reader_ordinal)
+                {
                     return Err(StoreError::NotFound(format!(
                         "recipient {reader_ordinal} of {msg_id}"
                     )));
                 }
-                let changed = readers.insert(reader_ordinal);
-                if changed {
-                    readers.optimize();
-                    save.execute(params![msg_id, encode_bitmap(&readers)?])?;
-                }
-                updates.push(GroupReceiptUpdate {
-                    msg_id,
-                    read_count: readers.len(),
-                    recipient_count: recipients.len(),
-                    changed,
-                });
             }
-            Ok(updates)
+            msg_ids
+                .into_iter()
+                .map(|msg_id| {
+                    let state = receipts.get(conn, &msg_id)?;
+                    let changed = state.insert_reader(reader_ordinal);
+                    Ok(GroupReceiptUpdate {
+                        read_count: state.readers.len(),
+                        recipient_count: state.recipients.len(),
+                        changed,
+                        msg_id,
+                    })
+                })
+                .collect()
         })
         .await
     }
