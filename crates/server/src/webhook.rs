@@ -74,6 +74,10 @@ impl Webhooks {
 }
 
 impl Callbacks for Webhooks {
+    fn wants(&self) -> bool {
+        !self.settings().url.is_empty()
+    }
+
     fn emit(&self, event: CallbackEvent) {
         if self.settings().url.is_empty() {
             return;

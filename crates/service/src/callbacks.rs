@@ -48,6 +48,10 @@ pub struct CallbackEvent {
 
 /// Receives after-events. Implementations must not block: queue and return.
 pub trait Callbacks: Send + Sync + 'static {
+    /// Whether events are wanted at all (a webhook is configured); when not, the service does
+    /// not even build them.
+    fn wants(&self) -> bool;
+
     /// Queues an event for delivery.
     fn emit(&self, event: CallbackEvent);
 }
@@ -57,6 +61,10 @@ pub trait Callbacks: Send + Sync + 'static {
 pub struct NoCallbacks;
 
 impl Callbacks for NoCallbacks {
+    fn wants(&self) -> bool {
+        false
+    }
+
     fn emit(&self, _event: CallbackEvent) {}
 }
 

@@ -12,7 +12,6 @@ use tidings_store::{ConvKey, GroupRecord};
 
 use serde_json::json;
 
-use crate::callbacks;
 use crate::messages::group_type_of;
 use crate::render::{Viewer, render};
 use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now};
@@ -241,11 +240,11 @@ impl Tidings {
             .set_c2c_read(user, peer, new_seq, new_time)
             .await?;
         self.publish_c2c_conversation(user, peer).await?;
-        self.callbacks.emit(callbacks::event(
+        self.emit_callback(
             "C2C.CallbackAfterMsgReport",
-            json!({ "Report_Account": user, "Peer_Account": peer, "LastReadTime": new_time }),
             Some(user),
-        ));
+            || json!({ "Report_Account": user, "Peer_Account": peer, "LastReadTime": new_time }),
+        );
         self.push::<OnRecvC2cReadReceipt>(
             vec![peer.to_owned()],
             &vec![C2cReadReceipt {

@@ -111,6 +111,19 @@ impl Tidings {
         });
     }
 
+    /// Emits an after-event when callbacks are wanted; the body is only built then.
+    fn emit_callback(
+        &self,
+        command: &'static str,
+        unread_total_of: Option<&str>,
+        body: impl FnOnce() -> serde_json::Value,
+    ) {
+        if self.callbacks.wants() {
+            self.callbacks
+                .emit(callbacks::event(command, body(), unread_total_of));
+        }
+    }
+
     /// Encodes and publishes an event to users.
     fn push<E: Event>(&self, users: Vec<String>, data: &E::Data) {
         if users.is_empty() {

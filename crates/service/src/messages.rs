@@ -9,7 +9,6 @@ use tidings_proto::methods::{C2cHistoryParams, GroupHistoryParams, SendMessagePa
 use tidings_proto::{GroupType, MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
 use tidings_store::{ConvKey, GroupRecord, MessageRecord, NewMessage, StoreError};
 
-use crate::callbacks;
 use crate::msg_body::msg_body_of;
 use crate::render::{Viewer, encode_elem, render, render_for};
 use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now, now_millis};
@@ -180,8 +179,7 @@ impl Tidings {
                 self.publish_c2c_conversation(&sender, receiver).await?;
             }
         }
-        self.callbacks.emit(callbacks::event(
-            "C2C.CallbackAfterSendMsg",
+        self.emit_callback("C2C.CallbackAfterSendMsg", Some(receiver), || {
             json!({
                 "From_Account": sender,
                 "To_Account": receiver,
@@ -195,9 +193,8 @@ impl Tidings {
                 "ErrorInfo": "send msg succeed",
                 "MsgBody": msg_body_of(&record.message),
                 "CloudCustomData": record.message.cloud_custom_data,
-            }),
-            Some(receiver),
-        ));
+            })
+        });
         metrics::counter!("tidings_messages_total", "kind" => "c2c").increment(1);
         Ok(as_sender)
     }
@@ -261,8 +258,7 @@ impl Tidings {
                 .await?;
             self.push::<OnConversationChanged>(vec![sender.clone()], &vec![conversation]);
         }
-        self.callbacks.emit(callbacks::event(
-            "Group.CallbackAfterSendMsg",
+        self.emit_callback("Group.CallbackAfterSendMsg", None, || {
             json!({
                 "GroupId": group_id,
                 "Type": crate::admin::rest_group_type(group_type),
@@ -275,9 +271,8 @@ impl Tidings {
                 "OnlineOnlyFlag": u8::from(online_only),
                 "MsgBody": msg_body_of(&record.message),
                 "CloudCustomData": record.message.cloud_custom_data,
-            }),
-            None,
-        ));
+            })
+        });
         metrics::counter!("tidings_messages_total", "kind" => "group").increment(1);
         Ok(as_sender)
     }

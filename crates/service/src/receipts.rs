@@ -10,11 +10,10 @@ use tidings_proto::methods::{
 use tidings_proto::{
     GroupRole, MAX_READ_MEMBER_PAGE, MAX_RECEIPT_BATCH, MessageReceipt, ReadMemberInfo,
 };
-use tidings_store::{ConvKey, MessageRecord, RoaringBitmap};
+use tidings_store::{ConvKey, MessageRecord, RoaringBitmap, StoreError};
 
 use serde_json::json;
 
-use crate::callbacks;
 use crate::messages::group_type_of;
 use crate::{ServiceError, ServiceResult, Tidings, check_page, now, now_millis};
 
@@ -141,44 +140,40 @@ impl Tidings {
                     )));
                 }
                 let member = self.require_member(group_id, reader).await?;
-                let states = self.store.group_receipts(&ids).await?;
-                for record in &records {
-                    let state = states.iter().find(|s| s.msg_id == record.message.msg_id);
-                    if !state.is_some_and(|s| s.recipients.contains(member.ordinal)) {
-                        return Err(ServiceError::PermissionDenied(format!(
-                            "you were not a member of group {group_id} when message {} was sent",
-                            record.message.msg_id
-                        )));
-                    }
-                }
                 let updates = self
                     .store
                     .record_group_receipts(&ids, member.ordinal)
-                    .await?;
-                let receipt_list: Vec<serde_json::Value> = updates
-                    .iter()
-                    .filter(|u| u.changed)
-                    .filter_map(|u| {
-                        let record = records.iter().find(|r| r.message.msg_id == u.msg_id)?;
-                        Some(json!({
-                            "MsgSeq": record.seq,
-                            "ReadNum": u.read_count,
-                            "UnreadNum": u.recipient_count.saturating_sub(u.read_count),
-                            "ReadReceiptMembers": [{ "Member_Account": reader }],
-                        }))
-                    })
-                    .collect();
-                if !receipt_list.is_empty() {
-                    self.callbacks.emit(callbacks::event(
-                        "Group.CallbackAfterReadReceipt",
-                        json!({
-                            "GroupId": group_id,
-                            "Type": crate::admin::rest_group_type(group_type),
-                            "GroupMsgReceiptList": receipt_list,
-                            "EventTime": now_millis(),
-                        }),
-                        None,
-                    ));
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::NotRecipient { msg_id } => ServiceError::PermissionDenied(format!(
+                            "you were not a member of group {group_id} when message {msg_id} was sent"
+                        )),
+                        other => other.into(),
+                    })?;
+                if self.callbacks.wants() {
+                    let receipt_list: Vec<serde_json::Value> = updates
+                        .iter()
+                        .filter(|u| u.changed)
+                        .filter_map(|u| {
+                            let record = records.iter().find(|r| r.message.msg_id == u.msg_id)?;
+                            Some(json!({
+                                "MsgSeq": record.seq,
+                                "ReadNum": u.read_count,
+                                "UnreadNum": u.recipient_count.saturating_sub(u.read_count),
+                                "ReadReceiptMembers": [{ "Member_Account": reader }],
+                            }))
+                        })
+                        .collect();
+                    if !receipt_list.is_empty() {
+                        self.emit_callback("Group.CallbackAfterReadReceipt", None, || {
+                            json!({
+                                "GroupId": group_id,
+                                "Type": crate::admin::rest_group_type(group_type),
+                                "GroupMsgReceiptList": receipt_list,
+                                "EventTime": now_millis(),
+                            })
+                        });
+                    }
                 }
                 let newly: Vec<String> = updates
                     .into_iter()

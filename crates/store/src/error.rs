@@ -17,6 +17,13 @@ pub enum StoreError {
         /// The user.
         user: String,
     },
+    /// The reader is not among the recipients of a group message (was not a member when it
+    /// was sent).
+    #[error("not a recipient of message {msg_id}")]
+    NotRecipient {
+        /// The message.
+        msg_id: String,
+    },
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),

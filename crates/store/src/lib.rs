@@ -156,7 +156,8 @@ pub trait Store: Send + Sync + 'static {
     async fn record_c2c_receipts(&self, msg_ids: &[String], time: i64) -> StoreResult<Vec<bool>>;
 
     /// Adds `reader_ordinal` to the readers of each group message; returns the new state of
-    /// each and whether it changed.
+    /// each and whether it changed. Fails, recording nothing, with [`StoreError::NotRecipient`]
+    /// when the reader is not a recipient of one of them.
     async fn record_group_receipts(
         &self,
         msg_ids: &[String],

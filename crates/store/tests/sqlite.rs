@@ -188,7 +188,7 @@ async fn receipt_recipients_are_the_members_at_send_time_minus_the_sender() {
         .ordinal;
     assert!(matches!(
         store.record_group_receipts(&["m".into()], late).await,
-        Err(StoreError::NotFound(_))
+        Err(StoreError::NotRecipient { .. })
     ));
 }
 
@@ -380,7 +380,7 @@ async fn a_refused_receipt_records_nothing_even_in_a_shared_batch() {
         store.record_group_receipts(&ids, late),
         store.record_group_receipts(&ids, b)
     );
-    assert!(matches!(refused, Err(StoreError::NotFound(_))));
+    assert!(matches!(refused, Err(StoreError::NotRecipient { .. })));
     assert!(accepted.unwrap().iter().all(|u| u.changed));
     let states = store.group_receipts(&ids).await.unwrap();
     let later = states.iter().find(|s| s.msg_id == "later").unwrap();

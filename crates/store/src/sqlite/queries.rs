@@ -169,11 +169,10 @@ fn insert_members(
 
 fn query_group(conn: &Connection, group_id: &str) -> StoreResult<Option<GroupRecord>> {
     Ok(conn
-        .query_row(
-            &format!("SELECT {GROUP_COLUMNS} FROM groups WHERE group_id = ?1"),
-            [group_id],
-            group_from_row,
-        )
+        .prepare_cached(&format!(
+            "SELECT {GROUP_COLUMNS} FROM groups WHERE group_id = ?1"
+        ))?
+        .query_row([group_id], group_from_row)
         .optional()?)
 }
 
@@ -183,14 +182,11 @@ fn query_member(
     user_id: &str,
 ) -> StoreResult<Option<MemberRecord>> {
     Ok(conn
-        .query_row(
-            &format!(
-                "SELECT {MEMBER_COLUMNS} FROM members m LEFT JOIN users u ON u.user_id = m.user_id \
-                 WHERE m.group_id = ?1 AND m.user_id = ?2"
-            ),
-            params![group_id, user_id],
-            member_from_row,
-        )
+        .prepare_cached(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM members m LEFT JOIN users u ON u.user_id = m.user_id \
+             WHERE m.group_id = ?1 AND m.user_id = ?2"
+        ))?
+        .query_row(params![group_id, user_id], member_from_row)
         .optional()?)
 }
 
@@ -787,9 +783,9 @@ impl Store for SqliteStore {
                     .recipients
                     .contains(reader_ordinal)
                 {
-                    return Err(StoreError::NotFound(format!(
-                        "recipient {reader_ordinal} of {msg_id}"
-                    )));
+                    return Err(StoreError::NotRecipient {
+                        msg_id: msg_id.clone(),
+                    });
                 }
             }
             msg_ids

@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS messages (
     receipt_at        INTEGER,
     UNIQUE (conv, seq)
 );
+-- Covers unread counts (messages after a read position, not the viewer's, not excluded) without
+-- reading message rows.
+CREATE INDEX IF NOT EXISTS messages_unread ON messages (conv, seq, sender, excluded_unread);
 
 -- Per-user C2C conversation state: last message and the owner's read position.
 CREATE TABLE IF NOT EXISTS c2c_conversations (
