@@ -1,18 +1,22 @@
-//! One task per WebSocket connection: reads requests, writes responses and pushes, and tracks
-//! the login, UserSig expiry and shutdown.
+//! One task per WebSocket connection, running two loops side by side: the connection loop
+//! (socket reads, pushes, responses, UserSig expiry, shutdown) and the request worker (runs the
+//! connection's requests one after another, in order). Pushes flow while a request that changes
+//! state is in progress; while a `get…` request runs, pushes wait until its response is
+//! written, so a snapshot is never overtaken by a push that is newer than it.
 
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tidings_proto::ErrorCode;
 use tidings_proto::events::{KickedOffline, OnKickedOffline, OnUserSigExpired, UserSigExpired};
-use tidings_proto::methods::LoginParams;
+use tidings_proto::methods::{ALL_METHODS, LoginParams};
 use tidings_service::{Outbound, SessionId, encode_push};
 use tokio::sync::mpsc;
 
 use super::dispatch::dispatch;
-use super::frame::{parse, response};
+use super::frame::{Incoming, parse, response};
 use super::rate::TokenBucket;
 use crate::error::WireError;
 use crate::state::AppState;
@@ -21,14 +25,27 @@ use crate::state::AppState;
 const CLOSE_TOO_SLOW: u16 = 1008;
 /// Close code sent on server shutdown (going away).
 const CLOSE_GOING_AWAY: u16 = 1001;
+/// Requests of one connection queued or running at once; more are refused with 7008.
+const MAX_IN_FLIGHT: usize = 64;
 
-/// Login state of one connection.
+/// A change of login that the connection loop must apply (push queue, expiry).
+#[derive(Debug)]
+enum LoginChange {
+    /// Logged in (or the UserSig was refreshed: then `queue` is None).
+    LoggedIn {
+        queue: Option<mpsc::Receiver<Outbound>>,
+        expires_at: Instant,
+    },
+    /// Logged out.
+    LoggedOut,
+}
+
+/// Login state of one connection, owned by its request worker.
 #[derive(Debug, Default)]
 pub(crate) struct Session {
     user: Option<String>,
     session_id: Option<SessionId>,
-    queue: Option<mpsc::Receiver<Outbound>>,
-    expires_at: Option<Instant>,
+    change: Option<LoginChange>,
 }
 
 impl Session {
@@ -63,15 +80,22 @@ impl Session {
         }
         let verified = state.auth.verify(&params.user_id, &params.user_sig)?;
         let remaining = u64::try_from(verified.expires_at - tidings_service::now()).unwrap_or(0);
-        self.expires_at = Some(Instant::now() + Duration::from_secs(remaining));
+        let expires_at = Instant::now() + Duration::from_secs(remaining);
         if self.user.is_some() {
+            self.change = Some(LoginChange::LoggedIn {
+                queue: None,
+                expires_at,
+            });
             return Ok(());
         }
         state.tidings.login(&params.user_id).await?;
         let (sender, queue) = mpsc::channel(state.limits.outbound_queue);
         self.session_id = Some(state.hub.register(&params.user_id, sender));
-        self.queue = Some(queue);
         self.user = Some(params.user_id);
+        self.change = Some(LoginChange::LoggedIn {
+            queue: Some(queue),
+            expires_at,
+        });
         metrics::counter!("tidings_logins_total").increment(1);
         Ok(())
     }
@@ -80,14 +104,82 @@ impl Session {
     pub(crate) fn logout(&mut self, state: &AppState) {
         if let (Some(user), Some(id)) = (self.user.take(), self.session_id.take()) {
             state.hub.unregister(&user, id);
+            self.change = Some(LoginChange::LoggedOut);
         }
-        self.queue = None;
-        self.expires_at = None;
     }
+}
+
+/// What the request worker sends the connection loop.
+enum Reply {
+    /// A snapshot request starts: hold pushes until the next response.
+    HoldPushes,
+    /// A response, with the login change it caused.
+    Response {
+        text: String,
+        change: Option<LoginChange>,
+    },
+}
+
+/// Whether a method returns state that pushes also carry (`get…`): pushes published while it
+/// runs must follow its response.
+fn is_snapshot(method: &str) -> bool {
+    method.starts_with("get")
+}
+
+/// Serves one connection until it closes or the server shuts down.
+pub(crate) async fn run(socket: WebSocket, state: AppState) {
+    metrics::gauge!("tidings_connections").increment(1.0);
+    let (requests, inbox) = mpsc::channel(MAX_IN_FLIGHT);
+    let (replies, outbox) = mpsc::channel(MAX_IN_FLIGHT);
+    let (force_logout, forced) = mpsc::unbounded_channel();
+    // Both loops run in this one task, so they share the connection's request origin.
+    tokio::join!(
+        connection_loop(socket, &state, requests, outbox, force_logout),
+        request_worker(&state, inbox, replies, forced),
+    );
+    metrics::gauge!("tidings_connections").decrement(1.0);
+}
+
+/// Runs the connection's requests in arrival order; logs out at the end.
+async fn request_worker(
+    state: &AppState,
+    mut inbox: mpsc::Receiver<Incoming>,
+    replies: mpsc::Sender<Reply>,
+    mut forced: mpsc::UnboundedReceiver<()>,
+) {
+    let mut session = Session::default();
+    loop {
+        let incoming = tokio::select! {
+            biased;
+            Some(()) = forced.recv() => {
+                session.logout(state);
+                session.change = None;
+                continue;
+            }
+            incoming = inbox.recv() => match incoming {
+                Some(incoming) => incoming,
+                None => break,
+            },
+        };
+        if is_snapshot(&incoming.method) && replies.send(Reply::HoldPushes).await.is_err() {
+            break;
+        }
+        let text = handle(state, &mut session, incoming).await;
+        let change = session.change.take();
+        if replies
+            .send(Reply::Response { text, change })
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    session.logout(state);
 }
 
 enum Wake {
     Incoming(Option<Result<Message, axum::Error>>),
+    Reply(Option<Reply>),
     Outbound(Option<Outbound>),
     Expired,
     Shutdown,
@@ -104,27 +196,37 @@ fn push_text<E: tidings_proto::Event>(data: &E::Data) -> Option<String> {
     encode_push::<E>(data).ok().map(|frame| frame.to_string())
 }
 
-/// Serves one connection until it closes or the server shuts down.
-pub(crate) async fn run(socket: WebSocket, state: AppState) {
-    metrics::gauge!("tidings_connections").increment(1.0);
+/// Reads frames, hands requests to the worker, and writes responses and pushes.
+async fn connection_loop(
+    socket: WebSocket,
+    state: &AppState,
+    requests: mpsc::Sender<Incoming>,
+    mut outbox: mpsc::Receiver<Reply>,
+    force_logout: mpsc::UnboundedSender<()>,
+) {
     let (mut sink, mut stream) = socket.split();
-    let mut session = Session::default();
     let mut bucket = TokenBucket::new(state.limits.requests_per_second, state.limits.request_burst);
     let mut shutdown = state.shutdown.clone();
+    let mut queue: Option<mpsc::Receiver<Outbound>> = None;
+    let mut expires_at: Option<Instant> = None;
+    let mut holding = false;
     loop {
-        let deadline = session
-            .expires_at
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
-        let logged_in = session.expires_at.is_some();
+        let deadline = expires_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        // Biased: a hold or response already queued goes before any push that became ready.
         let wake = tokio::select! {
+            biased;
+            reply = outbox.recv() => Wake::Reply(reply),
+            outbound = next_outbound(&mut queue), if !holding => Wake::Outbound(outbound),
             incoming = stream.next() => Wake::Incoming(incoming),
-            outbound = next_outbound(&mut session.queue) => Wake::Outbound(outbound),
-            () = tokio::time::sleep_until(deadline.into()), if logged_in => Wake::Expired,
+            () = tokio::time::sleep_until(deadline.into()), if expires_at.is_some() => Wake::Expired,
             _ = shutdown.wait_for(|stop| *stop) => Wake::Shutdown,
         };
-        let reply = match wake {
+        let text = match wake {
             Wake::Incoming(Some(Ok(Message::Text(text)))) => {
-                handle_text(&state, &mut session, &mut bucket, text.as_str()).await
+                match accept(&requests, &mut bucket, text.as_str()) {
+                    Some(refusal) => refusal,
+                    None => continue,
+                }
             }
             Wake::Incoming(Some(Ok(Message::Binary(_)))) => response(
                 None,
@@ -135,9 +237,32 @@ pub(crate) async fn run(socket: WebSocket, state: AppState) {
             ),
             Wake::Incoming(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
             Wake::Incoming(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => break,
+            Wake::Reply(Some(Reply::HoldPushes)) => {
+                holding = true;
+                continue;
+            }
+            Wake::Reply(Some(Reply::Response { text, change })) => {
+                holding = false;
+                match change {
+                    Some(LoginChange::LoggedIn {
+                        queue: fresh,
+                        expires_at: at,
+                    }) => {
+                        if fresh.is_some() {
+                            queue = fresh;
+                        }
+                        expires_at = Some(at);
+                    }
+                    Some(LoginChange::LoggedOut) => (queue, expires_at) = (None, None),
+                    None => {}
+                }
+                text
+            }
+            Wake::Reply(None) => break,
             Wake::Outbound(Some(Outbound::Frame(frame))) => frame.to_string(),
             Wake::Outbound(Some(Outbound::Kicked(reason))) => {
-                session.logout(&state);
+                (queue, expires_at) = (None, None);
+                let _ = force_logout.send(());
                 match push_text::<OnKickedOffline>(&KickedOffline { reason }) {
                     Some(text) => text,
                     None => continue,
@@ -153,7 +278,8 @@ pub(crate) async fn run(socket: WebSocket, state: AppState) {
                 break;
             }
             Wake::Expired => {
-                session.logout(&state);
+                (queue, expires_at) = (None, None);
+                let _ = force_logout.send(());
                 match push_text::<OnUserSigExpired>(&UserSigExpired {}) {
                     Some(text) => text,
                     None => continue,
@@ -165,22 +291,55 @@ pub(crate) async fn run(socket: WebSocket, state: AppState) {
             }
         };
         if sink
-            .send(Message::Text(Utf8Bytes::from(reply)))
+            .send(Message::Text(Utf8Bytes::from(text)))
             .await
             .is_err()
         {
             break;
         }
     }
-    session.logout(&state);
-    metrics::gauge!("tidings_connections").decrement(1.0);
 }
 
-async fn close(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    code: u16,
-    reason: &'static str,
-) {
+/// Parses a text frame and queues it for the worker; returns the response to send at once when
+/// the frame is refused (malformed, rate limited, too many in flight).
+fn accept(
+    requests: &mpsc::Sender<Incoming>,
+    bucket: &mut TokenBucket,
+    text: &str,
+) -> Option<String> {
+    let incoming = match parse(text) {
+        Ok(incoming) => incoming,
+        Err((id, error)) => return Some(response(id, Err(error))),
+    };
+    let limited = |desc: &str| {
+        Some(response(
+            Some(incoming.id),
+            Err(WireError::new(ErrorCode::RateLimited, desc)),
+        ))
+    };
+    if !bucket.try_take(Instant::now()) {
+        metrics::counter!("tidings_requests_limited_total").increment(1);
+        return limited("too many requests on this connection; slow down");
+    }
+    let id = incoming.id;
+    match requests.try_send(incoming) {
+        Ok(()) => None,
+        Err(_) => {
+            metrics::counter!("tidings_requests_limited_total").increment(1);
+            Some(response(
+                Some(id),
+                Err(WireError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "more than {MAX_IN_FLIGHT} requests in flight on this connection; wait for responses"
+                    ),
+                )),
+            ))
+        }
+    }
+}
+
+async fn close(sink: &mut SplitSink<WebSocket, Message>, code: u16, reason: &'static str) {
     let frame = CloseFrame {
         code,
         reason: Utf8Bytes::from_static(reason),
@@ -188,30 +347,12 @@ async fn close(
     let _ = sink.send(Message::Close(Some(frame))).await;
 }
 
-async fn handle_text(
-    state: &AppState,
-    session: &mut Session,
-    bucket: &mut TokenBucket,
-    text: &str,
-) -> String {
-    let incoming = match parse(text) {
-        Ok(incoming) => incoming,
-        Err((id, error)) => return response(id, Err(error)),
-    };
-    if !bucket.try_take(Instant::now()) {
-        metrics::counter!("tidings_requests_limited_total").increment(1);
-        return response(
-            Some(incoming.id),
-            Err(WireError::new(
-                ErrorCode::RateLimited,
-                "too many requests on this connection; slow down",
-            )),
-        );
-    }
+/// Runs one request and encodes its response, recording metrics.
+async fn handle(state: &AppState, session: &mut Session, incoming: Incoming) -> String {
     let started = Instant::now();
     let result = dispatch(state, session, &incoming.method, incoming.params).await;
     let code = result.as_ref().map_or_else(|e| e.code.as_u32(), |_| 0);
-    let method = if tidings_proto::methods::ALL_METHODS.contains(&incoming.method.as_str()) {
+    let method = if ALL_METHODS.contains(&incoming.method.as_str()) {
         incoming.method
     } else {
         "unknown".to_owned()
