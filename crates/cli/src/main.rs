@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use tidings_server::{Config, Server};
 
 #[derive(Debug, Parser)]
-#[command(name = "tidings", version, about = "Self-hosted instant messaging with exact read receipts")]
+#[command(
+    name = "tidings",
+    version,
+    about = "Self-hosted instant messaging with exact read receipts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,6 +24,8 @@ enum Command {
     Serve(ServeArgs),
     /// Print a UserSig (Tencent TLSSigAPIv2) for a user.
     Usersig(UsersigArgs),
+    /// Run a load scenario against an in-process server (or --url) and report the figures.
+    Bench(tidings_bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -42,6 +48,10 @@ struct ServeArgs {
     /// The App administrator account for the REST API [default: administrator].
     #[arg(long, env = "TIDINGS_ADMIN")]
     admin: Option<String>,
+    /// Demo mode: the web chat signs in as any user (the server hands out UserSigs) and demo
+    /// users alice, bob, carol, dave and the group "demo" are created. Trusted networks only.
+    #[arg(long, env = "TIDINGS_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
+    demo: bool,
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +92,9 @@ impl ServeArgs {
         if let Some(admin) = &self.admin {
             config.admin = admin.clone();
         }
+        if self.demo {
+            config.demo = true;
+        }
         Ok(config)
     }
 }
@@ -90,10 +103,22 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(&args),
+        Command::Bench(args) => tidings_bench::main(args),
         Command::Usersig(args) => {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs();
             let now = i64::try_from(now)?;
-            println!("{}", tidings_usersig::generate(args.sdkappid, &args.secret_key, &args.user, args.expire, now));
+            println!(
+                "{}",
+                tidings_usersig::generate(
+                    args.sdkappid,
+                    &args.secret_key,
+                    &args.user,
+                    args.expire,
+                    now
+                )
+            );
             Ok(())
         }
     }
@@ -109,6 +134,11 @@ fn serve(args: &ServeArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let server = Server::open(&config)?;
+        if config.demo {
+            tidings_server::seed_demo(server.state())
+                .await
+                .context("cannot create the demo users and group")?;
+        }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -126,14 +156,33 @@ fn print_banner(config: &Config, server: &Server, address: SocketAddr) {
     println!("  WebSocket:  ws://{address}/ws");
     println!("  REST API:   http://{address}/v4/");
     println!("  health:     http://{address}/healthz   metrics: http://{address}/metrics");
+    println!("  Web chat: http://{address}/");
     println!("  data dir:   {}", config.data_dir.display());
     println!("  SDKAppID:   {}", config.sdkappid);
     if server.generated_key() {
         println!("  secret key: generated into {}", key_file.display());
     }
-    let key_hint = if config.secret_key.is_some() { "<your key>".to_owned() } else { format!("$(cat {})", key_file.display()) };
+    let key_hint = if config.secret_key.is_some() {
+        "<your key>".to_owned()
+    } else {
+        format!("$(cat {})", key_file.display())
+    };
     println!("Make a UserSig for a user with:");
-    println!("  tidings usersig --sdkappid {} --secret-key {key_hint} --user alice", config.sdkappid);
+    println!(
+        "  tidings usersig --sdkappid {} --secret-key {key_hint} --user alice",
+        config.sdkappid
+    );
+    if config.demo {
+        let users: Vec<&str> = tidings_server::DEMO_USERS
+            .iter()
+            .map(|(user_id, _)| *user_id)
+            .collect();
+        println!(
+            "Demo mode: open the web chat and sign in as any name ({} share the group \"{}\"); anyone who can reach this port can too.",
+            users.join(", "),
+            tidings_server::DEMO_GROUP
+        );
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -1,0 +1,355 @@
+//! The Tidings load generator: `tidings bench <scenario>`.
+//!
+//! Each scenario speaks the WebSocket protocol to a server: one it starts in this process on a
+//! temporary data directory (durable `synchronous = "full"` by default), or a running one given
+//! by `--url` (loopback only). It shows a progress bar on stderr, prints a table (or `--json`)
+//! at the end, checks that the results are exact, and stops within `--max-seconds`.
+//!
+//! Scenarios: `receipt-storm`, `large-group`, `c2c`, `connections`, `echo-baseline`, and `all`
+//! (every scenario with small parameters). Unless `--no-echo` is given, the echo baseline runs
+//! first in the same invocation and every throughput is also reported as a ratio to it.
+//! `BENCHMARKS.md` at the repository root has the figures and how they were obtained.
+
+mod c2c;
+mod client;
+mod connections;
+mod echo;
+mod large;
+mod report;
+mod storm;
+mod target;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+
+pub use report::{Check, Metric, Report};
+
+/// `tidings bench`: options shared by every scenario, and the scenario.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// The scenario to run.
+    #[command(subcommand)]
+    pub scenario: Scenario,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options of every scenario.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// WebSocket URL of a running server (loopback only), e.g. ws://127.0.0.1:8080/ws.
+    /// Without it, a server is started in this process on a temporary data directory.
+    #[arg(long, global = true)]
+    pub url: Option<String>,
+    /// SDKAppID of the `--url` server [default: 1400000000].
+    #[arg(long, global = true)]
+    pub sdkappid: Option<u64>,
+    /// Secret key of the `--url` server, to sign UserSigs.
+    #[arg(
+        long,
+        global = true,
+        env = "TIDINGS_SECRET_KEY",
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+    /// Process ID of the `--url` server, to read its memory (connections scenario).
+    #[arg(long, global = true)]
+    pub server_pid: Option<u32>,
+    /// Print the reports as JSON on stdout instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long, global = true)]
+    pub quiet: bool,
+    /// Stop after this many seconds, reporting what was measured so far as incomplete.
+    #[arg(long, global = true, default_value_t = 600)]
+    pub max_seconds: u64,
+    /// In-process server: `full` (acknowledged writes survive power loss) or `normal`.
+    #[arg(long, global = true, default_value = "full")]
+    pub synchronous: String,
+    /// In-process server: group receipt notification window in milliseconds.
+    #[arg(long, global = true, default_value_t = 100)]
+    pub notify_window_ms: u64,
+    /// Skip the echo baseline (no ratios).
+    #[arg(long, global = true)]
+    pub no_echo: bool,
+    /// Seed of the pseudo-random batch sizes and reading orders.
+    #[arg(long, global = true, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// The scenarios.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Scenario {
+    /// G members on their own connections receipt M messages in batches.
+    ReceiptStorm(StormArgs),
+    /// A 100,000-member group: receipts, counts, member-list pages, bytes on disk.
+    LargeGroup(LargeArgs),
+    /// P pairs chatting with read receipts.
+    C2c(C2cArgs),
+    /// N idle logged-in connections: memory per connection and login rate.
+    Connections(ConnectionsArgs),
+    /// A bare WebSocket echo server: what the transport alone does.
+    EchoBaseline(EchoArgs),
+    /// Every scenario with small parameters (a quick check).
+    All,
+    /// Internal: holds client connections for `connections` in a child process.
+    #[command(hide = true)]
+    ConnectHelper(connections::HelperArgs),
+}
+
+/// `receipt-storm` parameters.
+#[derive(Debug, Clone, Args)]
+pub struct StormArgs {
+    /// Group members, each on its own connection (the sender among them).
+    #[arg(long, default_value_t = 1000)]
+    pub members: usize,
+    /// Messages asking for receipts.
+    #[arg(long, default_value_t = 100)]
+    pub messages: usize,
+    /// Fewest message IDs per receipt call.
+    #[arg(long, default_value_t = 10)]
+    pub batch_min: usize,
+    /// Most message IDs per receipt call.
+    #[arg(long, default_value_t = 30)]
+    pub batch_max: usize,
+}
+
+/// `large-group` parameters.
+#[derive(Debug, Clone, Args)]
+pub struct LargeArgs {
+    /// Members of the group (the sender among them).
+    #[arg(long, default_value_t = 100_000)]
+    pub members: usize,
+    /// Messages asking for receipts.
+    #[arg(long, default_value_t = 100)]
+    pub messages: usize,
+    /// Message IDs per in-process receipt call.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// In-process receipt calls in flight.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Samples of each latency measured over WebSocket.
+    #[arg(long, default_value_t = 200)]
+    pub samples: usize,
+}
+
+/// `c2c` parameters.
+#[derive(Debug, Clone, Args)]
+pub struct C2cArgs {
+    /// Pairs of users, each user on its own connection.
+    #[arg(long, default_value_t = 100)]
+    pub pairs: usize,
+    /// Messages each user sends to the other (each asking for a receipt).
+    #[arg(long, default_value_t = 50)]
+    pub messages: usize,
+}
+
+/// `connections` parameters.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionsArgs {
+    /// Idle logged-in connections to hold.
+    #[arg(long, default_value_t = 10_000)]
+    pub connections: usize,
+    /// Handshakes and logins in flight.
+    #[arg(long, default_value_t = 256)]
+    pub concurrency: usize,
+    /// Child processes holding the client ends [default: 0 when this process has file
+    /// descriptors for both ends, else enough to hold 15,000 each].
+    #[arg(long)]
+    pub client_processes: Option<usize>,
+}
+
+/// `echo-baseline` parameters.
+#[derive(Debug, Clone, Args)]
+pub struct EchoArgs {
+    /// Connections.
+    #[arg(long, default_value_t = 1000)]
+    pub connections: usize,
+    /// Sequential round trips per connection.
+    #[arg(long, default_value_t = 50)]
+    pub round_trips: usize,
+    /// Message IDs in each frame (a `sendMessageReadReceipts` request).
+    #[arg(long, default_value_t = 20)]
+    pub frame_ids: usize,
+    /// Read buffer of the echo server's WebSockets in bytes [default: tungstenite's 128 KiB,
+    /// as in the Tidings gateway].
+    #[arg(long)]
+    pub read_buffer: Option<usize>,
+}
+
+/// What every scenario of one invocation shares.
+#[derive(Debug, Clone)]
+pub(crate) struct RunContext {
+    pub(crate) common: CommonArgs,
+    pub(crate) quiet: bool,
+    deadline: Instant,
+}
+
+impl RunContext {
+    /// Time left of `--max-seconds`.
+    pub(crate) fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// Small parameters of `all`.
+fn quick() -> (StormArgs, LargeArgs, C2cArgs, ConnectionsArgs, EchoArgs) {
+    (
+        StormArgs {
+            members: 200,
+            messages: 20,
+            batch_min: 10,
+            batch_max: 30,
+        },
+        LargeArgs {
+            members: 10_000,
+            messages: 10,
+            batch: 100,
+            concurrency: 64,
+            samples: 50,
+        },
+        C2cArgs {
+            pairs: 20,
+            messages: 20,
+        },
+        ConnectionsArgs {
+            connections: 1000,
+            concurrency: 256,
+            client_processes: None,
+        },
+        EchoArgs {
+            connections: 200,
+            round_trips: 50,
+            frame_ids: 20,
+            read_buffer: None,
+        },
+    )
+}
+
+/// Runs the scenario(s) and returns their reports (nothing is printed but the progress bar).
+pub fn run(args: &BenchArgs) -> Result<Vec<Report>> {
+    if let Scenario::ConnectHelper(helper) = &args.scenario {
+        connections::helper_main(helper)?;
+        return Ok(Vec::new());
+    }
+    if !matches!(args.common.synchronous.as_str(), "full" | "normal") {
+        bail!("--synchronous must be full or normal");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let ctx = RunContext {
+        common: args.common.clone(),
+        quiet: args.common.quiet || args.common.json,
+        deadline: Instant::now() + Duration::from_secs(args.common.max_seconds),
+    };
+    let reports = runtime.block_on(run_all(&ctx, &args.scenario));
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    reports
+}
+
+async fn run_all(ctx: &RunContext, scenario: &Scenario) -> Result<Vec<Report>> {
+    let mut reports = Vec::new();
+    let echo_shape = |connections: usize| EchoArgs {
+        connections,
+        round_trips: 50,
+        frame_ids: 20,
+        read_buffer: None,
+    };
+    let echo = match scenario {
+        Scenario::EchoBaseline(args) => Some(args.clone()),
+        _ if ctx.common.no_echo => None,
+        Scenario::ReceiptStorm(args) => Some(echo_shape(args.members)),
+        Scenario::C2c(args) => Some(echo_shape(args.pairs * 2)),
+        Scenario::LargeGroup(_) | Scenario::Connections(_) => Some(echo_shape(1000)),
+        Scenario::All => Some(quick().4),
+        Scenario::ConnectHelper(_) => None,
+    };
+    // In `all`, the memory figure goes first: memory freed by earlier scenarios of this process
+    // would be reused by the server's new connections and hide their cost.
+    if matches!(scenario, Scenario::All) {
+        reports.push(connections::run(ctx, &quick().3).await?);
+    }
+    let mut echo_rate = None;
+    if let Some(echo_args) = echo {
+        let report = echo::run(ctx, &echo_args).await?;
+        echo_rate = report.value("frames_per_sec");
+        reports.push(report);
+    }
+    match scenario {
+        Scenario::ReceiptStorm(args) => reports.push(storm::run(ctx, args).await?),
+        Scenario::LargeGroup(args) => reports.push(large::run(ctx, args).await?),
+        Scenario::C2c(args) => reports.push(c2c::run(ctx, args).await?),
+        Scenario::Connections(args) => reports.push(connections::run(ctx, args).await?),
+        Scenario::EchoBaseline(_) | Scenario::ConnectHelper(_) => {}
+        Scenario::All => {
+            let (storm_args, large_args, c2c_args, _, _) = quick();
+            reports.push(storm::run(ctx, &storm_args).await?);
+            reports.push(large::run(ctx, &large_args).await?);
+            reports.push(c2c::run(ctx, &c2c_args).await?);
+        }
+    }
+    if let Some(echo_rate) = echo_rate.filter(|r| *r > 0.0) {
+        for report in reports.iter_mut().filter(|r| r.scenario != "echo-baseline") {
+            add_echo_ratios(report, echo_rate);
+        }
+    }
+    Ok(reports)
+}
+
+/// Adds `<figure>_vs_echo` for every per-second figure of a report.
+fn add_echo_ratios(report: &mut Report, echo_rate: f64) {
+    let ratios: Vec<Metric> = report
+        .metrics
+        .iter()
+        .filter(|m| m.unit.ends_with("/s"))
+        .map(|m| {
+            let value = m.value / echo_rate;
+            let (target, met) = if m.name == "receipt_calls_per_sec" {
+                (Some("≥ 0.3".to_owned()), Some(value >= 0.3))
+            } else {
+                (None, None)
+            };
+            Metric {
+                name: format!("{}_vs_echo", m.name),
+                value,
+                unit: "× echo".into(),
+                target,
+                met,
+            }
+        })
+        .collect();
+    report.metrics.extend(ratios);
+}
+
+/// `tidings bench`: runs, prints the tables (or JSON), and fails when a check failed.
+pub fn main(args: BenchArgs) -> Result<()> {
+    let reports = run(&args)?;
+    if matches!(args.scenario, Scenario::ConnectHelper(_)) {
+        return Ok(());
+    }
+    if args.common.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        for report in &reports {
+            println!("{}", report.table());
+        }
+    }
+    let failed: Vec<&str> = reports
+        .iter()
+        .filter(|r| !r.passed())
+        .map(|r| r.scenario.as_str())
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "checks failed or the run was cut short in: {}",
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}

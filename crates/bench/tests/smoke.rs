@@ -1,0 +1,176 @@
+//! Runs every scenario of the load generator with tiny parameters against an in-process server
+//! and checks its exactness outputs. No timing is asserted: figures only have to be present.
+
+use clap::Parser;
+use tidings_bench::{BenchArgs, Report};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    bench: BenchArgs,
+}
+
+fn run(args: &[&str]) -> Vec<Report> {
+    let mut argv = vec!["bench"];
+    argv.extend_from_slice(args);
+    argv.extend_from_slice(&[
+        "--quiet",
+        "--max-seconds",
+        "120",
+        "--synchronous",
+        "normal",
+        "--notify-window-ms",
+        "20",
+    ]);
+    let cli = Cli::try_parse_from(argv).expect("arguments parse");
+    tidings_bench::run(&cli.bench).expect("the scenario runs")
+}
+
+fn assert_exact(report: &Report, figures: &[&str]) {
+    assert!(
+        report.complete,
+        "{} did not complete:\n{}",
+        report.scenario,
+        report.table()
+    );
+    assert!(
+        !report.checks.is_empty(),
+        "{} checked nothing",
+        report.scenario
+    );
+    for check in &report.checks {
+        assert!(
+            check.ok,
+            "{}: {} failed: {}",
+            report.scenario, check.name, check.detail
+        );
+    }
+    for figure in figures {
+        let value = report
+            .value(figure)
+            .unwrap_or_else(|| panic!("{} has no {figure}:\n{}", report.scenario, report.table()));
+        assert!(value.is_finite() && value >= 0.0, "{figure} = {value}");
+    }
+}
+
+fn scenario<'a>(reports: &'a [Report], name: &str) -> &'a Report {
+    reports
+        .iter()
+        .find(|r| r.scenario == name)
+        .unwrap_or_else(|| panic!("no {name} report"))
+}
+
+#[test]
+fn receipt_storm_counts_are_exact() {
+    let reports = run(&[
+        "receipt-storm",
+        "--members",
+        "12",
+        "--messages",
+        "25",
+        "--batch-min",
+        "3",
+        "--batch-max",
+        "7",
+    ]);
+    assert_eq!(reports.len(), 2, "echo baseline first, then the storm");
+    assert_exact(scenario(&reports, "echo-baseline"), &["frames_per_sec"]);
+    let storm = scenario(&reports, "receipt-storm");
+    assert_exact(
+        storm,
+        &[
+            "receipts_per_sec",
+            "receipt_calls_per_sec",
+            "ack_p99_ms",
+            "notify_p99_ms",
+        ],
+    );
+    assert_eq!(storm.value("receipts"), Some(11.0 * 25.0));
+    assert!(
+        storm.value("receipt_calls_per_sec_vs_echo").is_some(),
+        "ratio to the echo baseline"
+    );
+}
+
+#[test]
+fn large_group_lists_and_counts_are_exact() {
+    let reports = run(&[
+        "large-group",
+        "--members",
+        "450",
+        "--messages",
+        "12",
+        "--batch",
+        "5",
+        "--samples",
+        "3",
+        "--no-echo",
+    ]);
+    assert_eq!(reports.len(), 1);
+    let large = scenario(&reports, "large-group");
+    assert_exact(
+        large,
+        &[
+            "receipts_per_sec",
+            "get_receipts_30_p99_ms",
+            "read_page_first_p99_ms",
+            "read_page_middle_p99_ms",
+            "unread_page_last_p99_ms",
+            "read_state_bytes_all_read",
+        ],
+    );
+    assert_eq!(large.value("receipts"), Some(449.0 * 12.0));
+}
+
+#[test]
+fn c2c_messages_and_receipts_are_exact() {
+    let reports = run(&["c2c", "--pairs", "3", "--messages", "6", "--no-echo"]);
+    let c2c = scenario(&reports, "c2c");
+    assert_exact(
+        c2c,
+        &[
+            "messages_per_sec",
+            "delivery_p99_ms",
+            "receipt_notify_p99_ms",
+        ],
+    );
+    assert_eq!(c2c.value("messages"), Some(36.0));
+}
+
+#[test]
+fn connections_are_all_held() {
+    let reports = run(&[
+        "connections",
+        "--connections",
+        "40",
+        "--concurrency",
+        "8",
+        "--no-echo",
+    ]);
+    let connections = scenario(&reports, "connections");
+    assert_exact(connections, &["logins_per_sec", "rss_bytes_per_connection"]);
+    assert_eq!(connections.value("connections_held"), Some(40.0));
+}
+
+#[test]
+fn echo_baseline_alone() {
+    let reports = run(&["echo-baseline", "--connections", "4", "--round-trips", "10"]);
+    assert_eq!(reports.len(), 1);
+    assert_exact(&reports[0], &["frames_per_sec", "round_trip_p99_ms"]);
+}
+
+#[test]
+fn remote_targets_must_be_loopback() {
+    let cli = Cli::try_parse_from([
+        "bench",
+        "c2c",
+        "--url",
+        "ws://192.0.2.1:8080/ws",
+        "--secret-key",
+        "k",
+        "--quiet",
+    ])
+    .expect("arguments parse");
+    let error = tidings_bench::run(&cli.bench).expect_err("a non-loopback target is refused");
+    assert!(error.to_string().contains("loopback"), "{error}");
+}
