@@ -90,15 +90,11 @@ async fn echo(mut socket: WebSocket) {
     }
 }
 
-async fn start_server(read_buffer: Option<usize>) -> Result<EchoServer> {
+async fn start_server(read_buffer: usize) -> Result<EchoServer> {
     let app = Router::new().route(
         "/ws",
         get(move |upgrade: WebSocketUpgrade| async move {
-            let upgrade = match read_buffer {
-                Some(bytes) => upgrade.read_buffer_size(bytes),
-                None => upgrade,
-            };
-            upgrade.on_upgrade(echo)
+            upgrade.read_buffer_size(read_buffer).on_upgrade(echo)
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

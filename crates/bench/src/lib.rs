@@ -175,10 +175,9 @@ pub struct EchoArgs {
     /// Message IDs in each frame (a `sendMessageReadReceipts` request).
     #[arg(long, default_value_t = 20)]
     pub frame_ids: usize,
-    /// Read buffer of the echo server's WebSockets in bytes [default: tungstenite's 128 KiB,
-    /// as in the Tidings gateway].
-    #[arg(long)]
-    pub read_buffer: Option<usize>,
+    /// Read buffer of the echo server's WebSockets in bytes [default: the Tidings gateway's].
+    #[arg(long, default_value_t = tidings_server::WS_READ_BUFFER_BYTES)]
+    pub read_buffer: usize,
 }
 
 /// What every scenario of one invocation shares.
@@ -225,7 +224,7 @@ fn quick() -> (StormArgs, LargeArgs, C2cArgs, ConnectionsArgs, EchoArgs) {
             connections: 200,
             round_trips: 50,
             frame_ids: 20,
-            read_buffer: None,
+            read_buffer: tidings_server::WS_READ_BUFFER_BYTES,
         },
     )
 }
@@ -259,7 +258,7 @@ async fn run_all(ctx: &RunContext, scenario: &Scenario) -> Result<Vec<Report>> {
         connections,
         round_trips: 50,
         frame_ids: 20,
-        read_buffer: None,
+        read_buffer: tidings_server::WS_READ_BUFFER_BYTES,
     };
     let echo = match scenario {
         Scenario::EchoBaseline(args) => Some(args.clone()),

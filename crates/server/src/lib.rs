@@ -29,6 +29,12 @@ pub use state::{AppState, Auth};
 pub use web::{DEMO_GROUP, DEMO_USERS, seed_demo};
 pub use webhook::{WebhookSettings, Webhooks};
 
+/// Socket read buffer of each WebSocket connection. Tungstenite zero-fills the whole buffer
+/// before each read, and axum's default is 128 KiB: 8 KiB keeps an idle connection near 20 KiB
+/// of memory and the zero-fill off the CPU profile, while a 64 KiB frame still arrives in a few
+/// reads. Public so that the load generator's echo baseline mirrors it.
+pub const WS_READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {

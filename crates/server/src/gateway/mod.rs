@@ -20,11 +20,6 @@ use crate::state::AppState;
 /// [`tidings_proto::MAX_FRAME_BYTES`] and this are answered with an error instead.
 const HARD_MESSAGE_LIMIT: usize = 1024 * 1024;
 
-/// Socket read buffer per connection. Tungstenite zero-fills the whole buffer before each read,
-/// and axum's default is 128 KiB: 8 KiB keeps an idle connection near 20 KiB of memory and the
-/// zero-fill off the CPU profile, while a 64 KiB frame still arrives in a few reads.
-const READ_BUFFER_BYTES: usize = 8 * 1024;
-
 /// `GET /ws`: upgrades to a WebSocket session, within the connection limit.
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
@@ -39,7 +34,7 @@ pub(crate) async fn upgrade(
         return (StatusCode::SERVICE_UNAVAILABLE, "connection limit reached").into_response();
     };
     upgrade
-        .read_buffer_size(READ_BUFFER_BYTES)
+        .read_buffer_size(crate::WS_READ_BUFFER_BYTES)
         .max_message_size(HARD_MESSAGE_LIMIT)
         .max_frame_size(HARD_MESSAGE_LIMIT)
         .on_upgrade(move |socket| async move {
