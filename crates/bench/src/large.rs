@@ -26,12 +26,13 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Deserialize;
-use tidings_proto::{Message, MessageReceipt};
+use tidings_proto::MessageReceipt;
 use tidings_service::Tidings;
 use tidings_store::{NewGroup, NewMember, UserProfile};
 
 use crate::client::Conn;
 use crate::report::{Bound, Deadline, Latency, Report, profile_phase, progress, rate};
+use crate::storm::send_receipt_messages;
 use crate::target::{Target, run_tag};
 use crate::{LargeArgs, RunContext};
 
@@ -156,29 +157,20 @@ async fn large(
 
     // The sender, over WebSocket.
     let (sender, _) = Conn::login(&target.url, &owner, &target.signer.sign(&owner), false).await?;
-    let mut msg_ids = Vec::with_capacity(args.messages);
-    let mut send_latency = Latency::default();
     let bar = progress(args.messages as u64, "large: send", ctx.quiet);
-    for i in 0..args.messages {
-        let params = serde_json::json!({
-            "groupID": group_id,
-            "textElem": { "text": format!("large message {i}") },
-            "needReadReceipt": true,
-        });
-        let sent_at = Instant::now();
-        let Some(reply) = deadline
-            .run(sender.call_value("sendMessage", &params))
-            .await
-        else {
-            report.cut_short("sending");
-            return Ok(());
-        };
-        let reply = reply?;
-        send_latency.record(reply.at.duration_since(sent_at));
-        let message: Message = reply.decode("sendMessage")?;
-        msg_ids.push(message.msg_id);
-        bar.inc(1);
-    }
+    let Some((msg_ids, send_latency)) = send_receipt_messages(
+        &sender,
+        &group_id,
+        args.messages,
+        "large",
+        deadline,
+        report,
+        Some(&bar),
+    )
+    .await?
+    else {
+        return Ok(());
+    };
     bar.finish_and_clear();
     report.latency("send", &send_latency, None);
 

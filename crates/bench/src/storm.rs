@@ -175,27 +175,19 @@ async fn storm(
     drop(ready_tx);
 
     // The sender sends the messages, one at a time.
-    let mut msg_ids = Vec::with_capacity(args.messages);
-    let mut send_latency = Latency::default();
-    for i in 0..args.messages {
-        let params = serde_json::json!({
-            "groupID": created.group_id,
-            "textElem": { "text": format!("storm message {i}") },
-            "needReadReceipt": true,
-        });
-        let sent_at = Instant::now();
-        let Some(reply) = deadline
-            .run(sender.call_value("sendMessage", &params))
-            .await
-        else {
-            report.cut_short("sending");
-            return Ok(());
-        };
-        let reply = reply?;
-        send_latency.record(reply.at.duration_since(sent_at));
-        let message: Message = reply.decode("sendMessage")?;
-        msg_ids.push(message.msg_id);
-    }
+    let Some((msg_ids, send_latency)) = send_receipt_messages(
+        &sender,
+        &created.group_id,
+        args.messages,
+        "storm",
+        deadline,
+        report,
+        None,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
     let index_of: HashMap<String, usize> = msg_ids
         .iter()
         .enumerate()
@@ -495,4 +487,42 @@ async fn collect_receipt_pushes(
             }
         }
     }
+}
+
+/// Sends `count` group messages asking for receipts, one at a time; returns their IDs and the
+/// send latencies, or None when the deadline cut the run short (noted in the report).
+pub(crate) async fn send_receipt_messages(
+    sender: &Conn,
+    group_id: &str,
+    count: usize,
+    label: &str,
+    deadline: Deadline,
+    report: &mut Report,
+    bar: Option<&indicatif::ProgressBar>,
+) -> Result<Option<(Vec<String>, Latency)>> {
+    let mut msg_ids = Vec::with_capacity(count);
+    let mut send_latency = Latency::default();
+    for i in 0..count {
+        let params = serde_json::json!({
+            "groupID": group_id,
+            "textElem": { "text": format!("{label} message {i}") },
+            "needReadReceipt": true,
+        });
+        let sent_at = Instant::now();
+        let Some(reply) = deadline
+            .run(sender.call_value("sendMessage", &params))
+            .await
+        else {
+            report.cut_short("sending");
+            return Ok(None);
+        };
+        let reply = reply?;
+        send_latency.record(reply.at.duration_since(sent_at));
+        let message: Message = reply.decode("sendMessage")?;
+        msg_ids.push(message.msg_id);
+        if let Some(bar) = bar {
+            bar.inc(1);
+        }
+    }
+    Ok(Some((msg_ids, send_latency)))
 }
