@@ -75,11 +75,16 @@ impl Webhooks {
 
 impl Callbacks for Webhooks {
     fn wants(&self) -> bool {
-        !self.settings().url.is_empty()
+        !self
+            .settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .url
+            .is_empty()
     }
 
     fn emit(&self, event: CallbackEvent) {
-        if self.settings().url.is_empty() {
+        if !self.wants() {
             return;
         }
         if self.queue.try_send(event).is_err() {

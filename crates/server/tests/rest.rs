@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use common::{TestServer, WAIT, next_event};
+use common::{PythonCheck, TestServer, WAIT, next_event};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tidings_sdk::{Client, Events, Message, SdkEvent, SendMessageParams, TextElem};
@@ -2959,50 +2959,20 @@ async fn an_unreachable_webhook_is_dropped_after_its_retries_and_counted() {
 // A third-party Python REST client
 // ---------------------------------------------------------------------------------------------
 
-/// The pip packages `scripts/rest_client_check.py` needs (as pinned in `.ci/run`).
-const PYTHON_PACKAGES: &str =
-    "'tencentcloud-sdk-python-im==0.9.4' 'tls-sig-api-v2==1.1' 'requests==2.34.2'";
-
-fn run_python(args: &[&str], envs: &[(&str, String)]) -> std::io::Result<std::process::Output> {
-    let mut command = std::process::Command::new("python3");
-    command.args(args);
-    for (name, value) in envs {
-        command.env(name, value);
-    }
-    command.output()
-}
+/// `scripts/rest_client_check.py`, its imports and their pip packages (as pinned in `.ci/run`).
+const PYTHON_REST_CLIENT: PythonCheck = PythonCheck {
+    imports: "tencentcloud_im.tcim_client, TLSSigAPIv2, requests",
+    packages: "'tencentcloud-sdk-python-im==0.9.4' 'tls-sig-api-v2==1.1' 'requests==2.34.2'",
+    script: "rest_client_check.py",
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_third_party_python_rest_client_works_unchanged() {
-    if std::env::var("TIDINGS_SKIP_PYTHON_INTEROP").as_deref() == Ok("1") {
-        eprintln!("skipped: TIDINGS_SKIP_PYTHON_INTEROP=1");
+    if PYTHON_REST_CLIENT.skipped().await {
         return;
-    }
-    let probe = tokio::task::spawn_blocking(|| {
-        run_python(
-            &[
-                "-c",
-                "import tencentcloud_im.tcim_client, TLSSigAPIv2, requests",
-            ],
-            &[],
-        )
-    })
-    .await
-    .expect("probe runs");
-    match probe {
-        Ok(output) if output.status.success() => {}
-        other => panic!(
-            "python3 with the third-party Tencent IM REST client is needed: \
-             python3 -m pip install {PYTHON_PACKAGES} \
-             (or set TIDINGS_SKIP_PYTHON_INTEROP=1 to skip this test); probe: {other:?}"
-        ),
     }
     let server = TestServer::start().await;
     let (_bob, mut bob_events) = server.client("py_bob").await;
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scripts/rest_client_check.py"
-    );
     let envs = vec![
         ("TIDINGS_URL", format!("http://{}", server.addr)),
         ("TIDINGS_SDKAPPID", SDKAPPID.to_string()),
@@ -3010,16 +2980,7 @@ async fn a_third_party_python_rest_client_works_unchanged() {
         ("TIDINGS_ADMIN", ADMIN.to_owned()),
         ("TIDINGS_USER_PREFIX", "py".to_owned()),
     ];
-    let output = tokio::task::spawn_blocking(move || run_python(&[script], &envs))
-        .await
-        .expect("script runs")
-        .expect("python3 starts");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "scripts/rest_client_check.py failed:\n{stdout}\n{stderr}"
-    );
+    let stdout = PYTHON_REST_CLIENT.run(envs).await;
     let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
         .unwrap_or_else(|e| panic!("the script's last line is its JSON summary ({e}): {stdout}"));
 

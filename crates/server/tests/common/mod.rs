@@ -248,3 +248,66 @@ impl TestServer {
         Self::launch(listener, data_dir, |_| {})
     }
 }
+
+/// A Python program a test runs against the server: the modules it imports, the pip packages
+/// that provide them (as pinned in `.ci/run`), and the script under `scripts/`.
+pub struct PythonCheck {
+    pub imports: &'static str,
+    pub packages: &'static str,
+    pub script: &'static str,
+}
+
+impl PythonCheck {
+    /// Whether the test must be skipped (`TIDINGS_SKIP_PYTHON_INTEROP=1`). Otherwise panics,
+    /// naming the pip packages, when Python cannot import the modules.
+    pub async fn skipped(&self) -> bool {
+        if std::env::var("TIDINGS_SKIP_PYTHON_INTEROP").as_deref() == Ok("1") {
+            eprintln!("skipped: TIDINGS_SKIP_PYTHON_INTEROP=1");
+            return true;
+        }
+        let probe = vec!["-c".to_owned(), format!("import {}", self.imports)];
+        match run_python(probe, Vec::new()).await {
+            Ok(output) if output.status.success() => false,
+            other => panic!(
+                "python3 with these packages is needed: python3 -m pip install {} \
+                 (or set TIDINGS_SKIP_PYTHON_INTEROP=1 to skip this test); probe: {other:?}",
+                self.packages
+            ),
+        }
+    }
+
+    /// Runs the script with `envs`, asserts that it succeeded, and returns its standard output.
+    pub async fn run(&self, envs: Vec<(&'static str, String)>) -> String {
+        let script = format!(
+            "{}/../../scripts/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            self.script
+        );
+        let output = run_python(vec![script], envs)
+            .await
+            .expect("python3 starts");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "scripts/{} failed ({}):\n{stdout}\n{stderr}",
+            self.script,
+            output.status
+        );
+        stdout
+    }
+}
+
+async fn run_python(
+    args: Vec<String>,
+    envs: Vec<(&'static str, String)>,
+) -> std::io::Result<std::process::Output> {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(args)
+            .envs(envs)
+            .output()
+    })
+    .await
+    .expect("python3 task runs")
+}
