@@ -1328,6 +1328,23 @@ async fn c2c_receipts_over_rest_reach_the_sender_and_set_is_peer_read() {
         10062,
     )
     .await;
+    let from_carol = key(&rest
+        .ok(
+            "openim/sendmsg",
+            json!({ "From_Account": "carol", "To_Account": "bob", "IsNeedReadReceipt": 1, "MsgBody": text_body("from carol") }),
+        )
+        .await);
+    rest.fail(
+        path,
+        json!({ "Operator_Account": "bob", "Peer_Account": "alice", "C2CMsgInfo": [item(&from_carol)] }),
+        90001,
+    )
+    .await;
+    assert_eq!(
+        by_key(&roam(&rest, "carol", "bob").await, &from_carol)["IsPeerRead"],
+        0,
+        "a receipt naming the wrong sender records nothing"
+    );
     rest.fail(
         path,
         json!({ "Operator_Account": "bob", "Peer_Account": "alice", "C2CMsgInfo": [item("no-such-key")] }),
@@ -2760,9 +2777,10 @@ async fn webhooks_arrive_signed_with_tencents_fields() {
         (
             &json!("Private"),
             &json!("alice"),
-            &json!("alice"),
+            &json!("administrator"),
             &json!(seq)
-        )
+        ),
+        "Operator_Account is the requester: the App administrator for a REST send"
     );
     assert_eq!(
         (&body["Random"], &body["MsgBody"], &body["OnlineOnlyFlag"]),

@@ -55,6 +55,24 @@ impl Tidings {
         Ok(deleted)
     }
 
+    /// Checks that each named message that exists was sent by `sender` (REST receipts name
+    /// both sides of the conversation; missing messages are reported by the receipt itself).
+    pub async fn require_sent_by(&self, sender: &str, msg_ids: &[String]) -> ServiceResult<()> {
+        match self
+            .store
+            .get_messages(msg_ids)
+            .await?
+            .iter()
+            .find(|r| r.message.sender != sender)
+        {
+            Some(other) => Err(ServiceError::InvalidParameters(format!(
+                "message {} was sent by {}, not by {sender}",
+                other.message.msg_id, other.message.sender
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// A group by ID.
     pub async fn group(&self, group_id: &str) -> ServiceResult<GroupRecord> {
         self.group_or_not_found(group_id).await

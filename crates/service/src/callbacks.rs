@@ -13,6 +13,9 @@ pub struct Origin {
     pub client_ip: String,
     /// Tencent's `OptPlatform`: `RESTAPI`, `Web`, `Unknown`…
     pub platform: &'static str,
+    /// The account that made the request when it acts for another (REST: the App
+    /// administrator); None when users act for themselves.
+    pub operator: Option<String>,
 }
 
 tokio::task_local! {
@@ -29,6 +32,7 @@ pub(crate) fn current_origin() -> Origin {
     ORIGIN.try_with(Clone::clone).unwrap_or(Origin {
         client_ip: String::new(),
         platform: "Unknown",
+        operator: None,
     })
 }
 

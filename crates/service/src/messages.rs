@@ -9,6 +9,7 @@ use tidings_proto::methods::{C2cHistoryParams, GroupHistoryParams, SendMessagePa
 use tidings_proto::{GroupType, MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
 use tidings_store::{ConvKey, GroupRecord, MessageRecord, NewMessage, StoreError};
 
+use crate::callbacks;
 use crate::msg_body::msg_body_of;
 use crate::render::{Viewer, encode_elem, render, render_for};
 use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now, now_millis};
@@ -263,7 +264,7 @@ impl Tidings {
                 "GroupId": group_id,
                 "Type": crate::admin::rest_group_type(group_type),
                 "From_Account": sender,
-                "Operator_Account": sender,
+                "Operator_Account": callbacks::current_origin().operator.unwrap_or_else(|| sender.clone()),
                 "Random": record.message.random,
                 "MsgSeq": record.seq,
                 "MsgTime": record.message.timestamp,

@@ -41,6 +41,7 @@ pub(crate) async fn upgrade(
             let origin = Origin {
                 client_ip,
                 platform: "Web",
+                operator: None,
             };
             with_origin(origin, session::run(socket, state)).await;
             drop(permit);

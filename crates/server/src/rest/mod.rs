@@ -133,6 +133,7 @@ pub(crate) async fn handle(
     let origin = Origin {
         client_ip,
         platform: "RESTAPI",
+        operator: query.get("identifier").cloned(),
     };
     let reply = with_origin(origin, async {
         authenticate(&state, &query)?;

@@ -120,6 +120,7 @@ pub(crate) async fn c2c_receipt(call: &Call<'_>) -> Reply {
         }
         keys.push(key);
     }
+    call.state.tidings.require_sent_by(&sender, &keys).await?;
     call.state
         .tidings
         .send_read_receipts(&reader, &keys)
