@@ -389,10 +389,12 @@ describe('Tidings web chat', () => {
     const { bob } = users;
     const banner = bob.page.locator(tid('conn-banner'));
     await waitFor('the previous banner to go', async () => !(await banner.isVisible()), 8000);
-    // Frames from the page vanish, as on a half-open connection after a laptop slept.
+    // Frames vanish both ways, as on a dead connection after a laptop slept: nothing the page
+    // sends arrives, and nothing the server sends (late pushes of earlier tests included) is read.
     await bob.page.evaluate(() => {
       const conn = window.tidingsDebug.state.conn;
       conn.ws.send = () => {};
+      conn.ws.onmessage = () => {};
       conn.lastFrameAt = 0;
     });
     await waitFor('the heartbeat to give up', async () => /Connection lost/.test(await banner.textContent()), 20000);
