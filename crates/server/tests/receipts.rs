@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::time::Duration;
 
-use common::{TestServer, next_event};
+use common::{TestServer, conversation_unread, next_event};
 use tidings_sdk::proto::{MEMBER_OP_SUCCESS, MessageReceipt};
 use tidings_sdk::{
     Client, CreateGroupParams, ErrorCode, Events, GroupMemberSpec, GroupRole, GroupType, Message,
@@ -305,17 +305,6 @@ async fn c2c_history_of(client: &Client, peer: &str, msg_id: &str) -> Message {
         .into_iter()
         .find(|m| m.msg_id == msg_id)
         .unwrap_or_else(|| panic!("{msg_id} not in history"))
-}
-
-async fn c2c_unread(client: &Client, peer: &str) -> u64 {
-    let list = client
-        .get_conversation_list(0, 100)
-        .await
-        .expect("conversation list");
-    list.conversation_list
-        .into_iter()
-        .find(|c| c.user_id.as_deref() == Some(peer))
-        .map_or(0, |c| c.unread_count)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1389,7 +1378,7 @@ async fn conversation_level_read_is_separate_from_message_receipts() {
     let bob = users.client("bob").clone();
     let asked = send_c2c(&alice, "bob", true).await.msg_id;
     let plain = send_c2c(&alice, "bob", false).await.msg_id;
-    assert_eq!(c2c_unread(&bob, "alice").await, 2);
+    assert_eq!(conversation_unread(&bob, "c2c_alice").await, 2);
 
     // A message-level receipt changes no unread count and marks only that message peer-read.
     bob.send_message_read_receipts(vec![asked.clone()])
@@ -1397,7 +1386,7 @@ async fn conversation_level_read_is_separate_from_message_receipts() {
         .expect("receipt");
     next_event(users.events("alice"), receipt_of(&asked)).await;
     assert_eq!(
-        c2c_unread(&bob, "alice").await,
+        conversation_unread(&bob, "c2c_alice").await,
         2,
         "receipts are not conversation reads"
     );
@@ -1415,7 +1404,7 @@ async fn conversation_level_read_is_separate_from_message_receipts() {
     })
     .await;
     assert!(told.timestamp > 0, "{told:?}");
-    assert_eq!(c2c_unread(&bob, "alice").await, 0);
+    assert_eq!(conversation_unread(&bob, "c2c_alice").await, 0);
     assert!(c2c_history_of(&alice, "bob", &plain).await.is_peer_read);
     assert!(c2c_history_of(&bob, "alice", &plain).await.is_read);
     // The message-level state is untouched: the plain message still has no receipt info.
@@ -1431,7 +1420,7 @@ async fn conversation_level_read_is_separate_from_message_receipts() {
     );
 
     // cleanConversationUnreadMessageCount does the same.
-    assert_eq!(c2c_unread(&bob, "alice").await, 1);
+    assert_eq!(conversation_unread(&bob, "c2c_alice").await, 1);
     bob.clean_conversation_unread_message_count("c2c_alice", 0, 0)
         .await
         .expect("cleaned");
@@ -1440,7 +1429,7 @@ async fn conversation_level_read_is_separate_from_message_receipts() {
         _ => None,
     })
     .await;
-    assert_eq!(c2c_unread(&bob, "alice").await, 0);
+    assert_eq!(conversation_unread(&bob, "c2c_alice").await, 0);
     assert!(c2c_history_of(&alice, "bob", &later).await.is_peer_read);
     assert_eq!(c2c_state(&alice, &later).await.is_peer_read, Some(false));
 

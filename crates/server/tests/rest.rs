@@ -16,10 +16,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use common::{PythonCheck, TestServer, WAIT, next_event};
+use common::{PythonCheck, TestServer, WAIT, conversation_unread, next_event};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tidings_sdk::{Client, Events, Message, SdkEvent, SendMessageParams, TextElem};
+use tidings_sdk::{Events, Message, SdkEvent, SendMessageParams, TextElem};
 use tidings_server::WebhookSettings;
 
 const SDKAPPID: u64 = 1_400_000_000;
@@ -320,19 +320,6 @@ async fn unread_becomes(events: &mut Events, conversation_id: &str, unread: u64)
         _ => None,
     })
     .await;
-}
-
-/// The unread count of one of `client`'s conversations (group messages push no conversation
-/// change to their receivers: the SDK counts them as they arrive).
-async fn conversation_unread(client: &Client, conversation_id: &str) -> u64 {
-    let list = client
-        .get_conversation_list(0, 100)
-        .await
-        .expect("conversations");
-    list.conversation_list
-        .iter()
-        .find(|c| c.conversation_id == conversation_id)
-        .map_or(0, |c| c.unread_count)
 }
 
 /// Checks that no push other than those `ignore` accepts arrives within a short while.

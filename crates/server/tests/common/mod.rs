@@ -311,3 +311,15 @@ async fn run_python(
     .await
     .expect("python3 task runs")
 }
+
+/// The unread count of one of `client`'s conversations (0 when it is not listed).
+pub async fn conversation_unread(client: &Client, conversation_id: &str) -> u64 {
+    let list = client
+        .get_conversation_list(0, 100)
+        .await
+        .expect("conversation list");
+    list.conversation_list
+        .iter()
+        .find(|c| c.conversation_id == conversation_id)
+        .map_or(0, |c| c.unread_count)
+}
