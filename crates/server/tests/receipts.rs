@@ -1541,3 +1541,34 @@ async fn receipts_survive_a_restart() {
     assert_eq!(counts(users.client("alice"), &m).await, (3, 0));
     users.close().await;
 }
+
+#[tokio::test]
+async fn a_dismissed_groups_messages_take_no_receipts_even_when_its_id_is_reused() {
+    let server = TestServer::start().await;
+    let users = Users::connect(&server, &["alice", "bob"]).await;
+    let (alice, bob) = (users.client("alice"), users.client("bob"));
+    let group = create_group(alice, "Work", "g-reused", &["bob"]).await;
+    let old = send_group(alice, &group, true).await.msg_id;
+    alice.dismiss_group(&group).await.expect("dismissed");
+    let no_info = c(ErrorCode::ReceiptInfoNotFound);
+    assert_eq!(
+        code(bob.send_message_read_receipts(vec![old.clone()]).await),
+        no_info
+    );
+    create_group(alice, "Work", "g-reused", &["bob"]).await;
+    assert_eq!(
+        code(bob.send_message_read_receipts(vec![old.clone()]).await),
+        no_info,
+        "a message of the dismissed group is gone, though the ID names a group again"
+    );
+    assert_eq!(
+        code(alice.get_message_read_receipts(vec![old]).await),
+        no_info
+    );
+    let new = send_group(alice, &group, true).await.msg_id;
+    bob.send_message_read_receipts(vec![new.clone()])
+        .await
+        .expect("receipt of the new group's message");
+    assert_eq!(counts(alice, &new).await, (1, 0));
+    users.close().await;
+}

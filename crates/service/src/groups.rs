@@ -243,6 +243,7 @@ impl Tidings {
     pub async fn delete_group(&self, group_id: &str, op_user: &str) -> ServiceResult<()> {
         let audience = self.store.member_user_ids(group_id).await?;
         self.store.delete_group(group_id).await?;
+        self.facts.forget_group(group_id);
         let event = GroupDismissed {
             group_id: group_id.to_owned(),
             op_user: op_user.to_owned(),

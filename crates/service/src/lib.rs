@@ -11,6 +11,7 @@ mod callbacks;
 mod conversations;
 mod error;
 mod groups;
+mod message_facts;
 mod messages;
 mod msg_body;
 mod notifier;
@@ -42,6 +43,7 @@ pub struct Tidings {
     limits: Limits,
     notifier: ReceiptNotifier,
     callbacks: Arc<dyn Callbacks>,
+    facts: message_facts::FactsCache,
 }
 
 impl std::fmt::Debug for Tidings {
@@ -70,6 +72,7 @@ impl Tidings {
             limits,
             notifier,
             callbacks,
+            facts: message_facts::FactsCache::default(),
         })
     }
 

@@ -10,6 +10,7 @@ use tidings_proto::{GroupType, MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
 use tidings_store::{ConvKey, GroupRecord, MessageRecord, NewMessage, StoreError};
 
 use crate::callbacks;
+use crate::message_facts::MessageFacts;
 use crate::msg_body::msg_body_of;
 use crate::render::{Viewer, encode_elem, render, render_for};
 use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now, now_millis};
@@ -163,7 +164,9 @@ impl Tidings {
                 receipt_at: None,
             }
         } else {
-            self.store.append_message(message).await?
+            let record = self.store.append_message(message).await?;
+            self.facts.remember(MessageFacts::of(&record, None));
+            record
         };
         let sender = record.message.sender.clone();
         let as_sender = render_for(&record, &sender)?;
@@ -234,11 +237,14 @@ impl Tidings {
             } else {
                 self.store.append_message(message).await
             };
-            stored.map_err(|e| match e {
+            let record = stored.map_err(|e| match e {
                 StoreError::NotMember { group, user } => not_member(&group, &user),
                 StoreError::NotFound(_) => ServiceError::GroupNotFound(group_id.to_owned()),
                 other => other.into(),
-            })?
+            })?;
+            self.facts
+                .remember(MessageFacts::of(&record, Some(group_type)));
+            record
         };
         let mut members = self.store.member_user_ids(group_id).await?;
         let sender_is_member = members.contains(&sender);

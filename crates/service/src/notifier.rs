@@ -14,21 +14,15 @@ use tidings_proto::MessageReceipt;
 use tidings_proto::events::OnRecvMessageReadReceipts;
 use tokio::sync::mpsc;
 
+use crate::message_facts::MessageFacts;
 use crate::{Bus, Delivery, encode_push};
 use tidings_store::Store;
-
-/// A group message whose counts changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Noted {
-    sender: String,
-    group_id: String,
-    msg_id: String,
-}
 
 /// Handle to the notification worker; the worker stops when this is dropped.
 #[derive(Debug, Clone)]
 pub struct ReceiptNotifier {
-    notes: mpsc::UnboundedSender<Noted>,
+    /// One entry per receipt call: the group messages whose counts it changed.
+    notes: mpsc::UnboundedSender<Vec<Arc<MessageFacts>>>,
 }
 
 impl ReceiptNotifier {
@@ -39,13 +33,9 @@ impl ReceiptNotifier {
         Self { notes }
     }
 
-    /// Notes that the counts of a sender's group message changed.
-    pub(crate) fn note(&self, sender: &str, group_id: &str, msg_id: &str) {
-        let _ = self.notes.send(Noted {
-            sender: sender.to_owned(),
-            group_id: group_id.to_owned(),
-            msg_id: msg_id.to_owned(),
-        });
+    /// Notes that the counts of these group messages changed.
+    pub(crate) fn note(&self, changed: Vec<Arc<MessageFacts>>) {
+        let _ = self.notes.send(changed);
     }
 }
 
@@ -53,14 +43,21 @@ async fn run(
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     window: Duration,
-    mut queue: mpsc::UnboundedReceiver<Noted>,
+    mut queue: mpsc::UnboundedReceiver<Vec<Arc<MessageFacts>>>,
 ) {
     while let Some(first) = queue.recv().await {
         tokio::time::sleep(window).await;
-        let mut pending: HashMap<String, Noted> = HashMap::new();
-        pending.insert(first.msg_id.clone(), first);
-        while let Ok(noted) = queue.try_recv() {
-            pending.insert(noted.msg_id.clone(), noted);
+        let mut pending: HashMap<String, Arc<MessageFacts>> = HashMap::new();
+        let mut add = |changed: Vec<Arc<MessageFacts>>| {
+            for facts in changed {
+                if !pending.contains_key(&facts.msg_id) {
+                    pending.insert(facts.msg_id.clone(), facts);
+                }
+            }
+        };
+        add(first);
+        while let Ok(changed) = queue.try_recv() {
+            add(changed);
         }
         if let Err(e) = flush(store.as_ref(), bus.as_ref(), pending).await {
             tracing::error!(error = %e, "cannot send group receipt notifications");
@@ -71,7 +68,7 @@ async fn run(
 async fn flush(
     store: &dyn Store,
     bus: &dyn Bus,
-    pending: HashMap<String, Noted>,
+    pending: HashMap<String, Arc<MessageFacts>>,
 ) -> Result<(), String> {
     let msg_ids: Vec<String> = pending.keys().cloned().collect();
     let states = store
@@ -80,17 +77,17 @@ async fn flush(
         .map_err(|e| e.to_string())?;
     let mut by_sender: BTreeMap<&str, Vec<MessageReceipt>> = BTreeMap::new();
     for state in &states {
-        let Some(noted) = pending.get(&state.msg_id) else {
+        let Some(facts) = pending.get(&state.msg_id) else {
             continue;
         };
         let read_count = state.readers.len();
         by_sender
-            .entry(noted.sender.as_str())
+            .entry(facts.sender.as_str())
             .or_default()
             .push(MessageReceipt {
                 msg_id: state.msg_id.clone(),
                 user_id: None,
-                group_id: Some(noted.group_id.clone()),
+                group_id: facts.group_id().map(str::to_owned),
                 is_peer_read: None,
                 timestamp: None,
                 read_count: Some(read_count),

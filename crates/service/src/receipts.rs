@@ -1,6 +1,7 @@
 //! Message-level read receipts: recording them, pulling counts, and paging member lists.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use tidings_proto::events::{OnMessageReceiptsSent, OnRecvMessageReadReceipts, ReceiptsSent};
 use tidings_proto::methods::{
@@ -10,11 +11,12 @@ use tidings_proto::methods::{
 use tidings_proto::{
     GroupRole, MAX_READ_MEMBER_PAGE, MAX_RECEIPT_BATCH, MessageReceipt, ReadMemberInfo,
 };
-use tidings_store::{ConvKey, MessageRecord, RoaringBitmap, StoreError};
+use tidings_store::{ConvKey, GroupReceiptUpdate, RoaringBitmap, StoreError};
 
 use serde_json::json;
 
-use crate::messages::group_type_of;
+use crate::message_facts::MessageFacts;
+use crate::messages::not_member;
 use crate::{ServiceError, ServiceResult, Tidings, check_page, now, now_millis};
 
 pub(crate) fn no_receipt_info(msg_id: &str) -> ServiceError {
@@ -32,12 +34,12 @@ impl Tidings {
         }
     }
 
-    /// Loads the named messages, which must exist and all belong to one conversation; in the
+    /// Facts of the named messages, which must exist and all belong to one conversation; in the
     /// order given, without repeats.
     async fn messages_of_one_conversation(
         &self,
         msg_ids: &[String],
-    ) -> ServiceResult<(Vec<MessageRecord>, ConvKey)> {
+    ) -> ServiceResult<(Vec<Arc<MessageFacts>>, ConvKey)> {
         if msg_ids.is_empty() || msg_ids.len() > MAX_RECEIPT_BATCH {
             return Err(ServiceError::InvalidParameters(format!(
                 "messageIDList must name between 1 and {MAX_RECEIPT_BATCH} messages, not {}",
@@ -50,25 +52,18 @@ impl Tidings {
             .filter(|id| seen.insert(id.as_str()))
             .cloned()
             .collect();
-        let mut found = self.store.get_messages(&unique).await?;
+        let found = self.facts_of(&unique).await?;
         let mut ordered = Vec::with_capacity(unique.len());
-        for msg_id in &unique {
-            let index = found
-                .iter()
-                .position(|record| &record.message.msg_id == msg_id)
-                .ok_or_else(|| {
-                    ServiceError::ReceiptInfoNotFound(format!("message {msg_id} does not exist"))
-                })?;
-            ordered.push(found.swap_remove(index));
+        for (msg_id, facts) in unique.iter().zip(found) {
+            ordered.push(facts.ok_or_else(|| {
+                ServiceError::ReceiptInfoNotFound(format!("message {msg_id} does not exist"))
+            })?);
         }
-        let conv = ordered[0].message.conv_key();
-        if let Some(other) = ordered
-            .iter()
-            .find(|record| record.message.conv_key() != conv)
-        {
+        let conv = ordered[0].conv.clone();
+        if let Some(other) = ordered.iter().find(|facts| facts.conv != conv) {
             return Err(ServiceError::InvalidParameters(format!(
                 "message {} belongs to another conversation than {}: name messages of one conversation per call",
-                other.message.msg_id, ordered[0].message.msg_id
+                other.msg_id, ordered[0].msg_id
             )));
         }
         Ok((ordered, conv))
@@ -78,117 +73,24 @@ impl Tidings {
     /// message is checked before anything is recorded; repeats change nothing.
     pub async fn send_read_receipts(&self, reader: &str, msg_ids: &[String]) -> ServiceResult<()> {
         self.require_receipts_enabled()?;
-        let (records, conv) = self.messages_of_one_conversation(msg_ids).await?;
-        for record in &records {
-            let message = &record.message;
-            if !message.need_receipt {
-                return Err(no_receipt_info(&message.msg_id));
+        let (messages, conv) = self.messages_of_one_conversation(msg_ids).await?;
+        for facts in &messages {
+            if !facts.need_receipt {
+                return Err(no_receipt_info(&facts.msg_id));
             }
-            if message.sender == reader {
+            if facts.sender == reader {
                 return Err(ServiceError::InvalidParameters(format!(
                     "message {} is your own: receipts are sent by its recipients",
-                    message.msg_id
+                    facts.msg_id
                 )));
             }
         }
-        let ids: Vec<String> = records.iter().map(|r| r.message.msg_id.clone()).collect();
-        let sender = records[0].message.sender.clone();
-        let newly: Vec<String> = match &conv {
-            ConvKey::C2c(..) => {
-                if let Some(record) = records
-                    .iter()
-                    .find(|r| r.message.receiver.as_deref() != Some(reader))
-                {
-                    return Err(ServiceError::PermissionDenied(format!(
-                        "message {} was not sent to you",
-                        record.message.msg_id
-                    )));
-                }
-                let time = now();
-                let changed = self.store.record_c2c_receipts(&ids, time).await?;
-                let newly: Vec<String> = ids
-                    .iter()
-                    .zip(&changed)
-                    .filter(|(_, c)| **c)
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                if !newly.is_empty() {
-                    let receipts: Vec<MessageReceipt> = newly
-                        .iter()
-                        .map(|msg_id| MessageReceipt {
-                            msg_id: msg_id.clone(),
-                            user_id: Some(reader.to_owned()),
-                            group_id: None,
-                            is_peer_read: Some(true),
-                            timestamp: Some(time),
-                            read_count: None,
-                            unread_count: None,
-                        })
-                        .collect();
-                    metrics::counter!("tidings_receipt_pushes_total", "kind" => "c2c").increment(1);
-                    self.push::<OnRecvMessageReadReceipts>(vec![sender.clone()], &receipts);
-                }
-                newly
-            }
+        let ids: Vec<String> = messages.iter().map(|f| f.msg_id.clone()).collect();
+        let newly = match &conv {
+            ConvKey::C2c(..) => self.record_c2c_receipts(reader, &messages, ids).await?,
             ConvKey::Group(group_id) => {
-                let group = self.group_or_not_found(group_id).await?;
-                let group_type = group_type_of(&group)?;
-                if !self.read_receipt_settings().allows(group_type) {
-                    return Err(ServiceError::ReceiptsNotSupported(format!(
-                        "read receipts are not enabled for {} groups on this server",
-                        group_type.as_str()
-                    )));
-                }
-                let member = self.require_member(group_id, reader).await?;
-                let updates = self
-                    .store
-                    .record_group_receipts(&ids, member.ordinal)
-                    .await
-                    .map_err(|e| match e {
-                        StoreError::NotRecipient { msg_id } => ServiceError::PermissionDenied(format!(
-                            "you were not a member of group {group_id} when message {msg_id} was sent"
-                        )),
-                        other => other.into(),
-                    })?;
-                if self.callbacks.wants() {
-                    let receipt_list: Vec<serde_json::Value> = updates
-                        .iter()
-                        .filter(|u| u.changed)
-                        .filter_map(|u| {
-                            let record = records.iter().find(|r| r.message.msg_id == u.msg_id)?;
-                            Some(json!({
-                                "MsgSeq": record.seq,
-                                "ReadNum": u.read_count,
-                                "UnreadNum": u.recipient_count.saturating_sub(u.read_count),
-                                "ReadReceiptMembers": [{ "Member_Account": reader }],
-                            }))
-                        })
-                        .collect();
-                    if !receipt_list.is_empty() {
-                        self.emit_callback("Group.CallbackAfterReadReceipt", None, || {
-                            json!({
-                                "GroupId": group_id,
-                                "Type": crate::admin::rest_group_type(group_type),
-                                "GroupMsgReceiptList": receipt_list,
-                                "EventTime": now_millis(),
-                            })
-                        });
-                    }
-                }
-                let newly: Vec<String> = updates
-                    .into_iter()
-                    .filter(|u| u.changed)
-                    .map(|u| u.msg_id)
-                    .collect();
-                for msg_id in &newly {
-                    // Each message's own sender: one batch may name messages of several members.
-                    let sender = records
-                        .iter()
-                        .find(|r| &r.message.msg_id == msg_id)
-                        .map_or(sender.as_str(), |r| r.message.sender.as_str());
-                    self.notifier.note(sender, group_id, msg_id);
-                }
-                newly
+                self.record_group_receipts(reader, group_id, &messages, ids)
+                    .await?
             }
         };
         metrics::counter!("tidings_receipts_total").increment(newly.len() as u64);
@@ -203,6 +105,121 @@ impl Tidings {
         Ok(())
     }
 
+    /// Records C2C receipts and tells each message's sender at once; returns the newly
+    /// receipted IDs.
+    async fn record_c2c_receipts(
+        &self,
+        reader: &str,
+        messages: &[Arc<MessageFacts>],
+        ids: Vec<String>,
+    ) -> ServiceResult<Vec<String>> {
+        if let Some(facts) = messages
+            .iter()
+            .find(|f| f.receiver.as_deref() != Some(reader))
+        {
+            return Err(ServiceError::PermissionDenied(format!(
+                "message {} was not sent to you",
+                facts.msg_id
+            )));
+        }
+        let time = now();
+        let changed = self.store.record_c2c_receipts(&ids, time).await?;
+        let newly: Vec<String> = ids
+            .into_iter()
+            .zip(&changed)
+            .filter(|(_, c)| **c)
+            .map(|(id, _)| id)
+            .collect();
+        if !newly.is_empty() {
+            let receipts: Vec<MessageReceipt> = newly
+                .iter()
+                .map(|msg_id| MessageReceipt {
+                    msg_id: msg_id.clone(),
+                    user_id: Some(reader.to_owned()),
+                    group_id: None,
+                    is_peer_read: Some(true),
+                    timestamp: Some(time),
+                    read_count: None,
+                    unread_count: None,
+                })
+                .collect();
+            metrics::counter!("tidings_receipt_pushes_total", "kind" => "c2c").increment(1);
+            // One conversation: every message has the same sender.
+            self.push::<OnRecvMessageReadReceipts>(vec![messages[0].sender.clone()], &receipts);
+        }
+        Ok(newly)
+    }
+
+    /// Records group receipts (membership is checked in the same write) and notes the changed
+    /// messages for their senders' coalesced pushes; returns the newly read IDs.
+    async fn record_group_receipts(
+        &self,
+        reader: &str,
+        group_id: &str,
+        messages: &[Arc<MessageFacts>],
+        ids: Vec<String>,
+    ) -> ServiceResult<Vec<String>> {
+        let group_type = messages[0].group_type.ok_or_else(|| {
+            ServiceError::Store(StoreError::Corrupt(format!(
+                "group message {} has no group type",
+                messages[0].msg_id
+            )))
+        })?;
+        if !self.read_receipt_settings().allows(group_type) {
+            return Err(ServiceError::ReceiptsNotSupported(format!(
+                "read receipts are not enabled for {} groups on this server",
+                group_type.as_str()
+            )));
+        }
+        let updates = self
+            .store
+            .record_group_receipts(group_id, reader, &ids)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotMember { group, user } => not_member(&group, &user),
+                StoreError::NotFound(_) => ServiceError::GroupNotFound(group_id.to_owned()),
+                StoreError::NotRecipient { msg_id } => ServiceError::PermissionDenied(format!(
+                    "you were not a member of group {group_id} when message {msg_id} was sent"
+                )),
+                other => other.into(),
+            })?;
+        // `updates` follows the order of `ids`, which is the order of `messages`.
+        let changed: Vec<(&GroupReceiptUpdate, &Arc<MessageFacts>)> = updates
+            .iter()
+            .zip(messages)
+            .filter(|(update, _)| update.changed)
+            .collect();
+        if self.callbacks.wants() && !changed.is_empty() {
+            let receipt_list: Vec<serde_json::Value> = changed
+                .iter()
+                .map(|(update, facts)| {
+                    json!({
+                        "MsgSeq": facts.seq,
+                        "ReadNum": update.read_count,
+                        "UnreadNum": update.recipient_count.saturating_sub(update.read_count),
+                        "ReadReceiptMembers": [{ "Member_Account": reader }],
+                    })
+                })
+                .collect();
+            self.emit_callback("Group.CallbackAfterReadReceipt", None, || {
+                json!({
+                    "GroupId": group_id,
+                    "Type": crate::admin::rest_group_type(group_type),
+                    "GroupMsgReceiptList": receipt_list,
+                    "EventTime": now_millis(),
+                })
+            });
+        }
+        if !changed.is_empty() {
+            self.notifier
+                .note(changed.iter().map(|(_, facts)| Arc::clone(facts)).collect());
+        }
+        Ok(changed
+            .into_iter()
+            .map(|(update, _)| update.msg_id.clone())
+            .collect())
+    }
+
     /// Sender side: receipt state of the caller's own messages (one conversation).
     pub async fn get_read_receipts(
         &self,
@@ -210,20 +227,20 @@ impl Tidings {
         msg_ids: &[String],
     ) -> ServiceResult<Vec<MessageReceipt>> {
         self.require_receipts_enabled()?;
-        let (records, conv) = self.messages_of_one_conversation(msg_ids).await?;
-        for record in &records {
-            if record.message.sender != user {
+        let (messages, conv) = self.messages_of_one_conversation(msg_ids).await?;
+        for facts in &messages {
+            if facts.sender != user {
                 return Err(ServiceError::PermissionDenied(format!(
                     "message {} is not yours: only its sender may pull its receipts",
-                    record.message.msg_id
+                    facts.msg_id
                 )));
             }
-            if !record.message.need_receipt {
-                return Err(no_receipt_info(&record.message.msg_id));
+            if !facts.need_receipt {
+                return Err(no_receipt_info(&facts.msg_id));
             }
         }
+        let ids: Vec<String> = messages.iter().map(|f| f.msg_id.clone()).collect();
         if let ConvKey::Group(group_id) = &conv {
-            let ids: Vec<String> = records.iter().map(|r| r.message.msg_id.clone()).collect();
             let states = self.store.group_receipts(&ids).await?;
             return ids
                 .iter()
@@ -245,18 +262,32 @@ impl Tidings {
                 })
                 .collect();
         }
-        Ok(records
+        // C2C receipt times change, so they are read from the store, not from the facts.
+        let records = self.store.get_messages(&ids).await?;
+        messages
             .iter()
-            .map(|record| MessageReceipt {
-                msg_id: record.message.msg_id.clone(),
-                user_id: record.message.receiver.clone(),
-                group_id: None,
-                is_peer_read: Some(record.receipt_at.is_some()),
-                timestamp: Some(record.receipt_at.unwrap_or(0)),
-                read_count: None,
-                unread_count: None,
+            .map(|facts| {
+                let receipt_at = records
+                    .iter()
+                    .find(|r| r.message.msg_id == facts.msg_id)
+                    .ok_or_else(|| {
+                        ServiceError::ReceiptInfoNotFound(format!(
+                            "message {} does not exist",
+                            facts.msg_id
+                        ))
+                    })?
+                    .receipt_at;
+                Ok(MessageReceipt {
+                    msg_id: facts.msg_id.clone(),
+                    user_id: facts.receiver.clone(),
+                    group_id: None,
+                    is_peer_read: Some(receipt_at.is_some()),
+                    timestamp: Some(receipt_at.unwrap_or(0)),
+                    read_count: None,
+                    unread_count: None,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// A page of the members who read (filter 0) or did not read (filter 1) a group message,
@@ -279,28 +310,28 @@ impl Tidings {
         let start = u32::try_from(params.next_seq).map_err(|_| {
             ServiceError::InvalidParameters("nextSeq is not one this server returned".into())
         })?;
-        let record = self
-            .store
-            .get_messages(std::slice::from_ref(&params.message_id))
+        let facts = self
+            .facts_of(std::slice::from_ref(&params.message_id))
             .await?
             .pop()
+            .flatten()
             .ok_or_else(|| {
                 ServiceError::ReceiptInfoNotFound(format!(
                     "message {} does not exist",
                     params.message_id
                 ))
             })?;
-        let Some(group_id) = record.message.group_id.clone() else {
+        let Some(group_id) = facts.group_id() else {
             return Err(ServiceError::InvalidParameters(format!(
                 "message {} is a C2C message; member lists exist for group messages",
                 params.message_id
             )));
         };
-        if !record.message.need_receipt {
+        if !facts.need_receipt {
             return Err(no_receipt_info(&params.message_id));
         }
-        if record.message.sender != user {
-            let member = self.require_member(&group_id, user).await?;
+        if facts.sender != user {
+            let member = self.require_member(group_id, user).await?;
             if GroupRole::try_from(member.role).unwrap_or(GroupRole::Member) == GroupRole::Member {
                 return Err(ServiceError::PermissionDenied(format!(
                     "only the sender of message {} and the group's owner and admins may list its readers",
@@ -309,7 +340,7 @@ impl Tidings {
             }
         }
         self.member_page(
-            &group_id,
+            group_id,
             &params.message_id,
             params.filter,
             start,

@@ -36,8 +36,8 @@ struct Fixture {
     store: SqliteStore,
     group: String,
     msg_ids: Vec<String>,
-    /// Ordinals that have not read: fresh receipts for the record benchmark.
-    unread: Vec<u32>,
+    /// Members who have not read: fresh receipts for the record benchmark.
+    unread: Vec<String>,
     next_fresh: AtomicUsize,
     middle: u32,
 }
@@ -118,7 +118,11 @@ fn build(members: u32) -> Fixture {
         .expect("readers written");
     }
     drop(conn);
-    let unread: Vec<u32> = (1..members).filter(|o| !readers.contains(*o)).collect();
+    // Members get ordinals in the order listed: `u{i}` has ordinal i.
+    let unread: Vec<String> = (1..members)
+        .filter(|o| !readers.contains(*o))
+        .map(|o| format!("u{o}"))
+        .collect();
     Fixture {
         _dir: dir,
         runtime,
@@ -152,12 +156,12 @@ fn record_receipt(bencher: Bencher<'_, '_>, members: u32) {
     bencher.bench_local(|| {
         let n = f.next_fresh.fetch_add(1, Ordering::Relaxed);
         let msg = &f.msg_ids[n % MESSAGES];
-        let reader = f.unread[(n / MESSAGES) % f.unread.len()];
+        let reader = &f.unread[(n / MESSAGES) % f.unread.len()];
         let update = f
             .runtime
             .block_on(
                 f.store
-                    .record_group_receipts(std::slice::from_ref(msg), reader),
+                    .record_group_receipts(&f.group, reader, std::slice::from_ref(msg)),
             )
             .expect("receipt");
         divan::black_box(update)

@@ -155,13 +155,16 @@ pub trait Store: Send + Sync + 'static {
     /// newly receipted.
     async fn record_c2c_receipts(&self, msg_ids: &[String], time: i64) -> StoreResult<Vec<bool>>;
 
-    /// Adds `reader_ordinal` to the readers of each group message; returns the new state of
-    /// each and whether it changed. Fails, recording nothing, with [`StoreError::NotRecipient`]
-    /// when the reader is not a recipient of one of them.
+    /// Adds `reader`, who must be a current member of the group, to the readers of each of the
+    /// group's messages; returns the new state of each and whether it changed. Fails, recording
+    /// nothing, with [`StoreError::NotFound`] (no such group), [`StoreError::NotMember`], or
+    /// [`StoreError::NotRecipient`] when the reader is not a recipient of one of them (or it is
+    /// not a message of this group).
     async fn record_group_receipts(
         &self,
+        group_id: &str,
+        reader: &str,
         msg_ids: &[String],
-        reader_ordinal: u32,
     ) -> StoreResult<Vec<GroupReceiptUpdate>>;
 
     /// Read state of group messages that asked for receipts (missing ones are left out).

@@ -180,14 +180,10 @@ async fn receipt_recipients_are_the_members_at_send_time_minus_the_sender() {
     let c = store.get_member("g", "c").await.unwrap().unwrap().ordinal;
     assert_eq!(state.recipients.iter().collect::<Vec<_>>(), vec![b, c]);
     assert!(state.readers.is_empty());
-    let late = store
-        .get_member("g", "late")
-        .await
-        .unwrap()
-        .unwrap()
-        .ordinal;
     assert!(matches!(
-        store.record_group_receipts(&["m".into()], late).await,
+        store
+            .record_group_receipts("g", "late", &["m".into()])
+            .await,
         Err(StoreError::NotRecipient { .. })
     ));
 }
@@ -201,16 +197,15 @@ async fn group_receipts_count_each_reader_once() {
         .append_message(group_message("m", "a", "g", true))
         .await
         .unwrap();
-    let b = store.get_member("g", "b").await.unwrap().unwrap().ordinal;
     let first = store
-        .record_group_receipts(&["m".into()], b)
+        .record_group_receipts("g", "b", &["m".into()])
         .await
         .unwrap()
         .remove(0);
     assert!(first.changed);
     assert_eq!((first.read_count, first.recipient_count), (1, 2));
     let again = store
-        .record_group_receipts(&["m".into()], b)
+        .record_group_receipts("g", "b", &["m".into()])
         .await
         .unwrap()
         .remove(0);
@@ -278,8 +273,10 @@ async fn everything_acknowledged_is_there_after_reopening() {
             .append_message(group_message("m", "a", "g", true))
             .await
             .unwrap();
-        let b = store.get_member("g", "b").await.unwrap().unwrap().ordinal;
-        store.record_group_receipts(&["m".into()], b).await.unwrap();
+        store
+            .record_group_receipts("g", "b", &["m".into()])
+            .await
+            .unwrap();
     }
     let store = open(&dir);
     assert_eq!(store.get_group("g").await.unwrap().unwrap().last_seq, 1);
@@ -322,11 +319,10 @@ async fn concurrent_receipts_on_the_same_messages_all_count_once() {
     let ids = vec!["m1".to_owned(), "m2".to_owned()];
     let mut tasks = Vec::new();
     for user in &users[1..] {
-        let ordinal = store.get_member("g", user).await.unwrap().unwrap().ordinal;
         for _ in 0..2 {
-            let (store, ids) = (Arc::clone(&store), ids.clone());
+            let (store, ids, user) = (Arc::clone(&store), ids.clone(), user.clone());
             tasks.push(tokio::spawn(async move {
-                store.record_group_receipts(&ids, ordinal).await
+                store.record_group_receipts("g", &user, &ids).await
             }));
         }
     }
@@ -377,8 +373,8 @@ async fn a_refused_receipt_records_nothing_even_in_a_shared_batch() {
     let b = store.get_member("g", "b").await.unwrap().unwrap().ordinal;
     let ids = vec!["later".to_owned(), "early".to_owned()];
     let (refused, accepted) = tokio::join!(
-        store.record_group_receipts(&ids, late),
-        store.record_group_receipts(&ids, b)
+        store.record_group_receipts("g", "late", &ids),
+        store.record_group_receipts("g", "b", &ids)
     );
     assert!(matches!(refused, Err(StoreError::NotRecipient { .. })));
     assert!(accepted.unwrap().iter().all(|u| u.changed));
@@ -389,4 +385,38 @@ async fn a_refused_receipt_records_nothing_even_in_a_shared_batch() {
         "the refused call left no trace"
     );
     assert_eq!(later.readers.iter().collect::<Vec<_>>(), vec![b]);
+}
+
+#[tokio::test]
+async fn a_receipt_is_refused_to_non_members_and_for_other_groups_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    group_with(&store, "g", &["a", "b", "c"]).await;
+    group_with(&store, "h", &["x", "y"]).await;
+    store
+        .append_message(group_message("m", "a", "g", true))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.record_group_receipts("g", "x", &["m".into()]).await,
+        Err(StoreError::NotMember { .. })
+    ));
+    assert!(matches!(
+        store
+            .record_group_receipts("nope", "b", &["m".into()])
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    // y's ordinal in h equals b's in g: the message of g must still be refused through h.
+    assert!(matches!(
+        store.record_group_receipts("h", "y", &["m".into()]).await,
+        Err(StoreError::NotRecipient { .. })
+    ));
+    store.remove_members("g", &["c".to_owned()]).await.unwrap();
+    assert!(matches!(
+        store.record_group_receipts("g", "c", &["m".into()]).await,
+        Err(StoreError::NotMember { .. })
+    ));
+    let states = store.group_receipts(&["m".into()]).await.unwrap();
+    assert!(states[0].readers.is_empty(), "refused calls left no trace");
 }

@@ -190,6 +190,27 @@ fn query_member(
         .optional()?)
 }
 
+/// The ordinal of a current member; [`StoreError::NotMember`], or [`StoreError::NotFound`] when
+/// the group does not exist.
+fn active_member_ordinal(conn: &Connection, group_id: &str, user_id: &str) -> StoreResult<u32> {
+    let ordinal: Option<u32> = conn
+        .prepare_cached(
+            "SELECT ordinal FROM members WHERE group_id = ?1 AND user_id = ?2 AND active = 1",
+        )?
+        .query_row(params![group_id, user_id], |row| row.get(0))
+        .optional()?;
+    match ordinal {
+        Some(ordinal) => Ok(ordinal),
+        None if query_group(conn, group_id)?.is_none() => {
+            Err(StoreError::NotFound(format!("group {group_id}")))
+        }
+        None => Err(StoreError::NotMember {
+            group: group_id.into(),
+            user: user_id.into(),
+        }),
+    }
+}
+
 fn next_seq(conn: &Connection, conv: &str) -> StoreResult<u64> {
     let last: Option<u64> = conn.query_row(
         "SELECT MAX(seq) FROM messages WHERE conv = ?1",
@@ -771,18 +792,18 @@ impl Store for SqliteStore {
 
     async fn record_group_receipts(
         &self,
+        group_id: &str,
+        reader: &str,
         msg_ids: &[String],
-        reader_ordinal: u32,
     ) -> StoreResult<Vec<GroupReceiptUpdate>> {
-        let msg_ids = msg_ids.to_vec();
+        let (group_id, reader, msg_ids) =
+            (group_id.to_owned(), reader.to_owned(), msg_ids.to_vec());
         self.write_with_receipts(move |conn, receipts| {
+            let reader_ordinal = active_member_ordinal(conn, &group_id, &reader)?;
             // Check every message before changing any, so a refused call records nothing.
             for msg_id in &msg_ids {
-                if !receipts
-                    .get(conn, msg_id)?
-                    .recipients
-                    .contains(reader_ordinal)
-                {
+                let state = receipts.get(conn, msg_id)?;
+                if state.group_id != group_id || !state.recipients.contains(reader_ordinal) {
                     return Err(StoreError::NotRecipient {
                         msg_id: msg_id.clone(),
                     });

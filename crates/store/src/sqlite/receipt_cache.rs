@@ -15,6 +15,7 @@ use crate::{StoreError, StoreResult};
 /// The read state of one group message within a batch.
 #[derive(Debug)]
 pub(super) struct CachedReceipt {
+    pub(super) group_id: String,
     pub(super) recipients: RoaringBitmap,
     pub(super) readers: RoaringBitmap,
     dirty: bool,
@@ -43,13 +44,17 @@ impl ReceiptCache {
         msg_id: &str,
     ) -> StoreResult<&mut CachedReceipt> {
         if !self.entries.contains_key(msg_id) {
-            let blobs: Option<(Vec<u8>, Vec<u8>)> = conn
-                .prepare_cached("SELECT recipients, readers FROM group_receipts WHERE msg_id = ?1")?
-                .query_row([msg_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            let row: Option<(Vec<u8>, Vec<u8>, String)> = conn
+                .prepare_cached(
+                    "SELECT r.recipients, r.readers, m.group_id FROM group_receipts r \
+                     JOIN messages m ON m.msg_id = r.msg_id WHERE r.msg_id = ?1",
+                )?
+                .query_row([msg_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
                 .optional()?;
-            let (recipients, readers) =
-                blobs.ok_or_else(|| StoreError::NotFound(format!("receipt state of {msg_id}")))?;
+            let (recipients, readers, group_id) =
+                row.ok_or_else(|| StoreError::NotFound(format!("receipt state of {msg_id}")))?;
             let state = CachedReceipt {
+                group_id,
                 recipients: decode_bitmap(&recipients)?,
                 readers: decode_bitmap(&readers)?,
                 dirty: false,
