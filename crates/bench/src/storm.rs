@@ -426,7 +426,7 @@ impl Member {
         {
             return result;
         }
-        // Pushes from now on (onMessageReceiptsSent) are not needed: stop queueing them.
+        // Pushes from now on are not needed: stop queueing them.
         drop(self.pushes);
         let mut rng = StdRng::seed_from_u64(self.seed);
         let mut next = 0;

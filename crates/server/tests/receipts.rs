@@ -369,6 +369,13 @@ async fn c2c_seed_flow() {
     })
     .await;
     assert_eq!(synced.message_id_list, ids(&[&sent.msg_id]));
+    let on_calling_device = drain(users.events("bob")).await;
+    assert!(
+        !on_calling_device
+            .iter()
+            .any(|e| matches!(e, SdkEvent::MessageReceiptsSent(_))),
+        "the calling device has its response, not a push: {on_calling_device:?}"
+    );
 
     let bobs_view = c2c_history_of(users.client("bob"), "alice", &sent.msg_id).await;
     assert!(bobs_view.has_sent_receipt, "{bobs_view:?}");

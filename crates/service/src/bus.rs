@@ -29,6 +29,9 @@ pub enum Delivery {
         users: Vec<String>,
         /// The encoded push frame.
         frame: Arc<str>,
+        /// A session left out: the one whose request caused the push, which learns the outcome
+        /// from its response.
+        except: Option<SessionId>,
     },
     /// Log out every connection of this user.
     Kick {
@@ -151,9 +154,14 @@ impl Hub {
         {
             let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
             match delivery {
-                Delivery::Push { users, frame } => {
+                Delivery::Push {
+                    users,
+                    frame,
+                    except,
+                } => {
                     for user in users {
-                        for slot in sessions.get(user).into_iter().flatten() {
+                        let slots = sessions.get(user).into_iter().flatten();
+                        for slot in slots.filter(|slot| Some(slot.id) != *except) {
                             if slot
                                 .queue
                                 .try_send(Outbound::Frame(Arc::clone(frame)))
@@ -190,6 +198,7 @@ mod tests {
         Delivery::Push {
             users: vec!["alice".into()],
             frame: Arc::from(text),
+            except: None,
         }
     }
 
@@ -203,6 +212,26 @@ mod tests {
         hub.deliver(&frame("hello"));
         assert_eq!(rx1.recv().await, Some(Outbound::Frame(Arc::from("hello"))));
         assert_eq!(rx2.recv().await, Some(Outbound::Frame(Arc::from("hello"))));
+    }
+
+    #[tokio::test]
+    async fn a_push_can_leave_out_the_session_that_caused_it() {
+        let hub = Hub::new(4);
+        let (tx1, mut rx1) = mpsc::channel(4);
+        let (tx2, mut rx2) = mpsc::channel(4);
+        let caller = hub.register("alice", tx1);
+        hub.register("alice", tx2);
+        hub.deliver(&Delivery::Push {
+            users: vec!["alice".into()],
+            frame: Arc::from("receipted"),
+            except: Some(caller),
+        });
+        hub.deliver(&frame("later"));
+        assert_eq!(rx1.recv().await, Some(Outbound::Frame(Arc::from("later"))));
+        assert_eq!(
+            rx2.recv().await,
+            Some(Outbound::Frame(Arc::from("receipted")))
+        );
     }
 
     #[tokio::test]

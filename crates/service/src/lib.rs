@@ -129,11 +129,20 @@ impl Tidings {
 
     /// Encodes and publishes an event to users.
     fn push<E: Event>(&self, users: Vec<String>, data: &E::Data) {
+        self.push_except::<E>(users, data, None);
+    }
+
+    /// Like [`Tidings::push`], leaving out one session (the caller's own).
+    fn push_except<E: Event>(&self, users: Vec<String>, data: &E::Data, except: Option<SessionId>) {
         if users.is_empty() {
             return;
         }
         match encode_push::<E>(data) {
-            Ok(frame) => self.bus.publish(Delivery::Push { users, frame }),
+            Ok(frame) => self.bus.publish(Delivery::Push {
+                users,
+                frame,
+                except,
+            }),
             Err(e) => tracing::error!(event = E::NAME, error = %e, "cannot encode push"),
         }
     }

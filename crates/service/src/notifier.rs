@@ -101,6 +101,7 @@ async fn flush(
         bus.publish(Delivery::Push {
             users: vec![sender.to_owned()],
             frame,
+            except: None,
         });
     }
     Ok(())

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::message_facts::MessageFacts;
 use crate::messages::not_member;
-use crate::{ServiceError, ServiceResult, Tidings, check_page, now, now_millis};
+use crate::{ServiceError, ServiceResult, SessionId, Tidings, check_page, now, now_millis};
 
 pub(crate) fn no_receipt_info(msg_id: &str) -> ServiceError {
     ServiceError::ReceiptInfoNotFound(format!("message {msg_id} did not ask for read receipts"))
@@ -70,8 +70,14 @@ impl Tidings {
     }
 
     /// Receiver side: records that `reader` read these messages (one conversation). Every
-    /// message is checked before anything is recorded; repeats change nothing.
-    pub async fn send_read_receipts(&self, reader: &str, msg_ids: &[String]) -> ServiceResult<()> {
+    /// message is checked before anything is recorded; repeats change nothing. The reader's
+    /// other sessions are told; `from_session`, the calling one (if any), is not.
+    pub async fn send_read_receipts(
+        &self,
+        reader: &str,
+        msg_ids: &[String],
+        from_session: Option<SessionId>,
+    ) -> ServiceResult<()> {
         self.require_receipts_enabled()?;
         let (messages, conv) = self.messages_of_one_conversation(msg_ids).await?;
         for facts in &messages {
@@ -95,11 +101,12 @@ impl Tidings {
         };
         metrics::counter!("tidings_receipts_total").increment(newly.len() as u64);
         if !newly.is_empty() {
-            self.push::<OnMessageReceiptsSent>(
+            self.push_except::<OnMessageReceiptsSent>(
                 vec![reader.to_owned()],
                 &ReceiptsSent {
                     message_id_list: newly,
                 },
+                from_session,
             );
         }
         Ok(())

@@ -71,6 +71,7 @@ pub(crate) async fn dispatch(
     };
     let user = user.to_owned();
     let user = user.as_str();
+    let session_id = session.id();
     let t = state.tidings.as_ref();
     let done = |()| Empty {};
     match method {
@@ -142,7 +143,7 @@ pub(crate) async fn dispatch(
         }
         SendMessageReadReceipts::NAME => {
             call::<SendMessageReadReceipts, _, _>(params, |p: MessageIdListParams| async move {
-                t.send_read_receipts(user, &p.message_id_list)
+                t.send_read_receipts(user, &p.message_id_list, session_id)
                     .await
                     .map(done)
             })

@@ -54,6 +54,11 @@ impl Session {
         self.user.as_deref()
     }
 
+    /// This session's ID in the hub, while logged in.
+    pub(crate) fn id(&self) -> Option<SessionId> {
+        self.session_id
+    }
+
     /// Verifies the UserSig and registers the session for pushes. Logging in again as the same
     /// user refreshes the UserSig; another user needs a logout first.
     pub(crate) async fn login(

@@ -123,7 +123,7 @@ pub(crate) async fn c2c_receipt(call: &Call<'_>) -> Reply {
     call.state.tidings.require_sent_by(&sender, &keys).await?;
     call.state
         .tidings
-        .send_read_receipts(&reader, &keys)
+        .send_read_receipts(&reader, &keys, None)
         .await?;
     Ok(Map::new())
 }
@@ -135,7 +135,10 @@ pub(crate) async fn group_receipt(call: &Call<'_>) -> Reply {
     let seqs = call.object_numbers("MsgSeqList", "MsgSeq", MAX_GROUP_RECEIPTS)?;
     call.state.tidings.group(&group_id).await?;
     let ids = call.state.tidings.group_msg_ids(&group_id, &seqs).await?;
-    call.state.tidings.send_read_receipts(&reader, &ids).await?;
+    call.state
+        .tidings
+        .send_read_receipts(&reader, &ids, None)
+        .await?;
     Ok(Map::new())
 }
 
