@@ -212,19 +212,24 @@ async fn connection_loop(
     let (mut sink, mut stream) = socket.split();
     let mut bucket = TokenBucket::new(state.limits.requests_per_second, state.limits.request_burst);
     let mut shutdown = state.shutdown.clone();
+    // Both futures live as long as the loop: re-creating them per frame would register and
+    // remove a timer, and re-check the watch, on every request.
+    let stopping = shutdown.wait_for(|stop| *stop);
+    tokio::pin!(stopping);
+    let expiry = tokio::time::sleep(Duration::from_secs(86_400));
+    tokio::pin!(expiry);
     let mut queue: Option<mpsc::Receiver<Outbound>> = None;
     let mut expires_at: Option<Instant> = None;
     let mut holding = false;
     loop {
-        let deadline = expires_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
         // Biased: a hold or response already queued goes before any push that became ready.
         let wake = tokio::select! {
             biased;
             reply = outbox.recv() => Wake::Reply(reply),
             outbound = next_outbound(&mut queue), if !holding => Wake::Outbound(outbound),
             incoming = stream.next() => Wake::Incoming(incoming),
-            () = tokio::time::sleep_until(deadline.into()), if expires_at.is_some() => Wake::Expired,
-            _ = shutdown.wait_for(|stop| *stop) => Wake::Shutdown,
+            () = &mut expiry, if expires_at.is_some() => Wake::Expired,
+            _ = &mut stopping => Wake::Shutdown,
         };
         let text = match wake {
             Wake::Incoming(Some(Ok(Message::Text(text)))) => {
@@ -256,7 +261,10 @@ async fn connection_loop(
                         if fresh.is_some() {
                             queue = fresh;
                         }
-                        expires_at = Some(at);
+                        if expires_at != Some(at) {
+                            expiry.as_mut().reset(at.into());
+                            expires_at = Some(at);
+                        }
                     }
                     Some(LoginChange::LoggedOut) => (queue, expires_at) = (None, None),
                     None => {}
