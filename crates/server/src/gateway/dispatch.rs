@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tidings_proto::methods::*;
 use tidings_proto::{ErrorCode, GroupInfoResult, Method};
 use tidings_service::ServiceResult;
@@ -12,8 +13,9 @@ use super::session::Session;
 use crate::error::WireError;
 use crate::state::AppState;
 
-fn decode<M: Method>(params: Value) -> Result<M::Params, WireError> {
-    serde_path_to_error::deserialize(params).map_err(|e| {
+fn decode<M: Method>(params: &RawValue) -> Result<M::Params, WireError> {
+    let mut json = serde_json::Deserializer::from_str(params.get());
+    serde_path_to_error::deserialize(&mut json).map_err(|e| {
         WireError::new(
             ErrorCode::InvalidParameters,
             format!("invalid params for {}: {e}", M::NAME),
@@ -27,7 +29,7 @@ fn encode<T: serde::Serialize>(output: T) -> Result<Value, WireError> {
 }
 
 /// Decodes `M`'s params, runs `handler`, encodes its output.
-async fn call<M, F, Fut>(params: Value, handler: F) -> Result<Value, WireError>
+async fn call<M, F, Fut>(params: &RawValue, handler: F) -> Result<Value, WireError>
 where
     M: Method,
     F: FnOnce(M::Params) -> Fut,
@@ -42,7 +44,7 @@ pub(crate) async fn dispatch(
     state: &AppState,
     session: &mut Session,
     method: &str,
-    params: Value,
+    params: &RawValue,
 ) -> Result<Value, WireError> {
     match method {
         Login::NAME => {

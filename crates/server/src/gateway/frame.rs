@@ -1,16 +1,43 @@
 //! Reading request frames and writing responses, with precise errors for bad input.
 
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tidings_proto::{ErrorCode, MAX_FRAME_BYTES, Response};
 
 use crate::error::WireError;
 
-/// A request frame that passed the envelope checks.
+/// A request frame that passed the envelope checks. The params stay unparsed JSON text until
+/// the method decodes them into its own type, so no generic JSON tree is built per request.
 #[derive(Debug)]
 pub(crate) struct Incoming {
     pub id: u64,
     pub method: String,
-    pub params: Value,
+    /// A JSON object (`{}` when the frame had none).
+    pub params: Box<RawValue>,
+}
+
+/// The three members of the envelope, each still raw, so that every check below can name the
+/// member at fault and keep the `id` once it is readable. Other members are ignored.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    id: Member<'a>,
+    #[serde(borrow, default)]
+    method: Member<'a>,
+    #[serde(borrow, default)]
+    params: Member<'a>,
+}
+
+/// One envelope member as raw JSON, `None` when absent. Unlike `Option`, a JSON `null` is kept
+/// as the text `null`, so that `"id": null` is refused as not an integer rather than as missing.
+#[derive(Default)]
+struct Member<'a>(Option<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Member<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <&'a RawValue>::deserialize(deserializer).map(|raw| Self(Some(raw)))
+    }
 }
 
 /// Parses a text frame into a request; on failure, the response to send (with the request's
@@ -29,24 +56,36 @@ pub(crate) fn parse(text: &str) -> Result<Incoming, (Option<u64>, WireError)> {
         ));
     }
     let invalid = |id, desc: String| (id, WireError::new(ErrorCode::InvalidParameters, desc));
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| invalid(None, format!("malformed JSON: {e}")))?;
-    let Value::Object(mut object) = value else {
+    // A struct would also accept a JSON array (its fields in order): only objects are requests.
+    let is_object = |json: &str| json.trim_start().starts_with('{');
+    let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|e| {
+        if is_object(text) || e.is_syntax() || e.is_eof() {
+            invalid(None, format!("malformed JSON: {e}"))
+        } else {
+            invalid(None, "a request must be a JSON object".into())
+        }
+    })?;
+    if !is_object(text) {
         return Err(invalid(None, "a request must be a JSON object".into()));
-    };
-    let id = match object.get("id") {
-        Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
-        Some(_) => return Err(invalid(None, "\"id\" must be an unsigned integer".into())),
+    }
+    let id = match envelope.id.0 {
+        Some(raw) => match serde_json::from_str::<u64>(raw.get()) {
+            Ok(id) => Some(id),
+            Err(_) => return Err(invalid(None, "\"id\" must be an unsigned integer".into())),
+        },
         None => return Err(invalid(None, "missing \"id\"".into())),
     };
-    let method = match object.remove("method") {
-        Some(Value::String(method)) => method,
-        Some(_) => return Err(invalid(id, "\"method\" must be a string".into())),
+    let method = match envelope.method.0 {
+        Some(raw) => match serde_json::from_str::<String>(raw.get()) {
+            Ok(method) => method,
+            Err(_) => return Err(invalid(id, "\"method\" must be a string".into())),
+        },
         None => return Err(invalid(id, "missing \"method\"".into())),
     };
-    let params = match object.remove("params") {
-        None | Some(Value::Null) => Value::Object(serde_json::Map::new()),
-        Some(params @ Value::Object(_)) => params,
+    let params = match envelope.params.0 {
+        None => empty_object(),
+        Some(raw) if raw.get() == "null" => empty_object(),
+        Some(raw) if is_object(raw.get()) => raw.to_owned(),
         Some(_) => return Err(invalid(id, "\"params\" must be an object".into())),
     };
     Ok(Incoming {
@@ -54,6 +93,10 @@ pub(crate) fn parse(text: &str) -> Result<Incoming, (Option<u64>, WireError)> {
         method,
         params,
     })
+}
+
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".to_owned()).unwrap_or_else(|_| unreachable!("{{}} is JSON"))
 }
 
 /// Encodes a response frame.
@@ -93,6 +136,21 @@ mod tests {
     fn envelope_errors_keep_the_id_when_readable() {
         assert_eq!(code_of("{"), (None, 6017));
         assert_eq!(code_of("[]"), (None, 6017));
+        assert_eq!(code_of(r#"[4, "login", {}]"#), (None, 6017));
+        assert_eq!(code_of(r#"{"id":4.5,"method":"login"}"#), (None, 6017));
+        let (_, null_id) = parse(r#"{"id":null,"method":"login"}"#).unwrap_err();
+        assert!(
+            null_id.desc.contains("unsigned integer"),
+            "{}",
+            null_id.desc
+        );
+        let (id, null_method) = parse(r#"{"id":4,"method":null}"#).unwrap_err();
+        assert_eq!(id, Some(4));
+        assert!(
+            null_method.desc.contains("must be a string"),
+            "{}",
+            null_method.desc
+        );
         assert_eq!(code_of(r#"{"method":"login"}"#), (None, 6017));
         assert_eq!(code_of(r#"{"id":-1,"method":"login"}"#), (None, 6017));
         assert_eq!(code_of(r#"{"id":4}"#), (Some(4), 6017));
@@ -107,6 +165,8 @@ mod tests {
     #[test]
     fn absent_params_mean_an_empty_object() {
         let incoming = parse(r#"{"id":1,"method":"logout"}"#).unwrap();
-        assert_eq!(incoming.params, serde_json::json!({}));
+        assert_eq!(incoming.params.get(), "{}");
+        let incoming = parse(r#"{"id":1,"method":"logout","params":null}"#).unwrap();
+        assert_eq!(incoming.params.get(), "{}");
     }
 }

@@ -363,7 +363,7 @@ async fn close(sink: &mut SplitSink<WebSocket, Message>, code: u16, reason: &'st
 /// Runs one request and encodes its response, recording metrics.
 async fn handle(state: &AppState, session: &mut Session, incoming: Incoming) -> String {
     let started = Instant::now();
-    let result = dispatch(state, session, &incoming.method, incoming.params).await;
+    let result = dispatch(state, session, &incoming.method, &incoming.params).await;
     let code = result.as_ref().map_or_else(|e| e.code.as_u32(), |_| 0);
     let method = if ALL_METHODS.contains(&incoming.method.as_str()) {
         incoming.method
