@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
 
@@ -103,7 +104,7 @@ async fn start_server(read_buffer: usize) -> Result<EchoServer> {
     let url = format!("ws://{}/ws", listener.local_addr()?);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
+        let _ = axum::serve(listener.tap_io(tidings_server::disable_nagle), app)
             .with_graceful_shutdown(async {
                 let _ = stopped.await;
             })

@@ -17,6 +17,7 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tidings_service::{Callbacks, Hub, Limits, LocalBus, Tidings};
 use tidings_store::{SqliteOptions, SqliteStore, Store, Synchronous};
@@ -159,7 +160,7 @@ impl Server {
             let _ = closed_tx.send(());
         };
         let server = axum::serve(
-            listener,
+            listener.tap_io(disable_nagle),
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(signal);
@@ -173,5 +174,13 @@ impl Server {
                 Ok(())
             }
         }
+    }
+}
+
+/// Sends small frames at once. With Nagle's algorithm a push or response written while an
+/// earlier segment awaits its (delayed) ACK waits for it: tens of milliseconds per frame.
+pub fn disable_nagle(stream: &mut tokio::net::TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
     }
 }
