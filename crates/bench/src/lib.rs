@@ -269,10 +269,12 @@ async fn run_all(ctx: &RunContext, scenario: &Scenario) -> Result<Vec<Report>> {
         Scenario::All => Some(quick().4),
         Scenario::ConnectHelper(_) => None,
     };
-    // In `all`, the memory figure goes first: memory freed by earlier scenarios of this process
-    // would be reused by the server's new connections and hide their cost.
-    if matches!(scenario, Scenario::All) {
-        reports.push(connections::run(ctx, &quick().3).await?);
+    // The memory figure goes first, before the echo baseline too: memory that earlier runs of
+    // this process freed would be reused by the server's new connections and hide their cost.
+    match scenario {
+        Scenario::All => reports.push(connections::run(ctx, &quick().3).await?),
+        Scenario::Connections(args) => reports.push(connections::run(ctx, args).await?),
+        _ => {}
     }
     let mut echo_rate = None;
     if let Some(echo_args) = echo {
@@ -284,8 +286,7 @@ async fn run_all(ctx: &RunContext, scenario: &Scenario) -> Result<Vec<Report>> {
         Scenario::ReceiptStorm(args) => reports.push(storm::run(ctx, args).await?),
         Scenario::LargeGroup(args) => reports.push(large::run(ctx, args).await?),
         Scenario::C2c(args) => reports.push(c2c::run(ctx, args).await?),
-        Scenario::Connections(args) => reports.push(connections::run(ctx, args).await?),
-        Scenario::EchoBaseline(_) | Scenario::ConnectHelper(_) => {}
+        Scenario::Connections(_) | Scenario::EchoBaseline(_) | Scenario::ConnectHelper(_) => {}
         Scenario::All => {
             let (storm_args, large_args, c2c_args, _, _) = quick();
             reports.push(storm::run(ctx, &storm_args).await?);
