@@ -114,6 +114,9 @@ pub struct LimitsConfig {
     pub request_burst: u32,
     /// Concurrent WebSocket connections.
     pub max_connections: usize,
+    /// WebSocket requests being processed at once, server-wide. Requests beyond it wait, and
+    /// are let in in arrival order, so that under load every request waits about as long.
+    pub max_requests_in_progress: usize,
     /// Sessions per user; a new login beyond it logs out the oldest.
     pub max_devices_per_user: usize,
     /// Members per group.
@@ -130,6 +133,7 @@ impl Default for LimitsConfig {
             requests_per_second: 500,
             request_burst: 1000,
             max_connections: 200_000,
+            max_requests_in_progress: 256,
             max_devices_per_user: 10,
             max_group_members: 100_000,
             outbound_queue: 4096,
@@ -201,7 +205,10 @@ impl Config {
                 self.store.synchronous
             )));
         }
-        if self.limits.requests_per_second == 0 || self.limits.outbound_queue == 0 {
+        if self.limits.requests_per_second == 0
+            || self.limits.outbound_queue == 0
+            || self.limits.max_requests_in_progress == 0
+        {
             return Err(ConfigError::Invalid("limits must be positive".into()));
         }
         Ok(())

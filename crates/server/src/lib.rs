@@ -117,6 +117,7 @@ impl Server {
             auth: Auth::new(config.sdkappid, &secret_key, &config.admin),
             limits: config.limits.clone(),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            requests: Arc::new(Semaphore::new(config.limits.max_requests_in_progress)),
             shutdown,
             metrics: metrics_handle(),
             webhooks,

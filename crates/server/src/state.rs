@@ -76,6 +76,9 @@ pub struct AppState {
     pub limits: LimitsConfig,
     /// Caps concurrent WebSocket connections.
     pub connections: Arc<Semaphore>,
+    /// Admits WebSocket requests to processing, first come first served (Tokio's semaphore is
+    /// fair), at most `limits.max_requests_in_progress` at once.
+    pub requests: Arc<Semaphore>,
     /// Turns true when the server shuts down; sessions close their sockets.
     pub shutdown: watch::Receiver<bool>,
     /// Renders `/metrics`.

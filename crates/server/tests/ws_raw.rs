@@ -2183,3 +2183,35 @@ async fn healthz_answers_200_and_metrics_count_requests() {
     let (status, _) = http_get(server.addr, "/nowhere").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn with_one_request_in_progress_server_wide_every_pipelined_request_is_answered_in_order() {
+    let server = TestServer::start_with(|config| config.limits.max_requests_in_progress = 1).await;
+    let users: Vec<String> = (0..8).map(|i| format!("u{i}")).collect();
+    let mut conns = Vec::new();
+    for user in &users {
+        conns.push(server.raw_login(user).await);
+    }
+    // Every connection pipelines five requests (sends, and snapshots that hold pushes) before
+    // reading any response: a permit that is not given back would leave them unanswered.
+    for (i, conn) in conns.iter_mut().enumerate() {
+        let peer = &users[(i + 1) % users.len()];
+        for n in 0..5u64 {
+            let frame = if n % 2 == 0 {
+                json!({"id": 100 + n, "method": "sendMessage",
+                       "params": {"receiver": peer, "textElem": {"text": format!("m{n}")}}})
+            } else {
+                json!({"id": 100 + n, "method": "getConversationList",
+                       "params": {"nextSeq": 0, "count": 10}})
+            };
+            conn.send_text(&frame.to_string()).await;
+        }
+    }
+    for conn in &mut conns {
+        for n in 0..5u64 {
+            let response = conn.next_response().await;
+            assert_eq!(response["id"], 100 + n, "{response}");
+            assert_eq!(response["code"], 0, "{response}");
+        }
+    }
+}

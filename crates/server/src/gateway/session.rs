@@ -166,10 +166,16 @@ async fn request_worker(
                 None => break,
             },
         };
+        // Served in arrival order across all connections: without this, the runtime's task order
+        // decided, and under load some requests waited several times as long as others.
+        let Ok(admitted) = state.requests.acquire().await else {
+            break;
+        };
         if is_snapshot(&incoming.method) && replies.send(Reply::HoldPushes).await.is_err() {
             break;
         }
         let text = handle(state, &mut session, incoming).await;
+        drop(admitted);
         let change = session.change.take();
         if replies
             .send(Reply::Response { text, change })
