@@ -58,17 +58,34 @@ pub struct Server {
     generated_key: bool,
 }
 
+/// How often the recorder's histogram samples are folded into their summaries.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
 /// The process-wide Prometheus recorder (the `metrics` facade has one global recorder).
 fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
-                .install_recorder()
-                .unwrap_or_else(|_| {
-                    // Another recorder is installed (an embedding application's): render an empty one.
-                    PrometheusBuilder::new().build_recorder().handle()
-                })
+            let Ok(handle) = PrometheusBuilder::new().install_recorder() else {
+                // Another recorder is installed (an embedding application's): render an empty one.
+                return PrometheusBuilder::new().build_recorder().handle();
+            };
+            // The recorder keeps every histogram sample (one per request) until upkeep or a
+            // scrape drains them: without this, a server nobody scrapes grows without bound.
+            // A thread, not a task, because the handle outlives any one runtime.
+            let upkeep = handle.clone();
+            let started = std::thread::Builder::new()
+                .name("tidings-metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(METRICS_UPKEEP);
+                        upkeep.run_upkeep();
+                    }
+                });
+            if let Err(e) = started {
+                tracing::warn!(error = %e, "cannot start metrics upkeep; /metrics scrapes will drain samples");
+            }
+            handle
         })
         .clone()
 }
