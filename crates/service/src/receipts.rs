@@ -46,7 +46,7 @@ impl Tidings {
                 msg_ids.len()
             )));
         }
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::with_capacity(msg_ids.len());
         let unique: Vec<String> = msg_ids
             .iter()
             .filter(|id| seen.insert(id.as_str()))
