@@ -166,14 +166,16 @@ async fn request_worker(
                 None => break,
             },
         };
-        // Served in arrival order across all connections: without this, the runtime's task order
-        // decided, and under load some requests waited several times as long as others.
-        let Ok(admitted) = state.requests.acquire().await else {
-            break;
-        };
         if is_snapshot(&incoming.method) && replies.send(Reply::HoldPushes).await.is_err() {
             break;
         }
+        // Served in arrival order across all connections: without this, the runtime's task order
+        // decided, and under load some requests waited several times as long as others. The
+        // permit covers only the processing, never a wait on this connection's own socket, so
+        // a client that stops reading cannot hold one.
+        let Ok(admitted) = state.requests.acquire().await else {
+            break;
+        };
         let text = handle(state, &mut session, incoming).await;
         drop(admitted);
         let change = session.change.take();
