@@ -159,7 +159,7 @@ pub trait Store: Send + Sync + 'static {
     /// group's messages; returns the new state of each and whether it changed. Fails, recording
     /// nothing, with [`StoreError::NotFound`] (no such group), [`StoreError::NotMember`], or
     /// [`StoreError::NotRecipient`] when the reader is not a recipient of one of them (or it is
-    /// not a message of this group).
+    /// not a message of this group, or has no receipt state).
     async fn record_group_receipts(
         &self,
         group_id: &str,

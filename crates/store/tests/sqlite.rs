@@ -412,6 +412,18 @@ async fn a_receipt_is_refused_to_non_members_and_for_other_groups_messages() {
         store.record_group_receipts("h", "y", &["m".into()]).await,
         Err(StoreError::NotRecipient { .. })
     ));
+    store
+        .append_message(group_message("plain", "a", "g", false))
+        .await
+        .unwrap();
+    for no_state in ["plain", "no-such-message"] {
+        assert!(matches!(
+            store
+                .record_group_receipts("g", "b", &[no_state.into()])
+                .await,
+            Err(StoreError::NotRecipient { .. })
+        ));
+    }
     store.remove_members("g", &["c".to_owned()]).await.unwrap();
     assert!(matches!(
         store.record_group_receipts("g", "c", &["m".into()]).await,

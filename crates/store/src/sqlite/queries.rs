@@ -802,11 +802,16 @@ impl Store for SqliteStore {
             let reader_ordinal = active_member_ordinal(conn, &group_id, &reader)?;
             // Check every message before changing any, so a refused call records nothing.
             for msg_id in &msg_ids {
-                let state = receipts.get(conn, msg_id)?;
+                let not_recipient = || StoreError::NotRecipient {
+                    msg_id: msg_id.clone(),
+                };
+                // No receipt state: the message does not exist or did not ask for receipts.
+                let state = match receipts.get(conn, msg_id) {
+                    Err(StoreError::NotFound(_)) => return Err(not_recipient()),
+                    other => other?,
+                };
                 if state.group_id != group_id || !state.recipients.contains(reader_ordinal) {
-                    return Err(StoreError::NotRecipient {
-                        msg_id: msg_id.clone(),
-                    });
+                    return Err(not_recipient());
                 }
             }
             msg_ids
