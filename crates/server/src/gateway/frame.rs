@@ -58,16 +58,15 @@ pub(crate) fn parse(text: &str) -> Result<Incoming, (Option<u64>, WireError)> {
     let invalid = |id, desc: String| (id, WireError::new(ErrorCode::InvalidParameters, desc));
     // A struct would also accept a JSON array (its fields in order): only objects are requests.
     let is_object = |json: &str| json.trim_start().starts_with('{');
-    let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|e| {
-        if is_object(text) || e.is_syntax() || e.is_eof() {
-            invalid(None, format!("malformed JSON: {e}"))
-        } else {
-            invalid(None, "a request must be a JSON object".into())
+    let not_an_object = || invalid(None, "a request must be a JSON object".into());
+    let envelope: Envelope<'_> = match serde_json::from_str(text) {
+        Ok(envelope) if is_object(text) => envelope,
+        Ok(_) => return Err(not_an_object()),
+        Err(e) if is_object(text) || e.is_syntax() || e.is_eof() => {
+            return Err(invalid(None, format!("malformed JSON: {e}")));
         }
-    })?;
-    if !is_object(text) {
-        return Err(invalid(None, "a request must be a JSON object".into()));
-    }
+        Err(_) => return Err(not_an_object()),
+    };
     let id = match envelope.id.0 {
         Some(raw) => match serde_json::from_str::<u64>(raw.get()) {
             Ok(id) => Some(id),
