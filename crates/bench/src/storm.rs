@@ -152,7 +152,11 @@ async fn storm(
         ctx.quiet,
     );
     let mut tasks = Vec::with_capacity(readers);
+    // Held until the storm is measured: a member closing its connection as soon as it is done
+    // would put disconnects and logouts into the measured window.
+    let mut open = Vec::with_capacity(readers);
     for (index, (conn, pushes)) in conns.into_iter().enumerate() {
+        open.push(Arc::clone(&conn));
         let pushes = pushes.unwrap_or_else(|| mpsc::unbounded_channel().1);
         let member = Member {
             conn,
@@ -222,6 +226,7 @@ async fn storm(
     let _ = go_tx.send(true);
     let results = deadline.run(futures_util::future::join_all(tasks)).await;
     profile_phase(false);
+    drop(open);
     let Some(results) = results else {
         bar.finish_and_clear();
         report.cut_short("receipts");
@@ -397,7 +402,7 @@ impl Member {
     async fn run(mut self) -> MemberResult {
         let mut result = MemberResult {
             ack: Latency::default(),
-            acks: Vec::new(),
+            acks: Vec::with_capacity(self.messages),
             calls: 0,
             errors: Vec::new(),
         };
