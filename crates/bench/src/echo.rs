@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::client::Conn;
 use crate::report::{Deadline, Latency, Report, progress, rate};
+use crate::target::process_cpu;
 use crate::{EchoArgs, RunContext};
 
 /// A request frame of `sendMessageReadReceipts` naming `ids`, as the storm sends it.
@@ -147,6 +148,7 @@ pub(crate) async fn run(ctx: &RunContext, args: &EchoArgs) -> Result<Report> {
     };
     let total = (args.connections * args.round_trips) as u64;
     let bar = progress(total, "echo: frames", ctx.quiet);
+    let cpu_before = process_cpu();
     let begin = Instant::now();
     let tasks: Vec<_> = conns
         .iter()
@@ -176,6 +178,7 @@ pub(crate) async fn run(ctx: &RunContext, args: &EchoArgs) -> Result<Report> {
         .collect();
     let joined = deadline.run(futures_util::future::join_all(tasks)).await;
     let elapsed = begin.elapsed();
+    let cpu_after = process_cpu();
     bar.finish_and_clear();
     let Some(joined) = joined else {
         report.cut_short("round trips");
@@ -189,6 +192,12 @@ pub(crate) async fn run(ctx: &RunContext, args: &EchoArgs) -> Result<Report> {
     }
     report.metric("frames_per_sec", rate(done, elapsed), "frames/s");
     report.latency("round_trip", &latency, None);
+    if let (Some(before), Some(after)) = (cpu_before, cpu_after)
+        && done > 0
+    {
+        let per_frame = after.saturating_sub(before).as_secs_f64() * 1e6 / done as f64;
+        report.metric("cpu_us_per_frame", per_frame, "µs");
+    }
     report.metric("frame_bytes", frame_bytes as f64, "bytes");
     report.check(
         "every frame echoed",
@@ -197,7 +206,8 @@ pub(crate) async fn run(ctx: &RunContext, args: &EchoArgs) -> Result<Report> {
     );
     report.notes.push(
         "bare axum WebSocket echo in this process (same tungstenite, same client code as the \
-         scenarios); a frame is one request/echo round trip"
+         scenarios); a frame is one request/echo round trip; cpu_us_per_frame is the CPU time \
+         of this process (server and client) per frame"
             .into(),
     );
     Ok(finish(report, server, conns, started).await)

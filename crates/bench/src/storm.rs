@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, watch};
 use crate::client::{Conn, PushFrame, login_many};
 use crate::echo::receipt_request;
 use crate::report::{Bound, Deadline, Latency, Report, profile_phase, progress, rate};
-use crate::target::{Target, run_tag};
+use crate::target::{Target, process_cpu, run_tag};
 use crate::{RunContext, StormArgs};
 
 /// What one member measured.
@@ -222,9 +222,11 @@ async fn storm(
 
     // The storm.
     profile_phase(true);
+    let cpu_before = process_cpu();
     let begin = Instant::now();
     let _ = go_tx.send(true);
     let results = deadline.run(futures_util::future::join_all(tasks)).await;
+    let cpu_after = process_cpu();
     profile_phase(false);
     drop(open);
     let Some(results) = results else {
@@ -363,12 +365,19 @@ async fn storm(
     report.metric("receipts", receipts as f64, "receipts");
     report.metric("receipt_calls", calls as f64, "calls");
     report.metric("storm_seconds", storm_time.as_secs_f64(), "s");
+    if let (true, Some(before), Some(after)) = (target.in_process(), cpu_before, cpu_after)
+        && calls > 0
+    {
+        let per_call = after.saturating_sub(before).as_secs_f64() * 1e6 / calls as f64;
+        report.metric("cpu_us_per_call", per_call, "µs");
+    }
     report.latency("ack", &ack, Some(50.0));
     report.latency("notify", &notify, Some(250.0));
     report.latency("send", &send_latency, None);
     report.notes.push(format!(
         "{readers} readers, each on its own connection, one receipt call in flight per \
-         connection; the load generator shares the machine with the server"
+         connection; the load generator shares the machine with the server; cpu_us_per_call is \
+         the CPU time of this process (server and load generator) per call"
     ));
     sender.close();
     Ok(())

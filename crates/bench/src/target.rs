@@ -202,6 +202,22 @@ pub(crate) fn rss_bytes(pid: u32) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// CPU time this process's threads have run so far (the first field of each thread's
+/// `/proc/self/task/<tid>/schedstat`, in nanoseconds). Threads that already exited are not
+/// counted, so take it around phases during which the server's and generator's threads live.
+pub(crate) fn process_cpu() -> Option<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        // A thread may exit between listing and reading.
+        let Ok(stat) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
+}
+
 /// A short random tag so that user and group IDs of one run never collide with another's on
 /// a long-running server.
 pub(crate) fn run_tag() -> String {

@@ -432,3 +432,97 @@ async fn a_receipt_is_refused_to_non_members_and_for_other_groups_messages() {
     let states = store.group_receipts(&["m".into()]).await.unwrap();
     assert!(states[0].readers.is_empty(), "refused calls left no trace");
 }
+
+#[tokio::test]
+async fn receipts_stay_exact_when_the_writer_keeps_no_receipt_state_between_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = SqliteOptions::new(dir.path().join("t.db"));
+    options.receipt_cache_bytes = 0;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(options).expect("store opens"));
+    let users: Vec<String> = (0..50).map(|i| format!("u{i}")).collect();
+    let names: Vec<&str> = users.iter().map(String::as_str).collect();
+    group_with(&store, "g", &names).await;
+    let ids: Vec<String> = (0..5).map(|i| format!("m{i}")).collect();
+    for id in &ids {
+        store
+            .append_message(group_message(id, "u0", "g", true))
+            .await
+            .unwrap();
+    }
+    // Every reader twice, concurrently, so batches mix loads, repeats and evictions.
+    let mut tasks = Vec::new();
+    for user in users[1..].iter().chain(&users[1..]) {
+        let (store, ids, user) = (Arc::clone(&store), ids.clone(), user.clone());
+        tasks.push(tokio::spawn(async move {
+            store.record_group_receipts("g", &user, &ids).await
+        }));
+    }
+    let mut changed = 0;
+    for task in tasks {
+        changed += task
+            .await
+            .unwrap()
+            .unwrap()
+            .iter()
+            .filter(|u| u.changed)
+            .count();
+    }
+    assert_eq!(changed, 49 * ids.len(), "each reader is new exactly once");
+    for state in store.group_receipts(&ids).await.unwrap() {
+        assert_eq!(state.readers.len(), 49);
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_groups_messages_take_no_receipts_even_when_the_group_is_recreated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    group_with(&store, "g", &["a", "b", "c"]).await;
+    store
+        .append_message(group_message("old", "a", "g", true))
+        .await
+        .unwrap();
+    // The writer now holds the receipt state of "old".
+    store
+        .record_group_receipts("g", "b", &["old".into()])
+        .await
+        .unwrap();
+    store.delete_group("g").await.unwrap();
+    group_with(&store, "g", &["a", "b", "c"]).await;
+    assert!(matches!(
+        store.record_group_receipts("g", "c", &["old".into()]).await,
+        Err(StoreError::NotRecipient { .. })
+    ));
+    assert!(
+        store
+            .group_receipts(&["old".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn receipt_state_held_by_the_writer_is_what_a_reopened_store_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(&dir);
+        let users: Vec<String> = (0..300).map(|i| format!("u{i}")).collect();
+        let names: Vec<&str> = users.iter().map(String::as_str).collect();
+        group_with(&store, "g", &names).await;
+        store
+            .append_message(group_message("m", "u0", "g", true))
+            .await
+            .unwrap();
+        // One at a time: every batch changes the state the writer holds and writes it back.
+        for user in &users[1..] {
+            store
+                .record_group_receipts("g", user, &["m".into()])
+                .await
+                .unwrap();
+        }
+    }
+    let store = open(&dir);
+    let state = &store.group_receipts(&["m".into()]).await.unwrap()[0];
+    assert_eq!((state.readers.len(), state.recipients.len()), (299, 299));
+}

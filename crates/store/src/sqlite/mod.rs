@@ -38,6 +38,8 @@ pub struct SqliteOptions {
     pub max_batch: usize,
     /// Most concurrent reader connections.
     pub max_readers: usize,
+    /// About how many bytes of group receipt state the writer keeps between batches.
+    pub receipt_cache_bytes: usize,
 }
 
 impl SqliteOptions {
@@ -48,6 +50,7 @@ impl SqliteOptions {
             synchronous: Synchronous::Full,
             max_batch: 512,
             max_readers: std::thread::available_parallelism().map_or(4, |n| n.get() * 4),
+            receipt_cache_bytes: 64 << 20,
         }
     }
 }
@@ -76,9 +79,10 @@ impl SqliteStore {
         writer.execute_batch(include_str!("schema.sql"))?;
         let (jobs, queue) = mpsc::unbounded_channel();
         let max_batch = options.max_batch.max(1);
+        let receipts = ReceiptCache::new(options.receipt_cache_bytes);
         std::thread::Builder::new()
             .name("tidings-sqlite-writer".into())
-            .spawn(move || run_writer(&mut writer, queue, max_batch))
+            .spawn(move || run_writer(&mut writer, queue, max_batch, receipts))
             .map_err(|e| StoreError::Unavailable(format!("cannot start writer thread: {e}")))?;
         let readers = Arc::new(ReaderPool {
             path: options.path,
@@ -98,7 +102,7 @@ impl SqliteStore {
         self.write_with_receipts(move |conn, _| work(conn)).await
     }
 
-    /// Like [`SqliteStore::write`], with the batch's group receipt states. A job must finish
+    /// Like [`SqliteStore::write`], with the writer's group receipt states. A job must finish
     /// its checks before changing a cached state: a failed job's savepoint rolls back its SQL,
     /// not the cache.
     async fn write_with_receipts<T, F>(&self, work: F) -> StoreResult<T>
@@ -192,7 +196,12 @@ fn open_connection(path: &Path, synchronous: Synchronous) -> StoreResult<Connect
 }
 
 /// The writer loop: batch, run each job in a savepoint, commit once, then answer.
-fn run_writer(conn: &mut Connection, mut queue: mpsc::UnboundedReceiver<Job>, max_batch: usize) {
+fn run_writer(
+    conn: &mut Connection,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    max_batch: usize,
+    mut receipts: ReceiptCache,
+) {
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -202,9 +211,13 @@ fn run_writer(conn: &mut Connection, mut queue: mpsc::UnboundedReceiver<Job>, ma
             }
         }
         let mut completions = Vec::with_capacity(batch.len());
-        let committed = run_batch(conn, batch, &mut completions);
-        if let Err(reason) = &committed {
-            tracing::error!(%reason, "sqlite batch failed");
+        let committed = run_batch(conn, batch, &mut receipts, &mut completions);
+        match &committed {
+            Ok(()) => receipts.end_batch(),
+            Err(reason) => {
+                receipts.discard();
+                tracing::error!(%reason, "sqlite batch failed");
+            }
         }
         for completion in completions {
             completion(committed.clone());
@@ -215,10 +228,10 @@ fn run_writer(conn: &mut Connection, mut queue: mpsc::UnboundedReceiver<Job>, ma
 fn run_batch(
     conn: &mut Connection,
     batch: Vec<Job>,
+    receipts: &mut ReceiptCache,
     completions: &mut Vec<Completion>,
 ) -> Result<(), String> {
     let mut tx = conn.transaction().map_err(|e| e.to_string())?;
-    let mut receipts = ReceiptCache::default();
     let mut failure = None;
     for job in batch {
         let savepoint = match tx.savepoint() {
@@ -228,7 +241,7 @@ fn run_batch(
                 break;
             }
         };
-        let (ok, completion) = job(&savepoint, &mut receipts);
+        let (ok, completion) = job(&savepoint, receipts);
         completions.push(completion);
         // A failed job's own changes are rolled back when its savepoint drops uncommitted.
         if ok && let Err(e) = savepoint.commit() {

@@ -475,7 +475,8 @@ impl Store for SqliteStore {
 
     async fn delete_group(&self, group_id: &str) -> StoreResult<()> {
         let group_id = group_id.to_owned();
-        self.write(move |conn| {
+        self.write_with_receipts(move |conn, receipts| {
+            receipts.forget_group(&group_id);
             let conv = ConvKey::Group(group_id.clone()).encode();
             conn.execute(
                 "DELETE FROM group_receipts WHERE msg_id IN \
@@ -816,16 +817,7 @@ impl Store for SqliteStore {
             }
             msg_ids
                 .into_iter()
-                .map(|msg_id| {
-                    let state = receipts.get(conn, &msg_id)?;
-                    let changed = state.insert_reader(reader_ordinal);
-                    Ok(GroupReceiptUpdate {
-                        read_count: state.readers.len(),
-                        recipient_count: state.recipients.len(),
-                        changed,
-                        msg_id,
-                    })
-                })
+                .map(|msg_id| receipts.add_reader(conn, msg_id, reader_ordinal))
                 .collect()
         })
         .await

@@ -1,8 +1,12 @@
-//! Group receipt states touched by one write batch, written back once before the batch commits.
+//! Group receipt states kept by the writer thread across batches, changed in memory and written
+//! back once per batch, before the batch commits.
 //!
-//! When many members read the same messages at once, a batch holds hundreds of receipts for the
-//! same few messages. Loading each message's bitmaps once per batch and writing each once turns
-//! hundreds of blob read-modify-writes into one.
+//! When many members read the same messages at once, every batch holds receipts for the same
+//! few messages. Keeping their bitmaps between batches turns a blob read, decode, encode and
+//! write per message per receipt into one encode and write per message per batch. The writer
+//! is the only connection that changes receipt state, so what it holds is what is committed,
+//! as long as a failed batch drops everything ([`ReceiptCache::discard`]) and a deleted group
+//! drops its messages ([`ReceiptCache::forget_group`]).
 
 use std::collections::HashMap;
 
@@ -10,72 +14,167 @@ use roaring::RoaringBitmap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::queries::{decode_bitmap, encode_bitmap};
-use crate::{StoreError, StoreResult};
+use crate::{GroupReceiptUpdate, StoreError, StoreResult};
 
-/// The read state of one group message within a batch.
+/// Rough in-memory cost of an entry beyond its bitmaps and IDs (map slot, struct, allocations).
+const ENTRY_OVERHEAD_BYTES: usize = 160;
+
+/// The read state of one group message.
 #[derive(Debug)]
 pub(super) struct CachedReceipt {
     pub(super) group_id: String,
     pub(super) recipients: RoaringBitmap,
-    pub(super) readers: RoaringBitmap,
-    dirty: bool,
+    readers: RoaringBitmap,
+    /// Approximate bytes held besides the readers, for the budget.
+    fixed_bytes: usize,
+    /// Bytes of the readers as last loaded or written back.
+    readers_bytes: usize,
+    /// The batch that last used it, for eviction.
+    used_in: u64,
+}
+
+/// The writer's receipt states, bounded by a byte budget between batches.
+#[derive(Debug)]
+pub(super) struct ReceiptCache {
+    entries: HashMap<String, CachedReceipt>,
+    /// Messages whose readers changed in the current batch.
+    dirty: Vec<String>,
+    bytes: usize,
+    budget: usize,
+    batch: u64,
 }
 
 impl CachedReceipt {
-    /// Adds a reader; returns whether it was new.
-    pub(super) fn insert_reader(&mut self, ordinal: u32) -> bool {
-        let added = self.readers.insert(ordinal);
-        self.dirty |= added;
-        added
+    fn weight(&self) -> usize {
+        self.fixed_bytes + self.readers_bytes
     }
-}
-
-/// The receipt states loaded by the jobs of one batch.
-#[derive(Debug, Default)]
-pub(super) struct ReceiptCache {
-    entries: HashMap<String, CachedReceipt>,
 }
 
 impl ReceiptCache {
-    /// The state of a message, loaded from the batch's transaction on first use.
-    pub(super) fn get(
-        &mut self,
-        conn: &Connection,
-        msg_id: &str,
-    ) -> StoreResult<&mut CachedReceipt> {
-        if !self.entries.contains_key(msg_id) {
-            let row: Option<(Vec<u8>, Vec<u8>, String)> = conn
-                .prepare_cached(
-                    "SELECT r.recipients, r.readers, m.group_id FROM group_receipts r \
-                     JOIN messages m ON m.msg_id = r.msg_id WHERE r.msg_id = ?1",
-                )?
-                .query_row([msg_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-                .optional()?;
-            let (recipients, readers, group_id) =
-                row.ok_or_else(|| StoreError::NotFound(format!("receipt state of {msg_id}")))?;
-            let state = CachedReceipt {
-                group_id,
-                recipients: decode_bitmap(&recipients)?,
-                readers: decode_bitmap(&readers)?,
-                dirty: false,
-            };
-            self.entries.insert(msg_id.to_owned(), state);
+    /// An empty cache that keeps at most about `budget` bytes between batches.
+    pub(super) fn new(budget: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            dirty: Vec::new(),
+            bytes: 0,
+            budget,
+            batch: 0,
         }
-        self.entries
-            .get_mut(msg_id)
-            .ok_or_else(|| StoreError::NotFound(format!("receipt state of {msg_id}")))
     }
 
-    /// Writes every changed state back (in the batch's transaction, before it commits).
-    pub(super) fn flush(self, conn: &Connection) -> StoreResult<()> {
+    /// The state of a message, loaded from the batch's transaction when not held; NotFound
+    /// when the message has no receipt state.
+    pub(super) fn get(&mut self, conn: &Connection, msg_id: &str) -> StoreResult<&CachedReceipt> {
+        Ok(self.entry(conn, msg_id)?)
+    }
+
+    /// Adds `ordinal` to the readers of a message. Jobs call it only after every check passed:
+    /// a failed job's savepoint rolls back its SQL, not this cache.
+    pub(super) fn add_reader(
+        &mut self,
+        conn: &Connection,
+        msg_id: String,
+        ordinal: u32,
+    ) -> StoreResult<GroupReceiptUpdate> {
+        let state = self.entry(conn, &msg_id)?;
+        let changed = state.readers.insert(ordinal);
+        let (read_count, recipient_count) = (state.readers.len(), state.recipients.len());
+        if changed {
+            self.dirty.push(msg_id.clone());
+        }
+        Ok(GroupReceiptUpdate {
+            read_count,
+            recipient_count,
+            changed,
+            msg_id,
+        })
+    }
+
+    fn entry(&mut self, conn: &Connection, msg_id: &str) -> StoreResult<&mut CachedReceipt> {
+        if !self.entries.contains_key(msg_id) {
+            let loaded = load(conn, msg_id)?;
+            self.bytes += loaded.weight();
+            self.entries.insert(msg_id.to_owned(), loaded);
+        }
+        let state = self
+            .entries
+            .get_mut(msg_id)
+            .ok_or_else(|| StoreError::NotFound(format!("receipt state of {msg_id}")))?;
+        state.used_in = self.batch;
+        Ok(state)
+    }
+
+    /// Writes every state changed in this batch back, in the batch's transaction.
+    pub(super) fn flush(&mut self, conn: &Connection) -> StoreResult<()> {
         let mut save =
             conn.prepare_cached("UPDATE group_receipts SET readers = ?2 WHERE msg_id = ?1")?;
-        for (msg_id, mut state) in self.entries {
-            if state.dirty {
-                state.readers.optimize();
-                save.execute(params![msg_id, encode_bitmap(&state.readers)?])?;
-            }
+        self.dirty.sort_unstable();
+        self.dirty.dedup();
+        for msg_id in &self.dirty {
+            let Some(state) = self.entries.get_mut(msg_id) else {
+                continue;
+            };
+            // Runs make the stored form small (a fully read message is a few bytes), but make
+            // every insert and count walk the runs: only the stored copy gets them.
+            let mut stored = state.readers.clone();
+            stored.optimize();
+            save.execute(params![msg_id, encode_bitmap(&stored)?])?;
+            let held = state.readers.serialized_size();
+            self.bytes = self.bytes - state.readers_bytes + held;
+            state.readers_bytes = held;
         }
         Ok(())
     }
+
+    /// Ends a committed batch: keeps the cache within its budget, dropping first what this
+    /// batch did not use.
+    pub(super) fn end_batch(&mut self) {
+        self.dirty.clear();
+        if self.bytes > self.budget {
+            let current = self.batch;
+            self.entries.retain(|_, state| state.used_in == current);
+            self.bytes = self.entries.values().map(|state| state.weight()).sum();
+            if self.bytes > self.budget {
+                self.entries.clear();
+                self.bytes = 0;
+            }
+        }
+        self.batch += 1;
+    }
+
+    /// Drops everything after a batch failed: its changes were rolled back.
+    pub(super) fn discard(&mut self) {
+        self.entries.clear();
+        self.dirty.clear();
+        self.bytes = 0;
+        self.batch += 1;
+    }
+
+    /// Drops the states of a group's messages (the group is being deleted).
+    pub(super) fn forget_group(&mut self, group_id: &str) {
+        self.entries.retain(|_, state| state.group_id != group_id);
+        self.bytes = self.entries.values().map(|state| state.weight()).sum();
+    }
+}
+
+fn load(conn: &Connection, msg_id: &str) -> StoreResult<CachedReceipt> {
+    let row: Option<(Vec<u8>, Vec<u8>, String)> = conn
+        .prepare_cached(
+            "SELECT r.recipients, r.readers, m.group_id FROM group_receipts r \
+             JOIN messages m ON m.msg_id = r.msg_id WHERE r.msg_id = ?1",
+        )?
+        .query_row([msg_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .optional()?;
+    let (recipients, readers, group_id) =
+        row.ok_or_else(|| StoreError::NotFound(format!("receipt state of {msg_id}")))?;
+    let mut readers = decode_bitmap(&readers)?;
+    readers.remove_run_compression();
+    Ok(CachedReceipt {
+        fixed_bytes: ENTRY_OVERHEAD_BYTES + msg_id.len() + group_id.len() + recipients.len(),
+        readers_bytes: readers.serialized_size(),
+        recipients: decode_bitmap(&recipients)?,
+        readers,
+        group_id,
+        used_in: 0,
+    })
 }
