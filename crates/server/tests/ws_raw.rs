@@ -2174,12 +2174,36 @@ async fn healthz_answers_200_and_metrics_count_requests() {
     let server = TestServer::start().await;
     let mut raw = server.raw_login("alice").await;
     ok(&mut raw, "getJoinedGroupList", json!({})).await;
+    refused(&mut raw, "noSuchMethod", json!({}), 6017).await;
     let (status, body) = http_get(server.addr, "/healthz").await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = http_get(server.addr, "/metrics").await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("tidings_requests_total"), "{body}");
-    assert!(body.contains("method=\"getJoinedGroupList\""), "{body}");
+    let has_line = |prefix: &str, labels: &[&str]| {
+        body.lines()
+            .any(|line| line.starts_with(prefix) && labels.iter().all(|l| line.contains(l)))
+    };
+    assert!(
+        has_line(
+            "tidings_requests_total",
+            &["method=\"getJoinedGroupList\"", "code=\"0\""]
+        ),
+        "{body}"
+    );
+    assert!(
+        has_line(
+            "tidings_requests_total",
+            &["method=\"unknown\"", "code=\"6017\""]
+        ),
+        "{body}"
+    );
+    assert!(
+        has_line(
+            "tidings_request_seconds",
+            &["method=\"getJoinedGroupList\""]
+        ),
+        "{body}"
+    );
     let (status, _) = http_get(server.addr, "/nowhere").await;
     assert_eq!(status, 404);
 }

@@ -3,6 +3,7 @@
 mod dispatch;
 mod frame;
 mod rate;
+mod request_metrics;
 mod session;
 
 use std::net::SocketAddr;

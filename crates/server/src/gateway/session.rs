@@ -11,13 +11,14 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tidings_proto::ErrorCode;
 use tidings_proto::events::{KickedOffline, OnKickedOffline, OnUserSigExpired, UserSigExpired};
-use tidings_proto::methods::{ALL_METHODS, LoginParams};
+use tidings_proto::methods::LoginParams;
 use tidings_service::{Outbound, SessionId, encode_push};
 use tokio::sync::mpsc;
 
 use super::dispatch::dispatch;
 use super::frame::{Incoming, parse, response};
 use super::rate::TokenBucket;
+use super::request_metrics;
 use crate::error::WireError;
 use crate::state::AppState;
 
@@ -373,14 +374,6 @@ async fn handle(state: &AppState, session: &mut Session, incoming: Incoming) -> 
     let started = Instant::now();
     let result = dispatch(state, session, &incoming.method, &incoming.params).await;
     let code = result.as_ref().map_or_else(|e| e.code.as_u32(), |_| 0);
-    let method = if ALL_METHODS.contains(&incoming.method.as_str()) {
-        incoming.method
-    } else {
-        "unknown".to_owned()
-    };
-    metrics::histogram!("tidings_request_seconds", "method" => method.clone())
-        .record(started.elapsed().as_secs_f64());
-    metrics::counter!("tidings_requests_total", "method" => method, "code" => code.to_string())
-        .increment(1);
+    request_metrics::record(&incoming.method, code, started.elapsed());
     response(Some(incoming.id), result)
 }
