@@ -55,6 +55,9 @@ impl SqliteOptions {
     }
 }
 
+/// Prepared statements kept per connection (the store has fewer distinct ones).
+const STATEMENT_CACHE_CAPACITY: usize = 64;
+
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&Connection, &mut ReceiptCache) -> (bool, Completion) + Send>;
 
@@ -192,6 +195,9 @@ fn open_connection(path: &Path, synchronous: Synchronous) -> StoreResult<Connect
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA busy_timeout = 10000;"
     ))?;
+    // Room for every statement the store prepares (Rusqlite's default keeps 16), so none is
+    // parsed again after being pushed out.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
     Ok(conn)
 }
 
@@ -225,27 +231,38 @@ fn run_writer(
     }
 }
 
+/// Runs a statement without parameters or rows, prepared once per connection: a savepoint
+/// opened and released per job is parsed once, not twice per job.
+fn run_statement(conn: &Connection, sql: &str) -> Result<(), String> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute([]))
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 fn run_batch(
     conn: &mut Connection,
     batch: Vec<Job>,
     receipts: &mut ReceiptCache,
     completions: &mut Vec<Completion>,
 ) -> Result<(), String> {
-    let mut tx = conn.transaction().map_err(|e| e.to_string())?;
+    let tx = conn.transaction().map_err(|e| e.to_string())?;
     let mut failure = None;
     for job in batch {
-        let savepoint = match tx.savepoint() {
-            Ok(savepoint) => savepoint,
-            Err(e) => {
-                failure = Some(e.to_string());
-                break;
-            }
-        };
-        let (ok, completion) = job(&savepoint, receipts);
+        if let Err(e) = run_statement(&tx, "SAVEPOINT job") {
+            failure = Some(e);
+            break;
+        }
+        let (ok, completion) = job(&tx, receipts);
         completions.push(completion);
-        // A failed job's own changes are rolled back when its savepoint drops uncommitted.
-        if ok && let Err(e) = savepoint.commit() {
-            failure = Some(e.to_string());
+        // A failed job's own changes are rolled back; the others' stay in the batch.
+        let ended = if ok {
+            run_statement(&tx, "RELEASE job")
+        } else {
+            run_statement(&tx, "ROLLBACK TO job").and_then(|()| run_statement(&tx, "RELEASE job"))
+        };
+        if let Err(e) = ended {
+            failure = Some(e);
             break;
         }
     }
