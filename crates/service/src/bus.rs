@@ -46,6 +46,11 @@ pub enum Delivery {
 pub trait Bus: Send + Sync + 'static {
     /// Publishes a delivery. Never blocks; delivery to slow connections is the hub's concern.
     fn publish(&self, delivery: Delivery);
+
+    /// Whether a push to `users`, leaving out session `except`, would reach any session, so
+    /// that no push is encoded for nobody. A bus that cannot see every node's sessions must
+    /// answer true.
+    fn reaches_any(&self, users: &[String], except: Option<SessionId>) -> bool;
 }
 
 /// The single-node bus: deliveries go straight to the local hub.
@@ -64,6 +69,10 @@ impl LocalBus {
 impl Bus for LocalBus {
     fn publish(&self, delivery: Delivery) {
         self.hub.deliver(&delivery);
+    }
+
+    fn reaches_any(&self, users: &[String], except: Option<SessionId>) -> bool {
+        self.hub.reaches_any(users, except)
     }
 }
 
@@ -134,6 +143,16 @@ impl Hub {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .contains_key(user)
+    }
+
+    /// Whether any of `users` has a session on this node other than `except`.
+    pub fn reaches_any(&self, users: &[String], except: Option<SessionId>) -> bool {
+        let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
+        users.iter().any(|user| {
+            sessions
+                .get(user)
+                .is_some_and(|slots| slots.iter().any(|slot| Some(slot.id) != except))
+        })
     }
 
     /// Sessions on this node.
@@ -232,6 +251,21 @@ mod tests {
             rx2.recv().await,
             Some(Outbound::Frame(Arc::from("receipted")))
         );
+    }
+
+    #[test]
+    fn a_push_reaches_anyone_only_through_a_session_it_does_not_leave_out() {
+        let hub = Hub::new(4);
+        let (tx, _rx) = mpsc::channel(4);
+        let users = ["bob".to_owned(), "alice".to_owned()];
+        assert!(!hub.reaches_any(&users, None), "nobody is online");
+        let alice = hub.register("alice", tx);
+        assert!(hub.reaches_any(&users, None));
+        assert!(
+            !hub.reaches_any(&users, Some(alice)),
+            "alice's only session is left out"
+        );
+        assert!(!hub.reaches_any(&[], None));
     }
 
     #[tokio::test]

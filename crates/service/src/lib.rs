@@ -134,7 +134,7 @@ impl Tidings {
 
     /// Like [`Tidings::push`], leaving out one session (the caller's own).
     fn push_except<E: Event>(&self, users: Vec<String>, data: &E::Data, except: Option<SessionId>) {
-        if users.is_empty() {
+        if !self.bus.reaches_any(&users, except) {
             return;
         }
         match encode_push::<E>(data) {

@@ -46,18 +46,18 @@ impl Tidings {
                 msg_ids.len()
             )));
         }
+        // Repeats are looked up too (from memory) and dropped after, instead of copying every ID
+        // to drop them before.
+        let found = self.facts_of(msg_ids).await?;
         let mut seen = HashSet::with_capacity(msg_ids.len());
-        let unique: Vec<String> = msg_ids
-            .iter()
-            .filter(|id| seen.insert(id.as_str()))
-            .cloned()
-            .collect();
-        let found = self.facts_of(&unique).await?;
-        let mut ordered = Vec::with_capacity(unique.len());
-        for (msg_id, facts) in unique.iter().zip(found) {
-            ordered.push(facts.ok_or_else(|| {
+        let mut ordered = Vec::with_capacity(msg_ids.len());
+        for (msg_id, facts) in msg_ids.iter().zip(found) {
+            let facts = facts.ok_or_else(|| {
                 ServiceError::ReceiptInfoNotFound(format!("message {msg_id} does not exist"))
-            })?);
+            })?;
+            if seen.insert(msg_id.as_str()) {
+                ordered.push(facts);
+            }
         }
         let conv = ordered[0].conv.clone();
         if let Some(other) = ordered.iter().find(|facts| facts.conv != conv) {
@@ -191,8 +191,8 @@ impl Tidings {
                 other => other.into(),
             })?;
         // `updates` follows the order of `ids`, which is the order of `messages`.
-        let changed: Vec<(&GroupReceiptUpdate, &Arc<MessageFacts>)> = updates
-            .iter()
+        let changed: Vec<(GroupReceiptUpdate, &Arc<MessageFacts>)> = updates
+            .into_iter()
             .zip(messages)
             .filter(|(update, _)| update.changed)
             .collect();
@@ -223,7 +223,7 @@ impl Tidings {
         }
         Ok(changed
             .into_iter()
-            .map(|(update, _)| update.msg_id.clone())
+            .map(|(update, _)| update.msg_id)
             .collect())
     }
 
