@@ -63,6 +63,53 @@ async fn group_with(store: &Arc<dyn Store>, group: &str, users: &[&str]) {
         .expect("group created");
 }
 
+/// Group "g" of `members` users `u0`… (`u0` owns it) and `messages` messages `m0`… from `u0`
+/// asking for receipts; returns the message IDs.
+async fn group_with_receipt_messages(
+    store: &Arc<dyn Store>,
+    members: usize,
+    messages: usize,
+) -> Vec<String> {
+    let users: Vec<String> = (0..members).map(|i| format!("u{i}")).collect();
+    let names: Vec<&str> = users.iter().map(String::as_str).collect();
+    group_with(store, "g", &names).await;
+    let ids: Vec<String> = (0..messages).map(|i| format!("m{i}")).collect();
+    for id in &ids {
+        store
+            .append_message(group_message(id, "u0", "g", true))
+            .await
+            .expect("message appended");
+    }
+    ids
+}
+
+/// Every reader of [`group_with_receipt_messages`] receipts all `ids` twice, all calls at
+/// once; returns how many (message, reader) pairs the calls reported as newly read.
+async fn every_reader_receipts_twice_at_once(
+    store: &Arc<dyn Store>,
+    members: usize,
+    ids: &[String],
+) -> usize {
+    let mut tasks = Vec::new();
+    for user in (1..members).chain(1..members).map(|i| format!("u{i}")) {
+        let (store, ids) = (Arc::clone(store), ids.to_vec());
+        tasks.push(tokio::spawn(async move {
+            store.record_group_receipts("g", &user, &ids).await
+        }));
+    }
+    let mut changed = 0;
+    for task in tasks {
+        changed += task
+            .await
+            .expect("receipt task ran")
+            .expect("receipts recorded")
+            .iter()
+            .filter(|u| u.changed)
+            .count();
+    }
+    changed
+}
+
 #[tokio::test]
 async fn concurrent_group_sends_get_gapless_sequences() {
     let dir = tempfile::tempdir().unwrap();
@@ -307,35 +354,8 @@ async fn deleting_a_group_removes_its_messages_and_members() {
 async fn concurrent_receipts_on_the_same_messages_all_count_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let users: Vec<String> = (0..200).map(|i| format!("u{i}")).collect();
-    let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    group_with(&store, "g", &names).await;
-    for id in ["m1", "m2"] {
-        store
-            .append_message(group_message(id, "u0", "g", true))
-            .await
-            .unwrap();
-    }
-    let ids = vec!["m1".to_owned(), "m2".to_owned()];
-    let mut tasks = Vec::new();
-    for user in &users[1..] {
-        for _ in 0..2 {
-            let (store, ids, user) = (Arc::clone(&store), ids.clone(), user.clone());
-            tasks.push(tokio::spawn(async move {
-                store.record_group_receipts("g", &user, &ids).await
-            }));
-        }
-    }
-    let mut changed = 0;
-    for task in tasks {
-        changed += task
-            .await
-            .unwrap()
-            .unwrap()
-            .iter()
-            .filter(|u| u.changed)
-            .count();
-    }
+    let ids = group_with_receipt_messages(&store, 200, 2).await;
+    let changed = every_reader_receipts_twice_at_once(&store, 200, &ids).await;
     assert_eq!(
         changed,
         2 * 199,
@@ -439,34 +459,9 @@ async fn receipts_stay_exact_when_the_writer_keeps_no_receipt_state_between_batc
     let mut options = SqliteOptions::new(dir.path().join("t.db"));
     options.receipt_cache_bytes = 0;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(options).expect("store opens"));
-    let users: Vec<String> = (0..50).map(|i| format!("u{i}")).collect();
-    let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    group_with(&store, "g", &names).await;
-    let ids: Vec<String> = (0..5).map(|i| format!("m{i}")).collect();
-    for id in &ids {
-        store
-            .append_message(group_message(id, "u0", "g", true))
-            .await
-            .unwrap();
-    }
+    let ids = group_with_receipt_messages(&store, 50, 5).await;
     // Every reader twice, concurrently, so batches mix loads, repeats and evictions.
-    let mut tasks = Vec::new();
-    for user in users[1..].iter().chain(&users[1..]) {
-        let (store, ids, user) = (Arc::clone(&store), ids.clone(), user.clone());
-        tasks.push(tokio::spawn(async move {
-            store.record_group_receipts("g", &user, &ids).await
-        }));
-    }
-    let mut changed = 0;
-    for task in tasks {
-        changed += task
-            .await
-            .unwrap()
-            .unwrap()
-            .iter()
-            .filter(|u| u.changed)
-            .count();
-    }
+    let changed = every_reader_receipts_twice_at_once(&store, 50, &ids).await;
     assert_eq!(changed, 49 * ids.len(), "each reader is new exactly once");
     for state in store.group_receipts(&ids).await.unwrap() {
         assert_eq!(state.readers.len(), 49);
@@ -507,22 +502,16 @@ async fn receipt_state_held_by_the_writer_is_what_a_reopened_store_reads() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(&dir);
-        let users: Vec<String> = (0..300).map(|i| format!("u{i}")).collect();
-        let names: Vec<&str> = users.iter().map(String::as_str).collect();
-        group_with(&store, "g", &names).await;
-        store
-            .append_message(group_message("m", "u0", "g", true))
-            .await
-            .unwrap();
+        group_with_receipt_messages(&store, 300, 1).await;
         // One at a time: every batch changes the state the writer holds and writes it back.
-        for user in &users[1..] {
+        for user in (1..300).map(|i| format!("u{i}")) {
             store
-                .record_group_receipts("g", user, &["m".into()])
+                .record_group_receipts("g", &user, &["m0".into()])
                 .await
                 .unwrap();
         }
     }
     let store = open(&dir);
-    let state = &store.group_receipts(&["m".into()]).await.unwrap()[0];
+    let state = &store.group_receipts(&["m0".into()]).await.unwrap()[0];
     assert_eq!((state.readers.len(), state.recipients.len()), (299, 299));
 }
