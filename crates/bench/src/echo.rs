@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::client::Conn;
 use crate::report::{Deadline, Latency, Report, progress, rate};
-use crate::target::process_cpu;
+use crate::target::{cpu_us_per, process_cpu};
 use crate::{EchoArgs, RunContext};
 
 /// A request frame of `sendMessageReadReceipts` naming `ids`, as the storm sends it.
@@ -192,10 +192,7 @@ pub(crate) async fn run(ctx: &RunContext, args: &EchoArgs) -> Result<Report> {
     }
     report.metric("frames_per_sec", rate(done, elapsed), "frames/s");
     report.latency("round_trip", &latency, None);
-    if let (Some(before), Some(after)) = (cpu_before, cpu_after)
-        && done > 0
-    {
-        let per_frame = after.saturating_sub(before).as_secs_f64() * 1e6 / done as f64;
+    if let Some(per_frame) = cpu_us_per(cpu_before, cpu_after, done) {
         report.metric("cpu_us_per_frame", per_frame, "µs");
     }
     report.metric("frame_bytes", frame_bytes as f64, "bytes");

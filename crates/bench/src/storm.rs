@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, watch};
 use crate::client::{Conn, PushFrame, login_many};
 use crate::echo::receipt_request;
 use crate::report::{Bound, Deadline, Latency, Report, profile_phase, progress, rate};
-use crate::target::{Target, process_cpu, run_tag};
+use crate::target::{Target, cpu_us_per, process_cpu, run_tag};
 use crate::{RunContext, StormArgs};
 
 /// What one member measured.
@@ -365,10 +365,9 @@ async fn storm(
     report.metric("receipts", receipts as f64, "receipts");
     report.metric("receipt_calls", calls as f64, "calls");
     report.metric("storm_seconds", storm_time.as_secs_f64(), "s");
-    if let (true, Some(before), Some(after)) = (target.in_process(), cpu_before, cpu_after)
-        && calls > 0
+    if target.in_process()
+        && let Some(per_call) = cpu_us_per(cpu_before, cpu_after, calls)
     {
-        let per_call = after.saturating_sub(before).as_secs_f64() * 1e6 / calls as f64;
         report.metric("cpu_us_per_call", per_call, "µs");
     }
     report.latency("ack", &ack, Some(50.0));

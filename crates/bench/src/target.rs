@@ -218,6 +218,17 @@ pub(crate) fn process_cpu() -> Option<Duration> {
     Some(Duration::from_nanos(total))
 }
 
+/// Microseconds of [`process_cpu`] per unit of work between two readings; None when a reading
+/// failed or nothing was done.
+pub(crate) fn cpu_us_per(
+    before: Option<Duration>,
+    after: Option<Duration>,
+    units: u64,
+) -> Option<f64> {
+    let spent = after?.checked_sub(before?)?;
+    (units > 0).then(|| spent.as_secs_f64() * 1e6 / units as f64)
+}
+
 /// A short random tag so that user and group IDs of one run never collide with another's on
 /// a long-running server.
 pub(crate) fn run_tag() -> String {

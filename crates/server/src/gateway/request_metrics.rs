@@ -39,12 +39,11 @@ fn table() -> &'static HashMap<&'static str, MethodMetrics> {
 /// Records one request of `method` (any text the client sent) that ended with `code`.
 pub(crate) fn record(method: &str, code: u32, took: Duration) {
     let table = table();
-    let (label, metrics) = match table.get_key_value(method) {
-        Some((&label, metrics)) => (label, metrics),
-        None => match table.get_key_value(UNKNOWN) {
-            Some((&label, metrics)) => (label, metrics),
-            None => return,
-        },
+    let Some((&label, metrics)) = table
+        .get_key_value(method)
+        .or_else(|| table.get_key_value(UNKNOWN))
+    else {
+        return;
     };
     metrics.seconds.record(took.as_secs_f64());
     if code == 0 {
