@@ -497,21 +497,51 @@ async fn a_deleted_groups_messages_take_no_receipts_even_when_the_group_is_recre
     );
 }
 
+/// Receipts `m0` of [`group_with_receipt_messages`] for `u1`…`u{readers}`, one call at a time,
+/// so that every batch changes the state the writer holds and writes it back.
+async fn read_one_at_a_time(store: &Arc<dyn Store>, readers: usize) {
+    for user in (1..=readers).map(|i| format!("u{i}")) {
+        store
+            .record_group_receipts("g", &user, &["m0".into()])
+            .await
+            .expect("receipt recorded");
+    }
+}
+
 #[tokio::test]
 async fn receipt_state_held_by_the_writer_is_what_a_reopened_store_reads() {
     let dir = tempfile::tempdir().unwrap();
-    {
+    let written: Vec<u32> = {
         let store = open(&dir);
         group_with_receipt_messages(&store, 300, 1).await;
-        // One at a time: every batch changes the state the writer holds and writes it back.
-        for user in (1..300).map(|i| format!("u{i}")) {
-            store
-                .record_group_receipts("g", &user, &["m0".into()])
-                .await
-                .unwrap();
-        }
-    }
+        // Not every recipient: the last batches' readers are still delta rows, not folded.
+        read_one_at_a_time(&store, 250).await;
+        store.group_receipts(&["m0".into()]).await.unwrap()[0]
+            .readers
+            .iter()
+            .collect()
+    };
+    assert_eq!(written.len(), 250);
     let store = open(&dir);
+    let state = &store.group_receipts(&["m0".into()]).await.unwrap()[0];
+    assert_eq!(state.readers.iter().collect::<Vec<_>>(), written);
+    assert_eq!(state.recipients.len(), 299);
+}
+
+#[tokio::test]
+async fn a_message_every_recipient_read_is_stored_compactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    group_with_receipt_messages(&store, 300, 1).await;
+    read_one_at_a_time(&store, 298).await;
+    let almost = store.read_state_bytes().await.unwrap();
+    read_one_at_a_time(&store, 299).await;
+    let settled = store.read_state_bytes().await.unwrap();
+    // Two run-compressed bitmaps of 0..299 and the ID: no delta rows, no array of 299 ordinals.
+    assert!(
+        settled < 64,
+        "a fully read message takes {settled} bytes (before the last reader: {almost})"
+    );
     let state = &store.group_receipts(&["m0".into()]).await.unwrap()[0];
     assert_eq!((state.readers.len(), state.recipients.len()), (299, 299));
 }

@@ -5,6 +5,7 @@ use roaring::RoaringBitmap;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqliteStore;
+use super::receipt_cache::stored_readers;
 use crate::{
     C2cConversationRecord, ConvKey, GroupReceiptRecord, GroupReceiptUpdate, GroupRecord,
     MemberRecord, MessageRecord, NewGroup, NewMember, NewMessage, Store, StoreError, StoreResult,
@@ -478,11 +479,15 @@ impl Store for SqliteStore {
         self.write_with_receipts(move |conn, receipts| {
             receipts.forget_group(&group_id);
             let conv = ConvKey::Group(group_id.clone()).encode();
-            conn.execute(
-                "DELETE FROM group_receipts WHERE msg_id IN \
-                 (SELECT msg_id FROM messages WHERE conv = ?1)",
-                [&conv],
-            )?;
+            for table in ["group_receipts", "group_receipt_deltas"] {
+                conn.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE msg_id IN \
+                         (SELECT msg_id FROM messages WHERE conv = ?1)"
+                    ),
+                    [&conv],
+                )?;
+            }
             conn.execute("DELETE FROM messages WHERE conv = ?1", [&conv])?;
             conn.execute("DELETE FROM members WHERE group_id = ?1", [&group_id])?;
             conn.execute("DELETE FROM groups WHERE group_id = ?1", [&group_id])?;
@@ -835,10 +840,11 @@ impl Store for SqliteStore {
                     .query_row([&msg_id], |row| Ok((row.get(0)?, row.get(1)?)))
                     .optional()?;
                 if let Some((recipients, readers)) = blobs {
+                    let (readers, _) = stored_readers(conn, &msg_id, &readers)?;
                     records.push(GroupReceiptRecord {
                         msg_id,
                         recipients: decode_bitmap(&recipients)?,
-                        readers: decode_bitmap(&readers)?,
+                        readers,
                     });
                 }
             }
@@ -849,12 +855,14 @@ impl Store for SqliteStore {
 
     async fn read_state_bytes(&self) -> StoreResult<u64> {
         self.read(|conn| {
-            let bitmaps: Option<i64> = conn.query_row(
-                "SELECT SUM(length(recipients) + length(readers) + length(msg_id)) FROM group_receipts",
+            let bytes: i64 = conn.query_row(
+                "SELECT (SELECT COALESCE(SUM(length(recipients) + length(readers) + length(msg_id)), 0) \
+                 FROM group_receipts) + (SELECT COALESCE(SUM(length(readers) + length(msg_id) + 8), 0) \
+                 FROM group_receipt_deltas)",
                 [],
                 |row| row.get(0),
             )?;
-            Ok(u64::try_from(bitmaps.unwrap_or(0)).unwrap_or(0))
+            Ok(u64::try_from(bytes).unwrap_or(0))
         })
         .await
     }

@@ -76,3 +76,13 @@ CREATE TABLE IF NOT EXISTS group_receipts (
     recipients BLOB NOT NULL,
     readers    BLOB NOT NULL
 ) WITHOUT ROWID;
+
+-- Readers added to a group message since its readers blob was last written: one small roaring
+-- bitmap per write batch, so a batch does not rewrite whole blobs. The writer folds them into
+-- `group_receipts.readers` (at most 15 per message, never more bytes than the blob).
+CREATE TABLE IF NOT EXISTS group_receipt_deltas (
+    msg_id  TEXT NOT NULL,
+    n       INTEGER NOT NULL,
+    readers BLOB NOT NULL,
+    PRIMARY KEY (msg_id, n)
+) WITHOUT ROWID;
