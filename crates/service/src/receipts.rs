@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use foldhash::fast::RandomState;
 use tidings_proto::events::{OnMessageReceiptsSent, OnRecvMessageReadReceipts, ReceiptsSent};
 use tidings_proto::methods::{
     READ_MEMBERS_FILTER_READ, READ_MEMBERS_FILTER_UNREAD, ReadMemberListParams,
@@ -47,9 +48,9 @@ impl Tidings {
             )));
         }
         // Repeats are looked up too (from memory) and dropped after, instead of copying every ID
-        // to drop them before.
+        // to drop them before. At most MAX_RECEIPT_BATCH IDs: a fast hasher is enough.
         let found = self.facts_of(msg_ids).await?;
-        let mut seen = HashSet::with_capacity(msg_ids.len());
+        let mut seen = HashSet::with_capacity_and_hasher(msg_ids.len(), RandomState::default());
         let mut ordered = Vec::with_capacity(msg_ids.len());
         for (msg_id, facts) in msg_ids.iter().zip(found) {
             let facts = facts.ok_or_else(|| {

@@ -17,6 +17,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
+
 use roaring::RoaringBitmap;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -62,7 +64,8 @@ pub(super) struct CachedReceipt {
 /// The writer's receipt states, bounded by a byte budget between batches.
 #[derive(Debug)]
 pub(super) struct ReceiptCache {
-    entries: HashMap<String, CachedReceipt>,
+    /// Keys are server-made message IDs: a fast hasher, not a DoS-resistant one.
+    entries: HashMap<String, CachedReceipt, RandomState>,
     /// Messages whose readers changed in the current batch, each once.
     dirty: Vec<String>,
     bytes: usize,
@@ -88,7 +91,7 @@ impl ReceiptCache {
     /// An empty cache that keeps at most about `budget` bytes between batches.
     pub(super) fn new(budget: usize) -> Self {
         Self {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             dirty: Vec::new(),
             bytes: 0,
             budget,
