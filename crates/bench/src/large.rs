@@ -389,7 +389,7 @@ async fn read_all(
                     let bar = bar.clone();
                     async move {
                         let result = tidings
-                            .send_read_receipts(reader, &msg_ids[start..end], None)
+                            .send_read_receipts(reader, msg_ids[start..end].to_vec(), None)
                             .await;
                         bar.inc((end - start) as u64);
                         result.map(|()| (end - start) as u64)

@@ -35,12 +35,12 @@ impl Tidings {
         }
     }
 
-    /// Facts of the named messages, which must exist and all belong to one conversation; in the
-    /// order given, without repeats.
+    /// The named messages, which must exist and all belong to one conversation: their IDs and
+    /// facts in the order given, without repeats.
     async fn messages_of_one_conversation(
         &self,
-        msg_ids: &[String],
-    ) -> ServiceResult<(Vec<Arc<MessageFacts>>, ConvKey)> {
+        msg_ids: Vec<String>,
+    ) -> ServiceResult<(Vec<String>, Vec<Arc<MessageFacts>>, ConvKey)> {
         if msg_ids.is_empty() || msg_ids.len() > MAX_RECEIPT_BATCH {
             return Err(ServiceError::InvalidParameters(format!(
                 "messageIDList must name between 1 and {MAX_RECEIPT_BATCH} messages, not {}",
@@ -49,25 +49,32 @@ impl Tidings {
         }
         // Repeats are looked up too (from memory) and dropped after, instead of copying every ID
         // to drop them before. At most MAX_RECEIPT_BATCH IDs: a fast hasher is enough.
-        let found = self.facts_of(msg_ids).await?;
+        let found = self.facts_of(&msg_ids).await?;
+        let mut first = Vec::with_capacity(msg_ids.len());
         let mut seen = HashSet::with_capacity_and_hasher(msg_ids.len(), RandomState::default());
-        let mut ordered = Vec::with_capacity(msg_ids.len());
-        for (msg_id, facts) in msg_ids.iter().zip(found) {
-            let facts = facts.ok_or_else(|| {
-                ServiceError::ReceiptInfoNotFound(format!("message {msg_id} does not exist"))
-            })?;
-            if seen.insert(msg_id.as_str()) {
-                ordered.push(facts);
+        for (msg_id, facts) in msg_ids.iter().zip(&found) {
+            if facts.is_none() {
+                return Err(ServiceError::ReceiptInfoNotFound(format!(
+                    "message {msg_id} does not exist"
+                )));
             }
+            first.push(seen.insert(msg_id.as_str()));
         }
-        let conv = ordered[0].conv.clone();
-        if let Some(other) = ordered.iter().find(|facts| facts.conv != conv) {
+        drop(seen);
+        let (ids, messages): (Vec<String>, Vec<Arc<MessageFacts>>) = msg_ids
+            .into_iter()
+            .zip(found)
+            .zip(first)
+            .filter_map(|((msg_id, facts), first)| facts.filter(|_| first).map(|f| (msg_id, f)))
+            .unzip();
+        let conv = messages[0].conv.clone();
+        if let Some(other) = messages.iter().find(|facts| facts.conv != conv) {
             return Err(ServiceError::InvalidParameters(format!(
                 "message {} belongs to another conversation than {}: name messages of one conversation per call",
-                other.msg_id, ordered[0].msg_id
+                other.msg_id, messages[0].msg_id
             )));
         }
-        Ok((ordered, conv))
+        Ok((ids, messages, conv))
     }
 
     /// Receiver side: records that `reader` read these messages (one conversation). Every
@@ -76,11 +83,11 @@ impl Tidings {
     pub async fn send_read_receipts(
         &self,
         reader: &str,
-        msg_ids: &[String],
+        msg_ids: Vec<String>,
         from_session: Option<SessionId>,
     ) -> ServiceResult<()> {
         self.require_receipts_enabled()?;
-        let (messages, conv) = self.messages_of_one_conversation(msg_ids).await?;
+        let (ids, messages, conv) = self.messages_of_one_conversation(msg_ids).await?;
         for facts in &messages {
             if !facts.need_receipt {
                 return Err(no_receipt_info(&facts.msg_id));
@@ -92,7 +99,6 @@ impl Tidings {
                 )));
             }
         }
-        let ids: Vec<String> = messages.iter().map(|f| f.msg_id.clone()).collect();
         let newly = match &conv {
             ConvKey::C2c(..) => self.record_c2c_receipts(reader, &messages, ids).await?,
             ConvKey::Group(group_id) => {
@@ -181,7 +187,7 @@ impl Tidings {
         }
         let updates = self
             .store
-            .record_group_receipts(group_id, reader, &ids)
+            .record_group_receipts(group_id, reader, ids)
             .await
             .map_err(|e| match e {
                 StoreError::NotMember { group, user } => not_member(&group, &user),
@@ -232,10 +238,10 @@ impl Tidings {
     pub async fn get_read_receipts(
         &self,
         user: &str,
-        msg_ids: &[String],
+        msg_ids: Vec<String>,
     ) -> ServiceResult<Vec<MessageReceipt>> {
         self.require_receipts_enabled()?;
-        let (messages, conv) = self.messages_of_one_conversation(msg_ids).await?;
+        let (ids, messages, conv) = self.messages_of_one_conversation(msg_ids).await?;
         for facts in &messages {
             if facts.sender != user {
                 return Err(ServiceError::PermissionDenied(format!(
@@ -247,7 +253,6 @@ impl Tidings {
                 return Err(no_receipt_info(&facts.msg_id));
             }
         }
-        let ids: Vec<String> = messages.iter().map(|f| f.msg_id.clone()).collect();
         if let ConvKey::Group(group_id) = &conv {
             let states = self.store.group_receipts(&ids).await?;
             return ids

@@ -161,7 +161,7 @@ fn record_receipt(bencher: Bencher<'_, '_>, members: u32) {
             .runtime
             .block_on(
                 f.store
-                    .record_group_receipts(&f.group, reader, std::slice::from_ref(msg)),
+                    .record_group_receipts(&f.group, reader, vec![msg.clone()]),
             )
             .expect("receipt");
         divan::black_box(update)

@@ -164,7 +164,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         group_id: &str,
         reader: &str,
-        msg_ids: &[String],
+        msg_ids: Vec<String>,
     ) -> StoreResult<Vec<GroupReceiptUpdate>>;
 
     /// Read state of group messages that asked for receipts (missing ones are left out).

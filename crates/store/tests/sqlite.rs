@@ -94,7 +94,7 @@ async fn every_reader_receipts_twice_at_once(
     for user in (1..members).chain(1..members).map(|i| format!("u{i}")) {
         let (store, ids) = (Arc::clone(store), ids.to_vec());
         tasks.push(tokio::spawn(async move {
-            store.record_group_receipts("g", &user, &ids).await
+            store.record_group_receipts("g", &user, ids).await
         }));
     }
     let mut changed = 0;
@@ -229,7 +229,7 @@ async fn receipt_recipients_are_the_members_at_send_time_minus_the_sender() {
     assert!(state.readers.is_empty());
     assert!(matches!(
         store
-            .record_group_receipts("g", "late", &["m".into()])
+            .record_group_receipts("g", "late", vec!["m".into()])
             .await,
         Err(StoreError::NotRecipient { .. })
     ));
@@ -245,14 +245,14 @@ async fn group_receipts_count_each_reader_once() {
         .await
         .unwrap();
     let first = store
-        .record_group_receipts("g", "b", &["m".into()])
+        .record_group_receipts("g", "b", vec!["m".into()])
         .await
         .unwrap()
         .remove(0);
     assert!(first.changed);
     assert_eq!((first.read_count, first.recipient_count), (1, 2));
     let again = store
-        .record_group_receipts("g", "b", &["m".into()])
+        .record_group_receipts("g", "b", vec!["m".into()])
         .await
         .unwrap()
         .remove(0);
@@ -321,7 +321,7 @@ async fn everything_acknowledged_is_there_after_reopening() {
             .await
             .unwrap();
         store
-            .record_group_receipts("g", "b", &["m".into()])
+            .record_group_receipts("g", "b", vec!["m".into()])
             .await
             .unwrap();
     }
@@ -393,8 +393,8 @@ async fn a_refused_receipt_records_nothing_even_in_a_shared_batch() {
     let b = store.get_member("g", "b").await.unwrap().unwrap().ordinal;
     let ids = vec!["later".to_owned(), "early".to_owned()];
     let (refused, accepted) = tokio::join!(
-        store.record_group_receipts("g", "late", &ids),
-        store.record_group_receipts("g", "b", &ids)
+        store.record_group_receipts("g", "late", ids.clone()),
+        store.record_group_receipts("g", "b", ids.clone())
     );
     assert!(matches!(refused, Err(StoreError::NotRecipient { .. })));
     assert!(accepted.unwrap().iter().all(|u| u.changed));
@@ -418,18 +418,22 @@ async fn a_receipt_is_refused_to_non_members_and_for_other_groups_messages() {
         .await
         .unwrap();
     assert!(matches!(
-        store.record_group_receipts("g", "x", &["m".into()]).await,
+        store
+            .record_group_receipts("g", "x", vec!["m".into()])
+            .await,
         Err(StoreError::NotMember { .. })
     ));
     assert!(matches!(
         store
-            .record_group_receipts("nope", "b", &["m".into()])
+            .record_group_receipts("nope", "b", vec!["m".into()])
             .await,
         Err(StoreError::NotFound(_))
     ));
     // y's ordinal in h equals b's in g: the message of g must still be refused through h.
     assert!(matches!(
-        store.record_group_receipts("h", "y", &["m".into()]).await,
+        store
+            .record_group_receipts("h", "y", vec!["m".into()])
+            .await,
         Err(StoreError::NotRecipient { .. })
     ));
     store
@@ -439,14 +443,16 @@ async fn a_receipt_is_refused_to_non_members_and_for_other_groups_messages() {
     for no_state in ["plain", "no-such-message"] {
         assert!(matches!(
             store
-                .record_group_receipts("g", "b", &[no_state.into()])
+                .record_group_receipts("g", "b", vec![no_state.into()])
                 .await,
             Err(StoreError::NotRecipient { .. })
         ));
     }
     store.remove_members("g", &["c".to_owned()]).await.unwrap();
     assert!(matches!(
-        store.record_group_receipts("g", "c", &["m".into()]).await,
+        store
+            .record_group_receipts("g", "c", vec!["m".into()])
+            .await,
         Err(StoreError::NotMember { .. })
     ));
     let states = store.group_receipts(&["m".into()]).await.unwrap();
@@ -479,13 +485,15 @@ async fn a_deleted_groups_messages_take_no_receipts_even_when_the_group_is_recre
         .unwrap();
     // The writer now holds the receipt state of "old".
     store
-        .record_group_receipts("g", "b", &["old".into()])
+        .record_group_receipts("g", "b", vec!["old".into()])
         .await
         .unwrap();
     store.delete_group("g").await.unwrap();
     group_with(&store, "g", &["a", "b", "c"]).await;
     assert!(matches!(
-        store.record_group_receipts("g", "c", &["old".into()]).await,
+        store
+            .record_group_receipts("g", "c", vec!["old".into()])
+            .await,
         Err(StoreError::NotRecipient { .. })
     ));
     assert!(
@@ -502,7 +510,7 @@ async fn a_deleted_groups_messages_take_no_receipts_even_when_the_group_is_recre
 async fn read_one_at_a_time(store: &Arc<dyn Store>, readers: usize) {
     for user in (1..=readers).map(|i| format!("u{i}")) {
         store
-            .record_group_receipts("g", &user, &["m0".into()])
+            .record_group_receipts("g", &user, vec!["m0".into()])
             .await
             .expect("receipt recorded");
     }

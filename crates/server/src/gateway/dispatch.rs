@@ -148,7 +148,7 @@ pub(crate) async fn dispatch(
         }
         SendMessageReadReceipts::NAME => {
             call::<SendMessageReadReceipts, _, _>(params, |p: MessageIdListParams| async move {
-                t.send_read_receipts(user, &p.message_id_list, session_id)
+                t.send_read_receipts(user, p.message_id_list, session_id)
                     .await
                     .map(done)
             })
@@ -156,7 +156,7 @@ pub(crate) async fn dispatch(
         }
         GetMessageReadReceipts::NAME => {
             call::<GetMessageReadReceipts, _, _>(params, |p: MessageIdListParams| async move {
-                t.get_read_receipts(user, &p.message_id_list).await
+                t.get_read_receipts(user, p.message_id_list).await
             })
             .await
         }

@@ -123,7 +123,7 @@ pub(crate) async fn c2c_receipt(call: &Call<'_>) -> Reply {
     call.state.tidings.require_sent_by(&sender, &keys).await?;
     call.state
         .tidings
-        .send_read_receipts(&reader, &keys, None)
+        .send_read_receipts(&reader, keys, None)
         .await?;
     Ok(Map::new())
 }
@@ -137,7 +137,7 @@ pub(crate) async fn group_receipt(call: &Call<'_>) -> Reply {
     let ids = call.state.tidings.group_msg_ids(&group_id, &seqs).await?;
     call.state
         .tidings
-        .send_read_receipts(&reader, &ids, None)
+        .send_read_receipts(&reader, ids, None)
         .await?;
     Ok(Map::new())
 }

@@ -800,10 +800,9 @@ impl Store for SqliteStore {
         &self,
         group_id: &str,
         reader: &str,
-        msg_ids: &[String],
+        msg_ids: Vec<String>,
     ) -> StoreResult<Vec<GroupReceiptUpdate>> {
-        let (group_id, reader, msg_ids) =
-            (group_id.to_owned(), reader.to_owned(), msg_ids.to_vec());
+        let (group_id, reader) = (group_id.to_owned(), reader.to_owned());
         self.write_with_receipts(move |conn, receipts| {
             let reader_ordinal = active_member_ordinal(conn, &group_id, &reader)?;
             // Check every message before changing any, so a refused call records nothing.
