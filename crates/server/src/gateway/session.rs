@@ -7,8 +7,6 @@
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, StreamExt};
 use tidings_proto::ErrorCode;
 use tidings_proto::events::{KickedOffline, OnKickedOffline, OnUserSigExpired, UserSigExpired};
 use tidings_proto::methods::LoginParams;
@@ -136,7 +134,9 @@ fn is_snapshot(method: &str) -> bool {
 pub(crate) async fn run(socket: WebSocket, state: AppState) {
     metrics::gauge!("tidings_connections").increment(1.0);
     let (requests, inbox) = mpsc::channel(MAX_IN_FLIGHT);
-    let (replies, outbox) = mpsc::channel(MAX_IN_FLIGHT);
+    // Unbounded, yet bounded by construction: at most two replies per request, and at most
+    // MAX_IN_FLIGHT requests queued for the worker.
+    let (replies, outbox) = mpsc::unbounded_channel();
     let (force_logout, forced) = mpsc::unbounded_channel();
     // Both loops run in this one task, so they share the connection's request origin.
     tokio::join!(
@@ -150,7 +150,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState) {
 async fn request_worker(
     state: &AppState,
     mut inbox: mpsc::Receiver<Incoming>,
-    replies: mpsc::Sender<Reply>,
+    replies: mpsc::UnboundedSender<Reply>,
     mut forced: mpsc::UnboundedReceiver<()>,
 ) {
     let mut session = Session::default();
@@ -167,7 +167,7 @@ async fn request_worker(
                 None => break,
             },
         };
-        if is_snapshot(&incoming.method) && replies.send(Reply::HoldPushes).await.is_err() {
+        if is_snapshot(&incoming.method) && replies.send(Reply::HoldPushes).is_err() {
             break;
         }
         // Served in arrival order across all connections: without this, the runtime's task order
@@ -180,11 +180,7 @@ async fn request_worker(
         let text = handle(state, &mut session, incoming).await;
         drop(admitted);
         let change = session.change.take();
-        if replies
-            .send(Reply::Response { text, change })
-            .await
-            .is_err()
-        {
+        if replies.send(Reply::Response { text, change }).is_err() {
             break;
         }
     }
@@ -212,13 +208,12 @@ fn push_text<E: tidings_proto::Event>(data: &E::Data) -> Option<String> {
 
 /// Reads frames, hands requests to the worker, and writes responses and pushes.
 async fn connection_loop(
-    socket: WebSocket,
+    mut socket: WebSocket,
     state: &AppState,
     requests: mpsc::Sender<Incoming>,
-    mut outbox: mpsc::Receiver<Reply>,
+    mut outbox: mpsc::UnboundedReceiver<Reply>,
     force_logout: mpsc::UnboundedSender<()>,
 ) {
-    let (mut sink, mut stream) = socket.split();
     let mut bucket = TokenBucket::new(state.limits.requests_per_second, state.limits.request_burst);
     let mut shutdown = state.shutdown.clone();
     // Both futures live as long as the loop: re-creating them per frame would register and
@@ -236,7 +231,7 @@ async fn connection_loop(
             biased;
             reply = outbox.recv() => Wake::Reply(reply),
             outbound = next_outbound(&mut queue), if !holding => Wake::Outbound(outbound),
-            incoming = stream.next() => Wake::Incoming(incoming),
+            incoming = socket.recv() => Wake::Incoming(incoming),
             () = &mut expiry, if expires_at.is_some() => Wake::Expired,
             _ = &mut stopping => Wake::Shutdown,
         };
@@ -292,7 +287,7 @@ async fn connection_loop(
             }
             Wake::Outbound(None) => {
                 close(
-                    &mut sink,
+                    &mut socket,
                     CLOSE_TOO_SLOW,
                     "too many pending pushes; reconnect and catch up",
                 )
@@ -308,11 +303,11 @@ async fn connection_loop(
                 }
             }
             Wake::Shutdown => {
-                close(&mut sink, CLOSE_GOING_AWAY, "server shutting down").await;
+                close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await;
                 break;
             }
         };
-        if sink
+        if socket
             .send(Message::Text(Utf8Bytes::from(text)))
             .await
             .is_err()
@@ -361,12 +356,12 @@ fn accept(
     }
 }
 
-async fn close(sink: &mut SplitSink<WebSocket, Message>, code: u16, reason: &'static str) {
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame {
         code,
         reason: Utf8Bytes::from_static(reason),
     };
-    let _ = sink.send(Message::Close(Some(frame))).await;
+    let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
 /// Runs one request and encodes its response, recording metrics.
