@@ -1,12 +1,15 @@
-//! One task per WebSocket connection, running two loops side by side: the connection loop
-//! (socket reads, pushes, responses, UserSig expiry, shutdown) and the request worker (runs the
-//! connection's requests one after another, in order). Pushes flow while a request that changes
-//! state is in progress; while a `get…` request runs, pushes wait until its response is
-//! written, so a snapshot is never overtaken by a push that is newer than it.
+//! One task per WebSocket connection, running one loop: it reads frames, runs the connection's
+//! requests one after another in arrival order, and writes responses, pushes, UserSig expiry
+//! and shutdown. Pushes flow while a request that changes state is in progress; while a `get…`
+//! request runs, pushes wait until its response is written, so a snapshot is never overtaken
+//! by a push that is newer than it.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::FutureExt;
+use futures_util::future::{Fuse, FusedFuture};
 use tidings_proto::ErrorCode;
 use tidings_proto::events::{KickedOffline, OnKickedOffline, OnUserSigExpired, UserSigExpired};
 use tidings_proto::methods::LoginParams;
@@ -24,7 +27,7 @@ use crate::state::AppState;
 const CLOSE_TOO_SLOW: u16 = 1008;
 /// Close code sent on server shutdown (going away).
 const CLOSE_GOING_AWAY: u16 = 1001;
-/// Requests of one connection queued or running at once; more are refused with 7008.
+/// Requests of one connection waiting behind the running one; more are refused with 7008.
 const MAX_IN_FLIGHT: usize = 64;
 
 /// A change of login that the connection loop must apply (push queue, expiry).
@@ -39,7 +42,7 @@ enum LoginChange {
     LoggedOut,
 }
 
-/// Login state of one connection, owned by its request worker.
+/// Login state of one connection, lent to each request while it runs.
 #[derive(Debug, Default)]
 pub(crate) struct Session {
     user: Option<String>,
@@ -113,17 +116,6 @@ impl Session {
     }
 }
 
-/// What the request worker sends the connection loop.
-enum Reply {
-    /// A snapshot request starts: hold pushes until the next response.
-    HoldPushes,
-    /// A response, with the login change it caused.
-    Response {
-        text: String,
-        change: Option<LoginChange>,
-    },
-}
-
 /// Whether a method returns state that pushes also carry (`get…`): pushes published while it
 /// runs must follow its response.
 fn is_snapshot(method: &str) -> bool {
@@ -133,63 +125,37 @@ fn is_snapshot(method: &str) -> bool {
 /// Serves one connection until it closes or the server shuts down.
 pub(crate) async fn run(socket: WebSocket, state: AppState) {
     metrics::gauge!("tidings_connections").increment(1.0);
-    let (requests, inbox) = mpsc::channel(MAX_IN_FLIGHT);
-    // Unbounded, yet bounded by construction: at most two replies per request, and at most
-    // MAX_IN_FLIGHT requests queued for the worker.
-    let (replies, outbox) = mpsc::unbounded_channel();
-    let (force_logout, forced) = mpsc::unbounded_channel();
-    // Both loops run in this one task, so they share the connection's request origin.
-    tokio::join!(
-        connection_loop(socket, &state, requests, outbox, force_logout),
-        request_worker(&state, inbox, replies, forced),
-    );
+    connection_loop(socket, &state).await;
     metrics::gauge!("tidings_connections").decrement(1.0);
 }
 
-/// Runs the connection's requests in arrival order; logs out at the end.
-async fn request_worker(
+/// Runs one request with the connection's session, once admitted; hands the session back with
+/// the response.
+async fn run_request(
     state: &AppState,
-    mut inbox: mpsc::Receiver<Incoming>,
-    replies: mpsc::UnboundedSender<Reply>,
-    mut forced: mpsc::UnboundedReceiver<()>,
-) {
-    let mut session = Session::default();
-    loop {
-        let incoming = tokio::select! {
-            biased;
-            Some(()) = forced.recv() => {
-                session.logout(state);
-                session.change = None;
-                continue;
-            }
-            incoming = inbox.recv() => match incoming {
-                Some(incoming) => incoming,
-                None => break,
-            },
-        };
-        if is_snapshot(&incoming.method) && replies.send(Reply::HoldPushes).is_err() {
-            break;
-        }
-        // Served in arrival order across all connections: without this, the runtime's task order
-        // decided, and under load some requests waited several times as long as others. The
-        // permit covers only the processing, never a wait on this connection's own socket, so
-        // a client that stops reading cannot hold one.
-        let Ok(admitted) = state.requests.acquire().await else {
-            break;
-        };
-        let text = handle(state, &mut session, incoming).await;
-        drop(admitted);
-        let change = session.change.take();
-        if replies.send(Reply::Response { text, change }).is_err() {
-            break;
-        }
-    }
-    session.logout(state);
+    mut session: Session,
+    incoming: Incoming,
+) -> (Session, String) {
+    // Served in arrival order across all connections: without this, the runtime's task order
+    // decided, and under load some requests waited several times as long as others. The
+    // permit covers only the processing, never a wait on this connection's own socket, so a
+    // client that stops reading cannot hold one.
+    let text = match state.requests.acquire().await {
+        Ok(_admitted) => handle(state, &mut session, incoming).await,
+        Err(_) => response(
+            Some(incoming.id),
+            Err(WireError::new(
+                ErrorCode::Internal,
+                "the server is shutting down",
+            )),
+        ),
+    };
+    (session, text)
 }
 
 enum Wake {
+    Done((Session, String)),
     Incoming(Option<Result<Message, axum::Error>>),
-    Reply(Option<Reply>),
     Outbound(Option<Outbound>),
     Expired,
     Shutdown,
@@ -206,14 +172,10 @@ fn push_text<E: tidings_proto::Event>(data: &E::Data) -> Option<String> {
     encode_push::<E>(data).ok().map(|frame| frame.to_string())
 }
 
-/// Reads frames, hands requests to the worker, and writes responses and pushes.
-async fn connection_loop(
-    mut socket: WebSocket,
-    state: &AppState,
-    requests: mpsc::Sender<Incoming>,
-    mut outbox: mpsc::UnboundedReceiver<Reply>,
-    force_logout: mpsc::UnboundedSender<()>,
-) {
+/// Reads frames, runs requests one at a time in arrival order (the rest wait in `waiting`), and
+/// writes responses and pushes. The session travels with the running request and comes back
+/// with its response; a logout forced meanwhile (kick, expiry) waits for it.
+async fn connection_loop(mut socket: WebSocket, state: &AppState) {
     let mut bucket = TokenBucket::new(state.limits.requests_per_second, state.limits.request_burst);
     let mut shutdown = state.shutdown.clone();
     // Both futures live as long as the loop: re-creating them per frame would register and
@@ -222,42 +184,42 @@ async fn connection_loop(
     tokio::pin!(stopping);
     let expiry = tokio::time::sleep(Duration::from_secs(86_400));
     tokio::pin!(expiry);
+    let mut running = std::pin::pin!(Fuse::terminated());
+    let mut session = Some(Session::default());
+    let mut waiting: VecDeque<Incoming> = VecDeque::new();
+    let mut logout_due = false;
     let mut queue: Option<mpsc::Receiver<Outbound>> = None;
     let mut expires_at: Option<Instant> = None;
     let mut holding = false;
     loop {
-        // Biased: a hold or response already queued goes before any push that became ready.
+        // The session is here exactly when no request runs.
+        if let Some(mut idle) = session.take() {
+            if logout_due {
+                idle.logout(state);
+                idle.change = None;
+                (queue, expires_at, logout_due) = (None, None, false);
+            }
+            match waiting.pop_front() {
+                Some(incoming) => {
+                    holding = is_snapshot(&incoming.method);
+                    running.set(run_request(state, idle, incoming).fuse());
+                }
+                None => session = Some(idle),
+            }
+        }
+        // Biased: a finished response goes before any push that became ready.
         let wake = tokio::select! {
             biased;
-            reply = outbox.recv() => Wake::Reply(reply),
+            done = &mut running, if !running.is_terminated() => Wake::Done(done),
             outbound = next_outbound(&mut queue), if !holding => Wake::Outbound(outbound),
             incoming = socket.recv() => Wake::Incoming(incoming),
             () = &mut expiry, if expires_at.is_some() => Wake::Expired,
             _ = &mut stopping => Wake::Shutdown,
         };
         let text = match wake {
-            Wake::Incoming(Some(Ok(Message::Text(text)))) => {
-                match accept(&requests, &mut bucket, text.as_str()) {
-                    Some(refusal) => refusal,
-                    None => continue,
-                }
-            }
-            Wake::Incoming(Some(Ok(Message::Binary(_)))) => response(
-                None,
-                Err(WireError::new(
-                    ErrorCode::InvalidParameters,
-                    "binary frames are not supported; send JSON text frames",
-                )),
-            ),
-            Wake::Incoming(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
-            Wake::Incoming(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => break,
-            Wake::Reply(Some(Reply::HoldPushes)) => {
-                holding = true;
-                continue;
-            }
-            Wake::Reply(Some(Reply::Response { text, change })) => {
+            Wake::Done((mut done, text)) => {
                 holding = false;
-                match change {
+                match done.change.take() {
                     Some(LoginChange::LoggedIn {
                         queue: fresh,
                         expires_at: at,
@@ -273,13 +235,27 @@ async fn connection_loop(
                     Some(LoginChange::LoggedOut) => (queue, expires_at) = (None, None),
                     None => {}
                 }
+                session = Some(done);
                 text
             }
-            Wake::Reply(None) => break,
+            Wake::Incoming(Some(Ok(Message::Text(text)))) => {
+                match accept(&mut waiting, &mut bucket, text.as_str()) {
+                    Some(refusal) => refusal,
+                    None => continue,
+                }
+            }
+            Wake::Incoming(Some(Ok(Message::Binary(_)))) => response(
+                None,
+                Err(WireError::new(
+                    ErrorCode::InvalidParameters,
+                    "binary frames are not supported; send JSON text frames",
+                )),
+            ),
+            Wake::Incoming(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Wake::Incoming(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => break,
             Wake::Outbound(Some(Outbound::Frame(frame))) => frame.to_string(),
             Wake::Outbound(Some(Outbound::Kicked(reason))) => {
-                (queue, expires_at) = (None, None);
-                let _ = force_logout.send(());
+                (queue, expires_at, logout_due) = (None, None, true);
                 match push_text::<OnKickedOffline>(&KickedOffline { reason }) {
                     Some(text) => text,
                     None => continue,
@@ -295,8 +271,7 @@ async fn connection_loop(
                 break;
             }
             Wake::Expired => {
-                (queue, expires_at) = (None, None);
-                let _ = force_logout.send(());
+                (queue, expires_at, logout_due) = (None, None, true);
                 match push_text::<OnUserSigExpired>(&UserSigExpired {}) {
                     Some(text) => text,
                     None => continue,
@@ -315,12 +290,21 @@ async fn connection_loop(
             break;
         }
     }
+    // A request already running finishes (its effects, such as pushes to others, must not be
+    // cut in half); requests still waiting are dropped unanswered, as the client is gone.
+    if !running.is_terminated() {
+        let (done, _) = running.await;
+        session = Some(done);
+    }
+    if let Some(mut session) = session {
+        session.logout(state);
+    }
 }
 
-/// Parses a text frame and queues it for the worker; returns the response to send at once when
-/// the frame is refused (malformed, rate limited, too many in flight).
+/// Parses a text frame and queues it to run; returns the response to send at once when the
+/// frame is refused (malformed, rate limited, too many waiting).
 fn accept(
-    requests: &mpsc::Sender<Incoming>,
+    waiting: &mut VecDeque<Incoming>,
     bucket: &mut TokenBucket,
     text: &str,
 ) -> Option<String> {
@@ -328,32 +312,23 @@ fn accept(
         Ok(incoming) => incoming,
         Err((id, error)) => return Some(response(id, Err(error))),
     };
-    let limited = |desc: &str| {
+    let limited = |desc: String| {
+        metrics::counter!("tidings_requests_limited_total").increment(1);
         Some(response(
             Some(incoming.id),
             Err(WireError::new(ErrorCode::RateLimited, desc)),
         ))
     };
     if !bucket.try_take(Instant::now()) {
-        metrics::counter!("tidings_requests_limited_total").increment(1);
-        return limited("too many requests on this connection; slow down");
+        return limited("too many requests on this connection; slow down".into());
     }
-    let id = incoming.id;
-    match requests.try_send(incoming) {
-        Ok(()) => None,
-        Err(_) => {
-            metrics::counter!("tidings_requests_limited_total").increment(1);
-            Some(response(
-                Some(id),
-                Err(WireError::new(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "more than {MAX_IN_FLIGHT} requests in flight on this connection; wait for responses"
-                    ),
-                )),
-            ))
-        }
+    if waiting.len() >= MAX_IN_FLIGHT {
+        return limited(format!(
+            "more than {MAX_IN_FLIGHT} requests in flight on this connection; wait for responses"
+        ));
     }
+    waiting.push_back(incoming);
+    None
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
