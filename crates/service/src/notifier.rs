@@ -39,6 +39,10 @@ impl ReceiptNotifier {
     }
 }
 
+/// Messages whose counts changed in this window, by ID. Every receipt call's messages are
+/// looked up here; the IDs are server-made, so a fast hasher will do.
+type Pending = HashMap<String, Arc<MessageFacts>, foldhash::fast::RandomState>;
+
 async fn run(
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
@@ -47,7 +51,7 @@ async fn run(
 ) {
     while let Some(first) = queue.recv().await {
         tokio::time::sleep(window).await;
-        let mut pending: HashMap<String, Arc<MessageFacts>> = HashMap::new();
+        let mut pending = Pending::default();
         let mut add = |changed: Vec<Arc<MessageFacts>>| {
             for facts in changed {
                 if !pending.contains_key(&facts.msg_id) {
@@ -65,11 +69,7 @@ async fn run(
     }
 }
 
-async fn flush(
-    store: &dyn Store,
-    bus: &dyn Bus,
-    pending: HashMap<String, Arc<MessageFacts>>,
-) -> Result<(), String> {
+async fn flush(store: &dyn Store, bus: &dyn Bus, pending: Pending) -> Result<(), String> {
     let msg_ids: Vec<String> = pending.keys().cloned().collect();
     let states = store
         .group_receipts(&msg_ids)

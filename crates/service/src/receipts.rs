@@ -61,12 +61,14 @@ impl Tidings {
             first.push(seen.insert(msg_id.as_str()));
         }
         drop(seen);
-        let (ids, messages): (Vec<String>, Vec<Arc<MessageFacts>>) = msg_ids
-            .into_iter()
-            .zip(found)
-            .zip(first)
-            .filter_map(|((msg_id, facts), first)| facts.filter(|_| first).map(|f| (msg_id, f)))
-            .unzip();
+        let mut ids = Vec::with_capacity(msg_ids.len());
+        let mut messages = Vec::with_capacity(msg_ids.len());
+        for ((msg_id, facts), first) in msg_ids.into_iter().zip(found).zip(first) {
+            if let (true, Some(facts)) = (first, facts) {
+                ids.push(msg_id);
+                messages.push(facts);
+            }
+        }
         let conv = messages[0].conv.clone();
         if let Some(other) = messages.iter().find(|facts| facts.conv != conv) {
             return Err(ServiceError::InvalidParameters(format!(

@@ -14,15 +14,12 @@ use crate::error::WireError;
 use crate::state::AppState;
 
 fn decode<M: Method>(params: &RawValue) -> Result<M::Params, WireError> {
-    // Tracking the path costs on every request; it is only needed to explain a refusal.
-    serde_json::from_str(params.get()).or_else(|_| {
-        let mut json = serde_json::Deserializer::from_str(params.get());
-        serde_path_to_error::deserialize(&mut json).map_err(|e| {
-            WireError::new(
-                ErrorCode::InvalidParameters,
-                format!("invalid params for {}: {e}", M::NAME),
-            )
-        })
+    let mut json = serde_json::Deserializer::from_str(params.get());
+    serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        WireError::new(
+            ErrorCode::InvalidParameters,
+            format!("invalid params for {}: {e}", M::NAME),
+        )
     })
 }
 
