@@ -18,7 +18,6 @@
 use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
-
 use roaring::RoaringBitmap;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -37,7 +36,7 @@ const MAX_DELTAS: u32 = 16;
 const DELTA_BYTES_FLOOR: usize = 1024;
 
 /// The delta rows stored after a message's readers blob.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default)]
 pub(super) struct DeltaRows {
     count: u32,
     next: i64,
