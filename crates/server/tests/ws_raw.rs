@@ -503,26 +503,6 @@ async fn a_login_without_user_sig_is_refused_with_6017_naming_the_field() {
 }
 
 #[tokio::test]
-async fn params_of_the_wrong_type_are_refused_with_6017_naming_the_nested_field() {
-    let server = TestServer::start().await;
-    let mut raw = server.raw_login("alice").await;
-    let response = raw
-        .call(
-            "sendMessage",
-            json!({"receiver": "bob", "textElem": {"text": 5}}),
-        )
-        .await;
-    assert_refused_naming(&response, 6017, &["sendMessage", "textElem.text"]);
-    let response = raw
-        .call(
-            "sendMessageReadReceipts",
-            json!({"messageIDList": ["a", 7]}),
-        )
-        .await;
-    assert_refused_naming(&response, 6017, &["messageIDList[1]"]);
-}
-
-#[tokio::test]
 async fn a_user_sig_expiring_during_the_session_ends_it_with_on_user_sig_expired() {
     let server = keyed_server().await;
     let mut raw = server.raw().await;
@@ -621,6 +601,26 @@ async fn a_logged_out_connection_gets_no_more_pushes() {
 // ---------------------------------------------------------------------------------------------
 // Parameters
 // ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn params_of_the_wrong_type_are_refused_with_6017_naming_the_nested_field() {
+    let server = TestServer::start().await;
+    let mut raw = server.raw_login("alice").await;
+    let response = raw
+        .call(
+            "sendMessage",
+            json!({"receiver": "bob", "textElem": {"text": 5}}),
+        )
+        .await;
+    assert_refused_naming(&response, 6017, &["sendMessage", "textElem.text"]);
+    let response = raw
+        .call(
+            "sendMessageReadReceipts",
+            json!({"messageIDList": ["a", 7]}),
+        )
+        .await;
+    assert_refused_naming(&response, 6017, &["messageIDList[1]"]);
+}
 
 #[tokio::test]
 async fn a_wrongly_typed_field_is_refused_with_6017_naming_the_method_and_the_problem() {
