@@ -553,3 +553,38 @@ async fn a_message_every_recipient_read_is_stored_compactly() {
     let state = &store.group_receipts(&["m0".into()]).await.unwrap()[0];
     assert_eq!((state.readers.len(), state.recipients.len()), (299, 299));
 }
+
+#[tokio::test]
+async fn a_write_waits_out_a_lock_another_connection_holds_for_a_moment() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store
+        .append_message(c2c_message("first", "a", "b", 1))
+        .await
+        .unwrap();
+    // Another connection holds the write lock for a moment, as SQLite itself does now and then
+    // (a reader that finds the WAL index header mid-update takes it to check the header).
+    let path = dir.path().join("t.db");
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let blocker = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(path).expect("second connection");
+        conn.execute_batch("BEGIN IMMEDIATE").expect("write lock");
+        locked.send(()).expect("test waits");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        conn.execute_batch("COMMIT").expect("lock released");
+    });
+    is_locked.recv().unwrap();
+    // A C2C append reads the conversation's last sequence before it writes.
+    let appended = store
+        .append_message(c2c_message("second", "a", "b", 2))
+        .await;
+    blocker.join().unwrap();
+    assert!(
+        appended.is_ok(),
+        "the write failed instead of waiting: {appended:?}"
+    );
+    assert_eq!(
+        store.get_messages(&["second".into()]).await.unwrap().len(),
+        1
+    );
+}

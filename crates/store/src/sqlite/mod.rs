@@ -10,8 +10,9 @@ mod receipt_cache;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::{StoreError, StoreResult};
@@ -54,6 +55,9 @@ impl SqliteOptions {
         }
     }
 }
+
+/// How long a statement waits for a lock held by another connection before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Prepared statements kept per connection (the store has fewer distinct ones).
 const STATEMENT_CACHE_CAPACITY: usize = 64;
@@ -188,12 +192,14 @@ impl ReaderPool {
 
 fn open_connection(path: &Path, synchronous: Synchronous) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
+    // First, so that the pragmas below also wait out a lock held elsewhere for a moment.
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     let sync = match synchronous {
         Synchronous::Full => "FULL",
         Synchronous::Normal => "NORMAL",
     };
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA busy_timeout = 10000;"
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync};"
     ))?;
     // Room for every statement the store prepares (Rusqlite's default keeps 16), so none is
     // parsed again after being pushed out.
@@ -246,7 +252,12 @@ fn run_batch(
     receipts: &mut ReceiptCache,
     completions: &mut Vec<Completion>,
 ) -> Result<(), String> {
-    let tx = conn.transaction().map_err(|e| e.to_string())?;
+    // Immediate: the write lock is taken here, where a lock held elsewhere for a moment is
+    // waited out. A deferred transaction that read first fails at once when its first write
+    // finds the lock taken (SQLite does not wait there), and so did a job now and then.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| e.to_string())?;
     let mut failure = None;
     for job in batch {
         if let Err(e) = run_statement(&tx, "SAVEPOINT job") {
