@@ -96,7 +96,11 @@ async fn c2c(
     let base = Instant::now();
     let clocks: Vec<ReceiptClock> = (0..args.pairs).map(|_| ReceiptClock::default()).collect();
     let mut tasks = Vec::with_capacity(users.len());
+    // Held until every chat is done: a chat closing its connection as soon as it is done would
+    // put disconnects and logouts into the others' measured window.
+    let mut open = Vec::with_capacity(users.len());
     for (index, (conn, pushes)) in conns.into_iter().enumerate() {
+        open.push(Arc::clone(&conn));
         let peer = users[index ^ 1].0.clone();
         let chat = Chat {
             conn,
@@ -112,6 +116,7 @@ async fn c2c(
     }
     let results = futures_util::future::join_all(tasks).await;
     profile_phase(false);
+    drop(open);
     bar.finish_and_clear();
 
     let mut all = UserResult {
@@ -351,7 +356,6 @@ impl Chat {
                 }
             }
         }
-        self.conn.close();
         result
     }
 
