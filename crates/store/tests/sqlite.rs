@@ -588,3 +588,32 @@ async fn a_write_waits_out_a_lock_another_connection_holds_for_a_moment() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn counts_read_while_receipts_are_folded_never_go_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    group_with_receipt_messages(&store, 600, 1).await;
+    let writer = {
+        let store = Arc::clone(&store);
+        // One receipt per batch: every 15th folds the deltas into the blob.
+        tokio::spawn(async move { read_one_at_a_time(&store, 599).await })
+    };
+    let mut watchers = Vec::new();
+    for _ in 0..3 {
+        let (store, writer_done) = (Arc::clone(&store), writer.abort_handle());
+        watchers.push(tokio::spawn(async move {
+            let mut last = 0;
+            while !writer_done.is_finished() {
+                let state = &store.group_receipts(&["m0".into()]).await.unwrap()[0];
+                let count = state.readers.len();
+                assert!(count >= last, "a count went down from {last} to {count}");
+                last = count;
+            }
+        }));
+    }
+    writer.await.unwrap();
+    for watcher in watchers {
+        watcher.await.unwrap();
+    }
+}
