@@ -138,7 +138,9 @@ impl SqliteStore {
             .map_err(|_| StoreError::Unavailable("writer thread stopped".into()))?
     }
 
-    /// Runs `work` on a reader connection in the blocking pool.
+    /// Runs `work` on a reader connection in the blocking pool, in one read transaction: every
+    /// statement of it sees the same commit, though the writer may commit between two of them
+    /// (a fold of receipt deltas into their blob, for one).
     async fn read<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -151,7 +153,10 @@ impl SqliteStore {
         let readers = Arc::clone(&self.readers);
         tokio::task::spawn_blocking(move || {
             let conn = readers.take()?;
-            let result = work(&conn);
+            let result = conn
+                .unchecked_transaction()
+                .map_err(StoreError::from)
+                .and_then(|snapshot| work(&snapshot));
             readers.give_back(conn);
             drop(permit);
             result

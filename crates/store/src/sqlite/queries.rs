@@ -830,10 +830,7 @@ impl Store for SqliteStore {
     async fn group_receipts(&self, msg_ids: &[String]) -> StoreResult<Vec<GroupReceiptRecord>> {
         let msg_ids = msg_ids.to_vec();
         self.read(move |conn| {
-            // One read transaction, so one snapshot: between two statements the writer may fold
-            // a message's deltas into its blob, and blob and deltas must come from one commit.
-            let snapshot = conn.unchecked_transaction()?;
-            let mut load = snapshot.prepare_cached(
+            let mut load = conn.prepare_cached(
                 "SELECT recipients, readers FROM group_receipts WHERE msg_id = ?1",
             )?;
             let mut records = Vec::with_capacity(msg_ids.len());
@@ -842,7 +839,7 @@ impl Store for SqliteStore {
                     .query_row([&msg_id], |row| Ok((row.get(0)?, row.get(1)?)))
                     .optional()?;
                 if let Some((recipients, readers)) = blobs {
-                    let (readers, _) = stored_readers(&snapshot, &msg_id, &readers)?;
+                    let (readers, _) = stored_readers(conn, &msg_id, &readers)?;
                     records.push(GroupReceiptRecord {
                         msg_id,
                         recipients: decode_bitmap(&recipients)?,

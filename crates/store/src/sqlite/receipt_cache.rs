@@ -219,8 +219,8 @@ fn fold(conn: &Connection, msg_id: &str, readers: &RoaringBitmap, deltas: u32) -
 }
 
 /// The readers of a message whose readers blob is `blob`: the blob and every delta row after
-/// it, and what those rows are. `blob` must have been read in the same transaction, or a fold
-/// committed in between would drop readers.
+/// it, and what those rows are. `blob` must have been read in the same transaction (every
+/// store read and write runs in one), or a fold committed in between would drop readers.
 pub(super) fn stored_readers(
     conn: &Connection,
     msg_id: &str,
