@@ -28,7 +28,7 @@ use rand::seq::SliceRandom;
 use serde::Deserialize;
 use tidings_proto::MessageReceipt;
 use tidings_service::Tidings;
-use tidings_store::{NewGroup, NewMember, UserProfile};
+use tidings_store::{GroupRole, GroupType, NewGroup, NewMember, UserProfile};
 
 use crate::client::Conn;
 use crate::report::{Bound, Deadline, Latency, Report, profile_phase, progress, rate};
@@ -128,17 +128,17 @@ async fn large(
     created.into_iter().collect::<Result<Vec<bool>, _>>()?;
     let mut members = vec![NewMember {
         user_id: owner.clone(),
-        role: 400,
+        role: GroupRole::Owner,
         joined_at: now,
     }];
     members.extend(readers.iter().map(|user| NewMember {
         user_id: user.clone(),
-        role: 200,
+        role: GroupRole::Member,
         joined_at: now,
     }));
     let group = NewGroup {
         group_id: group_id.clone(),
-        group_type: "Work".into(),
+        group_type: GroupType::Work,
         name: "large group".into(),
         owner: owner.clone(),
         created_at: now,
@@ -200,7 +200,7 @@ async fn large(
     receipt_time += elapsed;
 
     // Half read: the largest read state. Measure the sender's queries over WebSocket.
-    let half_bytes = store.read_state_bytes().await?;
+    let half_bytes = local.storage.read_state_bytes().await?;
     report.metric("read_state_bytes_half_read", half_bytes as f64, "bytes");
     let count_ids: Vec<String> = msg_ids.iter().take(30).cloned().collect();
     let count_params = serde_json::json!({ "messageIDList": count_ids });
@@ -334,7 +334,7 @@ async fn large(
             order.len()
         ),
     );
-    let bytes = store.read_state_bytes().await?;
+    let bytes = local.storage.read_state_bytes().await?;
     report.metric_target(
         "read_state_bytes_all_read",
         bytes as f64,

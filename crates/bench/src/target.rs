@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use tidings_server::{Config, Server};
 use tidings_service::{Hub, Tidings};
+use tidings_store::StorageStats;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -81,6 +82,7 @@ impl Signer {
 pub(crate) struct Local {
     pub(crate) tidings: Arc<Tidings>,
     pub(crate) hub: Arc<Hub>,
+    pub(crate) storage: Arc<dyn StorageStats>,
     /// Keeps the data directory until the run ends.
     _data_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -139,6 +141,7 @@ impl Target {
         let server = Server::open(&config).context("cannot open the in-process server")?;
         let tidings = Arc::clone(&server.state().tidings);
         let hub = Arc::clone(&server.state().hub);
+        let storage = Arc::clone(server.storage_stats());
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .context("cannot listen on 127.0.0.1")?;
@@ -163,6 +166,7 @@ impl Target {
             local: Some(Local {
                 tidings,
                 hub,
+                storage,
                 _data_dir: data_dir,
                 stop: Some(stop),
                 task: Some(task),

@@ -20,7 +20,7 @@ use std::time::Duration;
 use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tidings_service::{Callbacks, Hub, Limits, LocalBus, Tidings};
-use tidings_store::{SqliteOptions, SqliteStore, Store, Synchronous};
+use tidings_store::{SqliteOptions, SqliteStore, StorageStats, Store, Synchronous};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
@@ -54,6 +54,7 @@ pub enum ServerError {
 #[derive(Debug)]
 pub struct Server {
     state: AppState,
+    storage: Arc<dyn StorageStats>,
     stop: watch::Sender<bool>,
     generated_key: bool,
 }
@@ -106,7 +107,9 @@ impl Server {
         } else {
             Synchronous::Full
         };
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(options)?);
+        let engine = Arc::new(SqliteStore::open(options)?);
+        let storage: Arc<dyn StorageStats> = engine.clone();
+        let store: Arc<dyn Store> = engine;
         let hub = Arc::new(Hub::new(config.limits.max_devices_per_user));
         let bus = Arc::new(LocalBus::new(Arc::clone(&hub)));
         let limits = Limits {
@@ -142,6 +145,7 @@ impl Server {
         };
         Ok(Self {
             state,
+            storage,
             stop,
             generated_key,
         })
@@ -155,6 +159,11 @@ impl Server {
     /// The shared state (UserSig signing for demos and tests, services).
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The store's storage measurements (for benchmarks).
+    pub fn storage_stats(&self) -> &Arc<dyn StorageStats> {
+        &self.storage
     }
 
     /// The HTTP router.

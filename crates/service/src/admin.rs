@@ -5,7 +5,6 @@ use tidings_proto::methods::ReadMemberListResult;
 use tidings_proto::{GroupRole, GroupType};
 use tidings_store::{ConvKey, GroupRecord, MemberRecord, MessageRecord, UserProfile};
 
-use crate::messages::group_type_of;
 use crate::receipts::no_receipt_info;
 use crate::{ServiceError, ServiceResult, Tidings, check_id, now};
 
@@ -98,7 +97,7 @@ impl Tidings {
         &self,
         after: &str,
         limit: u32,
-        group_type: Option<&str>,
+        group_type: Option<GroupType>,
     ) -> ServiceResult<(Vec<GroupRecord>, u64)> {
         Ok(self.store.list_groups(after, limit, group_type).await?)
     }
@@ -304,18 +303,18 @@ impl Tidings {
     }
 
     /// A member's role name in Tencent's REST vocabulary.
-    pub fn role_name(role: u32) -> &'static str {
-        match GroupRole::try_from(role) {
-            Ok(GroupRole::Owner) => "Owner",
-            Ok(GroupRole::Admin) => "Admin",
-            _ => "Member",
+    pub fn role_name(role: GroupRole) -> &'static str {
+        match role {
+            GroupRole::Owner => "Owner",
+            GroupRole::Admin => "Admin",
+            GroupRole::Member => "Member",
         }
     }
 
     /// The type of a stored group by Tencent's REST name (`Private` for Work, `ChatRoom` for
     /// Meeting), as the REST API reports it.
     pub fn group_type_name(group: &GroupRecord) -> ServiceResult<&'static str> {
-        Ok(rest_group_type(group_type_of(group)?))
+        Ok(rest_group_type(group.group_type))
     }
 }
 

@@ -12,7 +12,6 @@ use tidings_store::{ConvKey, GroupRecord};
 
 use serde_json::json;
 
-use crate::messages::group_type_of;
 use crate::render::{Viewer, render};
 use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now};
 
@@ -120,7 +119,7 @@ impl Tidings {
         group: &GroupRecord,
         read_seq: u64,
     ) -> ServiceResult<Conversation> {
-        let group_type = group_type_of(group)?;
+        let group_type = group.group_type;
         let conv = ConvKey::Group(group.group_id.clone());
         let unread_count = if group_type == GroupType::AvChatRoom {
             0

@@ -16,7 +16,7 @@ use tidings_proto::{
 };
 use tidings_store::{GroupRecord, MemberRecord, NewGroup, NewMember, StoreError};
 
-use crate::messages::{group_type_of, not_member};
+use crate::messages::not_member;
 use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now};
 
 /// Prefix of generated group IDs; custom IDs may not use it.
@@ -26,13 +26,9 @@ const MAX_MEMBERS_PER_CALL: usize = 100;
 /// Longest group name, in bytes.
 const MAX_GROUP_NAME_BYTES: usize = 100;
 
-fn role_of(member: &MemberRecord) -> GroupRole {
-    GroupRole::try_from(member.role).unwrap_or(GroupRole::Member)
-}
-
 fn member_info(member: MemberRecord) -> GroupMemberInfo {
     GroupMemberInfo {
-        role: role_of(&member),
+        role: member.role,
         user_id: member.user_id,
         nick_name: member.profile.nick,
         face_url: member.profile.face_url,
@@ -43,12 +39,12 @@ fn member_info(member: MemberRecord) -> GroupMemberInfo {
 fn group_info(group: &GroupRecord, member: Option<&MemberRecord>) -> ServiceResult<GroupInfo> {
     Ok(GroupInfo {
         group_id: group.group_id.clone(),
-        group_type: group_type_of(group)?,
+        group_type: group.group_type,
         group_name: group.name.clone(),
         owner: group.owner.clone(),
         create_time: group.created_at,
         member_count: group.member_count,
-        role: member.map(role_of),
+        role: member.map(|member| member.role),
         last_message_seq: group.last_seq,
     })
 }
@@ -125,7 +121,7 @@ impl Tidings {
         let mut members: Vec<NewMember> = owner
             .map(|owner| NewMember {
                 user_id: owner.to_owned(),
-                role: GroupRole::Owner.into(),
+                role: GroupRole::Owner,
                 joined_at: created_at,
             })
             .into_iter()
@@ -141,7 +137,7 @@ impl Tidings {
             if !members.iter().any(|m| m.user_id == spec.user_id) {
                 members.push(NewMember {
                     user_id: spec.user_id.clone(),
-                    role: spec.role.into(),
+                    role: spec.role,
                     joined_at: created_at,
                 });
             }
@@ -166,7 +162,7 @@ impl Tidings {
         }
         let group = NewGroup {
             group_id: group_id.clone(),
-            group_type: group_type.as_str().to_owned(),
+            group_type,
             name: params.group_name,
             owner: owner.unwrap_or_default().to_owned(),
             created_at,
@@ -191,7 +187,7 @@ impl Tidings {
     /// Joins a group that admits members without invitation.
     pub async fn join_group(&self, user: &str, group_id: &str) -> ServiceResult<()> {
         let group = self.group_or_not_found(group_id).await?;
-        if group_type_of(&group)? == GroupType::Work {
+        if group.group_type == GroupType::Work {
             return Err(ServiceError::PermissionDenied(format!(
                 "Work group {group_id} admits members only by invitation"
             )));
@@ -261,13 +257,13 @@ impl Tidings {
         check_batch(&params.user_list)?;
         let group = self.group_or_not_found(&params.group_id).await?;
         let inviter = self.require_member(&params.group_id, user).await?;
-        match group_type_of(&group)? {
+        match group.group_type {
             GroupType::AvChatRoom => {
                 return Err(ServiceError::PermissionDenied(
                     "AVChatRoom groups take no invitations: users join them".into(),
                 ));
             }
-            GroupType::Public if role_of(&inviter) == GroupRole::Member => {
+            GroupType::Public if inviter.role == GroupRole::Member => {
                 return Err(ServiceError::PermissionDenied(format!(
                     "only the owner and admins may invite to Public group {}",
                     params.group_id
@@ -293,7 +289,7 @@ impl Tidings {
             .filter(|id| existing.iter().any(|u| &&u.user_id == id))
             .map(|id| NewMember {
                 user_id: id.clone(),
-                role: GroupRole::Member.into(),
+                role: GroupRole::Member,
                 joined_at,
             })
             .collect();
@@ -363,7 +359,7 @@ impl Tidings {
         check_batch(&params.member_list)?;
         self.group_or_not_found(&params.group_id).await?;
         let actor = self.require_member(&params.group_id, user).await?;
-        let actor_role = role_of(&actor);
+        let actor_role = actor.role;
         if actor_role == GroupRole::Member {
             return Err(ServiceError::PermissionDenied(format!(
                 "only the owner and admins may remove members of group {}",
@@ -377,7 +373,7 @@ impl Tidings {
                 ));
             }
             if let Some(member) = self.store.get_member(&params.group_id, target).await?
-                && role_of(&member) != GroupRole::Member
+                && member.role != GroupRole::Member
                 && actor_role != GroupRole::Owner
             {
                 return Err(ServiceError::PermissionDenied(format!(
@@ -385,7 +381,7 @@ impl Tidings {
                 )));
             }
             if let Some(member) = self.store.get_member(&params.group_id, target).await?
-                && role_of(&member) == GroupRole::Owner
+                && member.role == GroupRole::Owner
             {
                 return Err(ServiceError::PermissionDenied(
                     "the owner cannot be removed".into(),
@@ -461,12 +457,7 @@ impl Tidings {
         })?;
         let mut page = self
             .store
-            .list_members(
-                &params.group_id,
-                from,
-                params.count + 1,
-                role.map(u32::from),
-            )
+            .list_members(&params.group_id, from, params.count + 1, role)
             .await?;
         let next_seq = if page.len() > params.count as usize {
             page.truncate(params.count as usize);

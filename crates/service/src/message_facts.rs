@@ -117,7 +117,7 @@ impl crate::Tidings {
                 Some(group_id) => {
                     if !group_types.contains_key(group_id) {
                         let group_type = match self.store.get_group(group_id).await? {
-                            Some(group) => Some(crate::messages::group_type_of(&group)?),
+                            Some(group) => Some(group.group_type),
                             None => None,
                         };
                         group_types.insert(group_id.clone(), group_type);

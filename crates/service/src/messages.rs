@@ -6,7 +6,7 @@ use rand::Rng;
 use serde_json::json;
 use tidings_proto::events::{OnConversationChanged, OnRecvNewMessage};
 use tidings_proto::methods::{C2cHistoryParams, GroupHistoryParams, SendMessageParams};
-use tidings_proto::{GroupType, MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
+use tidings_proto::{MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
 use tidings_store::{ConvKey, GroupRecord, MessageRecord, NewMessage, StoreError};
 
 use crate::callbacks;
@@ -211,7 +211,7 @@ impl Tidings {
         options: &SendOptions,
     ) -> ServiceResult<Message> {
         let group = self.group_or_not_found(group_id).await?;
-        let group_type = group_type_of(&group)?;
+        let group_type = group.group_type;
         if message.need_receipt {
             self.require_receipts_enabled()?;
             if !self.read_receipt_settings().allows(group_type) {
@@ -382,14 +382,4 @@ impl Tidings {
 
 pub(crate) fn not_member(group: &str, user: &str) -> ServiceError {
     ServiceError::PermissionDenied(format!("{user} is not a member of group {group}"))
-}
-
-pub(crate) fn group_type_of(group: &GroupRecord) -> ServiceResult<GroupType> {
-    GroupType::parse(&group.group_type).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "group {} has unknown type {}",
-            group.group_id, group.group_type
-        ))
-        .into()
-    })
 }

@@ -347,7 +347,7 @@ impl Tidings {
         }
         if facts.sender != user {
             let member = self.require_member(group_id, user).await?;
-            if GroupRole::try_from(member.role).unwrap_or(GroupRole::Member) == GroupRole::Member {
+            if member.role == GroupRole::Member {
                 return Err(ServiceError::PermissionDenied(format!(
                     "only the sender of message {} and the group's owner and admins may list its readers",
                     params.message_id

@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use divan::Bencher;
 use roaring::RoaringBitmap;
 use tidings_store::{
-    NewGroup, NewMember, NewMessage, SqliteOptions, SqliteStore, Store, Synchronous,
+    GroupRole, GroupType, NewGroup, NewMember, NewMessage, SqliteOptions, SqliteStore, Store,
+    Synchronous,
 };
 
 fn main() {
@@ -70,17 +71,17 @@ fn build(members: u32) -> Fixture {
     runtime.block_on(async {
         let mut list = vec![NewMember {
             user_id: "owner".into(),
-            role: 400,
+            role: GroupRole::Owner,
             joined_at: 0,
         }];
         list.extend((1..members).map(|i| NewMember {
             user_id: format!("u{i}"),
-            role: 200,
+            role: GroupRole::Member,
             joined_at: 0,
         }));
         let new_group = NewGroup {
             group_id: group.clone(),
-            group_type: "Work".into(),
+            group_type: GroupType::Work,
             name: "bench".into(),
             owner: "owner".into(),
             created_at: 0,

@@ -24,13 +24,25 @@ pub enum StoreError {
         /// The message.
         msg_id: String,
     },
-    /// The database failed.
+    /// The database refused or failed a statement (the engine's own message; never shown to
+    /// clients).
     #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(String),
     /// Stored data could not be decoded.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
-    /// The store is shutting down or its worker died.
+    /// The database cannot be reached, or the store is shutting down: the call did not take
+    /// effect, and may be retried once the database is back.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The database holds a schema newer than this build knows.
+    #[error(
+        "the database's schema is version {found}, newer than {known}, the newest this build knows; run a newer Tidings"
+    )]
+    SchemaTooNew {
+        /// The version found.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
 }

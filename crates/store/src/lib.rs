@@ -44,7 +44,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         after: &str,
         limit: u32,
-        group_type: Option<&str>,
+        group_type: Option<GroupType>,
     ) -> StoreResult<(Vec<GroupRecord>, u64)>;
 
     /// Creates a group with its initial members (the owner among them, unless ownerless). Fails with
@@ -78,7 +78,7 @@ pub trait Store: Send + Sync + 'static {
         group_id: &str,
         from_ordinal: u32,
         limit: u32,
-        role: Option<u32>,
+        role: Option<GroupRole>,
     ) -> StoreResult<Vec<MemberRecord>>;
 
     /// Members (current or former) by ordinal, in the order asked.
@@ -169,7 +169,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Read state of group messages that asked for receipts (missing ones are left out).
     async fn group_receipts(&self, msg_ids: &[String]) -> StoreResult<Vec<GroupReceiptRecord>>;
+}
 
-    /// Bytes of read state (receipt bitmaps and C2C receipt columns) on disk, for benchmarks.
+/// Measurements of an engine's storage, for benchmarks and operators; not part of the domain.
+#[async_trait]
+pub trait StorageStats: std::fmt::Debug + Send + Sync + 'static {
+    /// Bytes of group read state (receipt sets, including not yet folded additions) as stored.
     async fn read_state_bytes(&self) -> StoreResult<u64>;
 }

@@ -4,14 +4,19 @@
 use std::sync::Arc;
 
 use tidings_store::{
-    ConvKey, NewGroup, NewMember, NewMessage, SqliteOptions, SqliteStore, Store, StoreError,
+    ConvKey, GroupRole, GroupType, NewGroup, NewMember, NewMessage, SqliteOptions, SqliteStore,
+    StorageStats, Store, StoreError,
 };
 
 fn open(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    open_engine(dir)
+}
+
+fn open_engine(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
     Arc::new(SqliteStore::open(SqliteOptions::new(dir.path().join("t.db"))).expect("store opens"))
 }
 
-fn member(user: &str, role: u32) -> NewMember {
+fn member(user: &str, role: GroupRole) -> NewMember {
     NewMember {
         user_id: user.into(),
         role,
@@ -48,11 +53,20 @@ async fn group_with(store: &Arc<dyn Store>, group: &str, users: &[&str]) {
     let members = users
         .iter()
         .enumerate()
-        .map(|(i, u)| member(u, if i == 0 { 400 } else { 200 }))
+        .map(|(i, u)| {
+            member(
+                u,
+                if i == 0 {
+                    GroupRole::Owner
+                } else {
+                    GroupRole::Member
+                },
+            )
+        })
         .collect();
     let new = NewGroup {
         group_id: group.into(),
-        group_type: "Work".into(),
+        group_type: GroupType::Work,
         name: "g".into(),
         owner: users[0].into(),
         created_at: 1,
@@ -162,13 +176,15 @@ async fn duplicate_group_ids_conflict() {
     group_with(&store, "g", &["a"]).await;
     let again = NewGroup {
         group_id: "g".into(),
-        group_type: "Work".into(),
+        group_type: GroupType::Work,
         name: "x".into(),
         owner: "b".into(),
         created_at: 2,
     };
     assert!(matches!(
-        store.create_group(again, vec![member("b", 400)]).await,
+        store
+            .create_group(again, vec![member("b", GroupRole::Owner)])
+            .await,
         Err(StoreError::Conflict(_))
     ));
 }
@@ -190,7 +206,13 @@ async fn ordinals_survive_leaving_and_rejoining() {
     assert_eq!(store.get_group("g").await.unwrap().unwrap().member_count, 2);
     assert_eq!(
         store
-            .add_members("g", vec![member("b", 200), member("c", 200)])
+            .add_members(
+                "g",
+                vec![
+                    member("b", GroupRole::Member),
+                    member("c", GroupRole::Member)
+                ]
+            )
             .await
             .unwrap(),
         vec![true, false]
@@ -219,7 +241,7 @@ async fn receipt_recipients_are_the_members_at_send_time_minus_the_sender() {
         .await
         .unwrap();
     store
-        .add_members("g", vec![member("late", 200)])
+        .add_members("g", vec![member("late", GroupRole::Member)])
         .await
         .unwrap();
     let state = store.group_receipts(&["m".into()]).await.unwrap().remove(0);
@@ -238,7 +260,8 @@ async fn receipt_recipients_are_the_members_at_send_time_minus_the_sender() {
 #[tokio::test]
 async fn group_receipts_count_each_reader_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+    let engine = open_engine(&dir);
+    let store: Arc<dyn Store> = engine.clone();
     group_with(&store, "g", &["a", "b", "c"]).await;
     store
         .append_message(group_message("m", "a", "g", true))
@@ -258,7 +281,7 @@ async fn group_receipts_count_each_reader_once() {
         .remove(0);
     assert!(!again.changed);
     assert_eq!(again.read_count, 1);
-    assert!(store.read_state_bytes().await.unwrap() > 0);
+    assert!(engine.read_state_bytes().await.unwrap() > 0);
 }
 
 #[tokio::test]
@@ -377,7 +400,7 @@ async fn a_refused_receipt_records_nothing_even_in_a_shared_batch() {
         .await
         .unwrap();
     store
-        .add_members("g", vec![member("late", 200)])
+        .add_members("g", vec![member("late", GroupRole::Member)])
         .await
         .unwrap();
     store
@@ -539,12 +562,13 @@ async fn receipt_state_held_by_the_writer_is_what_a_reopened_store_reads() {
 #[tokio::test]
 async fn a_message_every_recipient_read_is_stored_compactly() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+    let engine = open_engine(&dir);
+    let store: Arc<dyn Store> = engine.clone();
     group_with_receipt_messages(&store, 300, 1).await;
     read_one_at_a_time(&store, 298).await;
-    let almost = store.read_state_bytes().await.unwrap();
+    let almost = engine.read_state_bytes().await.unwrap();
     read_one_at_a_time(&store, 299).await;
-    let settled = store.read_state_bytes().await.unwrap();
+    let settled = engine.read_state_bytes().await.unwrap();
     // Two run-compressed bitmaps of 0..299 and the ID: no delta rows, no array of 299 ordinals.
     assert!(
         settled < 64,

@@ -211,13 +211,9 @@ pub(crate) async fn all(call: &Call<'_>) -> Reply {
     let limit = call.opt_u64("Limit")?.unwrap_or(10_000).clamp(1, 10_000) as u32;
     let offset = u32::try_from(call.opt_u64("Next")?.unwrap_or(0)).unwrap_or(u32::MAX);
     let group_type = match call.opt_string("GroupType")? {
-        Some(name) => Some(
-            tidings_proto::GroupType::parse(&name)
-                .ok_or_else(|| {
-                    RestError::new(call.invalid_code, format!("unknown GroupType {name}"))
-                })?
-                .as_str(),
-        ),
+        Some(name) => Some(tidings_proto::GroupType::parse(&name).ok_or_else(|| {
+            RestError::new(call.invalid_code, format!("unknown GroupType {name}"))
+        })?),
         None => None,
     };
     let (groups, total) = call

@@ -7,9 +7,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::SqliteStore;
 use super::receipt_cache::stored_readers;
 use crate::{
-    C2cConversationRecord, ConvKey, GroupReceiptRecord, GroupReceiptUpdate, GroupRecord,
-    MemberRecord, MessageRecord, NewGroup, NewMember, NewMessage, Store, StoreError, StoreResult,
-    UserProfile, UserRecord,
+    C2cConversationRecord, ConvKey, GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole,
+    GroupType, MemberRecord, MessageRecord, NewGroup, NewMember, NewMessage, StorageStats, Store,
+    StoreError, StoreResult, UserProfile, UserRecord,
 };
 
 const GROUP_COLUMNS: &str = "group_id, group_type, name, owner, created_at, last_seq, member_count";
@@ -18,10 +18,24 @@ const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined
 const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
      need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at";
 
+/// A stored value the schema allows but this build cannot read, as a row-mapping error.
+fn unreadable(column: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, what.into())
+}
+
+fn group_type_at(row: &Row<'_>, column: usize) -> rusqlite::Result<GroupType> {
+    let name: String = row.get(column)?;
+    GroupType::parse(&name).ok_or_else(|| unreadable(column, format!("unknown group type {name}")))
+}
+
+fn role_at(row: &Row<'_>, column: usize) -> rusqlite::Result<GroupRole> {
+    GroupRole::try_from(row.get::<_, u32>(column)?).map_err(|e| unreadable(column, e))
+}
+
 fn group_from_row(row: &Row<'_>) -> rusqlite::Result<GroupRecord> {
     Ok(GroupRecord {
         group_id: row.get(0)?,
-        group_type: row.get(1)?,
+        group_type: group_type_at(row, 1)?,
         name: row.get(2)?,
         owner: row.get(3)?,
         created_at: row.get(4)?,
@@ -35,7 +49,7 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRecord> {
         group_id: row.get(0)?,
         user_id: row.get(1)?,
         ordinal: row.get(2)?,
-        role: row.get(3)?,
+        role: role_at(row, 3)?,
         joined_at: row.get(4)?,
         read_seq: row.get(5)?,
         active: row.get(6)?,
@@ -140,7 +154,7 @@ fn insert_members(
                 rejoin.execute(params![
                     group_id,
                     member.user_id,
-                    member.role,
+                    u32::from(member.role),
                     member.joined_at
                 ])?;
                 bitmap.insert(ordinal);
@@ -151,7 +165,7 @@ fn insert_members(
                     group_id,
                     member.user_id,
                     next_ordinal,
-                    member.role,
+                    u32::from(member.role),
                     member.joined_at
                 ])?;
                 bitmap.insert(next_ordinal);
@@ -419,10 +433,10 @@ impl Store for SqliteStore {
         &self,
         after: &str,
         limit: u32,
-        group_type: Option<&str>,
+        group_type: Option<GroupType>,
     ) -> StoreResult<(Vec<GroupRecord>, u64)> {
         let after = after.to_owned();
-        let group_type = group_type.map(str::to_owned);
+        let group_type = group_type.map(GroupType::as_str);
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {GROUP_COLUMNS} FROM groups WHERE group_id > ?1 \
@@ -452,7 +466,7 @@ impl Store for SqliteStore {
                  member_bitmap) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     group.group_id,
-                    group.group_type,
+                    group.group_type.as_str(),
                     group.name,
                     group.owner,
                     group.created_at,
@@ -542,9 +556,10 @@ impl Store for SqliteStore {
         group_id: &str,
         from_ordinal: u32,
         limit: u32,
-        role: Option<u32>,
+        role: Option<GroupRole>,
     ) -> StoreResult<Vec<MemberRecord>> {
         let group_id = group_id.to_owned();
+        let role = role.map(u32::from);
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {MEMBER_COLUMNS} FROM members m LEFT JOIN users u ON u.user_id = m.user_id \
@@ -851,7 +866,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl StorageStats for SqliteStore {
     async fn read_state_bytes(&self) -> StoreResult<u64> {
         self.read(|conn| {
             let bytes: i64 = conn.query_row(
