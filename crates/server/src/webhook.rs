@@ -207,8 +207,12 @@ mod tests {
 
     #[test]
     fn the_signature_is_hex_sha256_of_token_and_time() {
-        // sha256("abc1700000000")
-        assert_eq!(sign("abc", 1_700_000_000).len(), 64);
+        // Expected values from `printf '%s' abc1700000000 | sha256sum` (token first, then the
+        // time in decimal) and `printf '%s' 0 | sha256sum`.
+        assert_eq!(
+            sign("abc", 1_700_000_000),
+            "139d720ab3fe33252a099243519e7548ce791f035b647c70bc13e8a12f503cda"
+        );
         assert_eq!(
             sign("", 0),
             "5feceb66ffc86f38d952786c6d696c79c2dbc239dd4e91b46729d73a27fb57e9"

@@ -6,19 +6,14 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
-use std::time::Duration;
 
-use common::{TestServer, conversation_unread, next_event};
+use common::{TestServer, conversation_unread, events_until, next_event};
 use tidings_sdk::proto::{MEMBER_OP_SUCCESS, MessageReceipt};
 use tidings_sdk::{
     Client, CreateGroupParams, ErrorCode, Events, GroupMemberSpec, GroupRole, GroupType, Message,
     READ_MEMBERS_FILTER_READ, READ_MEMBERS_FILTER_UNREAD, SdkError, SdkEvent, SendMessageParams,
     TextElem,
 };
-
-/// How long "no further push arrives" is waited for. A wait, not a timing assertion: the test
-/// server coalesces group receipts over 20 ms.
-const QUIET: Duration = Duration::from_millis(400);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -240,16 +235,28 @@ async fn pushes_until(events: &mut Events, msg_id: &str, read: u64) -> Vec<Messa
     }
 }
 
-/// Events that arrive until the stream stays quiet for [`QUIET`].
-async fn drain(events: &mut Events) -> Vec<SdkEvent> {
-    let mut seen = Vec::new();
-    while let Ok(Some(event)) = tokio::time::timeout(QUIET, events.recv()).await {
-        seen.push(event);
-    }
-    seen
+/// Whether an event is the `onRecvNewMessage` of `msg_id`.
+fn is_new_message(msg_id: &str) -> impl Fn(&SdkEvent) -> bool + '_ {
+    move |event| matches!(event, SdkEvent::RecvNewMessage(m) if m.msg_id == msg_id)
 }
 
-/// Receipt-related pushes among drained events.
+/// Whether an event is a receipt push naming `msg_id`.
+fn is_receipt_of(msg_id: &str) -> impl Fn(&SdkEvent) -> bool + '_ {
+    move |event| matches!(event, SdkEvent::RecvMessageReadReceipts(list) if list.iter().any(|r| r.msg_id == msg_id))
+}
+
+/// The messages a receipt push (to the sender or to the reader's other devices) names.
+fn receipt_ids(event: &SdkEvent) -> Vec<&str> {
+    match event {
+        SdkEvent::RecvMessageReadReceipts(list) => list.iter().map(|r| r.msg_id.as_str()).collect(),
+        SdkEvent::MessageReceiptsSent(sent) => {
+            sent.message_id_list.iter().map(String::as_str).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Receipt-related pushes among events.
 fn receipt_pushes(events: &[SdkEvent]) -> Vec<&SdkEvent> {
     events
         .iter()
@@ -369,7 +376,9 @@ async fn c2c_seed_flow() {
     })
     .await;
     assert_eq!(synced.message_id_list, ids(&[&sent.msg_id]));
-    let on_calling_device = drain(users.events("bob")).await;
+    // The calling device has its response, not a push: none arrives before the next message.
+    let second = send_c2c(users.client("alice"), "bob", true).await.msg_id;
+    let on_calling_device = events_until(users.events("bob"), is_new_message(&second)).await;
     assert!(
         !on_calling_device
             .iter()
@@ -387,7 +396,6 @@ async fn c2c_seed_flow() {
     );
 
     // Several messages in one call: one push to the sender listing each of them.
-    let second = send_c2c(users.client("alice"), "bob", true).await.msg_id;
     let third = send_c2c(users.client("alice"), "bob", true).await.msg_id;
     users
         .client("bob")
@@ -731,10 +739,6 @@ async fn refused_receipts_record_nothing() {
     // Frank joins after m1..m3: a late joiner. m4 is sent after he joined.
     invite(users.client("alice"), &group, "frank").await;
     let m4 = send_group(users.client("alice"), &group, true).await.msg_id;
-    // Let every push caused by the setup arrive before watching for receipt pushes.
-    for name in names {
-        drain(users.events(name)).await;
-    }
 
     let invalid = c(ErrorCode::InvalidParameters);
     let no_info = c(ErrorCode::ReceiptInfoNotFound);
@@ -830,8 +834,39 @@ async fn refused_receipts_record_nothing() {
             .await
             .has_sent_receipt
     );
-    for name in names {
-        let pushes = drain(users.events(name)).await;
+    // Markers after the refusals, on each path a receipt push takes. Carol reads a new message
+    // of each sender: the notifier flushes its notes in order, so a push a refusal caused would
+    // reach alice and bob before (or with) these. The new messages reach every member, and a
+    // message to zed reaches him, after any push a refusal published at once.
+    let m5 = send_group(users.client("alice"), &group, true).await.msg_id;
+    let m6 = send_group(users.client("bob"), &group, true).await.msg_id;
+    let to_zed = send_c2c(users.client("alice"), "zed", false).await.msg_id;
+    users
+        .client("carol")
+        .send_message_read_receipts(vec![m5.clone(), m6.clone()])
+        .await
+        .expect("carol reads the markers");
+    for (name, marker) in [("alice", &m5), ("bob", &m6)] {
+        let mut pushes = events_until(users.events(name), is_receipt_of(marker)).await;
+        let marker_push = pushes.pop().expect("the marker");
+        assert_eq!(
+            receipt_ids(&marker_push),
+            [marker.as_str()],
+            "{name}: {marker_push:?}"
+        );
+        assert!(
+            receipt_pushes(&pushes).is_empty(),
+            "{name} got receipt pushes: {pushes:?}"
+        );
+    }
+    for (name, marker) in [
+        ("carol", &m6),
+        ("dave", &m6),
+        ("erin", &m6),
+        ("frank", &m6),
+        ("zed", &to_zed),
+    ] {
+        let pushes = events_until(users.events(name), is_new_message(marker)).await;
         assert!(
             receipt_pushes(&pushes).is_empty(),
             "{name} got receipt pushes: {pushes:?}"
@@ -1068,8 +1103,6 @@ async fn repeated_receipts_count_once_and_push_once() {
     let alice = users.client("alice").clone();
     let m = send_group(&alice, &group, true).await.msg_id;
     let c1 = send_c2c(&alice, "bob", true).await.msg_id;
-    drain(users.events("alice")).await;
-    drain(&mut tablet_events).await;
 
     // One call naming the same message twice.
     users
@@ -1094,14 +1127,30 @@ async fn repeated_receipts_count_once_and_push_once() {
         .await
         .expect("repeat accepted");
     assert_eq!(counts(&alice, &m).await, (1, 1));
-    let later = drain(users.events("alice")).await;
+    // The marker: bob reads another message from his phone. Its push to alice comes through
+    // the notifier after (or with) any push the repeat caused, its sync push to the tablet
+    // after any sync push the repeat caused.
+    let marker = send_group(&alice, &group, true).await.msg_id;
+    users
+        .client("bob")
+        .send_message_read_receipts(vec![marker.clone()])
+        .await
+        .expect("marker receipt");
+    let later = events_until(users.events("alice"), is_receipt_of(&marker)).await;
+    let (marker_push, before) = later.split_last().expect("the marker");
+    assert_eq!(receipt_ids(marker_push), [marker.as_str()], "{later:?}");
     assert!(
-        receipt_pushes(&later).is_empty(),
+        receipt_pushes(before).is_empty(),
         "second push to the sender: {later:?}"
     );
-    let later = drain(&mut tablet_events).await;
+    let later = events_until(&mut tablet_events, |e| {
+        matches!(e, SdkEvent::MessageReceiptsSent(sent) if sent.message_id_list.contains(&marker))
+    })
+    .await;
+    let (marker_push, before) = later.split_last().expect("the marker");
+    assert_eq!(receipt_ids(marker_push), [marker.as_str()], "{later:?}");
     assert!(
-        receipt_pushes(&later).is_empty(),
+        receipt_pushes(before).is_empty(),
         "second sync push: {later:?}"
     );
     assert_eq!(
@@ -1128,9 +1177,18 @@ async fn repeated_receipts_count_once_and_push_once() {
         state,
         "the repeat changes nothing"
     );
-    let later = drain(users.events("alice")).await;
+    // The marker: bob reads another C2C message; its push to alice follows any the repeat made.
+    let c2 = send_c2c(&alice, "bob", true).await.msg_id;
+    users
+        .client("bob")
+        .send_message_read_receipts(vec![c2.clone()])
+        .await
+        .expect("marker receipt");
+    let later = events_until(users.events("alice"), is_receipt_of(&c2)).await;
+    let (marker_push, before) = later.split_last().expect("the marker");
+    assert_eq!(receipt_ids(marker_push), [c2.as_str()], "{later:?}");
     assert!(
-        receipt_pushes(&later).is_empty(),
+        receipt_pushes(before).is_empty(),
         "second C2C push: {later:?}"
     );
 
@@ -1174,8 +1232,15 @@ async fn concurrent_reads_in_a_large_group_are_coalesced() {
         done.expect("task").expect("receipt");
     }
     let mut pushes = pushes_until(users.events("alice"), &m, 29).await;
-    // Any push still on its way for this message would come after the final one.
-    let stragglers = drain(users.events("alice")).await;
+    // Any push still on its way for this message would come after the final one, and before
+    // (or with) the push of a receipt made after all of them: the notifier keeps their order.
+    let marker = send_group(&alice, &group, true).await.msg_id;
+    users
+        .client(&readers[0])
+        .send_message_read_receipts(vec![marker.clone()])
+        .await
+        .expect("marker receipt");
+    let stragglers = events_until(users.events("alice"), is_receipt_of(&marker)).await;
     pushes.extend(stragglers.into_iter().filter_map(receipt_of(&m)));
     assert_monotone(&pushes, 29);
     assert!(
@@ -1206,26 +1271,34 @@ async fn one_batch_for_messages_of_several_senders_notifies_each_sender() {
     .await;
     let from_alice = send_group(users.client("alice"), &group, true).await.msg_id;
     let from_bob = send_group(users.client("bob"), &group, true).await.msg_id;
-    drain(users.events("alice")).await;
-    drain(users.events("bob")).await;
 
     users
         .client("carol")
         .send_message_read_receipts(vec![from_alice.clone(), from_bob.clone()])
         .await
         .expect("one batch for two senders");
+    // Markers: dave reads a later message of each sender. The notifier keeps the order of
+    // receipts, so whatever carol's call pushed reaches each sender before (or with) these.
+    let alice_marker = send_group(users.client("alice"), &group, true).await.msg_id;
+    let bob_marker = send_group(users.client("bob"), &group, true).await.msg_id;
+    users
+        .client("dave")
+        .send_message_read_receipts(vec![alice_marker.clone(), bob_marker.clone()])
+        .await
+        .expect("markers read");
 
-    let to_alice = next_event(users.events("alice"), receipt_of(&from_alice)).await;
-    assert_eq!(
-        (to_alice.read_count, to_alice.unread_count),
-        (Some(1), Some(2))
-    );
-    let to_bob = next_event(users.events("bob"), receipt_of(&from_bob)).await;
-    assert_eq!((to_bob.read_count, to_bob.unread_count), (Some(1), Some(2)));
-    // Nobody is told about another sender's message.
-    for (name, foreign) in [("alice", &from_bob), ("bob", &from_alice)] {
-        let later = drain(users.events(name)).await;
-        let leaked: Vec<_> = later.into_iter().filter_map(receipt_of(foreign)).collect();
+    for (name, own, foreign, marker) in [
+        ("alice", &from_alice, &from_bob, &alice_marker),
+        ("bob", &from_bob, &from_alice, &bob_marker),
+    ] {
+        let seen = events_until(users.events(name), is_receipt_of(marker)).await;
+        let told = seen
+            .iter()
+            .find_map(|e| receipt_of(own)(e.clone()))
+            .unwrap_or_else(|| panic!("{name} was not told about {own}: {seen:?}"));
+        assert_eq!((told.read_count, told.unread_count), (Some(1), Some(2)));
+        // Nobody is told about another sender's message.
+        let leaked: Vec<_> = seen.into_iter().filter_map(receipt_of(foreign)).collect();
         assert!(
             leaked.is_empty(),
             "{name} was told about {foreign}: {leaked:?}"

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestServer, WAIT, next_event};
+use common::{TestServer, WAIT, events_until, next_event};
 use tidings_sdk::proto::{ELEM_TYPE_CUSTOM, ELEM_TYPE_TEXT};
 use tidings_sdk::{
     Client, ClientOptions, Conversation, CreateGroupParams, CustomElem, ErrorCode, Events,
@@ -46,26 +46,6 @@ async fn conversation_changed(
         _ => None,
     })
     .await
-}
-
-/// Every event up to and including the first one `last` accepts.
-async fn events_until(
-    events: &mut Events,
-    mut last: impl FnMut(&SdkEvent) -> bool,
-) -> Vec<SdkEvent> {
-    tokio::time::timeout(WAIT, async {
-        let mut seen = Vec::new();
-        loop {
-            let event = events.recv().await.expect("event stream open");
-            let done = last(&event);
-            seen.push(event);
-            if done {
-                return seen;
-            }
-        }
-    })
-    .await
-    .expect("expected event within the wait")
 }
 
 /// The caller's whole conversation list.

@@ -230,6 +230,30 @@ pub async fn next_event<T>(events: &mut Events, mut pick: impl FnMut(SdkEvent) -
     .expect("expected event within the wait")
 }
 
+/// Every SDK event up to and including the first one `last` accepts.
+///
+/// This is also how a test shows that a push did not happen: it causes a later push on the same
+/// path (a marker) and checks the events before it. Pushes to one session arrive in the order
+/// they were published, so an unwanted push published before the marker would be among them.
+pub async fn events_until(
+    events: &mut Events,
+    mut last: impl FnMut(&SdkEvent) -> bool,
+) -> Vec<SdkEvent> {
+    tokio::time::timeout(WAIT, async {
+        let mut seen = Vec::new();
+        loop {
+            let event = events.recv().await.expect("event stream open");
+            let done = last(&event);
+            seen.push(event);
+            if done {
+                return seen;
+            }
+        }
+    })
+    .await
+    .expect("expected event within the wait")
+}
+
 impl TestServer {
     /// A server on an existing data directory that listens on `addr`: restarts a stopped server
     /// on the same port, so that SDK clients reconnect to it by themselves. Binding is retried
