@@ -1,12 +1,13 @@
 //! Operations only the App administrator performs (the REST API): accounts, listings by
 //! sequence and offset, and read state set on a user's behalf.
 
+use tidings_proto::GroupType;
 use tidings_proto::methods::ReadMemberListResult;
-use tidings_proto::{GroupRole, GroupType};
 use tidings_store::{ConvKey, GroupRecord, MemberRecord, MessageRecord, UserProfile};
 
-use crate::receipts::no_receipt_info;
-use crate::{ServiceError, ServiceResult, Tidings, check_id, now};
+use crate::checks::check_id;
+use crate::error::InGroup;
+use crate::{ServiceError, ServiceResult, Tidings, now};
 
 /// Largest message sequence the store holds (SQLite integers are signed): a larger one, which
 /// only a request can name, is no message's, and must not reach the store, which refuses it.
@@ -205,11 +206,11 @@ impl Tidings {
                 let record = records
                     .iter()
                     .find(|r| r.seq == *seq)
-                    .ok_or_else(|| no_receipt_info(&format!("{group_id}/{seq}")))?;
+                    .ok_or_else(|| ServiceError::no_receipt_info(&format!("{group_id}/{seq}")))?;
                 let state = states
                     .iter()
                     .find(|s| s.msg_id == record.message.msg_id)
-                    .ok_or_else(|| no_receipt_info(&record.message.msg_id))?;
+                    .ok_or_else(|| ServiceError::no_receipt_info(&record.message.msg_id))?;
                 let read = state.readers.len();
                 Ok(ReceiptCounts {
                     read,
@@ -293,37 +294,13 @@ impl Tidings {
         }
         self.store
             .set_group_read_seq(group_id, user, read_seq)
-            .await?;
+            .await
+            .in_group(group_id)?;
         let conversation = self.group_conversation(user, &group, read_seq).await?;
         self.push::<tidings_proto::events::OnConversationChanged>(
             vec![user.to_owned()],
             &vec![conversation],
         );
         Ok(())
-    }
-
-    /// A member's role name in Tencent's REST vocabulary.
-    pub fn role_name(role: GroupRole) -> &'static str {
-        match role {
-            GroupRole::Owner => "Owner",
-            GroupRole::Admin => "Admin",
-            GroupRole::Member => "Member",
-        }
-    }
-
-    /// The type of a stored group by Tencent's REST name (`Private` for Work, `ChatRoom` for
-    /// Meeting), as the REST API reports it.
-    pub fn group_type_name(group: &GroupRecord) -> ServiceResult<&'static str> {
-        Ok(rest_group_type(group.group_type))
-    }
-}
-
-/// Tencent's REST and callback name of a group type: `Private` (V2TIM's Work), `Public`,
-/// `ChatRoom` (V2TIM's Meeting), `AVChatRoom`, `Community`.
-pub(crate) fn rest_group_type(group_type: GroupType) -> &'static str {
-    match group_type {
-        GroupType::Work => "Private",
-        GroupType::Meeting => "ChatRoom",
-        other => other.as_str(),
     }
 }

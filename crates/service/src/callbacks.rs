@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use serde_json::Value;
+use tidings_proto::GroupType;
 
 /// Where a request came from, set by the edge around each request (see [`with_origin`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -70,6 +71,16 @@ impl Callbacks for NoCallbacks {
     }
 
     fn emit(&self, _event: CallbackEvent) {}
+}
+
+/// Tencent's REST and callback name of a group type: `Private` (V2TIM's Work), `Public`,
+/// `ChatRoom` (V2TIM's Meeting), `AVChatRoom`, `Community`.
+pub fn tencent_group_type(group_type: GroupType) -> &'static str {
+    match group_type {
+        GroupType::Work => "Private",
+        GroupType::Meeting => "ChatRoom",
+        other => other.as_str(),
+    }
 }
 
 /// Builds an event from the current origin; the body gets Tencent's `EventTime` (Unix

@@ -12,8 +12,10 @@ use tidings_store::{ConvKey, GroupRecord};
 
 use serde_json::json;
 
+use crate::checks::{check_id, check_page};
+use crate::error::InGroup;
 use crate::render::{Viewer, render};
-use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now};
+use crate::{ServiceError, ServiceResult, Tidings, now};
 
 /// Orders activity within one second (`orderKey` counts seconds): message IDs begin with their
 /// creation time in milliseconds, strictly increasing on this server.
@@ -270,7 +272,10 @@ impl Tidings {
             up_to.min(group.last_seq)
         };
         let seq = target.max(member.read_seq);
-        self.store.set_group_read_seq(group_id, user, seq).await?;
+        self.store
+            .set_group_read_seq(group_id, user, seq)
+            .await
+            .in_group(group_id)?;
         let conversation = self.group_conversation(user, &group, seq).await?;
         self.push::<OnConversationChanged>(vec![user.to_owned()], &vec![conversation]);
         Ok(())

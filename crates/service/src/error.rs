@@ -1,6 +1,6 @@
 //! Errors of the service layer: each variant is one reason a request is refused.
 
-use tidings_store::StoreError;
+use tidings_store::{StoreError, StoreResult};
 
 /// Why a service call was refused or failed. The edge maps each variant to one wire code.
 #[derive(Debug, thiserror::Error)]
@@ -66,3 +66,43 @@ pub enum ServiceError {
 
 /// Result of a service call.
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl ServiceError {
+    /// `user` is not a current member of `group`.
+    pub(crate) fn not_member(group: &str, user: &str) -> Self {
+        Self::PermissionDenied(format!("{user} is not a member of group {group}"))
+    }
+
+    /// The message did not ask for read receipts, so it has no receipt state.
+    pub(crate) fn no_receipt_info(msg_id: &str) -> Self {
+        Self::ReceiptInfoNotFound(format!("message {msg_id} did not ask for read receipts"))
+    }
+
+    /// What the client is told when a store call on group `group_id` fails: the refusals the
+    /// store makes inside its transaction (checks that must see the same commit as the write)
+    /// become the same refusals as the service's own checks; anything else is a store failure.
+    fn of_group_store_error(group_id: &str, error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(_) => Self::GroupNotFound(group_id.to_owned()),
+            StoreError::Conflict(_) => Self::GroupIdInUse(group_id.to_owned()),
+            StoreError::NotMember { group, user } => Self::not_member(&group, &user),
+            StoreError::NotRecipient { msg_id } => Self::PermissionDenied(format!(
+                "you were not a member of group {group_id} when message {msg_id} was sent"
+            )),
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// Names the group a store call was about, so that its refusals reach the client as refusals
+/// (see [`ServiceError`]'s mapping); without it, every store error is a store failure.
+pub(crate) trait InGroup<T> {
+    /// The result, its error mapped for a call on group `group_id`.
+    fn in_group(self, group_id: &str) -> ServiceResult<T>;
+}
+
+impl<T> InGroup<T> for StoreResult<T> {
+    fn in_group(self, group_id: &str) -> ServiceResult<T> {
+        self.map_err(|error| ServiceError::of_group_store_error(group_id, error))
+    }
+}

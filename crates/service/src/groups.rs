@@ -14,10 +14,11 @@ use tidings_proto::{
     GroupInfo, GroupMemberInfo, GroupRole, GroupType, MAX_LIST_PAGE, MEMBER_OP_ALREADY,
     MEMBER_OP_INVALID, MEMBER_OP_SUCCESS, MemberOperationResult,
 };
-use tidings_store::{GroupRecord, MemberRecord, NewGroup, NewMember, StoreError};
+use tidings_store::{GroupRecord, MemberRecord, NewGroup, NewMember};
 
-use crate::messages::not_member;
-use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now};
+use crate::checks::{check_id, check_page};
+use crate::error::InGroup;
+use crate::{ServiceError, ServiceResult, Tidings, now};
 
 /// Prefix of generated group IDs; custom IDs may not use it.
 const GENERATED_PREFIX: &str = "@TGS#";
@@ -171,10 +172,7 @@ impl Tidings {
         self.store
             .create_group(group, members)
             .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => ServiceError::GroupIdInUse(group_id.clone()),
-                other => other.into(),
-            })?;
+            .in_group(&group_id)?;
         let change = MemberChange {
             group_id: group_id.clone(),
             op_user: op_user.to_owned(),
@@ -212,7 +210,8 @@ impl Tidings {
         let mut audience = self.store.member_user_ids(group_id).await?;
         self.store
             .remove_members(group_id, &[user.to_owned()])
-            .await?;
+            .await
+            .in_group(group_id)?;
         audience.retain(|member| member != user);
         audience.push(user.to_owned());
         let change = MemberChange {
@@ -314,10 +313,7 @@ impl Tidings {
             .store
             .add_members(&group.group_id, candidates.clone())
             .await
-            .map_err(|e| match e {
-                StoreError::NotFound(_) => ServiceError::GroupNotFound(group.group_id.clone()),
-                other => other.into(),
-            })?;
+            .in_group(&group.group_id)?;
         let added_ids: Vec<String> = candidates
             .iter()
             .zip(&added)
@@ -400,7 +396,11 @@ impl Tidings {
         users: &[String],
     ) -> ServiceResult<Vec<MemberOperationResult>> {
         let mut audience = self.store.member_user_ids(group_id).await?;
-        let removed = self.store.remove_members(group_id, users).await?;
+        let removed = self
+            .store
+            .remove_members(group_id, users)
+            .await
+            .in_group(group_id)?;
         let removed_ids: Vec<String> = users
             .iter()
             .zip(&removed)
@@ -501,17 +501,5 @@ impl Tidings {
             results.push(result);
         }
         Ok(results)
-    }
-
-    /// The user's membership, or a permission error naming the group.
-    pub(crate) async fn require_member(
-        &self,
-        group_id: &str,
-        user: &str,
-    ) -> ServiceResult<MemberRecord> {
-        self.store
-            .get_member(group_id, user)
-            .await?
-            .ok_or_else(|| not_member(group_id, user))
     }
 }

@@ -8,6 +8,7 @@
 mod admin;
 mod bus;
 mod callbacks;
+mod checks;
 mod conversations;
 mod error;
 mod groups;
@@ -28,7 +29,9 @@ use tidings_store::Store;
 
 pub use admin::ReceiptCounts;
 pub use bus::{Bus, Delivery, Hub, LocalBus, Outbound, SessionId};
-pub use callbacks::{CallbackEvent, Callbacks, NoCallbacks, Origin, with_origin};
+pub use callbacks::{
+    CallbackEvent, Callbacks, NoCallbacks, Origin, tencent_group_type, with_origin,
+};
 pub use error::{ServiceError, ServiceResult};
 pub use messages::SendOptions;
 pub use msg_body::{ParsedBody, msg_body_of, parse_msg_body};
@@ -101,7 +104,7 @@ impl Tidings {
 
     /// Records a successful login: the user exists from now on.
     pub async fn login(&self, user_id: &str) -> ServiceResult<()> {
-        check_id(user_id)?;
+        checks::check_id(user_id)?;
         self.store.ensure_user(user_id, None, now()).await?;
         Ok(())
     }
@@ -177,22 +180,4 @@ pub fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-fn check_id(id: &str) -> ServiceResult<()> {
-    if tidings_proto::is_valid_id(id) {
-        Ok(())
-    } else {
-        Err(ServiceError::InvalidIdentifier(id.to_owned()))
-    }
-}
-
-fn check_page(count: u32, max: u32, what: &str) -> ServiceResult<()> {
-    if (1..=max).contains(&count) {
-        Ok(())
-    } else {
-        Err(ServiceError::InvalidParameters(format!(
-            "{what} must be between 1 and {max}, not {count}"
-        )))
-    }
 }

@@ -7,13 +7,15 @@ use serde_json::json;
 use tidings_proto::events::{OnConversationChanged, OnRecvNewMessage};
 use tidings_proto::methods::{C2cHistoryParams, GroupHistoryParams, SendMessageParams};
 use tidings_proto::{MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
-use tidings_store::{ConvKey, GroupRecord, MessageRecord, NewMessage, StoreError};
+use tidings_store::{ConvKey, MessageRecord, NewMessage};
 
 use crate::callbacks;
+use crate::checks::{check_id, check_page};
+use crate::error::InGroup;
 use crate::message_facts::MessageFacts;
 use crate::msg_body::msg_body_of;
 use crate::render::{Viewer, encode_elem, render, render_for};
-use crate::{ServiceError, ServiceResult, Tidings, check_id, check_page, now, now_millis};
+use crate::{ServiceError, ServiceResult, Tidings, now, now_millis};
 
 /// A new, unique message ID: creation time in milliseconds and 64 random bits. The millisecond
 /// part strictly increases within the process (a burst borrows the next milliseconds), so a
@@ -214,12 +216,7 @@ impl Tidings {
         let group_type = group.group_type;
         if message.need_receipt {
             self.require_receipts_enabled()?;
-            if !self.read_receipt_settings().allows(group_type) {
-                return Err(ServiceError::ReceiptsNotSupported(format!(
-                    "read receipts are not enabled for {} groups on this server",
-                    group_type.as_str()
-                )));
-            }
+            self.require_receipts_in(group_type)?;
         }
         let sender = message.sender.clone();
         let record = if online_only {
@@ -237,11 +234,7 @@ impl Tidings {
             } else {
                 self.store.append_message(message).await
             };
-            let record = stored.map_err(|e| match e {
-                StoreError::NotMember { group, user } => not_member(&group, &user),
-                StoreError::NotFound(_) => ServiceError::GroupNotFound(group_id.to_owned()),
-                other => other.into(),
-            })?;
+            let record = stored.in_group(group_id)?;
             self.facts
                 .remember(MessageFacts::of(&record, Some(group_type)));
             record
@@ -268,7 +261,7 @@ impl Tidings {
         self.emit_callback("Group.CallbackAfterSendMsg", None, || {
             json!({
                 "GroupId": group_id,
-                "Type": crate::admin::rest_group_type(group_type),
+                "Type": callbacks::tencent_group_type(group_type),
                 "From_Account": sender,
                 "Operator_Account": callbacks::current_origin().operator.unwrap_or_else(|| sender.clone()),
                 "Random": record.message.random,
@@ -371,15 +364,4 @@ impl Tidings {
             ))),
         }
     }
-
-    pub(crate) async fn group_or_not_found(&self, group_id: &str) -> ServiceResult<GroupRecord> {
-        self.store
-            .get_group(group_id)
-            .await?
-            .ok_or_else(|| ServiceError::GroupNotFound(group_id.to_owned()))
-    }
-}
-
-pub(crate) fn not_member(group: &str, user: &str) -> ServiceError {
-    ServiceError::PermissionDenied(format!("{user} is not a member of group {group}"))
 }

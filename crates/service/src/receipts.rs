@@ -16,25 +16,12 @@ use tidings_store::{ConvKey, GroupReceiptUpdate, RoaringBitmap, StoreError};
 
 use serde_json::json;
 
+use crate::checks::check_page;
+use crate::error::InGroup;
 use crate::message_facts::MessageFacts;
-use crate::messages::not_member;
-use crate::{ServiceError, ServiceResult, SessionId, Tidings, check_page, now, now_millis};
-
-pub(crate) fn no_receipt_info(msg_id: &str) -> ServiceError {
-    ServiceError::ReceiptInfoNotFound(format!("message {msg_id} did not ask for read receipts"))
-}
+use crate::{ServiceError, ServiceResult, SessionId, Tidings, now, now_millis};
 
 impl Tidings {
-    pub(crate) fn require_receipts_enabled(&self) -> ServiceResult<()> {
-        if self.read_receipt_settings().enabled {
-            Ok(())
-        } else {
-            Err(ServiceError::ReceiptsNotSupported(
-                "read receipts are disabled on this server".into(),
-            ))
-        }
-    }
-
     /// The named messages, which must exist and all belong to one conversation: their IDs and
     /// facts in the order given, without repeats.
     async fn messages_of_one_conversation(
@@ -92,7 +79,7 @@ impl Tidings {
         let (ids, messages, conv) = self.messages_of_one_conversation(msg_ids).await?;
         for facts in &messages {
             if !facts.need_receipt {
-                return Err(no_receipt_info(&facts.msg_id));
+                return Err(ServiceError::no_receipt_info(&facts.msg_id));
             }
             if facts.sender == reader {
                 return Err(ServiceError::InvalidParameters(format!(
@@ -181,24 +168,12 @@ impl Tidings {
                 messages[0].msg_id
             )))
         })?;
-        if !self.read_receipt_settings().allows(group_type) {
-            return Err(ServiceError::ReceiptsNotSupported(format!(
-                "read receipts are not enabled for {} groups on this server",
-                group_type.as_str()
-            )));
-        }
+        self.require_receipts_in(group_type)?;
         let updates = self
             .store
             .record_group_receipts(group_id, reader, ids)
             .await
-            .map_err(|e| match e {
-                StoreError::NotMember { group, user } => not_member(&group, &user),
-                StoreError::NotFound(_) => ServiceError::GroupNotFound(group_id.to_owned()),
-                StoreError::NotRecipient { msg_id } => ServiceError::PermissionDenied(format!(
-                    "you were not a member of group {group_id} when message {msg_id} was sent"
-                )),
-                other => other.into(),
-            })?;
+            .in_group(group_id)?;
         // `updates` follows the order of `ids`, which is the order of `messages`.
         let changed: Vec<(GroupReceiptUpdate, &Arc<MessageFacts>)> = updates
             .into_iter()
@@ -220,7 +195,7 @@ impl Tidings {
             self.emit_callback("Group.CallbackAfterReadReceipt", None, || {
                 json!({
                     "GroupId": group_id,
-                    "Type": crate::admin::rest_group_type(group_type),
+                    "Type": crate::tencent_group_type(group_type),
                     "GroupMsgReceiptList": receipt_list,
                     "EventTime": now_millis(),
                 })
@@ -252,7 +227,7 @@ impl Tidings {
                 )));
             }
             if !facts.need_receipt {
-                return Err(no_receipt_info(&facts.msg_id));
+                return Err(ServiceError::no_receipt_info(&facts.msg_id));
             }
         }
         if let ConvKey::Group(group_id) = &conv {
@@ -263,7 +238,7 @@ impl Tidings {
                     let state = states
                         .iter()
                         .find(|s| &s.msg_id == msg_id)
-                        .ok_or_else(|| no_receipt_info(msg_id))?;
+                        .ok_or_else(|| ServiceError::no_receipt_info(msg_id))?;
                     let read_count = state.readers.len();
                     Ok(MessageReceipt {
                         msg_id: msg_id.clone(),
@@ -343,7 +318,7 @@ impl Tidings {
             )));
         };
         if !facts.need_receipt {
-            return Err(no_receipt_info(&params.message_id));
+            return Err(ServiceError::no_receipt_info(&params.message_id));
         }
         if facts.sender != user {
             let member = self.require_member(group_id, user).await?;
@@ -380,7 +355,7 @@ impl Tidings {
             .group_receipts(&[msg_id.to_owned()])
             .await?
             .pop()
-            .ok_or_else(|| no_receipt_info(msg_id))?;
+            .ok_or_else(|| ServiceError::no_receipt_info(msg_id))?;
         let listed: RoaringBitmap = if filter == READ_MEMBERS_FILTER_READ {
             state.readers
         } else {

@@ -3,10 +3,19 @@
 use serde_json::{Map, Value, json};
 use tidings_proto::methods::CreateGroupParams;
 use tidings_proto::{GroupMemberSpec, GroupRole, MEMBER_OP_ALREADY, MEMBER_OP_SUCCESS};
-use tidings_service::{ServiceError, Tidings};
+use tidings_service::{ServiceError, tencent_group_type};
 
 use super::{Call, Reply, RestError, fields};
 use crate::error::WireError;
+
+/// A member's role by Tencent's REST name.
+fn role_name(role: GroupRole) -> &'static str {
+    match role {
+        GroupRole::Owner => "Owner",
+        GroupRole::Admin => "Admin",
+        GroupRole::Member => "Member",
+    }
+}
 
 /// `group_open_http_svc/create_group`; without `Owner_Account` the group has no owner and is
 /// managed by the App administrator.
@@ -75,7 +84,7 @@ pub(crate) async fn info(call: &Call<'_>) -> Reply {
                 "GroupId": group.group_id,
                 "ErrorCode": 0,
                 "ErrorInfo": "",
-                "Type": Tidings::group_type_name(&group)?,
+                "Type": tencent_group_type(group.group_type),
                 "Name": group.name,
                 "Owner_Account": group.owner,
                 "CreateTime": group.created_at,
@@ -109,7 +118,7 @@ pub(crate) async fn members(call: &Call<'_>) -> Reply {
         .map(|m| {
             json!({
                 "Member_Account": m.user_id,
-                "Role": Tidings::role_name(m.role),
+                "Role": role_name(m.role),
                 "JoinTime": m.joined_at,
                 "MsgSeq": m.read_seq,
                 "NameCard": m.profile.nick,
