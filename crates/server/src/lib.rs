@@ -10,6 +10,7 @@ mod gateway;
 mod http;
 mod rest;
 mod state;
+mod tencent;
 mod web;
 pub mod webhook;
 

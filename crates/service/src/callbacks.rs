@@ -1,11 +1,11 @@
-//! After-event callbacks (Tencent's "third-party callbacks"): what happened, with whom, from
-//! where. The service emits them through the [`Callbacks`] trait; the edge delivers them as
-//! webhooks, off the message path.
+//! After-events (Tencent's "third-party callbacks"): what happened, with whom, from where. The
+//! service emits them as typed domain values through the [`Callbacks`] trait; the edge turns
+//! them into Tencent's callback bodies and delivers them as webhooks, off the message path.
 
 use std::future::Future;
 
-use serde_json::Value;
 use tidings_proto::GroupType;
+use tidings_store::MessageRecord;
 
 /// Where a request came from, set by the edge around each request (see [`with_origin`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -29,7 +29,7 @@ pub async fn with_origin<F: Future>(origin: Origin, future: F) -> F::Output {
 }
 
 /// The origin of the request being served (empty outside [`with_origin`]).
-pub(crate) fn current_origin() -> Origin {
+fn current_origin() -> Origin {
     ORIGIN.try_with(Clone::clone).unwrap_or(Origin {
         client_ip: String::new(),
         platform: "Unknown",
@@ -37,18 +37,78 @@ pub(crate) fn current_origin() -> Origin {
     })
 }
 
-/// One after-event.
-#[derive(Debug, Clone, PartialEq)]
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterEvent {
+    /// A C2C message was sent (and stored, unless it was for online users only).
+    C2cMessageSent {
+        /// The message as stored (sequence 0 when not stored).
+        message: MessageRecord,
+        /// It went to online sessions only and was not stored.
+        online_only: bool,
+    },
+    /// A group message was sent (and stored, unless it was for online members only).
+    GroupMessageSent {
+        /// The group's type.
+        group_type: GroupType,
+        /// The message as stored (sequence 0 when not stored).
+        message: MessageRecord,
+        /// It went to online sessions only and was not stored.
+        online_only: bool,
+    },
+    /// A user marked a C2C conversation read (conversation-level read position).
+    C2cReadReported {
+        /// Who read.
+        reader: String,
+        /// The other side of the conversation.
+        peer: String,
+        /// The reader's read time now, Unix seconds.
+        read_time: i64,
+    },
+    /// A member sent receipts for group messages, which changed their counts.
+    GroupReceiptsSent {
+        /// The group.
+        group_id: String,
+        /// The group's type.
+        group_type: GroupType,
+        /// Who sent the receipts.
+        reader: String,
+        /// The messages newly read by `reader`, with their counts after it.
+        receipts: Vec<GroupReceiptCount>,
+    },
+}
+
+/// A group message's receipt counts after a receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupReceiptCount {
+    /// The message's sequence in its group.
+    pub seq: u64,
+    /// Recipients who read it.
+    pub read: u64,
+    /// Recipients who did not.
+    pub unread: u64,
+}
+
+/// One after-event as emitted: what happened, when, and where the request came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackEvent {
-    /// Tencent's `CallbackCommand`, e.g. `C2C.CallbackAfterSendMsg`.
-    pub command: &'static str,
+    /// What happened.
+    pub event: AfterEvent,
     /// Where the triggering request came from.
     pub origin: Origin,
-    /// The body fields (Tencent's names), without `CallbackCommand`.
-    pub body: serde_json::Map<String, Value>,
-    /// A user whose total C2C unread count the deliverer adds as `UnreadMsgNum` before sending
-    /// (computed off the message path).
-    pub unread_total_of: Option<String>,
+    /// When it happened, Unix milliseconds.
+    pub time_millis: i64,
+}
+
+impl CallbackEvent {
+    /// The event, now, from the current request's origin.
+    pub(crate) fn now(event: AfterEvent) -> Self {
+        Self {
+            event,
+            origin: current_origin(),
+            time_millis: crate::now_millis(),
+        }
+    }
 }
 
 /// Receives after-events. Implementations must not block: queue and return.
@@ -71,35 +131,4 @@ impl Callbacks for NoCallbacks {
     }
 
     fn emit(&self, _event: CallbackEvent) {}
-}
-
-/// Tencent's REST and callback name of a group type: `Private` (V2TIM's Work), `Public`,
-/// `ChatRoom` (V2TIM's Meeting), `AVChatRoom`, `Community`.
-pub fn tencent_group_type(group_type: GroupType) -> &'static str {
-    match group_type {
-        GroupType::Work => "Private",
-        GroupType::Meeting => "ChatRoom",
-        other => other.as_str(),
-    }
-}
-
-/// Builds an event from the current origin; the body gets Tencent's `EventTime` (Unix
-/// milliseconds) unless it has one.
-pub(crate) fn event(
-    command: &'static str,
-    body: Value,
-    unread_total_of: Option<&str>,
-) -> CallbackEvent {
-    let mut body = match body {
-        Value::Object(map) => map,
-        _ => serde_json::Map::new(),
-    };
-    body.entry("EventTime")
-        .or_insert_with(|| Value::from(crate::now_millis()));
-    CallbackEvent {
-        command,
-        origin: current_origin(),
-        body,
-        unread_total_of: unread_total_of.map(str::to_owned),
-    }
 }

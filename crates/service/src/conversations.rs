@@ -10,12 +10,10 @@ use tidings_proto::{
 };
 use tidings_store::{ConvKey, GroupRecord};
 
-use serde_json::json;
-
 use crate::checks::{check_id, check_page};
 use crate::error::InGroup;
 use crate::render::{Viewer, render};
-use crate::{ServiceError, ServiceResult, Tidings, now};
+use crate::{AfterEvent, ServiceError, ServiceResult, Tidings, now};
 
 /// Orders activity within one second (`orderKey` counts seconds): message IDs begin with their
 /// creation time in milliseconds, strictly increasing on this server.
@@ -241,11 +239,11 @@ impl Tidings {
             .set_c2c_read(user, peer, new_seq, new_time)
             .await?;
         self.publish_c2c_conversation(user, peer).await?;
-        self.emit_callback(
-            "C2C.CallbackAfterMsgReport",
-            Some(user),
-            || json!({ "Report_Account": user, "Peer_Account": peer, "LastReadTime": new_time }),
-        );
+        self.emit_callback(|| AfterEvent::C2cReadReported {
+            reader: user.to_owned(),
+            peer: peer.to_owned(),
+            read_time: new_time,
+        });
         self.push::<OnRecvC2cReadReceipt>(
             vec![peer.to_owned()],
             &vec![C2cReadReceipt {

@@ -30,7 +30,7 @@ use tidings_store::Store;
 pub use admin::ReceiptCounts;
 pub use bus::{Bus, Delivery, Hub, LocalBus, Outbound, SessionId};
 pub use callbacks::{
-    CallbackEvent, Callbacks, NoCallbacks, Origin, tencent_group_type, with_origin,
+    AfterEvent, CallbackEvent, Callbacks, GroupReceiptCount, NoCallbacks, Origin, with_origin,
 };
 pub use error::{ServiceError, ServiceResult};
 pub use messages::SendOptions;
@@ -117,16 +117,10 @@ impl Tidings {
         });
     }
 
-    /// Emits an after-event when callbacks are wanted; the body is only built then.
-    fn emit_callback(
-        &self,
-        command: &'static str,
-        unread_total_of: Option<&str>,
-        body: impl FnOnce() -> serde_json::Value,
-    ) {
+    /// Emits an after-event when callbacks are wanted; the event is only built then.
+    fn emit_callback(&self, event: impl FnOnce() -> AfterEvent) {
         if self.callbacks.wants() {
-            self.callbacks
-                .emit(callbacks::event(command, body(), unread_total_of));
+            self.callbacks.emit(CallbackEvent::now(event()));
         }
     }
 

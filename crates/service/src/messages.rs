@@ -3,19 +3,16 @@
 use std::collections::HashSet;
 
 use rand::Rng;
-use serde_json::json;
 use tidings_proto::events::{OnConversationChanged, OnRecvNewMessage};
 use tidings_proto::methods::{C2cHistoryParams, GroupHistoryParams, SendMessageParams};
 use tidings_proto::{MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
 use tidings_store::{ConvKey, MessageRecord, NewMessage};
 
-use crate::callbacks;
 use crate::checks::{check_id, check_page};
 use crate::error::InGroup;
 use crate::message_facts::MessageFacts;
-use crate::msg_body::msg_body_of;
 use crate::render::{Viewer, encode_elem, render, render_for};
-use crate::{ServiceError, ServiceResult, Tidings, now, now_millis};
+use crate::{AfterEvent, ServiceError, ServiceResult, Tidings, now, now_millis};
 
 /// A new, unique message ID: creation time in milliseconds and 64 random bits. The millisecond
 /// part strictly increases within the process (a burst borrows the next milliseconds), so a
@@ -185,21 +182,9 @@ impl Tidings {
                 self.publish_c2c_conversation(&sender, receiver).await?;
             }
         }
-        self.emit_callback("C2C.CallbackAfterSendMsg", Some(receiver), || {
-            json!({
-                "From_Account": sender,
-                "To_Account": receiver,
-                "MsgSeq": record.seq,
-                "MsgRandom": record.message.random,
-                "MsgTime": record.message.timestamp,
-                "MsgKey": record.message.msg_id,
-                "MsgId": record.message.msg_id,
-                "OnlineOnlyFlag": u8::from(online_only),
-                "SendMsgResult": 0,
-                "ErrorInfo": "send msg succeed",
-                "MsgBody": msg_body_of(&record.message),
-                "CloudCustomData": record.message.cloud_custom_data,
-            })
+        self.emit_callback(|| AfterEvent::C2cMessageSent {
+            message: record,
+            online_only,
         });
         metrics::counter!("tidings_messages_total", "kind" => "c2c").increment(1);
         Ok(as_sender)
@@ -258,20 +243,10 @@ impl Tidings {
                 .await?;
             self.push::<OnConversationChanged>(vec![sender.clone()], &vec![conversation]);
         }
-        self.emit_callback("Group.CallbackAfterSendMsg", None, || {
-            json!({
-                "GroupId": group_id,
-                "Type": callbacks::tencent_group_type(group_type),
-                "From_Account": sender,
-                "Operator_Account": callbacks::current_origin().operator.unwrap_or_else(|| sender.clone()),
-                "Random": record.message.random,
-                "MsgSeq": record.seq,
-                "MsgTime": record.message.timestamp,
-                "MsgId": record.message.msg_id,
-                "OnlineOnlyFlag": u8::from(online_only),
-                "MsgBody": msg_body_of(&record.message),
-                "CloudCustomData": record.message.cloud_custom_data,
-            })
+        self.emit_callback(|| AfterEvent::GroupMessageSent {
+            group_type,
+            message: record,
+            online_only,
         });
         metrics::counter!("tidings_messages_total", "kind" => "group").increment(1);
         Ok(as_sender)

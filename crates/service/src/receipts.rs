@@ -14,12 +14,10 @@ use tidings_proto::{
 };
 use tidings_store::{ConvKey, GroupReceiptUpdate, RoaringBitmap, StoreError};
 
-use serde_json::json;
-
 use crate::checks::check_page;
 use crate::error::InGroup;
 use crate::message_facts::MessageFacts;
-use crate::{ServiceError, ServiceResult, SessionId, Tidings, now, now_millis};
+use crate::{AfterEvent, GroupReceiptCount, ServiceError, ServiceResult, SessionId, Tidings, now};
 
 impl Tidings {
     /// The named messages, which must exist and all belong to one conversation: their IDs and
@@ -180,28 +178,20 @@ impl Tidings {
             .zip(messages)
             .filter(|(update, _)| update.changed)
             .collect();
-        if self.callbacks.wants() && !changed.is_empty() {
-            let receipt_list: Vec<serde_json::Value> = changed
-                .iter()
-                .map(|(update, facts)| {
-                    json!({
-                        "MsgSeq": facts.seq,
-                        "ReadNum": update.read_count,
-                        "UnreadNum": update.recipient_count.saturating_sub(update.read_count),
-                        "ReadReceiptMembers": [{ "Member_Account": reader }],
-                    })
-                })
-                .collect();
-            self.emit_callback("Group.CallbackAfterReadReceipt", None, || {
-                json!({
-                    "GroupId": group_id,
-                    "Type": crate::tencent_group_type(group_type),
-                    "GroupMsgReceiptList": receipt_list,
-                    "EventTime": now_millis(),
-                })
-            });
-        }
         if !changed.is_empty() {
+            self.emit_callback(|| AfterEvent::GroupReceiptsSent {
+                group_id: group_id.to_owned(),
+                group_type,
+                reader: reader.to_owned(),
+                receipts: changed
+                    .iter()
+                    .map(|(update, facts)| GroupReceiptCount {
+                        seq: facts.seq,
+                        read: update.read_count,
+                        unread: update.recipient_count.saturating_sub(update.read_count),
+                    })
+                    .collect(),
+            });
             self.notifier
                 .note(changed.iter().map(|(_, facts)| Arc::clone(facts)).collect());
         }

@@ -3,10 +3,11 @@
 use serde_json::{Map, Value, json};
 use tidings_proto::methods::CreateGroupParams;
 use tidings_proto::{GroupMemberSpec, GroupRole, MEMBER_OP_ALREADY, MEMBER_OP_SUCCESS};
-use tidings_service::{ServiceError, tencent_group_type};
+use tidings_service::ServiceError;
 
 use super::{Call, Reply, RestError, fields};
 use crate::error::WireError;
+use crate::tencent::group_type_name;
 
 /// A member's role by Tencent's REST name.
 fn role_name(role: GroupRole) -> &'static str {
@@ -84,7 +85,7 @@ pub(crate) async fn info(call: &Call<'_>) -> Reply {
                 "GroupId": group.group_id,
                 "ErrorCode": 0,
                 "ErrorInfo": "",
-                "Type": tencent_group_type(group.group_type),
+                "Type": group_type_name(group.group_type),
                 "Name": group.name,
                 "Owner_Account": group.owner,
                 "CreateTime": group.created_at,

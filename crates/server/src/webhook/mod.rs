@@ -1,6 +1,8 @@
 //! Webhook delivery of after-events (Tencent's third-party callbacks): a bounded queue, signed
 //! POSTs with retries and backoff, and counters for what was dropped. Never blocks the message
-//! path: `emit` only queues.
+//! path: `emit` only queues. The bodies are Tencent's (`body.rs`).
+
+mod body;
 
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
@@ -147,10 +149,9 @@ async fn deliver(
     tidings: Option<Arc<Tidings>>,
     event: CallbackEvent,
 ) {
-    let mut body = serde_json::Map::new();
-    body.insert("CallbackCommand".into(), Value::from(event.command));
-    body.extend(event.body);
-    if let Some(user) = &event.unread_total_of {
+    let command = body::command(&event.event);
+    let mut body = body::body(&event);
+    if let Some(user) = body::unread_total_of(&event.event) {
         let unread = match &tidings {
             Some(tidings) => tidings
                 .c2c_unread_total(user)
@@ -162,7 +163,7 @@ async fn deliver(
     }
     let mut query = vec![
         ("SdkAppid", sdkappid.to_string()),
-        ("CallbackCommand", event.command.to_owned()),
+        ("CallbackCommand", command.to_owned()),
         ("contenttype", "json".to_owned()),
         ("ClientIP", event.origin.client_ip.clone()),
         ("OptPlatform", event.origin.platform.to_owned()),
@@ -187,10 +188,10 @@ async fn deliver(
                 return;
             }
             Ok(response) => {
-                tracing::warn!(command = event.command, status = %response.status(), attempt, "webhook refused")
+                tracing::warn!(command, status = %response.status(), attempt, "webhook refused")
             }
             Err(e) => {
-                tracing::warn!(command = event.command, error = %e, attempt, "webhook failed")
+                tracing::warn!(command, error = %e, attempt, "webhook failed")
             }
         }
         if attempt < ATTEMPTS {

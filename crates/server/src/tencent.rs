@@ -1,0 +1,13 @@
+//! Tencent IM's names for domain values, shared by the REST API and the webhooks.
+
+use tidings_proto::GroupType;
+
+/// Tencent's REST and callback name of a group type: `Private` (V2TIM's Work), `Public`,
+/// `ChatRoom` (V2TIM's Meeting), `AVChatRoom`, `Community`.
+pub(crate) fn group_type_name(group_type: GroupType) -> &'static str {
+    match group_type {
+        GroupType::Work => "Private",
+        GroupType::Meeting => "ChatRoom",
+        other => other.as_str(),
+    }
+}
