@@ -15,7 +15,7 @@ mod model;
 pub use error_code::ErrorCode;
 pub use events::Event;
 pub use frame::{Push, Request, Response};
-pub use methods::Method;
+pub use methods::{Method, MethodKind};
 pub use model::*;
 
 /// Largest text frame the server accepts, in bytes. Larger frames are answered with

@@ -8,6 +8,10 @@ use crate::model::*;
 pub trait Method {
     /// The wire name, e.g. `sendMessage`.
     const NAME: &'static str;
+    /// Whether the result is a snapshot of state that pushes also carry (the `get…` methods):
+    /// the server holds back pushes published while it runs until its response is written, so
+    /// that no push newer than the snapshot arrives before it.
+    const SNAPSHOT: bool;
     /// The `params` object.
     type Params: Serialize + DeserializeOwned + Send + 'static;
     /// The `data` of a successful response.
@@ -19,22 +23,64 @@ pub trait Method {
 pub struct Empty {}
 
 macro_rules! methods {
-    ($($(#[$doc:meta])* $marker:ident = $name:literal ($params:ty) -> $output:ty;)*) => {
+    (@snapshot snapshot) => { true };
+    (@snapshot) => { false };
+    ($($(#[$doc:meta])* $marker:ident = $name:literal ($params:ty) -> $output:ty $(, $snapshot:ident)?;)*) => {
         $(
             $(#[$doc])*
             #[derive(Debug, Clone, Copy)]
             pub struct $marker;
             impl Method for $marker {
                 const NAME: &'static str = $name;
+                const SNAPSHOT: bool = methods!(@snapshot $($snapshot)?);
                 type Params = $params;
                 type Output = $output;
             }
         )*
         /// Every method name the server knows, for documentation tests.
         pub const ALL_METHODS: &[&str] = &[$($name),*];
+
+        /// Every method as one value, named like its marker type: what a server decodes a
+        /// request's `method` into, so that a `match` over it must handle every method.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum MethodKind {
+            $(
+                #[doc = concat!("[`", stringify!($marker), "`] (`", $name, "`).")]
+                $marker,
+            )*
+        }
+
+        impl MethodKind {
+            /// Every method, in the order of [`ALL_METHODS`].
+            pub const ALL: &[Self] = &[$(Self::$marker),*];
+
+            /// The method with this wire name.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some(Self::$marker),)*
+                    _ => None,
+                }
+            }
+
+            /// The wire name.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$marker => $name,)*
+                }
+            }
+
+            /// [`Method::SNAPSHOT`] of this method.
+            pub const fn is_snapshot(self) -> bool {
+                match self {
+                    $(Self::$marker => <$marker as Method>::SNAPSHOT,)*
+                }
+            }
+        }
     };
 }
 
+// `Marker = "wireName" (Params) -> Output`, followed by `, snapshot` for a method whose result
+// pushes also carry (see `Method::SNAPSHOT`).
 methods! {
     /// Authenticates the connection; must be the first request.
     Login = "login" (LoginParams) -> Empty;
@@ -43,11 +89,11 @@ methods! {
     /// Sends a C2C or group message; returns the stored message.
     SendMessage = "sendMessage" (SendMessageParams) -> Message;
     /// A page of C2C history, newest first.
-    GetC2cHistoryMessageList = "getC2CHistoryMessageList" (C2cHistoryParams) -> Vec<Message>;
+    GetC2cHistoryMessageList = "getC2CHistoryMessageList" (C2cHistoryParams) -> Vec<Message>, snapshot;
     /// A page of group history, newest first.
-    GetGroupHistoryMessageList = "getGroupHistoryMessageList" (GroupHistoryParams) -> Vec<Message>;
+    GetGroupHistoryMessageList = "getGroupHistoryMessageList" (GroupHistoryParams) -> Vec<Message>, snapshot;
     /// A page of the caller's conversations, newest activity first.
-    GetConversationList = "getConversationList" (ConversationListParams) -> ConversationListResult;
+    GetConversationList = "getConversationList" (ConversationListParams) -> ConversationListResult, snapshot;
     /// Creates a group owned by the caller.
     CreateGroup = "createGroup" (CreateGroupParams) -> CreateGroupResult;
     /// Joins a group that admits members freely.
@@ -61,11 +107,11 @@ methods! {
     /// Removes members from a group (owner or admin).
     KickGroupMember = "kickGroupMember" (KickParams) -> Vec<MemberOperationResult>;
     /// A page of a group's members, in joining order.
-    GetGroupMemberList = "getGroupMemberList" (GroupMemberListParams) -> GroupMemberListResult;
+    GetGroupMemberList = "getGroupMemberList" (GroupMemberListParams) -> GroupMemberListResult, snapshot;
     /// The groups the caller belongs to.
-    GetJoinedGroupList = "getJoinedGroupList" (Empty) -> Vec<GroupInfo>;
+    GetJoinedGroupList = "getJoinedGroupList" (Empty) -> Vec<GroupInfo>, snapshot;
     /// Information on named groups.
-    GetGroupsInfo = "getGroupsInfo" (GroupsInfoParams) -> Vec<GroupInfoResult>;
+    GetGroupsInfo = "getGroupsInfo" (GroupsInfoParams) -> Vec<GroupInfoResult>, snapshot;
     /// Marks a C2C conversation read up to now.
     MarkC2cMessageAsRead = "markC2CMessageAsRead" (UserIdParams) -> Empty;
     /// Marks a group conversation read up to its newest message.
@@ -75,9 +121,9 @@ methods! {
     /// Receiver side: reports that messages of one conversation were read.
     SendMessageReadReceipts = "sendMessageReadReceipts" (MessageIdListParams) -> Empty;
     /// Sender side: receipt state of own messages of one conversation.
-    GetMessageReadReceipts = "getMessageReadReceipts" (MessageIdListParams) -> Vec<MessageReceipt>;
+    GetMessageReadReceipts = "getMessageReadReceipts" (MessageIdListParams) -> Vec<MessageReceipt>, snapshot;
     /// Sender side: a page of the members who have (or have not) read a group message.
-    GetGroupMessageReadMemberList = "getGroupMessageReadMemberList" (ReadMemberListParams) -> ReadMemberListResult;
+    GetGroupMessageReadMemberList = "getGroupMessageReadMemberList" (ReadMemberListParams) -> ReadMemberListResult, snapshot;
 }
 
 /// `login` parameters.
@@ -349,4 +395,42 @@ pub struct ReadMemberListResult {
     pub next_seq: u64,
     /// No more pages.
     pub is_finished: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_wire_name_and_is_found_by_it() {
+        let names: Vec<&str> = MethodKind::ALL.iter().map(|m| m.name()).collect();
+        assert_eq!(names, ALL_METHODS);
+        for &method in MethodKind::ALL {
+            assert_eq!(MethodKind::from_name(method.name()), Some(method));
+        }
+        assert_eq!(MethodKind::from_name("SendMessage"), None);
+        assert_eq!(MethodKind::from_name(""), None);
+    }
+
+    #[test]
+    fn the_snapshots_are_the_reads_of_state_that_pushes_carry() {
+        let snapshots: Vec<&str> = MethodKind::ALL
+            .iter()
+            .filter(|m| m.is_snapshot())
+            .map(|m| m.name())
+            .collect();
+        assert_eq!(
+            snapshots,
+            [
+                "getC2CHistoryMessageList",
+                "getGroupHistoryMessageList",
+                "getConversationList",
+                "getGroupMemberList",
+                "getJoinedGroupList",
+                "getGroupsInfo",
+                "getMessageReadReceipts",
+                "getGroupMessageReadMemberList",
+            ]
+        );
+    }
 }

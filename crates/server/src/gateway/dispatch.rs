@@ -1,171 +1,163 @@
-//! Method dispatch: decodes each method's parameters, calls the one service method, encodes
-//! the result. Handlers hold no logic of their own.
+//! Runs one [`Command`]: one arm per method, each calling one service method and encoding its
+//! result. Handlers hold no logic of their own; `login` and `logout` return the change of login
+//! that the connection applies.
 
-use std::future::Future;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tidings_proto::methods::*;
-use tidings_proto::{ErrorCode, GroupInfoResult, Method};
+use tidings_proto::{ErrorCode, GroupInfoResult, Method, MethodKind};
 use tidings_service::ServiceResult;
 
-use super::session::Session;
+use super::command::{Caller, Command, UserCommand};
 use crate::error::WireError;
 use crate::state::AppState;
 
-fn decode<M: Method>(params: &RawValue) -> Result<M::Params, WireError> {
-    let mut json = serde_json::Deserializer::from_str(params.get());
-    serde_path_to_error::deserialize(&mut json).map_err(|e| {
-        WireError::new(
+/// A change of login that the connection applies once the request is answered (hub
+/// registration, push queue, UserSig expiry).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SessionChange {
+    /// Logged in as `user` (or, when already logged in as `user`, the UserSig was refreshed),
+    /// until `expires_at`.
+    LoggedIn { user: String, expires_at: Instant },
+    /// Logged out.
+    LoggedOut,
+}
+
+/// A request that succeeded.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The response's `data`.
+    pub data: Value,
+    pub change: Option<SessionChange>,
+}
+
+/// Runs one request of a connection logged in as `caller` (if anyone).
+pub(crate) async fn dispatch(
+    state: &AppState,
+    caller: Option<&Caller>,
+    method: Result<MethodKind, &str>,
+    params: &RawValue,
+) -> Result<Answer, WireError> {
+    let (data, change) = match Command::decode(method, params, caller)? {
+        Command::Login(params) => {
+            let change = login(state, caller, params).await?;
+            (encode::<Login>(Empty {})?, Some(change))
+        }
+        Command::Logout => (encode::<Logout>(Empty {})?, Some(SessionChange::LoggedOut)),
+        Command::AsUser(caller, command) => (run(state, caller, command).await?, None),
+    };
+    Ok(Answer { data, change })
+}
+
+/// Verifies the user ID and UserSig. Logging in again as the same user refreshes the UserSig;
+/// another user needs a logout first.
+async fn login(
+    state: &AppState,
+    caller: Option<&Caller>,
+    params: LoginParams,
+) -> Result<SessionChange, WireError> {
+    if !tidings_proto::is_valid_id(&params.user_id) {
+        return Err(WireError::new(
+            ErrorCode::InvalidIdentifier,
+            format!(
+                "invalid userID {:?}: use 1 to 32 printable ASCII characters without spaces",
+                params.user_id
+            ),
+        ));
+    }
+    if let Some(current) = caller
+        && current.user != params.user_id
+    {
+        return Err(WireError::new(
             ErrorCode::InvalidParameters,
-            format!("invalid params for {}: {e}", M::NAME),
-        )
+            format!(
+                "this connection is logged in as {}; log out first",
+                current.user
+            ),
+        ));
+    }
+    let verified = state.auth.verify(&params.user_id, &params.user_sig)?;
+    let remaining = u64::try_from(verified.expires_at - tidings_service::now()).unwrap_or(0);
+    if caller.is_none() {
+        state.tidings.login(&params.user_id).await?;
+    }
+    Ok(SessionChange::LoggedIn {
+        user: params.user_id,
+        expires_at: Instant::now() + Duration::from_secs(remaining),
     })
 }
 
-fn encode<T: serde::Serialize>(output: T) -> Result<Value, WireError> {
+/// Runs a method as `caller`.
+async fn run(state: &AppState, caller: &Caller, command: UserCommand) -> Result<Value, WireError> {
+    use UserCommand as U;
+    let t = state.tidings.as_ref();
+    let user = caller.user.as_str();
+    match command {
+        U::SendMessage(p) => encode::<SendMessage>(t.send_message(user, p).await?),
+        U::GetC2cHistoryMessageList(p) => {
+            encode::<GetC2cHistoryMessageList>(t.c2c_history(user, p).await?)
+        }
+        U::GetGroupHistoryMessageList(p) => {
+            encode::<GetGroupHistoryMessageList>(t.group_history(user, p).await?)
+        }
+        U::GetConversationList(p) => {
+            encode::<GetConversationList>(t.conversation_list(user, p).await?)
+        }
+        U::CreateGroup(p) => encode::<CreateGroup>(t.create_group(user, p).await?),
+        U::JoinGroup(p) => {
+            t.join_group(user, &p.group_id).await?;
+            encode::<JoinGroup>(Empty {})
+        }
+        U::QuitGroup(p) => {
+            t.quit_group(user, &p.group_id).await?;
+            encode::<QuitGroup>(Empty {})
+        }
+        U::DismissGroup(p) => {
+            t.dismiss_group(user, &p.group_id).await?;
+            encode::<DismissGroup>(Empty {})
+        }
+        U::InviteUserToGroup(p) => encode::<InviteUserToGroup>(t.invite_to_group(user, p).await?),
+        U::KickGroupMember(p) => encode::<KickGroupMember>(t.kick_members(user, p).await?),
+        U::GetGroupMemberList(p) => {
+            encode::<GetGroupMemberList>(t.group_member_list(user, p).await?)
+        }
+        U::GetJoinedGroupList => encode::<GetJoinedGroupList>(t.joined_group_list(user).await?),
+        U::GetGroupsInfo(p) => {
+            let results = t.groups_info(user, &p.group_id_list).await?;
+            encode::<GetGroupsInfo>(results.into_iter().map(group_info_result).collect())
+        }
+        U::MarkC2cMessageAsRead(p) => {
+            t.mark_c2c_read(user, &p.user_id).await?;
+            encode::<MarkC2cMessageAsRead>(Empty {})
+        }
+        U::MarkGroupMessageAsRead(p) => {
+            t.mark_group_read(user, &p.group_id).await?;
+            encode::<MarkGroupMessageAsRead>(Empty {})
+        }
+        U::CleanConversationUnreadMessageCount(p) => {
+            t.clean_unread(user, p).await?;
+            encode::<CleanConversationUnreadMessageCount>(Empty {})
+        }
+        U::SendMessageReadReceipts(p) => {
+            t.send_read_receipts(user, p.message_id_list, Some(caller.session_id))
+                .await?;
+            encode::<SendMessageReadReceipts>(Empty {})
+        }
+        U::GetMessageReadReceipts(p) => {
+            encode::<GetMessageReadReceipts>(t.get_read_receipts(user, p.message_id_list).await?)
+        }
+        U::GetGroupMessageReadMemberList(p) => {
+            encode::<GetGroupMessageReadMemberList>(t.read_member_list(user, p).await?)
+        }
+    }
+}
+
+/// Encodes `M`'s result.
+fn encode<M: Method>(output: M::Output) -> Result<Value, WireError> {
     serde_json::to_value(output)
         .map_err(|e| WireError::new(ErrorCode::Internal, format!("cannot encode result: {e}")))
-}
-
-/// Decodes `M`'s params, runs `handler`, encodes its output.
-async fn call<M, F, Fut>(params: &RawValue, handler: F) -> Result<Value, WireError>
-where
-    M: Method,
-    F: FnOnce(M::Params) -> Fut,
-    Fut: Future<Output = ServiceResult<M::Output>>,
-{
-    let params = decode::<M>(params)?;
-    encode(handler(params).await?)
-}
-
-/// Runs one request of a session.
-pub(crate) async fn dispatch(
-    state: &AppState,
-    session: &mut Session,
-    method: &str,
-    params: &RawValue,
-) -> Result<Value, WireError> {
-    match method {
-        Login::NAME => {
-            let params = decode::<Login>(params)?;
-            session.login(state, params).await?;
-            return encode(Empty {});
-        }
-        Logout::NAME => {
-            decode::<Logout>(params)?;
-            session.logout(state);
-            return encode(Empty {});
-        }
-        _ => {}
-    }
-    if !ALL_METHODS.contains(&method) {
-        return Err(WireError::new(
-            ErrorCode::InvalidParameters,
-            format!("unknown method {method:?}; see docs/protocol.md for the list"),
-        ));
-    }
-    let Some(user) = session.user() else {
-        return Err(WireError::new(
-            ErrorCode::NotLoggedIn,
-            format!("log in first: {method} needs a session, and the first request must be login"),
-        ));
-    };
-    let user = user.to_owned();
-    let user = user.as_str();
-    let session_id = session.id();
-    let t = state.tidings.as_ref();
-    let done = |()| Empty {};
-    match method {
-        SendMessage::NAME => call::<SendMessage, _, _>(params, |p| t.send_message(user, p)).await,
-        GetC2cHistoryMessageList::NAME => {
-            call::<GetC2cHistoryMessageList, _, _>(params, |p| t.c2c_history(user, p)).await
-        }
-        GetGroupHistoryMessageList::NAME => {
-            call::<GetGroupHistoryMessageList, _, _>(params, |p| t.group_history(user, p)).await
-        }
-        GetConversationList::NAME => {
-            call::<GetConversationList, _, _>(params, |p| t.conversation_list(user, p)).await
-        }
-        CreateGroup::NAME => call::<CreateGroup, _, _>(params, |p| t.create_group(user, p)).await,
-        JoinGroup::NAME => {
-            call::<JoinGroup, _, _>(params, |p: JoinGroupParams| async move {
-                t.join_group(user, &p.group_id).await.map(done)
-            })
-            .await
-        }
-        QuitGroup::NAME => {
-            call::<QuitGroup, _, _>(params, |p: GroupIdParams| async move {
-                t.quit_group(user, &p.group_id).await.map(done)
-            })
-            .await
-        }
-        DismissGroup::NAME => {
-            call::<DismissGroup, _, _>(params, |p: GroupIdParams| async move {
-                t.dismiss_group(user, &p.group_id).await.map(done)
-            })
-            .await
-        }
-        InviteUserToGroup::NAME => {
-            call::<InviteUserToGroup, _, _>(params, |p| t.invite_to_group(user, p)).await
-        }
-        KickGroupMember::NAME => {
-            call::<KickGroupMember, _, _>(params, |p| t.kick_members(user, p)).await
-        }
-        GetGroupMemberList::NAME => {
-            call::<GetGroupMemberList, _, _>(params, |p| t.group_member_list(user, p)).await
-        }
-        GetJoinedGroupList::NAME => {
-            call::<GetJoinedGroupList, _, _>(params, |_| t.joined_group_list(user)).await
-        }
-        GetGroupsInfo::NAME => {
-            call::<GetGroupsInfo, _, _>(params, |p: GroupsInfoParams| async move {
-                let results = t.groups_info(user, &p.group_id_list).await?;
-                Ok(results.into_iter().map(group_info_result).collect())
-            })
-            .await
-        }
-        MarkC2cMessageAsRead::NAME => {
-            call::<MarkC2cMessageAsRead, _, _>(params, |p: UserIdParams| async move {
-                t.mark_c2c_read(user, &p.user_id).await.map(done)
-            })
-            .await
-        }
-        MarkGroupMessageAsRead::NAME => {
-            call::<MarkGroupMessageAsRead, _, _>(params, |p: GroupIdParams| async move {
-                t.mark_group_read(user, &p.group_id).await.map(done)
-            })
-            .await
-        }
-        CleanConversationUnreadMessageCount::NAME => {
-            call::<CleanConversationUnreadMessageCount, _, _>(params, |p| async move {
-                t.clean_unread(user, p).await.map(done)
-            })
-            .await
-        }
-        SendMessageReadReceipts::NAME => {
-            call::<SendMessageReadReceipts, _, _>(params, |p: MessageIdListParams| async move {
-                t.send_read_receipts(user, p.message_id_list, session_id)
-                    .await
-                    .map(done)
-            })
-            .await
-        }
-        GetMessageReadReceipts::NAME => {
-            call::<GetMessageReadReceipts, _, _>(params, |p: MessageIdListParams| async move {
-                t.get_read_receipts(user, p.message_id_list).await
-            })
-            .await
-        }
-        GetGroupMessageReadMemberList::NAME => {
-            call::<GetGroupMessageReadMemberList, _, _>(params, |p| t.read_member_list(user, p))
-                .await
-        }
-        other => Err(WireError::new(
-            ErrorCode::Internal,
-            format!("method {other} has no handler"),
-        )),
-    }
 }
 
 fn group_info_result(result: ServiceResult<tidings_proto::GroupInfo>) -> GroupInfoResult {

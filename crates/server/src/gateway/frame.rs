@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tidings_proto::{ErrorCode, MAX_FRAME_BYTES, Response};
+use tidings_proto::{ErrorCode, MAX_FRAME_BYTES, MethodKind, Response};
 
 use crate::error::WireError;
 
@@ -12,7 +12,9 @@ use crate::error::WireError;
 #[derive(Debug)]
 pub(crate) struct Incoming {
     pub id: u64,
-    pub method: String,
+    /// The method, or the name as sent when no method has it (refused in its turn, so that
+    /// responses keep the order of requests).
+    pub method: Result<MethodKind, String>,
     /// A JSON object (`{}` when the frame had none).
     pub params: Box<RawValue>,
 }
@@ -76,7 +78,7 @@ pub(crate) fn parse(text: &str) -> Result<Incoming, (Option<u64>, WireError)> {
     };
     let method = match envelope.method.0 {
         Some(raw) => match serde_json::from_str::<String>(raw.get()) {
-            Ok(method) => method,
+            Ok(name) => MethodKind::from_name(&name).ok_or(name),
             Err(_) => return Err(invalid(id, "\"method\" must be a string".into())),
         },
         None => return Err(invalid(id, "missing \"method\"".into())),
@@ -167,5 +169,13 @@ mod tests {
         assert_eq!(incoming.params.get(), "{}");
         let incoming = parse(r#"{"id":1,"method":"logout","params":null}"#).unwrap();
         assert_eq!(incoming.params.get(), "{}");
+    }
+
+    #[test]
+    fn the_method_is_known_or_kept_as_sent() {
+        let known = parse(r#"{"id":1,"method":"getConversationList"}"#).unwrap();
+        assert_eq!(known.method, Ok(MethodKind::GetConversationList));
+        let unknown = parse(r#"{"id":2,"method":"GetConversationList"}"#).unwrap();
+        assert_eq!(unknown.method, Err("GetConversationList".to_owned()));
     }
 }

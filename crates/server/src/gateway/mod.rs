@@ -1,5 +1,6 @@
 //! The WebSocket gateway at `/ws`: upgrade, per-connection session loop, and method dispatch.
 
+mod command;
 mod dispatch;
 mod frame;
 mod rate;

@@ -1,8 +1,10 @@
 //! One task per WebSocket connection, running one loop: it reads frames, runs the connection's
 //! requests one after another in arrival order, and writes responses, pushes, UserSig expiry
-//! and shutdown. Pushes flow while a request that changes state is in progress; while a `get…`
-//! request runs, pushes wait until its response is written, so a snapshot is never overtaken
-//! by a push that is newer than it.
+//! and shutdown. Pushes flow while a request that changes state is in progress; while a snapshot
+//! (a method whose `Method::SNAPSHOT` is true: the `get…` methods) runs, pushes wait until its
+//! response is written, so a snapshot is never overtaken by a push that is newer than it. The
+//! loop also applies the change of login a request returns: it registers the connection in the
+//! hub and owns the push queue and the UserSig expiry.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -12,11 +14,11 @@ use futures_util::FutureExt;
 use futures_util::future::{Fuse, FusedFuture};
 use tidings_proto::ErrorCode;
 use tidings_proto::events::{KickedOffline, OnKickedOffline, OnUserSigExpired, UserSigExpired};
-use tidings_proto::methods::LoginParams;
-use tidings_service::{Outbound, SessionId, encode_push};
+use tidings_service::{Outbound, encode_push};
 use tokio::sync::mpsc;
 
-use super::dispatch::dispatch;
+use super::command::Caller;
+use super::dispatch::{SessionChange, dispatch};
 use super::frame::{Incoming, parse, response};
 use super::rate::TokenBucket;
 use super::request_metrics;
@@ -30,96 +32,28 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 /// Requests of one connection waiting behind the running one; more are refused with 7008.
 const MAX_IN_FLIGHT: usize = 64;
 
-/// A change of login that the connection loop must apply (push queue, expiry).
-#[derive(Debug)]
-enum LoginChange {
-    /// Logged in (or the UserSig was refreshed: then `queue` is None).
-    LoggedIn {
-        queue: Option<mpsc::Receiver<Outbound>>,
-        expires_at: Instant,
-    },
-    /// Logged out.
-    LoggedOut,
-}
-
 /// Login state of one connection, lent to each request while it runs.
 #[derive(Debug, Default)]
-pub(crate) struct Session {
-    user: Option<String>,
-    session_id: Option<SessionId>,
-    change: Option<LoginChange>,
+struct Session {
+    caller: Option<Caller>,
 }
 
 impl Session {
-    /// The logged-in user.
-    pub(crate) fn user(&self) -> Option<&str> {
-        self.user.as_deref()
-    }
-
-    /// This session's ID in the hub, while logged in.
-    pub(crate) fn id(&self) -> Option<SessionId> {
-        self.session_id
-    }
-
-    /// Verifies the UserSig and registers the session for pushes. Logging in again as the same
-    /// user refreshes the UserSig; another user needs a logout first.
-    pub(crate) async fn login(
-        &mut self,
-        state: &AppState,
-        params: LoginParams,
-    ) -> Result<(), WireError> {
-        if !tidings_proto::is_valid_id(&params.user_id) {
-            return Err(WireError::new(
-                ErrorCode::InvalidIdentifier,
-                format!(
-                    "invalid userID {:?}: use 1 to 32 printable ASCII characters without spaces",
-                    params.user_id
-                ),
-            ));
-        }
-        if let Some(current) = &self.user
-            && current != &params.user_id
-        {
-            return Err(WireError::new(
-                ErrorCode::InvalidParameters,
-                format!("this connection is logged in as {current}; log out first"),
-            ));
-        }
-        let verified = state.auth.verify(&params.user_id, &params.user_sig)?;
-        let remaining = u64::try_from(verified.expires_at - tidings_service::now()).unwrap_or(0);
-        let expires_at = Instant::now() + Duration::from_secs(remaining);
-        if self.user.is_some() {
-            self.change = Some(LoginChange::LoggedIn {
-                queue: None,
-                expires_at,
-            });
-            return Ok(());
-        }
-        state.tidings.login(&params.user_id).await?;
+    /// Registers the connection in the hub for `user`'s pushes; returns the queue they arrive on.
+    fn register(&mut self, state: &AppState, user: String) -> mpsc::Receiver<Outbound> {
         let (sender, queue) = mpsc::channel(state.limits.outbound_queue);
-        self.session_id = Some(state.hub.register(&params.user_id, sender));
-        self.user = Some(params.user_id);
-        self.change = Some(LoginChange::LoggedIn {
-            queue: Some(queue),
-            expires_at,
-        });
+        let session_id = state.hub.register(&user, sender);
+        self.caller = Some(Caller { user, session_id });
         metrics::counter!("tidings_logins_total").increment(1);
-        Ok(())
+        queue
     }
 
     /// Ends the login (no-op when logged out).
-    pub(crate) fn logout(&mut self, state: &AppState) {
-        if let (Some(user), Some(id)) = (self.user.take(), self.session_id.take()) {
-            state.hub.unregister(&user, id);
-            self.change = Some(LoginChange::LoggedOut);
+    fn logout(&mut self, state: &AppState) {
+        if let Some(caller) = self.caller.take() {
+            state.hub.unregister(&caller.user, caller.session_id);
         }
     }
-}
-
-/// Whether a method returns state that pushes also carry (`get…`): pushes published while it
-/// runs must follow its response.
-fn is_snapshot(method: &str) -> bool {
-    method.starts_with("get")
 }
 
 /// Serves one connection until it closes or the server shuts down.
@@ -129,32 +63,36 @@ pub(crate) async fn run(socket: WebSocket, state: AppState) {
     metrics::gauge!("tidings_connections").decrement(1.0);
 }
 
+/// A request that ran: the session it borrowed, its response, and the change of login to apply.
+struct Finished {
+    session: Session,
+    text: String,
+    change: Option<SessionChange>,
+}
+
 /// Runs one request with the connection's session, once admitted; hands the session back with
 /// the response.
-async fn run_request(
-    state: &AppState,
-    mut session: Session,
-    incoming: Incoming,
-) -> (Session, String) {
+async fn run_request(state: &AppState, session: Session, incoming: Incoming) -> Finished {
     // Served in arrival order across all connections: without this, the runtime's task order
     // decided, and under load some requests waited several times as long as others. The
     // permit covers only the processing, never a wait on this connection's own socket, so a
     // client that stops reading cannot hold one.
-    let text = match state.requests.acquire().await {
-        Ok(_admitted) => handle(state, &mut session, incoming).await,
-        Err(_) => response(
-            Some(incoming.id),
-            Err(WireError::new(
-                ErrorCode::Internal,
-                "the server is shutting down",
-            )),
-        ),
+    let (text, change) = match state.requests.acquire().await {
+        Ok(_admitted) => handle(state, &session, incoming).await,
+        Err(_) => {
+            let refusal = WireError::new(ErrorCode::Internal, "the server is shutting down");
+            (response(Some(incoming.id), Err(refusal)), None)
+        }
     };
-    (session, text)
+    Finished {
+        session,
+        text,
+        change,
+    }
 }
 
 enum Wake {
-    Done((Session, String)),
+    Done(Finished),
     Incoming(Option<Result<Message, axum::Error>>),
     Outbound(Option<Outbound>),
     Expired,
@@ -196,12 +134,11 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
         if let Some(mut idle) = session.take() {
             if logout_due {
                 idle.logout(state);
-                idle.change = None;
                 (queue, expires_at, logout_due) = (None, None, false);
             }
             match waiting.pop_front() {
                 Some(incoming) => {
-                    holding = is_snapshot(&incoming.method);
+                    holding = incoming.method.as_ref().is_ok_and(|m| m.is_snapshot());
                     running.set(run_request(state, idle, incoming).fuse());
                 }
                 None => session = Some(idle),
@@ -217,22 +154,29 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
             _ = &mut stopping => Wake::Shutdown,
         };
         let text = match wake {
-            Wake::Done((mut done, text)) => {
+            Wake::Done(Finished {
+                session: mut done,
+                text,
+                change,
+            }) => {
                 holding = false;
-                match done.change.take() {
-                    Some(LoginChange::LoggedIn {
-                        queue: fresh,
+                match change {
+                    Some(SessionChange::LoggedIn {
+                        user,
                         expires_at: at,
                     }) => {
-                        if fresh.is_some() {
-                            queue = fresh;
+                        if done.caller.is_none() {
+                            queue = Some(done.register(state, user));
                         }
                         if expires_at != Some(at) {
                             expiry.as_mut().reset(at.into());
                             expires_at = Some(at);
                         }
                     }
-                    Some(LoginChange::LoggedOut) => (queue, expires_at) = (None, None),
+                    Some(SessionChange::LoggedOut) => {
+                        done.logout(state);
+                        (queue, expires_at) = (None, None);
+                    }
                     None => {}
                 }
                 session = Some(done);
@@ -293,8 +237,7 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
     // A request already running finishes (its effects, such as pushes to others, must not be
     // cut in half); requests still waiting are dropped unanswered, as the client is gone.
     if !running.is_terminated() {
-        let (done, _) = running.await;
-        session = Some(done);
+        session = Some(running.await.session);
     }
     if let Some(mut session) = session {
         session.logout(state);
@@ -340,10 +283,18 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
 }
 
 /// Runs one request and encodes its response, recording metrics.
-async fn handle(state: &AppState, session: &mut Session, incoming: Incoming) -> String {
+async fn handle(
+    state: &AppState,
+    session: &Session,
+    incoming: Incoming,
+) -> (String, Option<SessionChange>) {
     let started = Instant::now();
-    let result = dispatch(state, session, &incoming.method, &incoming.params).await;
+    let method = incoming.method.as_ref().copied().map_err(String::as_str);
+    let result = dispatch(state, session.caller.as_ref(), method, &incoming.params).await;
     let code = result.as_ref().map_or_else(|e| e.code.as_u32(), |_| 0);
-    request_metrics::record(&incoming.method, code, started.elapsed());
-    response(Some(incoming.id), result)
+    request_metrics::record(method.ok(), code, started.elapsed());
+    match result {
+        Ok(answer) => (response(Some(incoming.id), Ok(answer.data)), answer.change),
+        Err(error) => (response(Some(incoming.id), Err(error)), None),
+    }
 }
