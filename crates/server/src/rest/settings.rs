@@ -21,13 +21,14 @@ fn current(call: &Call<'_>) -> Map<String, Value> {
     }
 }
 
-/// `tidings/get_settings`.
-pub(crate) fn get(call: &Call<'_>) -> Reply {
+/// `tidings/get_settings`. (Async only to share the shape of every endpoint handler.)
+pub(crate) async fn get(call: &Call<'_>) -> Reply {
     Ok(current(call))
 }
 
-/// `tidings/set_settings`: fields left out keep their value.
-pub(crate) fn set(call: &Call<'_>) -> Reply {
+/// `tidings/set_settings`: fields left out keep their value. (Async only to share the shape of
+/// every endpoint handler.)
+pub(crate) async fn set(call: &Call<'_>) -> Reply {
     let invalid = |info: String| RestError::new(call.invalid_code, info);
     let mut receipts = call.state.tidings.read_receipt_settings();
     if let Some(section) = call.body.get("ReadReceipt") {
