@@ -554,7 +554,7 @@ async fn auth_failures_have_tencents_codes_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn unknown_commands_are_refused_with_60020() {
+async fn unknown_commands_are_refused_with_60020_and_counted_under_one_label() {
     let server = TestServer::start().await;
     let rest = Rest::new(&server);
     for path in [
@@ -566,6 +566,19 @@ async fn unknown_commands_are_refused_with_60020() {
         let reply = rest.post(path, &rest.query(), "{}", None).await;
         assert_eq!(reply["ErrorCode"], 60020, "{path}: {reply}");
     }
+    let metrics = reqwest::get(format!("{}/metrics", rest.base))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    let counted = |labels: &str| {
+        metrics
+            .lines()
+            .any(|line| line.starts_with("tidings_rest_requests_total{") && line.contains(labels))
+    };
+    assert!(counted(r#"command="unknown",code="60020""#), "{metrics}");
+    assert!(!metrics.contains("no_such"), "{metrics}");
     // Authentication comes first.
     let reply = rest.post("openim/no_such_command", "", "{}", None).await;
     assert_eq!(reply["ErrorCode"], 60002, "{reply}");
