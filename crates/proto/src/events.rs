@@ -11,6 +11,9 @@ pub trait Event {
     const NAME: &'static str;
     /// The `data` of the push.
     type Data: Serialize + DeserializeOwned + Send + 'static;
+
+    /// The push of this event with `data`.
+    fn push(data: Self::Data) -> PushEvent;
 }
 
 macro_rules! events {
@@ -22,11 +25,47 @@ macro_rules! events {
             impl Event for $marker {
                 const NAME: &'static str = $name;
                 type Data = $data;
+
+                fn push(data: $data) -> PushEvent {
+                    PushEvent::$marker(data)
+                }
             }
         )*
         /// Every event name the server sends, for documentation tests.
         pub const ALL_EVENTS: &[&str] = &[$($name),*];
+
+        /// One push as a typed value: the event and its data. Serialized, it is the push frame
+        /// `{"event": <name>, "data": <payload>}` ([`crate::Push`]), so a node can hand it on
+        /// typed and each edge encodes it with [`PushEvent::encode`].
+        // A push is built once and shared behind an `Arc`, never moved per recipient, so the
+        // size of its largest variant (a message) costs nothing.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(tag = "event", content = "data")]
+        pub enum PushEvent {
+            $(
+                $(#[$doc])*
+                #[serde(rename = $name)]
+                $marker($data),
+            )*
+        }
+
+        impl PushEvent {
+            /// The event's wire name, e.g. `onRecvNewMessage`.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Self::$marker(_) => $name,)*
+                }
+            }
+        }
     };
+}
+
+impl PushEvent {
+    /// The push frame's JSON text.
+    pub fn encode(&self) -> serde_json::Result<String> {
+        serde_json::to_string(self)
+    }
 }
 
 events! {
@@ -99,3 +138,6 @@ pub struct ReceiptsSent {
     #[serde(rename = "messageIDList")]
     pub message_id_list: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,7 +13,7 @@ pub mod methods;
 mod model;
 
 pub use error_code::ErrorCode;
-pub use events::Event;
+pub use events::{Event, PushEvent};
 pub use frame::{Push, Request, Response};
 pub use methods::{Method, MethodKind};
 pub use model::*;

@@ -299,7 +299,7 @@ impl Tidings {
         let conversation = self.group_conversation(user, &group, read_seq).await?;
         self.push::<tidings_proto::events::OnConversationChanged>(
             vec![user.to_owned()],
-            &vec![conversation],
+            vec![conversation],
         );
         Ok(())
     }

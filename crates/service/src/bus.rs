@@ -3,19 +3,69 @@
 //! Services never touch connections. They publish a [`Delivery`] on the [`Bus`]; every node's
 //! [`Hub`] hands it to the sessions of the addressed users that it holds. The single-node bus
 //! ([`LocalBus`]) hands it straight to the local hub; a cluster bus publishes it to the other
-//! nodes as well.
+//! nodes as well. A push travels typed ([`PushEvent`]); the first session that writes it
+//! encodes it, once for all its sessions.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
+use tidings_proto::PushEvent;
 use tokio::sync::mpsc;
+
+/// One push for any number of sessions: the typed event, and its frame text once the first
+/// session that writes it has encoded it. Sessions share it through an `Arc`, so a push to a
+/// 100,000-member group is encoded once, and a push nobody writes is never encoded.
+#[derive(Debug)]
+pub struct SharedPush {
+    event: PushEvent,
+    /// The frame text; `None` inside when the event could not be encoded (logged once).
+    frame: OnceLock<Option<Box<str>>>,
+}
+
+impl SharedPush {
+    /// A push of `event`, not encoded yet.
+    pub fn new(event: PushEvent) -> Arc<Self> {
+        Arc::new(Self {
+            event,
+            frame: OnceLock::new(),
+        })
+    }
+
+    /// The typed event.
+    pub fn event(&self) -> &PushEvent {
+        &self.event
+    }
+
+    /// The push frame's JSON text, encoded by the first caller (the first session that writes
+    /// it) and shared by the rest; `None` when the event cannot be encoded.
+    pub fn frame(&self) -> Option<&str> {
+        self.frame
+            .get_or_init(|| match self.event.encode() {
+                Ok(text) => Some(text.into_boxed_str()),
+                Err(e) => {
+                    tracing::error!(event = self.event.name(), error = %e, "cannot encode push");
+                    None
+                }
+            })
+            .as_deref()
+    }
+}
+
+/// Pushes are equal when their events are: the frame is only the event encoded.
+impl PartialEq for SharedPush {
+    fn eq(&self, other: &Self) -> bool {
+        self.event == other.event
+    }
+}
+
+impl Eq for SharedPush {}
 
 /// What a session's outbound queue carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outbound {
-    /// An encoded push frame, shared by every session it goes to.
-    Frame(Arc<str>),
+    /// A push, shared by every session it goes to.
+    Push(Arc<SharedPush>),
     /// The session must send `onKickedOffline` with this reason and log out.
     Kicked(String),
 }
@@ -23,12 +73,12 @@ pub enum Outbound {
 /// Something to deliver to users' connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
-    /// Send an encoded push to every connection of these users.
+    /// Send a push to every connection of these users.
     Push {
         /// Recipients.
         users: Vec<String>,
-        /// The encoded push frame.
-        frame: Arc<str>,
+        /// The push.
+        push: Arc<SharedPush>,
         /// A session left out: the one whose request caused the push, which learns the outcome
         /// from its response.
         except: Option<SessionId>,
@@ -48,7 +98,7 @@ pub trait Bus: Send + Sync + 'static {
     fn publish(&self, delivery: Delivery);
 
     /// Whether a push to `users`, leaving out session `except`, would reach any session, so
-    /// that no push is encoded for nobody. A bus that cannot see every node's sessions must
+    /// that no push is built and published for nobody. A bus that cannot see every node's sessions must
     /// answer true.
     fn reaches_any(&self, users: &[String], except: Option<SessionId>) -> bool;
 }
@@ -175,7 +225,7 @@ impl Hub {
             match delivery {
                 Delivery::Push {
                     users,
-                    frame,
+                    push,
                     except,
                 } => {
                     for user in users {
@@ -183,7 +233,7 @@ impl Hub {
                         for slot in slots.filter(|slot| Some(slot.id) != *except) {
                             if slot
                                 .queue
-                                .try_send(Outbound::Frame(Arc::clone(frame)))
+                                .try_send(Outbound::Push(Arc::clone(push)))
                                 .is_err()
                             {
                                 overflowed.push((user.clone(), slot.id));
@@ -210,92 +260,4 @@ impl Hub {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn frame(text: &str) -> Delivery {
-        Delivery::Push {
-            users: vec!["alice".into()],
-            frame: Arc::from(text),
-            except: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn pushes_reach_every_session_of_the_user() {
-        let hub = Hub::new(4);
-        let (tx1, mut rx1) = mpsc::channel(4);
-        let (tx2, mut rx2) = mpsc::channel(4);
-        hub.register("alice", tx1);
-        hub.register("alice", tx2);
-        hub.deliver(&frame("hello"));
-        assert_eq!(rx1.recv().await, Some(Outbound::Frame(Arc::from("hello"))));
-        assert_eq!(rx2.recv().await, Some(Outbound::Frame(Arc::from("hello"))));
-    }
-
-    #[tokio::test]
-    async fn a_push_can_leave_out_the_session_that_caused_it() {
-        let hub = Hub::new(4);
-        let (tx1, mut rx1) = mpsc::channel(4);
-        let (tx2, mut rx2) = mpsc::channel(4);
-        let caller = hub.register("alice", tx1);
-        hub.register("alice", tx2);
-        hub.deliver(&Delivery::Push {
-            users: vec!["alice".into()],
-            frame: Arc::from("receipted"),
-            except: Some(caller),
-        });
-        hub.deliver(&frame("later"));
-        assert_eq!(rx1.recv().await, Some(Outbound::Frame(Arc::from("later"))));
-        assert_eq!(
-            rx2.recv().await,
-            Some(Outbound::Frame(Arc::from("receipted")))
-        );
-    }
-
-    #[test]
-    fn a_push_reaches_anyone_only_through_a_session_it_does_not_leave_out() {
-        let hub = Hub::new(4);
-        let (tx, _rx) = mpsc::channel(4);
-        let users = ["bob".to_owned(), "alice".to_owned()];
-        assert!(!hub.reaches_any(&users, None), "nobody is online");
-        let alice = hub.register("alice", tx);
-        assert!(hub.reaches_any(&users, None));
-        assert!(
-            !hub.reaches_any(&users, Some(alice)),
-            "alice's only session is left out"
-        );
-        assert!(!hub.reaches_any(&[], None));
-    }
-
-    #[tokio::test]
-    async fn a_full_queue_closes_that_session_only() {
-        let hub = Hub::new(4);
-        let (slow_tx, mut slow_rx) = mpsc::channel(1);
-        let (fast_tx, mut fast_rx) = mpsc::channel(8);
-        hub.register("alice", slow_tx);
-        hub.register("alice", fast_tx);
-        hub.deliver(&frame("1"));
-        hub.deliver(&frame("2"));
-        assert_eq!(hub.session_count(), 1);
-        assert_eq!(slow_rx.recv().await, Some(Outbound::Frame(Arc::from("1"))));
-        assert_eq!(
-            slow_rx.recv().await,
-            None,
-            "the slow session's queue is closed"
-        );
-        assert_eq!(fast_rx.recv().await, Some(Outbound::Frame(Arc::from("1"))));
-        assert_eq!(fast_rx.recv().await, Some(Outbound::Frame(Arc::from("2"))));
-    }
-
-    #[tokio::test]
-    async fn the_oldest_session_is_kicked_beyond_the_device_limit() {
-        let hub = Hub::new(1);
-        let (old_tx, mut old_rx) = mpsc::channel(4);
-        let (new_tx, _new_rx) = mpsc::channel(4);
-        hub.register("alice", old_tx);
-        hub.register("alice", new_tx);
-        assert!(matches!(old_rx.recv().await, Some(Outbound::Kicked(_))));
-        assert_eq!(hub.session_count(), 1);
-    }
-}
+mod tests;

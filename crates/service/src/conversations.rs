@@ -173,7 +173,7 @@ impl Tidings {
         peer: &str,
     ) -> ServiceResult<()> {
         let conversation = self.c2c_conversation(owner, peer).await?;
-        self.push::<OnConversationChanged>(vec![owner.to_owned()], &vec![conversation]);
+        self.push::<OnConversationChanged>(vec![owner.to_owned()], vec![conversation]);
         Ok(())
     }
 
@@ -246,7 +246,7 @@ impl Tidings {
         });
         self.push::<OnRecvC2cReadReceipt>(
             vec![peer.to_owned()],
-            &vec![C2cReadReceipt {
+            vec![C2cReadReceipt {
                 user_id: user.to_owned(),
                 timestamp: new_time,
             }],
@@ -275,7 +275,7 @@ impl Tidings {
             .await
             .in_group(group_id)?;
         let conversation = self.group_conversation(user, &group, seq).await?;
-        self.push::<OnConversationChanged>(vec![user.to_owned()], &vec![conversation]);
+        self.push::<OnConversationChanged>(vec![user.to_owned()], vec![conversation]);
         Ok(())
     }
 }

@@ -178,7 +178,7 @@ impl Tidings {
             op_user: op_user.to_owned(),
             member_list: all.clone(),
         };
-        self.push::<OnMemberEnter>(all, &change);
+        self.push::<OnMemberEnter>(all, change);
         Ok(CreateGroupResult { group_id })
     }
 
@@ -219,7 +219,7 @@ impl Tidings {
             op_user: user.to_owned(),
             member_list: vec![user.to_owned()],
         };
-        self.push::<OnMemberLeave>(audience, &change);
+        self.push::<OnMemberLeave>(audience, change);
         Ok(())
     }
 
@@ -243,7 +243,7 @@ impl Tidings {
             group_id: group_id.to_owned(),
             op_user: op_user.to_owned(),
         };
-        self.push::<OnGroupDismissed>(audience, &event);
+        self.push::<OnGroupDismissed>(audience, event);
         Ok(())
     }
 
@@ -341,7 +341,7 @@ impl Tidings {
                 op_user: op_user.to_owned(),
                 member_list: added_ids,
             };
-            self.push::<OnMemberEnter>(audience, &change);
+            self.push::<OnMemberEnter>(audience, change);
         }
         Ok(results)
     }
@@ -427,7 +427,7 @@ impl Tidings {
                 op_user: op_user.to_owned(),
                 member_list: removed_ids,
             };
-            self.push::<OnMemberKicked>(audience, &change);
+            self.push::<OnMemberKicked>(audience, change);
         }
         Ok(results)
     }

@@ -2,8 +2,9 @@
 //!
 //! [`Tidings`] is the one entry point used by every edge (WebSocket gateway, REST API). Each
 //! public method takes the acting user and typed parameters from `tidings-proto`, checks
-//! authorisation and limits, calls the [`Store`] and publishes pushes on the [`Bus`]. This crate
-//! knows nothing about HTTP, WebSocket or JSON framing.
+//! authorisation and limits, calls the [`Store`] and publishes typed pushes on the [`Bus`]. This
+//! crate knows nothing about HTTP, WebSocket or JSON framing: pushes are encoded by the sessions
+//! that write them, after-events by the edge that delivers them.
 
 mod admin;
 mod bus;
@@ -23,12 +24,11 @@ mod settings;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
-use tidings_proto::{Event, Push};
+use tidings_proto::Event;
 use tidings_store::Store;
 
 pub use admin::ReceiptCounts;
-pub use bus::{Bus, Delivery, Hub, LocalBus, Outbound, SessionId};
+pub use bus::{Bus, Delivery, Hub, LocalBus, Outbound, SessionId, SharedPush};
 pub use callbacks::{
     AfterEvent, CallbackEvent, Callbacks, GroupReceiptCount, NoCallbacks, Origin, with_origin,
 };
@@ -124,40 +124,22 @@ impl Tidings {
         }
     }
 
-    /// Encodes and publishes an event to users.
-    fn push<E: Event>(&self, users: Vec<String>, data: &E::Data) {
+    /// Publishes an event to users, when any of them has a session.
+    fn push<E: Event>(&self, users: Vec<String>, data: E::Data) {
         self.push_except::<E>(users, data, None);
     }
 
     /// Like [`Tidings::push`], leaving out one session (the caller's own).
-    fn push_except<E: Event>(&self, users: Vec<String>, data: &E::Data, except: Option<SessionId>) {
+    fn push_except<E: Event>(&self, users: Vec<String>, data: E::Data, except: Option<SessionId>) {
         if !self.bus.reaches_any(&users, except) {
             return;
         }
-        match encode_push::<E>(data) {
-            Ok(frame) => self.bus.publish(Delivery::Push {
-                users,
-                frame,
-                except,
-            }),
-            Err(e) => tracing::error!(event = E::NAME, error = %e, "cannot encode push"),
-        }
+        self.bus.publish(Delivery::Push {
+            users,
+            push: SharedPush::new(E::push(data)),
+            except,
+        });
     }
-}
-
-/// Encodes a push frame once, to be shared by every session it goes to.
-pub fn encode_push<E: Event>(data: &E::Data) -> serde_json::Result<Arc<str>> {
-    #[derive(Serialize)]
-    struct PushRef<'a, T> {
-        event: &'a str,
-        data: &'a T,
-    }
-    let text = serde_json::to_string(&PushRef {
-        event: E::NAME,
-        data,
-    })?;
-    debug_assert!(serde_json::from_str::<Push>(&text).is_ok());
-    Ok(Arc::from(text))
 }
 
 /// Unix milliseconds now.

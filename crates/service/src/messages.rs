@@ -171,10 +171,10 @@ impl Tidings {
         let as_sender = render_for(&record, &sender)?;
         let as_receiver = render_for(&record, receiver)?;
         if receiver != sender {
-            self.push::<OnRecvNewMessage>(vec![receiver.to_owned()], &as_receiver);
+            self.push::<OnRecvNewMessage>(vec![receiver.to_owned()], as_receiver);
         }
         if options.sync_to_sender {
-            self.push::<OnRecvNewMessage>(vec![sender.clone()], &as_sender);
+            self.push::<OnRecvNewMessage>(vec![sender.clone()], as_sender.clone());
         }
         if !online_only {
             self.publish_c2c_conversation(receiver, &sender).await?;
@@ -229,9 +229,9 @@ impl Tidings {
         members.retain(|member| member != &sender);
         let as_sender = render_for(&record, &sender)?;
         let as_member = render_for(&record, "")?;
-        self.push::<OnRecvNewMessage>(members, &as_member);
+        self.push::<OnRecvNewMessage>(members, as_member);
         if options.sync_to_sender {
-            self.push::<OnRecvNewMessage>(vec![sender.clone()], &as_sender);
+            self.push::<OnRecvNewMessage>(vec![sender.clone()], as_sender.clone());
         }
         if !online_only
             && sender_is_member
@@ -241,7 +241,7 @@ impl Tidings {
             let conversation = self
                 .group_conversation(&sender, &group, member.read_seq)
                 .await?;
-            self.push::<OnConversationChanged>(vec![sender.clone()], &vec![conversation]);
+            self.push::<OnConversationChanged>(vec![sender.clone()], vec![conversation]);
         }
         self.emit_callback(|| AfterEvent::GroupMessageSent {
             group_type,

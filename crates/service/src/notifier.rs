@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tidings_proto::MessageReceipt;
 use tidings_proto::events::OnRecvMessageReadReceipts;
+use tidings_proto::{Event, MessageReceipt};
 use tokio::sync::mpsc;
 
 use crate::message_facts::MessageFacts;
-use crate::{Bus, Delivery, encode_push};
+use crate::{Bus, Delivery, SharedPush};
 use tidings_store::Store;
 
 /// Handle to the notification worker; the worker stops when this is dropped.
@@ -95,12 +95,10 @@ async fn flush(store: &dyn Store, bus: &dyn Bus, pending: Pending) -> Result<(),
             });
     }
     for (sender, receipts) in by_sender {
-        let frame =
-            encode_push::<OnRecvMessageReadReceipts>(&receipts).map_err(|e| e.to_string())?;
         metrics::counter!("tidings_receipt_pushes_total", "kind" => "group").increment(1);
         bus.publish(Delivery::Push {
             users: vec![sender.to_owned()],
-            frame,
+            push: SharedPush::new(OnRecvMessageReadReceipts::push(receipts)),
             except: None,
         });
     }

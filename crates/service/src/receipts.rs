@@ -97,7 +97,7 @@ impl Tidings {
         if !newly.is_empty() {
             self.push_except::<OnMessageReceiptsSent>(
                 vec![reader.to_owned()],
-                &ReceiptsSent {
+                ReceiptsSent {
                     message_id_list: newly,
                 },
                 from_session,
@@ -146,7 +146,7 @@ impl Tidings {
                 .collect();
             metrics::counter!("tidings_receipt_pushes_total", "kind" => "c2c").increment(1);
             // One conversation: every message has the same sender.
-            self.push::<OnRecvMessageReadReceipts>(vec![messages[0].sender.clone()], &receipts);
+            self.push::<OnRecvMessageReadReceipts>(vec![messages[0].sender.clone()], receipts);
         }
         Ok(newly)
     }

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::FutureExt;
 use futures_util::future::{Fuse, FusedFuture};
-use tidings_proto::ErrorCode;
 use tidings_proto::events::{KickedOffline, OnKickedOffline, OnUserSigExpired, UserSigExpired};
-use tidings_service::{Outbound, encode_push};
+use tidings_proto::{ErrorCode, Event};
+use tidings_service::Outbound;
 use tokio::sync::mpsc;
 
 use super::command::Caller;
@@ -106,8 +106,9 @@ async fn next_outbound(queue: &mut Option<mpsc::Receiver<Outbound>>) -> Option<O
     }
 }
 
-fn push_text<E: tidings_proto::Event>(data: &E::Data) -> Option<String> {
-    encode_push::<E>(data).ok().map(|frame| frame.to_string())
+/// The frame of a push only this session sends.
+fn push_text<E: Event>(data: E::Data) -> Option<String> {
+    E::push(data).encode().ok()
 }
 
 /// Reads frames, runs requests one at a time in arrival order (the rest wait in `waiting`), and
@@ -197,10 +198,14 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
             ),
             Wake::Incoming(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
             Wake::Incoming(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => break,
-            Wake::Outbound(Some(Outbound::Frame(frame))) => frame.to_string(),
+            // The first session to write a push encodes it for all the others.
+            Wake::Outbound(Some(Outbound::Push(push))) => match push.frame() {
+                Some(text) => text.to_owned(),
+                None => continue,
+            },
             Wake::Outbound(Some(Outbound::Kicked(reason))) => {
                 (queue, expires_at, logout_due) = (None, None, true);
-                match push_text::<OnKickedOffline>(&KickedOffline { reason }) {
+                match push_text::<OnKickedOffline>(KickedOffline { reason }) {
                     Some(text) => text,
                     None => continue,
                 }
@@ -216,7 +221,7 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
             }
             Wake::Expired => {
                 (queue, expires_at, logout_due) = (None, None, true);
-                match push_text::<OnUserSigExpired>(&UserSigExpired {}) {
+                match push_text::<OnUserSigExpired>(UserSigExpired {}) {
                     Some(text) => text,
                     None => continue,
                 }

@@ -1,0 +1,125 @@
+//! The hub's routing of deliveries to sessions, and a shared push's one encoding.
+
+use std::sync::Arc;
+
+use tidings_proto::Event;
+use tidings_proto::events::{KickedOffline, OnKickedOffline};
+use tokio::sync::mpsc;
+
+use super::*;
+
+/// A push whose payload is `text` (any event will do: the hub does not look inside).
+fn push(text: &str) -> Arc<SharedPush> {
+    SharedPush::new(OnKickedOffline::push(KickedOffline {
+        reason: text.into(),
+    }))
+}
+
+fn to_alice(push: &Arc<SharedPush>, except: Option<SessionId>) -> Delivery {
+    Delivery::Push {
+        users: vec!["alice".into()],
+        push: Arc::clone(push),
+        except,
+    }
+}
+
+/// The push a session received, or what it got instead.
+fn pushed(outbound: Option<Outbound>) -> Arc<SharedPush> {
+    match outbound {
+        Some(Outbound::Push(push)) => push,
+        other => panic!("expected a push, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_session_of_the_user_gets_the_same_push() {
+    let hub = Hub::new(4);
+    let (tx1, mut rx1) = mpsc::channel(4);
+    let (tx2, mut rx2) = mpsc::channel(4);
+    hub.register("alice", tx1);
+    hub.register("alice", tx2);
+    let hello = push("hello");
+    hub.deliver(&to_alice(&hello, None));
+    assert!(Arc::ptr_eq(&pushed(rx1.recv().await), &hello));
+    assert!(Arc::ptr_eq(&pushed(rx2.recv().await), &hello));
+}
+
+#[test]
+fn a_push_is_encoded_once_as_its_frame_and_shared() {
+    let hello = push("hello");
+    let first = hello.frame().expect("encodes");
+    assert_eq!(
+        first,
+        r#"{"event":"onKickedOffline","data":{"reason":"hello"}}"#
+    );
+    let again = hello.frame().expect("encodes");
+    assert!(
+        std::ptr::eq(first, again),
+        "the second session reuses the first one's text"
+    );
+}
+
+#[tokio::test]
+async fn a_push_can_leave_out_the_session_that_caused_it() {
+    let hub = Hub::new(4);
+    let (tx1, mut rx1) = mpsc::channel(4);
+    let (tx2, mut rx2) = mpsc::channel(4);
+    let caller = hub.register("alice", tx1);
+    hub.register("alice", tx2);
+    let receipted = push("receipted");
+    let later = push("later");
+    hub.deliver(&to_alice(&receipted, Some(caller)));
+    hub.deliver(&to_alice(&later, None));
+    assert!(Arc::ptr_eq(&pushed(rx1.recv().await), &later));
+    assert!(Arc::ptr_eq(&pushed(rx2.recv().await), &receipted));
+}
+
+#[test]
+fn a_push_reaches_anyone_only_through_a_session_it_does_not_leave_out() {
+    let hub = Hub::new(4);
+    let (tx, _rx) = mpsc::channel(4);
+    let users = ["bob".to_owned(), "alice".to_owned()];
+    assert!(!hub.reaches_any(&users, None), "nobody is online");
+    let alice = hub.register("alice", tx);
+    assert!(hub.reaches_any(&users, None));
+    assert!(
+        !hub.reaches_any(&users, Some(alice)),
+        "alice's only session is left out"
+    );
+    assert!(!hub.reaches_any(&[], None));
+}
+
+#[tokio::test]
+async fn a_full_queue_closes_that_session_only() {
+    let hub = Hub::new(4);
+    let (slow_tx, mut slow_rx) = mpsc::channel(1);
+    let (fast_tx, mut fast_rx) = mpsc::channel(8);
+    hub.register("alice", slow_tx);
+    hub.register("alice", fast_tx);
+    let (one, two) = (push("1"), push("2"));
+    hub.deliver(&to_alice(&one, None));
+    hub.deliver(&to_alice(&two, None));
+    assert_eq!(hub.session_count(), 1);
+    assert!(Arc::ptr_eq(&pushed(slow_rx.recv().await), &one));
+    assert_eq!(
+        slow_rx.recv().await,
+        None,
+        "the slow session's queue is closed"
+    );
+    assert!(Arc::ptr_eq(&pushed(fast_rx.recv().await), &one));
+    assert!(Arc::ptr_eq(&pushed(fast_rx.recv().await), &two));
+}
+
+#[tokio::test]
+async fn the_oldest_session_is_kicked_beyond_the_device_limit() {
+    let hub = Hub::new(1);
+    let (old_tx, mut old_rx) = mpsc::channel(4);
+    let (new_tx, _new_rx) = mpsc::channel(4);
+    hub.register("alice", old_tx);
+    hub.register("alice", new_tx);
+    assert_eq!(
+        old_rx.recv().await,
+        Some(Outbound::Kicked("logged in on more than 1 devices".into()))
+    );
+    assert_eq!(hub.session_count(), 1);
+}
