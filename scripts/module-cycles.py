@@ -295,13 +295,12 @@ def check(crate):
         for members in strongly_connected(nodes, successors):
             found = True
             circle = circle_through(min(members), members, successors)
-            scope = "crate::" + "::".join(parent) + "::" if parent else "crate::"
-            print(
-                f"architecture: modules of {crate.root} import each other in a circle: "
-                + " → ".join(scope + m for m in circle)
-                + (f" (all of {{{', '.join(sorted(members))}}} are tangled)" if len(members) > len(circle) - 1 else ""),
-                file=sys.stderr,
-            )
+            scope = "".join(f"{name}::" for name in ("crate",) + parent)
+            message = f"architecture: modules of {crate.root} import each other in a circle: "
+            message += " → ".join(scope + name for name in circle)
+            if len(members) > len(circle) - 1:
+                message += f" (and all of {', '.join(sorted(members))} are tangled)"
+            print(message, file=sys.stderr)
             for source, target in zip(circle, circle[1:]):
                 file, line, path = edges[(parent, source, target)]
                 print(
