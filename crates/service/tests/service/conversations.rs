@@ -1,0 +1,321 @@
+//! Conversations: unread counts, marking read, read positions that never move back, and the
+//! conversation list.
+
+use tidings_proto::events::OnRecvC2cReadReceipt;
+use tidings_proto::methods::{C2cHistoryParams, CleanUnreadParams, ConversationListParams};
+use tidings_proto::{C2cReadReceipt, Conversation, PushEvent};
+use tidings_service::AfterEvent;
+
+use crate::harness::{Harness, c2c_text, push, pushed, refusal};
+
+/// The unread count of each of the user's conversations, newest activity first.
+async fn unread_counts(h: &Harness, user: &str) -> Vec<(String, u64)> {
+    h.tidings
+        .conversation_list(
+            user,
+            ConversationListParams {
+                next_seq: 0,
+                count: 100,
+            },
+        )
+        .await
+        .expect("conversation list")
+        .conversation_list
+        .into_iter()
+        .map(|c| (c.conversation_id, c.unread_count))
+        .collect()
+}
+
+/// The conversations pushed to `user` in these deliveries.
+fn conversations_pushed_to(
+    deliveries: &[tidings_service::Delivery],
+    user: &str,
+) -> Vec<Conversation> {
+    deliveries
+        .iter()
+        .filter_map(|d| match pushed(d) {
+            (users, PushEvent::OnConversationChanged(list)) if users == [user] => {
+                Some(list.clone())
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn cleaning(conversation_id: &str, clean_timestamp: i64, clean_sequence: u64) -> CleanUnreadParams {
+    CleanUnreadParams {
+        conversation_id: conversation_id.to_owned(),
+        clean_timestamp,
+        clean_sequence,
+    }
+}
+
+#[tokio::test]
+async fn c2c_unread_counts_count_the_peers_counted_messages() {
+    let h = Harness::start(&["alice", "bob"]).await;
+    h.send_c2c("alice", "bob", "one").await;
+    h.send_c2c("alice", "bob", "two").await;
+    let excluded = tidings_proto::methods::SendMessageParams {
+        is_excluded_from_unread_count: true,
+        ..c2c_text("bob", "not counted")
+    };
+    h.tidings.send_message("alice", excluded).await.unwrap();
+    h.send_c2c("bob", "alice", "reply").await;
+    assert_eq!(unread_counts(&h, "bob").await, [("c2c_alice".into(), 2)]);
+    assert_eq!(unread_counts(&h, "alice").await, [("c2c_bob".into(), 1)]);
+    assert_eq!(h.tidings.c2c_unread_total("bob").await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn marking_a_c2c_conversation_read_tells_the_reader_and_the_peer() {
+    let h = Harness::start(&["alice", "bob"]).await;
+    h.send_c2c("alice", "bob", "one").await;
+    h.send_c2c("alice", "bob", "two").await;
+    h.forget_published();
+    h.tidings.mark_c2c_read("bob", "alice").await.unwrap();
+    let published = h.bus.take();
+    let [AfterEvent::C2cReadReported { read_time, .. }] = h.callbacks.take()[..] else {
+        panic!("one read report")
+    };
+    assert_eq!(published.len(), 2, "{published:?}");
+    assert_eq!(
+        published[1],
+        push::<OnRecvC2cReadReceipt>(
+            &["alice"],
+            vec![C2cReadReceipt {
+                user_id: "bob".into(),
+                timestamp: read_time
+            }]
+        )
+    );
+    let bobs = conversations_pushed_to(&published, "bob");
+    assert_eq!(
+        bobs.iter()
+            .map(|c| (c.conversation_id.as_str(), c.unread_count))
+            .collect::<Vec<_>>(),
+        [("c2c_alice", 0)]
+    );
+    assert_eq!(unread_counts(&h, "bob").await, [("c2c_alice".into(), 0)]);
+    let alices_view = h
+        .tidings
+        .c2c_history(
+            "alice",
+            C2cHistoryParams {
+                user_id: "bob".into(),
+                count: 10,
+                last_msg_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        alices_view.iter().all(|m| m.is_peer_read),
+        "alice sees both messages read by bob: {alices_view:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_read_position_never_moves_back() {
+    let h = Harness::start(&["alice", "bob"]).await;
+    h.send_c2c("alice", "bob", "one").await;
+    h.forget_published();
+    h.tidings.mark_c2c_read("bob", "alice").await.unwrap();
+    let [AfterEvent::C2cReadReported { read_time, .. }] = h.callbacks.take()[..] else {
+        panic!("one read report")
+    };
+    h.tidings.clean_c2c_unread("bob", "alice", 1).await.unwrap();
+    assert_eq!(
+        h.callbacks.take(),
+        [AfterEvent::C2cReadReported {
+            reader: "bob".into(),
+            peer: "alice".into(),
+            read_time
+        }],
+        "an earlier time leaves the read time where it was"
+    );
+    assert_eq!(unread_counts(&h, "bob").await, [("c2c_alice".into(), 0)]);
+    h.send_c2c("alice", "bob", "two").await;
+    assert_eq!(unread_counts(&h, "bob").await, [("c2c_alice".into(), 1)]);
+}
+
+#[tokio::test]
+async fn reading_a_conversation_that_does_not_exist_makes_none() {
+    let h = Harness::start(&["alice", "bob"]).await;
+    h.tidings.mark_c2c_read("bob", "alice").await.unwrap();
+    assert_eq!(h.bus.take(), []);
+    assert_eq!(h.callbacks.take(), []);
+    assert_eq!(unread_counts(&h, "bob").await, []);
+    assert_eq!(
+        refusal(h.tidings.mark_c2c_read("bob", "nobody").await),
+        "UserNotFound(\"nobody\")"
+    );
+    assert_eq!(
+        refusal(h.tidings.mark_c2c_read("bob", "no body").await),
+        "InvalidIdentifier(\"no body\")"
+    );
+}
+
+#[tokio::test]
+async fn group_unread_counts_leave_out_each_members_own_messages() {
+    let h = Harness::start(&["alice", "bob", "carol", "erin"]).await;
+    h.create_group("alice", "Work", "g", &["bob", "carol"])
+        .await;
+    let first = h.send_group("alice", "g", "one").await;
+    h.send_group("alice", "g", "two").await;
+    h.send_group("bob", "g", "three").await;
+    assert_eq!(unread_counts(&h, "alice").await, [("group_g".into(), 1)]);
+    assert_eq!(unread_counts(&h, "bob").await, [("group_g".into(), 2)]);
+    assert_eq!(unread_counts(&h, "carol").await, [("group_g".into(), 3)]);
+    h.tidings
+        .invite_to_group(
+            "alice",
+            tidings_proto::methods::InviteParams {
+                group_id: "g".into(),
+                user_list: vec!["erin".into()],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        unread_counts(&h, "erin").await,
+        [("group_g".into(), 0)],
+        "a joiner starts with the group read"
+    );
+
+    h.forget_published();
+    h.tidings
+        .clean_group_unread("carol", "g", first.seq)
+        .await
+        .unwrap();
+    let pushed_to_carol = conversations_pushed_to(&h.bus.take(), "carol");
+    assert_eq!(
+        pushed_to_carol
+            .iter()
+            .map(|c| (c.conversation_id.as_str(), c.unread_count))
+            .collect::<Vec<_>>(),
+        [("group_g", 2)]
+    );
+    h.tidings.mark_group_read("carol", "g").await.unwrap();
+    assert_eq!(unread_counts(&h, "carol").await, [("group_g".into(), 0)]);
+    h.tidings
+        .clean_group_unread("carol", "g", first.seq)
+        .await
+        .unwrap();
+    assert_eq!(
+        unread_counts(&h, "carol").await,
+        [("group_g".into(), 0)],
+        "an earlier sequence leaves the read position where it was"
+    );
+    assert_eq!(h.callbacks.take(), [], "group reads have no after-event");
+    assert_eq!(
+        refusal(h.tidings.mark_group_read("erin", "nope").await),
+        "GroupNotFound(\"nope\")"
+    );
+    h.tidings
+        .quit_group("erin", "g")
+        .await
+        .expect("erin leaves");
+    assert_eq!(
+        refusal(h.tidings.mark_group_read("erin", "g").await),
+        "PermissionDenied(\"erin is not a member of group g\")"
+    );
+}
+
+#[tokio::test]
+async fn avchatroom_conversations_count_nothing_unread() {
+    let h = Harness::start(&["alice", "bob"]).await;
+    h.create_group("alice", "AVChatRoom", "live", &[]).await;
+    h.tidings.join_group("bob", "live").await.unwrap();
+    h.send_group("alice", "live", "on air").await;
+    assert_eq!(unread_counts(&h, "bob").await, [("group_live".into(), 0)]);
+}
+
+#[tokio::test]
+async fn clean_unread_addresses_one_conversation_a_kind_or_all() {
+    let h = Harness::start(&["alice", "bob", "carol"]).await;
+    h.create_group("alice", "Work", "g", &["bob"]).await;
+    h.send_c2c("alice", "bob", "from alice").await;
+    h.send_c2c("carol", "bob", "from carol").await;
+    h.send_group("alice", "g", "to the group").await;
+    let t = &h.tidings;
+    let unread_of = |counts: Vec<(String, u64)>, id: &str| {
+        counts
+            .into_iter()
+            .find(|(conversation, _)| conversation == id)
+            .map(|(_, unread)| unread)
+    };
+
+    t.clean_unread("bob", cleaning("c2c_carol", 0, 0))
+        .await
+        .unwrap();
+    let counts = unread_counts(&h, "bob").await;
+    assert_eq!(
+        (
+            unread_of(counts.clone(), "c2c_carol"),
+            unread_of(counts.clone(), "c2c_alice"),
+            unread_of(counts, "group_g")
+        ),
+        (Some(0), Some(1), Some(1))
+    );
+    t.clean_unread("bob", cleaning("group", 0, 0))
+        .await
+        .unwrap();
+    let counts = unread_counts(&h, "bob").await;
+    assert_eq!(
+        (
+            unread_of(counts.clone(), "c2c_alice"),
+            unread_of(counts, "group_g")
+        ),
+        (Some(1), Some(0))
+    );
+    t.clean_unread("bob", cleaning("", 0, 0)).await.unwrap();
+    assert!(
+        unread_counts(&h, "bob")
+            .await
+            .iter()
+            .all(|(_, unread)| *unread == 0)
+    );
+    assert_eq!(
+        refusal(t.clean_unread("bob", cleaning("bogus", 0, 0)).await),
+        "InvalidParameters(\"conversationID must be c2c_<userID>, group_<groupID>, c2c, group or empty, not \\\"bogus\\\"\")"
+    );
+}
+
+#[tokio::test]
+async fn the_conversation_list_is_newest_activity_first_in_pages() {
+    let h = Harness::start(&["alice", "bob", "carol", "dave"]).await;
+    h.send_c2c("bob", "alice", "first").await;
+    h.send_c2c("carol", "alice", "second").await;
+    h.send_c2c("dave", "alice", "third").await;
+    h.send_c2c("bob", "alice", "fourth").await;
+    let page = |next_seq, count| {
+        h.tidings
+            .conversation_list("alice", ConversationListParams { next_seq, count })
+    };
+    let first = page(0, 2).await.unwrap();
+    let ids = |list: &[Conversation]| -> Vec<String> {
+        list.iter().map(|c| c.conversation_id.clone()).collect()
+    };
+    assert_eq!(
+        (
+            ids(&first.conversation_list),
+            first.next_seq,
+            first.is_finished
+        ),
+        (vec!["c2c_bob".to_owned(), "c2c_dave".to_owned()], 2, false)
+    );
+    let rest = page(first.next_seq, 2).await.unwrap();
+    assert_eq!(
+        (
+            ids(&rest.conversation_list),
+            rest.next_seq,
+            rest.is_finished
+        ),
+        (vec!["c2c_carol".to_owned()], 3, true)
+    );
+    assert_eq!(
+        refusal(page(0, 0).await),
+        "InvalidParameters(\"count must be between 1 and 100, not 0\")"
+    );
+}

@@ -1,0 +1,325 @@
+//! The harness: a `Tidings` on a temporary store, a bus that records every delivery and answers
+//! `reaches_any` as told, and a callbacks sink that records every after-event.
+
+use std::collections::HashSet;
+use std::fmt::Debug;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tempfile::TempDir;
+use tidings_proto::methods::{CreateGroupParams, SendMessageParams};
+use tidings_proto::{Event, GroupMemberSpec, GroupRole, Message, PushEvent, TextElem};
+use tidings_service::{
+    AfterEvent, Bus, CallbackEvent, Callbacks, Delivery, Limits, ReadReceiptSettings,
+    ServiceResult, SessionId, SharedPush, Tidings,
+};
+use tidings_store::{SqliteOptions, SqliteStore, Store};
+use tokio::sync::Notify;
+
+/// Opens a store engine in an empty directory. Every test runs on [`sqlite`]; another engine
+/// runs the same tests by passing its own opener in [`Setup::store`].
+pub(crate) type OpenStore = fn(&Path) -> Arc<dyn Store>;
+
+/// The embedded SQLite engine.
+pub(crate) fn sqlite(dir: &Path) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(SqliteOptions::new(dir.join("tidings.db"))).expect("store opens"))
+}
+
+/// How long a test waits for something the service does in the background (the receipt
+/// notifier) before it fails; a guard against hanging, not a measurement.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Records every delivery. `reaches_any` answers true for the users set online, or for
+/// everyone until [`RecordingBus::set_online`] is called; it has no sessions, so it ignores the
+/// session left out (the hub's own tests cover that).
+#[derive(Default)]
+pub(crate) struct RecordingBus {
+    deliveries: Mutex<Vec<Delivery>>,
+    online: Mutex<Option<HashSet<String>>>,
+    published: Notify,
+}
+
+impl Bus for RecordingBus {
+    fn publish(&self, delivery: Delivery) {
+        self.deliveries.lock().expect("bus").push(delivery);
+        self.published.notify_waiters();
+    }
+
+    fn reaches_any(&self, users: &[String], _except: Option<SessionId>) -> bool {
+        match &*self.online.lock().expect("bus") {
+            None => true,
+            Some(online) => users.iter().any(|user| online.contains(user)),
+        }
+    }
+}
+
+impl RecordingBus {
+    /// From now on, only these users are reachable.
+    pub(crate) fn set_online(&self, users: &[&str]) {
+        *self.online.lock().expect("bus") = Some(users.iter().map(|u| (*u).to_owned()).collect());
+    }
+
+    /// Every delivery published since the last call, in order.
+    pub(crate) fn take(&self) -> Vec<Delivery> {
+        std::mem::take(&mut *self.deliveries.lock().expect("bus"))
+    }
+
+    /// Waits until a delivery that `pick` accepts is published, and returns every delivery up to
+    /// and including it (the rest stay recorded).
+    pub(crate) async fn take_until(&self, pick: impl Fn(&Delivery) -> bool) -> Vec<Delivery> {
+        let wait = async {
+            loop {
+                let published = self.published.notified();
+                {
+                    let mut deliveries = self.deliveries.lock().expect("bus");
+                    if let Some(at) = deliveries.iter().position(&pick) {
+                        return deliveries.drain(..=at).collect::<Vec<_>>();
+                    }
+                }
+                published.await;
+            }
+        };
+        match tokio::time::timeout(PATIENCE, wait).await {
+            Ok(taken) => taken,
+            Err(_) => panic!(
+                "the awaited delivery was not published; got {:?}",
+                self.deliveries.lock().expect("bus")
+            ),
+        }
+    }
+}
+
+/// Records every after-event; wants them unless told otherwise.
+pub(crate) struct RecordingCallbacks {
+    wanted: Mutex<bool>,
+    events: Mutex<Vec<CallbackEvent>>,
+}
+
+impl Default for RecordingCallbacks {
+    fn default() -> Self {
+        Self {
+            wanted: Mutex::new(true),
+            events: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Callbacks for RecordingCallbacks {
+    fn wants(&self) -> bool {
+        *self.wanted.lock().expect("callbacks")
+    }
+
+    fn emit(&self, event: CallbackEvent) {
+        self.events.lock().expect("callbacks").push(event);
+    }
+}
+
+impl RecordingCallbacks {
+    /// Whether events are wanted from now on.
+    pub(crate) fn set_wanted(&self, wanted: bool) {
+        *self.wanted.lock().expect("callbacks") = wanted;
+    }
+
+    /// The after-events emitted since the last call, in order.
+    pub(crate) fn take(&self) -> Vec<AfterEvent> {
+        std::mem::take(&mut *self.events.lock().expect("callbacks"))
+            .into_iter()
+            .map(|emitted| emitted.event)
+            .collect()
+    }
+}
+
+/// What a test may change about the services.
+pub(crate) struct Setup {
+    pub(crate) store: OpenStore,
+    pub(crate) limits: Limits,
+    pub(crate) receipts: ReadReceiptSettings,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            store: sqlite,
+            limits: Limits::default(),
+            receipts: ReadReceiptSettings::default(),
+        }
+    }
+}
+
+/// The services under test and what they published.
+pub(crate) struct Harness {
+    pub(crate) tidings: Arc<Tidings>,
+    pub(crate) bus: Arc<RecordingBus>,
+    pub(crate) callbacks: Arc<RecordingCallbacks>,
+    _dir: TempDir,
+}
+
+impl Harness {
+    /// Services with the default setup, and these users logged in once.
+    pub(crate) async fn start(users: &[&str]) -> Self {
+        Self::start_with(Setup::default(), users).await
+    }
+
+    /// Services with `setup`, and these users logged in once.
+    pub(crate) async fn start_with(setup: Setup, users: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = (setup.store)(dir.path());
+        let bus = Arc::new(RecordingBus::default());
+        let callbacks = Arc::new(RecordingCallbacks::default());
+        let tidings = Tidings::new(
+            store,
+            Arc::clone(&bus) as Arc<dyn Bus>,
+            setup.receipts,
+            setup.limits,
+            Arc::clone(&callbacks) as Arc<dyn Callbacks>,
+        );
+        for user in users {
+            tidings.login(user).await.expect("login");
+        }
+        Self {
+            tidings,
+            bus,
+            callbacks,
+            _dir: dir,
+        }
+    }
+
+    /// Forgets what was published so far (set-up), so a test sees only what its step did.
+    pub(crate) fn forget_published(&self) {
+        self.bus.take();
+        self.callbacks.take();
+    }
+
+    /// Sends a C2C text message.
+    pub(crate) async fn send_c2c(&self, from: &str, to: &str, text: &str) -> Message {
+        self.tidings
+            .send_message(from, c2c_text(to, text))
+            .await
+            .expect("C2C send")
+    }
+
+    /// Sends a C2C text message that asks for receipts.
+    pub(crate) async fn send_c2c_receipted(&self, from: &str, to: &str) -> Message {
+        let params = SendMessageParams {
+            need_read_receipt: true,
+            ..c2c_text(to, "read me")
+        };
+        self.tidings
+            .send_message(from, params)
+            .await
+            .expect("C2C send")
+    }
+
+    /// Sends a group text message.
+    pub(crate) async fn send_group(&self, from: &str, group_id: &str, text: &str) -> Message {
+        self.tidings
+            .send_message(from, group_text(group_id, text))
+            .await
+            .expect("group send")
+    }
+
+    /// Sends a group text message that asks for receipts.
+    pub(crate) async fn send_group_receipted(&self, from: &str, group_id: &str) -> Message {
+        let params = SendMessageParams {
+            need_read_receipt: true,
+            ..group_text(group_id, "read me")
+        };
+        self.tidings
+            .send_message(from, params)
+            .await
+            .expect("group send")
+    }
+
+    /// Creates group `group_id` of `group_type` owned by `owner` with ordinary `members`, and
+    /// forgets what that published.
+    pub(crate) async fn create_group(
+        &self,
+        owner: &str,
+        group_type: &str,
+        group_id: &str,
+        members: &[&str],
+    ) {
+        self.tidings
+            .create_group(owner, group_params(group_type, group_id, members))
+            .await
+            .expect("group created");
+        self.forget_published();
+    }
+}
+
+/// C2C text-message parameters.
+pub(crate) fn c2c_text(to: &str, text: &str) -> SendMessageParams {
+    SendMessageParams {
+        receiver: Some(to.to_owned()),
+        text_elem: Some(TextElem { text: text.into() }),
+        ..SendMessageParams::default()
+    }
+}
+
+/// Group text-message parameters.
+pub(crate) fn group_text(group_id: &str, text: &str) -> SendMessageParams {
+    SendMessageParams {
+        group_id: Some(group_id.to_owned()),
+        text_elem: Some(TextElem { text: text.into() }),
+        ..SendMessageParams::default()
+    }
+}
+
+/// Creation parameters of a group with ordinary members.
+pub(crate) fn group_params(
+    group_type: &str,
+    group_id: &str,
+    members: &[&str],
+) -> CreateGroupParams {
+    CreateGroupParams {
+        group_type: group_type.into(),
+        group_id: Some(group_id.into()),
+        group_name: format!("{group_id} name"),
+        member_list: members
+            .iter()
+            .map(|user| GroupMemberSpec {
+                user_id: (*user).to_owned(),
+                role: GroupRole::Member,
+            })
+            .collect(),
+    }
+}
+
+/// The push of event `E` to `users`, as the service publishes it.
+pub(crate) fn push<E: Event>(users: &[&str], data: E::Data) -> Delivery {
+    push_except::<E>(users, data, None)
+}
+
+/// Like [`push`], leaving out session `except`.
+pub(crate) fn push_except<E: Event>(
+    users: &[&str],
+    data: E::Data,
+    except: Option<SessionId>,
+) -> Delivery {
+    Delivery::Push {
+        users: users.iter().map(|u| (*u).to_owned()).collect(),
+        push: SharedPush::new(E::push(data)),
+        except,
+    }
+}
+
+/// The recipients and event of a push delivery (panics on a kick).
+pub(crate) fn pushed(delivery: &Delivery) -> (Vec<&str>, &PushEvent) {
+    match delivery {
+        Delivery::Push { users, push, .. } => {
+            (users.iter().map(String::as_str).collect(), push.event())
+        }
+        Delivery::Kick { .. } => panic!("expected a push, got {delivery:?}"),
+    }
+}
+
+/// The refusal of a call that must fail, as its variant and text (`Debug`), so that a test
+/// names both the kind of refusal and what it says.
+#[track_caller]
+pub(crate) fn refusal<T: Debug>(result: ServiceResult<T>) -> String {
+    match result {
+        Ok(value) => panic!("expected a refusal, got {value:?}"),
+        Err(error) => format!("{error:?}"),
+    }
+}
