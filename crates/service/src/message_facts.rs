@@ -4,8 +4,11 @@
 //! A stored message's conversation, sender, receiver, sequence, receipt request and group type
 //! never change, so an entry cannot go stale while its message exists. Facts are remembered when
 //! a message is sent through this node and loaded from the store on a miss; a deleted group's
-//! entries are dropped with it. The store's write still checks membership and recipients, so a
-//! cache entry never grants anything by itself.
+//! entries are dropped with it. What the cache decides alone differs by conversation:
+//! - C2C: the cache alone decides that the caller is the message's receiver (a fact that never
+//!   changes); the store's write only sets the receipt time where none is set.
+//! - Group: the store's write checks in its transaction that the caller is a current member and
+//!   a recipient of each message, so a cache entry never grants a group receipt by itself.
 
 use std::collections::HashMap;
 use std::sync::Arc;

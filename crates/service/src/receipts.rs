@@ -107,7 +107,8 @@ impl Tidings {
     }
 
     /// Records C2C receipts and tells each message's sender at once; returns the newly
-    /// receipted IDs.
+    /// receipted IDs. The cached facts alone decide that `reader` is each message's receiver:
+    /// the store's write checks nothing more, it only sets the receipt time where none is set.
     async fn record_c2c_receipts(
         &self,
         reader: &str,
