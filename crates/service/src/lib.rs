@@ -10,12 +10,12 @@ mod admin;
 mod bus;
 mod callbacks;
 mod checks;
+mod content;
 mod conversations;
 mod error;
 mod groups;
 mod message_facts;
 mod messages;
-mod msg_body;
 mod notifier;
 mod receipts;
 mod render;
@@ -32,9 +32,9 @@ pub use bus::{Bus, Delivery, Hub, LocalBus, Outbound, SessionId, SharedPush};
 pub use callbacks::{
     AfterEvent, CallbackEvent, Callbacks, GroupReceiptCount, NoCallbacks, Origin, with_origin,
 };
+pub use content::{MessageContent, content_of};
 pub use error::{ServiceError, ServiceResult};
 pub use messages::SendOptions;
-pub use msg_body::{ParsedBody, msg_body_of, parse_msg_body};
 pub use notifier::ReceiptNotifier;
 pub use settings::{Limits, ReadReceiptSettings};
 

@@ -9,9 +9,10 @@ use tidings_proto::{MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
 use tidings_store::{ConvKey, MessageRecord, NewMessage};
 
 use crate::checks::{check_id, check_page};
+use crate::content;
 use crate::error::InGroup;
 use crate::message_facts::MessageFacts;
-use crate::render::{Viewer, encode_elem, render, render_for};
+use crate::render::{Viewer, render, render_for};
 use crate::{AfterEvent, ServiceError, ServiceResult, Tidings, now, now_millis};
 
 /// A new, unique message ID: creation time in milliseconds and 64 random bits. The millisecond
@@ -48,8 +49,9 @@ fn payload_size(params: &SendMessageParams) -> usize {
 pub struct SendOptions {
     /// Push the message to the sender's own devices too (REST `SyncOtherMachine` 1).
     pub sync_to_sender: bool,
-    /// A verbatim REST `MsgBody` (V2TIM type of its first element, JSON array) to store instead
-    /// of the params' element.
+    /// Elements to store verbatim instead of the params' element: the V2TIM type of the first
+    /// and the elements' JSON array (a REST `MsgBody` that is not one text or custom element).
+    /// Read back as [`crate::MessageContent::Verbatim`].
     pub raw_body: Option<(u32, String)>,
     /// Sent by the App administrator: a group message needs no membership.
     pub as_admin: bool,
@@ -107,7 +109,7 @@ impl Tidings {
         }
         let (elem_type, body) = match options.raw_body.clone() {
             Some(raw) => raw,
-            None => encode_elem(params.text_elem.as_ref(), params.custom_elem.as_ref()),
+            None => content::encode(params.text_elem.as_ref(), params.custom_elem.as_ref()),
         };
         let message = NewMessage {
             msg_id: new_msg_id(),

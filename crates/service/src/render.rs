@@ -2,13 +2,11 @@
 
 use std::collections::HashSet;
 
-use tidings_proto::{
-    CustomElem, ELEM_TYPE_CUSTOM, ELEM_TYPE_TEXT, MSG_STATUS_SENT, Message, TextElem,
-};
-use tidings_store::{MessageRecord, StoreError};
+use tidings_proto::{MSG_STATUS_SENT, Message};
+use tidings_store::MessageRecord;
 
 use crate::ServiceResult;
-use crate::msg_body::is_raw;
+use crate::content::{MessageContent, content_of};
 
 /// What a viewer's rendering depends on besides the message itself.
 #[derive(Debug, Default)]
@@ -21,19 +19,6 @@ pub(crate) struct Viewer<'a> {
     pub peer_read_seq: u64,
     /// Group: messages the viewer already sent a receipt for.
     pub receipted: HashSet<String>,
-}
-
-/// The element body as stored: the JSON of a text or custom element.
-pub(crate) fn encode_elem(text: Option<&TextElem>, custom: Option<&CustomElem>) -> (u32, String) {
-    match (text, custom) {
-        (Some(text), _) => (ELEM_TYPE_TEXT, serde_json::json!({ "text": text.text }).to_string()),
-        (None, Some(custom)) => (
-            ELEM_TYPE_CUSTOM,
-            serde_json::json!({ "data": custom.data, "desc": custom.desc, "extension": custom.extension })
-                .to_string(),
-        ),
-        (None, None) => (ELEM_TYPE_TEXT, serde_json::json!({ "text": "" }).to_string()),
-    }
 }
 
 /// Renders a message fresh from the store for a user: their own messages are read; anyone
@@ -52,26 +37,10 @@ pub(crate) fn render_for(record: &MessageRecord, user: &str) -> ServiceResult<Me
 pub(crate) fn render(record: &MessageRecord, viewer: &Viewer<'_>) -> ServiceResult<Message> {
     let stored = &record.message;
     let is_self = stored.sender == viewer.user;
-    let corrupt =
-        |e: serde_json::Error| StoreError::Corrupt(format!("message {}: {e}", stored.msg_id));
-    let (text_elem, custom_elem, msg_body) = if is_raw(&stored.body) {
-        (
-            None,
-            None,
-            Some(serde_json::from_str(&stored.body).map_err(corrupt)?),
-        )
-    } else if stored.elem_type == ELEM_TYPE_CUSTOM {
-        (
-            None,
-            Some(serde_json::from_str(&stored.body).map_err(corrupt)?),
-            None,
-        )
-    } else {
-        (
-            Some(serde_json::from_str(&stored.body).map_err(corrupt)?),
-            None,
-            None,
-        )
+    let (text_elem, custom_elem, msg_body) = match content_of(stored)? {
+        MessageContent::Text(text) => (Some(text), None, None),
+        MessageContent::Custom(custom) => (None, Some(custom), None),
+        MessageContent::Verbatim(elements) => (None, None, Some(elements)),
     };
     let user_id = match (&stored.group_id, &stored.receiver) {
         (None, Some(receiver)) if is_self => Some(receiver.clone()),

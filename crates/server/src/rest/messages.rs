@@ -2,10 +2,11 @@
 
 use serde_json::{Value, json};
 use tidings_proto::methods::SendMessageParams;
-use tidings_service::{ParsedBody, SendOptions, msg_body_of, parse_msg_body};
+use tidings_service::SendOptions;
 use tidings_store::MessageRecord;
 
 use super::{Call, Reply, RestError, codes, fields};
+use crate::tencent::msg_body::{ParsedBody, msg_body_of, parse_msg_body};
 
 /// The V2TIM send parameters and options of a REST send body (without the addressee).
 fn send_params(
@@ -17,8 +18,7 @@ fn send_params(
         .body
         .get("MsgBody")
         .ok_or_else(|| RestError::new(call.invalid_code, "MsgBody is missing"))?;
-    let parsed =
-        parse_msg_body(body).map_err(|e| RestError::new(call.invalid_code, e.to_string()))?;
+    let parsed = parse_msg_body(body).map_err(|e| RestError::new(call.invalid_code, e))?;
     let no_unread = call
         .array("SendMsgControl")?
         .iter()

@@ -1,9 +1,10 @@
 //! Tencent's callback bodies: the `CallbackCommand` and JSON fields of each after-event.
 
 use serde_json::{Map, Value, json};
-use tidings_service::{AfterEvent, CallbackEvent, msg_body_of};
+use tidings_service::{AfterEvent, CallbackEvent};
 
 use crate::tencent::group_type_name;
+use crate::tencent::msg_body::msg_body_of;
 
 /// Tencent's `CallbackCommand` of an event, e.g. `C2C.CallbackAfterSendMsg`.
 pub(crate) fn command(event: &AfterEvent) -> &'static str {

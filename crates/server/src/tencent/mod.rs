@@ -1,4 +1,7 @@
-//! Tencent IM's names for domain values, shared by the REST API and the webhooks.
+//! Tencent IM's vocabulary for domain values, shared by the REST API and the webhooks: group
+//! type names and `MsgBody` arrays.
+
+pub(crate) mod msg_body;
 
 use tidings_proto::GroupType;
 
