@@ -6,6 +6,7 @@
 //! two roaring bitmaps of member ordinals per message (see `ARCHITECTURE.md`), never as one row
 //! per reader.
 
+mod codec;
 mod error;
 mod records;
 mod sqlite;

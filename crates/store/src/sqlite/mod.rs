@@ -5,6 +5,7 @@
 //! sync for the whole batch), and only then answers each job. So every acknowledged write is
 //! durable, and throughput grows with concurrency instead of being capped by fsync latency.
 
+mod layout;
 mod queries;
 mod receipt_cache;
 

@@ -5,7 +5,8 @@ use roaring::RoaringBitmap;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqliteStore;
-use super::receipt_cache::stored_readers;
+use super::layout::{delete_conversation_receipts, insert_receipt_state, stored_readers};
+use crate::codec::{decode_bitmap, encode_bitmap};
 use crate::{
     C2cConversationRecord, ConvKey, GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole,
     GroupType, MemberRecord, MessageRecord, NewGroup, NewMember, NewMessage, StorageStats, Store,
@@ -78,18 +79,6 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
         seq: row.get(11)?,
         receipt_at: row.get(12)?,
     })
-}
-
-pub(super) fn encode_bitmap(bitmap: &RoaringBitmap) -> StoreResult<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(bitmap.serialized_size());
-    bitmap
-        .serialize_into(&mut bytes)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(bytes)
-}
-
-pub(super) fn decode_bitmap(bytes: &[u8]) -> StoreResult<RoaringBitmap> {
-    RoaringBitmap::deserialize_from(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn load_member_bitmap(conn: &Connection, group_id: &str) -> StoreResult<Option<RoaringBitmap>> {
@@ -297,15 +286,7 @@ fn append_group_message(
         if let Some(ordinal) = sender_ordinal {
             recipients.remove(ordinal);
         }
-        recipients.optimize();
-        conn.execute(
-            "INSERT INTO group_receipts (msg_id, recipients, readers) VALUES (?1, ?2, ?3)",
-            params![
-                m.msg_id,
-                encode_bitmap(&recipients)?,
-                encode_bitmap(&RoaringBitmap::new())?
-            ],
-        )?;
+        insert_receipt_state(conn, &m.msg_id, &mut recipients)?;
     }
     Ok(seq)
 }
@@ -493,15 +474,7 @@ impl Store for SqliteStore {
         self.write_with_receipts(move |conn, receipts| {
             receipts.forget_group(&group_id);
             let conv = ConvKey::Group(group_id.clone()).encode();
-            for table in ["group_receipts", "group_receipt_deltas"] {
-                conn.execute(
-                    &format!(
-                        "DELETE FROM {table} WHERE msg_id IN \
-                         (SELECT msg_id FROM messages WHERE conv = ?1)"
-                    ),
-                    [&conv],
-                )?;
-            }
+            delete_conversation_receipts(conn, &conv)?;
             conn.execute("DELETE FROM messages WHERE conv = ?1", [&conv])?;
             conn.execute("DELETE FROM members WHERE group_id = ?1", [&group_id])?;
             conn.execute("DELETE FROM groups WHERE group_id = ?1", [&group_id])?;
