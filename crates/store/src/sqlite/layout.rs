@@ -136,3 +136,15 @@ pub(super) fn delete_conversation_receipts(conn: &Connection, conv: &str) -> Sto
     }
     Ok(())
 }
+
+/// Bytes of group read state as stored: every message's blobs and delta rows, with their keys.
+pub(super) fn stored_bytes(conn: &Connection) -> StoreResult<u64> {
+    let bytes: i64 = conn.query_row(
+        "SELECT (SELECT COALESCE(SUM(length(recipients) + length(readers) + length(msg_id)), 0) \
+         FROM group_receipts) + (SELECT COALESCE(SUM(length(readers) + length(msg_id) + 8), 0) \
+         FROM group_receipt_deltas)",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(u64::try_from(bytes).unwrap_or(0))
+}

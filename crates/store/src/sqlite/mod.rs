@@ -4,10 +4,20 @@
 //! job waiting, runs each inside its own savepoint of one transaction, commits once (one WAL
 //! sync for the whole batch), and only then answers each job. So every acknowledged write is
 //! durable, and throughput grows with concurrency instead of being capped by fsync latency.
+//!
+//! The SQL lives in one module per area (`users`, `groups`, `messages`, `conversations`,
+//! `receipts`, over `rows` and the receipt `layout`); `store_impl` only hands each trait call
+//! to the writer or a reader and to its area's function.
 
+mod conversations;
+mod groups;
 mod layout;
-mod queries;
+mod messages;
 mod receipt_cache;
+mod receipts;
+mod rows;
+mod store_impl;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,201 @@
+//! SQLite queries of messages: appending (with the sequence and, for a group message asking for
+//! receipts, its recipients), reading by ID or sequence, history, and unread counts.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::layout::insert_receipt_state;
+use super::rows::{MESSAGE_COLUMNS, message_from_row};
+use super::{conversations, groups};
+use crate::{ConvKey, MessageRecord, NewMessage, StoreError, StoreResult};
+
+/// Stores a message with the next sequence of its conversation. `as_admin`: a group message
+/// of the App administrator, who need not be a member.
+pub(super) fn append(
+    conn: &Connection,
+    message: NewMessage,
+    as_admin: bool,
+) -> StoreResult<MessageRecord> {
+    let seq = match (&message.group_id, &message.receiver) {
+        (Some(group_id), _) => append_group_message(conn, &message, group_id, as_admin)?,
+        (None, Some(receiver)) => append_c2c_message(conn, &message, receiver)?,
+        (None, None) => {
+            return Err(StoreError::NotFound("message receiver".into()));
+        }
+    };
+    Ok(MessageRecord {
+        message,
+        seq,
+        receipt_at: None,
+    })
+}
+
+fn append_group_message(
+    conn: &Connection,
+    m: &NewMessage,
+    group_id: &str,
+    as_admin: bool,
+) -> StoreResult<u64> {
+    let sender = groups::member(conn, group_id, &m.sender)?;
+    let sender_ordinal = match sender {
+        Some(member) if member.active => Some(member.ordinal),
+        _ if as_admin && groups::get(conn, group_id)?.is_some() => None,
+        Some(_) => {
+            return Err(StoreError::NotMember {
+                group: group_id.into(),
+                user: m.sender.clone(),
+            });
+        }
+        None if groups::get(conn, group_id)?.is_none() => {
+            return Err(StoreError::NotFound(format!("group {group_id}")));
+        }
+        None => {
+            return Err(StoreError::NotMember {
+                group: group_id.into(),
+                user: m.sender.clone(),
+            });
+        }
+    };
+    let seq: u64 = conn.query_row(
+        "UPDATE groups SET last_seq = last_seq + 1 WHERE group_id = ?1 RETURNING last_seq",
+        [group_id],
+        |row| row.get(0),
+    )?;
+    insert_message(conn, &ConvKey::Group(group_id.into()).encode(), seq, m)?;
+    if m.need_receipt {
+        let mut recipients = groups::member_bitmap(conn, group_id)?
+            .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
+        if let Some(ordinal) = sender_ordinal {
+            recipients.remove(ordinal);
+        }
+        insert_receipt_state(conn, &m.msg_id, &mut recipients)?;
+    }
+    Ok(seq)
+}
+
+fn append_c2c_message(conn: &Connection, m: &NewMessage, receiver: &str) -> StoreResult<u64> {
+    let conv = ConvKey::c2c(&m.sender, receiver).encode();
+    let seq = next_seq(conn, &conv)?;
+    insert_message(conn, &conv, seq, m)?;
+    conversations::note_c2c_message(conn, &m.sender, receiver, seq, m.timestamp)?;
+    Ok(seq)
+}
+
+/// The sequence after the last of a conversation. Reading MAX(seq) and then inserting is
+/// correct only because this engine's one writer thread runs every write, one job after
+/// another: no other append can take the same sequence in between.
+fn next_seq(conn: &Connection, conv: &str) -> StoreResult<u64> {
+    let last: Option<u64> = conn.query_row(
+        "SELECT MAX(seq) FROM messages WHERE conv = ?1",
+        [conv],
+        |row| row.get(0),
+    )?;
+    Ok(last.unwrap_or(0) + 1)
+}
+
+fn insert_message(conn: &Connection, conv: &str, seq: u64, m: &NewMessage) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, timestamp, random, \
+         need_receipt, excluded_unread, elem_type, body, cloud_custom_data) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        m.msg_id,
+        conv,
+        seq,
+        m.sender,
+        m.receiver,
+        m.group_id,
+        m.timestamp,
+        m.random,
+        m.need_receipt,
+        m.excluded_unread,
+        m.elem_type,
+        m.body,
+        m.cloud_custom_data
+    ])?;
+    Ok(())
+}
+
+/// The named messages that exist.
+pub(super) fn get(conn: &Connection, msg_ids: &[String]) -> StoreResult<Vec<MessageRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = ?1"
+    ))?;
+    let mut found = Vec::with_capacity(msg_ids.len());
+    for msg_id in msg_ids {
+        if let Some(message) = stmt.query_row([msg_id], message_from_row).optional()? {
+            found.push(message);
+        }
+    }
+    Ok(found)
+}
+
+/// The messages of a conversation with these sequences that exist.
+pub(super) fn by_seq(
+    conn: &Connection,
+    conversation: &ConvKey,
+    seqs: &[u64],
+) -> StoreResult<Vec<MessageRecord>> {
+    let conv = conversation.encode();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 AND seq = ?2"
+    ))?;
+    let mut found = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        if let Some(record) = stmt
+            .query_row(params![conv, seq], message_from_row)
+            .optional()?
+        {
+            found.push(record);
+        }
+    }
+    Ok(found)
+}
+
+/// Up to `limit` messages of a conversation before `before_seq` (all when None), newest first.
+pub(super) fn history(
+    conn: &Connection,
+    conversation: &ConvKey,
+    before_seq: Option<u64>,
+    limit: u32,
+) -> StoreResult<Vec<MessageRecord>> {
+    let conv = conversation.encode();
+    let before = before_seq.unwrap_or(u64::MAX >> 1);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 AND seq < ?2 \
+         ORDER BY seq DESC LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![conv, before, limit], message_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The sequence of the newest message at or before `time` in a conversation (0 if none).
+pub(super) fn seq_at_time(
+    conn: &Connection,
+    conversation: &ConvKey,
+    time: i64,
+) -> StoreResult<u64> {
+    let seq: Option<u64> = conn.query_row(
+        "SELECT MAX(seq) FROM messages WHERE conv = ?1 AND timestamp <= ?2",
+        params![conversation.encode(), time],
+        |row| row.get(0),
+    )?;
+    Ok(seq.unwrap_or(0))
+}
+
+/// Messages after `after_seq` that are not the viewer's own nor excluded from unread counts.
+pub(super) fn count_unread(
+    conn: &Connection,
+    conversation: &ConvKey,
+    after_seq: u64,
+    viewer: &str,
+) -> StoreResult<u64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM messages WHERE conv = ?1 AND seq > ?2 AND sender != ?3 \
+             AND excluded_unread = 0",
+        )?
+        .query_row(params![conversation.encode(), after_seq, viewer], |row| {
+            row.get(0)
+        })?)
+}

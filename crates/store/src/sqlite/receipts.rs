@@ -1,0 +1,80 @@
+//! SQLite queries of message-level receipts: C2C receipt times, and group read state through
+//! the writer's receipt cache and the stored layout.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::groups::active_member_ordinal;
+use super::layout::stored_readers;
+use super::receipt_cache::ReceiptCache;
+use crate::codec::decode_bitmap;
+use crate::{GroupReceiptRecord, GroupReceiptUpdate, StoreError, StoreResult};
+
+/// Sets the receipt time of C2C messages that have none; for each, whether it was set now.
+pub(super) fn record_c2c(
+    conn: &Connection,
+    msg_ids: &[String],
+    time: i64,
+) -> StoreResult<Vec<bool>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE messages SET receipt_at = ?2 WHERE msg_id = ?1 AND receipt_at IS NULL",
+    )?;
+    let mut newly = Vec::with_capacity(msg_ids.len());
+    for msg_id in msg_ids {
+        newly.push(stmt.execute(params![msg_id, time])? == 1);
+    }
+    Ok(newly)
+}
+
+/// Adds a current member to the readers of the group's messages, all or none: every message
+/// must be one of the group's with the reader among its recipients.
+pub(super) fn record_group(
+    conn: &Connection,
+    receipts: &mut ReceiptCache,
+    group_id: &str,
+    reader: &str,
+    msg_ids: Vec<String>,
+) -> StoreResult<Vec<GroupReceiptUpdate>> {
+    let reader_ordinal = active_member_ordinal(conn, group_id, reader)?;
+    // Check every message before changing any, so a refused call records nothing.
+    for msg_id in &msg_ids {
+        let not_recipient = || StoreError::NotRecipient {
+            msg_id: msg_id.clone(),
+        };
+        // No receipt state: the message does not exist or did not ask for receipts.
+        let state = match receipts.get(conn, msg_id) {
+            Err(StoreError::NotFound(_)) => return Err(not_recipient()),
+            other => other?,
+        };
+        if state.group_id != group_id || !state.recipients.contains(reader_ordinal) {
+            return Err(not_recipient());
+        }
+    }
+    msg_ids
+        .into_iter()
+        .map(|msg_id| receipts.add_reader(conn, msg_id, reader_ordinal))
+        .collect()
+}
+
+/// The read state of the group messages that have one.
+pub(super) fn group_states(
+    conn: &Connection,
+    msg_ids: Vec<String>,
+) -> StoreResult<Vec<GroupReceiptRecord>> {
+    let mut load =
+        conn.prepare_cached("SELECT recipients, readers FROM group_receipts WHERE msg_id = ?1")?;
+    let mut records = Vec::with_capacity(msg_ids.len());
+    for msg_id in msg_ids {
+        let blobs: Option<(Vec<u8>, Vec<u8>)> = load
+            .query_row([&msg_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        if let Some((recipients, readers)) = blobs {
+            let (readers, _) = stored_readers(conn, &msg_id, &readers)?;
+            records.push(GroupReceiptRecord {
+                msg_id,
+                recipients: decode_bitmap(&recipients)?,
+                readers,
+            });
+        }
+    }
+    Ok(records)
+}

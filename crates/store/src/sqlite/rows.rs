@@ -1,0 +1,102 @@
+//! The column lists the SQLite queries select, and the mapping of their rows to records.
+
+use rusqlite::Row;
+
+use crate::{
+    C2cConversationRecord, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord,
+    NewMessage, UserProfile, UserRecord,
+};
+
+pub(super) const USER_COLUMNS: &str = "user_id, nick, face_url, created_at";
+pub(super) const GROUP_COLUMNS: &str =
+    "group_id, group_type, name, owner, created_at, last_seq, member_count";
+/// Selected from `members m LEFT JOIN users u ON u.user_id = m.user_id`.
+pub(super) const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, \
+     m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, '')";
+pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
+     need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at";
+pub(super) const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time";
+
+/// A stored value the schema allows but this build cannot read, as a row-mapping error.
+fn unreadable(column: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, what.into())
+}
+
+fn group_type_at(row: &Row<'_>, column: usize) -> rusqlite::Result<GroupType> {
+    let name: String = row.get(column)?;
+    GroupType::parse(&name).ok_or_else(|| unreadable(column, format!("unknown group type {name}")))
+}
+
+fn role_at(row: &Row<'_>, column: usize) -> rusqlite::Result<GroupRole> {
+    GroupRole::try_from(row.get::<_, u32>(column)?).map_err(|e| unreadable(column, e))
+}
+
+pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        user_id: row.get(0)?,
+        profile: UserProfile {
+            nick: row.get(1)?,
+            face_url: row.get(2)?,
+        },
+        created_at: row.get(3)?,
+    })
+}
+
+pub(super) fn group_from_row(row: &Row<'_>) -> rusqlite::Result<GroupRecord> {
+    Ok(GroupRecord {
+        group_id: row.get(0)?,
+        group_type: group_type_at(row, 1)?,
+        name: row.get(2)?,
+        owner: row.get(3)?,
+        created_at: row.get(4)?,
+        last_seq: row.get(5)?,
+        member_count: row.get(6)?,
+    })
+}
+
+pub(super) fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRecord> {
+    Ok(MemberRecord {
+        group_id: row.get(0)?,
+        user_id: row.get(1)?,
+        ordinal: row.get(2)?,
+        role: role_at(row, 3)?,
+        joined_at: row.get(4)?,
+        read_seq: row.get(5)?,
+        active: row.get(6)?,
+        profile: UserProfile {
+            nick: row.get(7)?,
+            face_url: row.get(8)?,
+        },
+    })
+}
+
+pub(super) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
+    Ok(MessageRecord {
+        message: NewMessage {
+            msg_id: row.get(0)?,
+            sender: row.get(1)?,
+            receiver: row.get(2)?,
+            group_id: row.get(3)?,
+            timestamp: row.get(4)?,
+            random: row.get(5)?,
+            need_receipt: row.get(6)?,
+            excluded_unread: row.get(7)?,
+            elem_type: row.get(8)?,
+            body: row.get(9)?,
+            cloud_custom_data: row.get(10)?,
+        },
+        seq: row.get(11)?,
+        receipt_at: row.get(12)?,
+    })
+}
+
+pub(super) fn c2c_from_row(row: &Row<'_>) -> rusqlite::Result<C2cConversationRecord> {
+    Ok(C2cConversationRecord {
+        owner: row.get(0)?,
+        peer: row.get(1)?,
+        last_seq: row.get(2)?,
+        last_time: row.get(3)?,
+        read_seq: row.get(4)?,
+        read_time: row.get(5)?,
+    })
+}

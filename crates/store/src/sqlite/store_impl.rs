@@ -1,0 +1,230 @@
+//! The `Store` and `StorageStats` implementations for SQLite: each method hands its arguments
+//! to the writer or to a reader, and one function of its area's module does the work.
+
+use async_trait::async_trait;
+
+use super::{SqliteStore, conversations, groups, layout, messages, receipts, users};
+use crate::{
+    C2cConversationRecord, ConvKey, GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole,
+    GroupType, MemberRecord, MessageRecord, NewGroup, NewMember, NewMessage, StorageStats, Store,
+    StoreResult, UserProfile, UserRecord,
+};
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ensure_user(
+        &self,
+        user_id: &str,
+        profile: Option<UserProfile>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let user_id = user_id.to_owned();
+        self.write(move |conn| users::ensure(conn, &user_id, profile, now))
+            .await
+    }
+
+    async fn get_users(&self, user_ids: &[String]) -> StoreResult<Vec<UserRecord>> {
+        let user_ids = user_ids.to_vec();
+        self.read(move |conn| users::get(conn, &user_ids)).await
+    }
+
+    async fn delete_users(&self, user_ids: &[String]) -> StoreResult<Vec<bool>> {
+        let user_ids = user_ids.to_vec();
+        self.write(move |conn| users::delete(conn, &user_ids)).await
+    }
+
+    async fn list_groups(
+        &self,
+        after: &str,
+        limit: u32,
+        group_type: Option<GroupType>,
+    ) -> StoreResult<(Vec<GroupRecord>, u64)> {
+        let after = after.to_owned();
+        self.read(move |conn| groups::list(conn, &after, limit, group_type))
+            .await
+    }
+
+    async fn create_group(
+        &self,
+        group: NewGroup,
+        members: Vec<NewMember>,
+    ) -> StoreResult<GroupRecord> {
+        self.write(move |conn| groups::create(conn, &group, &members))
+            .await
+    }
+
+    async fn get_group(&self, group_id: &str) -> StoreResult<Option<GroupRecord>> {
+        let group_id = group_id.to_owned();
+        self.read(move |conn| groups::get(conn, &group_id)).await
+    }
+
+    async fn delete_group(&self, group_id: &str) -> StoreResult<()> {
+        let group_id = group_id.to_owned();
+        self.write_with_receipts(move |conn, receipts| groups::delete(conn, receipts, &group_id))
+            .await
+    }
+
+    async fn add_members(&self, group_id: &str, members: Vec<NewMember>) -> StoreResult<Vec<bool>> {
+        let group_id = group_id.to_owned();
+        self.write(move |conn| groups::add_members(conn, &group_id, &members))
+            .await
+    }
+
+    async fn remove_members(&self, group_id: &str, user_ids: &[String]) -> StoreResult<Vec<bool>> {
+        let (group_id, user_ids) = (group_id.to_owned(), user_ids.to_vec());
+        self.write(move |conn| groups::remove_members(conn, &group_id, &user_ids))
+            .await
+    }
+
+    async fn get_member(&self, group_id: &str, user_id: &str) -> StoreResult<Option<MemberRecord>> {
+        let (group_id, user_id) = (group_id.to_owned(), user_id.to_owned());
+        self.read(move |conn| groups::current_member(conn, &group_id, &user_id))
+            .await
+    }
+
+    async fn list_members(
+        &self,
+        group_id: &str,
+        from_ordinal: u32,
+        limit: u32,
+        role: Option<GroupRole>,
+    ) -> StoreResult<Vec<MemberRecord>> {
+        let group_id = group_id.to_owned();
+        self.read(move |conn| groups::list_members(conn, &group_id, from_ordinal, limit, role))
+            .await
+    }
+
+    async fn members_by_ordinal(
+        &self,
+        group_id: &str,
+        ordinals: &[u32],
+    ) -> StoreResult<Vec<MemberRecord>> {
+        let (group_id, ordinals) = (group_id.to_owned(), ordinals.to_vec());
+        self.read(move |conn| groups::members_by_ordinal(conn, &group_id, &ordinals))
+            .await
+    }
+
+    async fn member_user_ids(&self, group_id: &str) -> StoreResult<Vec<String>> {
+        let group_id = group_id.to_owned();
+        self.read(move |conn| groups::member_user_ids(conn, &group_id))
+            .await
+    }
+
+    async fn joined_groups(&self, user_id: &str) -> StoreResult<Vec<(GroupRecord, MemberRecord)>> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| groups::joined(conn, &user_id)).await
+    }
+
+    async fn set_group_read_seq(&self, group_id: &str, user_id: &str, seq: u64) -> StoreResult<()> {
+        let (group_id, user_id) = (group_id.to_owned(), user_id.to_owned());
+        self.write(move |conn| conversations::set_group_read_seq(conn, &group_id, &user_id, seq))
+            .await
+    }
+
+    async fn append_message(&self, message: NewMessage) -> StoreResult<MessageRecord> {
+        self.write(move |conn| messages::append(conn, message, false))
+            .await
+    }
+
+    async fn append_admin_message(&self, message: NewMessage) -> StoreResult<MessageRecord> {
+        self.write(move |conn| messages::append(conn, message, true))
+            .await
+    }
+
+    async fn get_messages(&self, msg_ids: &[String]) -> StoreResult<Vec<MessageRecord>> {
+        let msg_ids = msg_ids.to_vec();
+        self.read(move |conn| messages::get(conn, &msg_ids)).await
+    }
+
+    async fn messages_by_seq(
+        &self,
+        conversation: &ConvKey,
+        seqs: &[u64],
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let (conversation, seqs) = (conversation.clone(), seqs.to_vec());
+        self.read(move |conn| messages::by_seq(conn, &conversation, &seqs))
+            .await
+    }
+
+    async fn history(
+        &self,
+        conversation: &ConvKey,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let conversation = conversation.clone();
+        self.read(move |conn| messages::history(conn, &conversation, before_seq, limit))
+            .await
+    }
+
+    async fn seq_at_time(&self, conversation: &ConvKey, time: i64) -> StoreResult<u64> {
+        let conversation = conversation.clone();
+        self.read(move |conn| messages::seq_at_time(conn, &conversation, time))
+            .await
+    }
+
+    async fn count_unread(
+        &self,
+        conversation: &ConvKey,
+        after_seq: u64,
+        viewer: &str,
+    ) -> StoreResult<u64> {
+        let (conversation, viewer) = (conversation.clone(), viewer.to_owned());
+        self.read(move |conn| messages::count_unread(conn, &conversation, after_seq, &viewer))
+            .await
+    }
+
+    async fn c2c_conversations(&self, owner: &str) -> StoreResult<Vec<C2cConversationRecord>> {
+        let owner = owner.to_owned();
+        self.read(move |conn| conversations::c2c_list(conn, &owner))
+            .await
+    }
+
+    async fn c2c_conversation(
+        &self,
+        owner: &str,
+        peer: &str,
+    ) -> StoreResult<Option<C2cConversationRecord>> {
+        let (owner, peer) = (owner.to_owned(), peer.to_owned());
+        self.read(move |conn| conversations::c2c_one(conn, &owner, &peer))
+            .await
+    }
+
+    async fn set_c2c_read(&self, owner: &str, peer: &str, seq: u64, time: i64) -> StoreResult<()> {
+        let (owner, peer) = (owner.to_owned(), peer.to_owned());
+        self.write(move |conn| conversations::set_c2c_read(conn, &owner, &peer, seq, time))
+            .await
+    }
+
+    async fn record_c2c_receipts(&self, msg_ids: &[String], time: i64) -> StoreResult<Vec<bool>> {
+        let msg_ids = msg_ids.to_vec();
+        self.write(move |conn| receipts::record_c2c(conn, &msg_ids, time))
+            .await
+    }
+
+    async fn record_group_receipts(
+        &self,
+        group_id: &str,
+        reader: &str,
+        msg_ids: Vec<String>,
+    ) -> StoreResult<Vec<GroupReceiptUpdate>> {
+        let (group_id, reader) = (group_id.to_owned(), reader.to_owned());
+        self.write_with_receipts(move |conn, cache| {
+            receipts::record_group(conn, cache, &group_id, &reader, msg_ids)
+        })
+        .await
+    }
+
+    async fn group_receipts(&self, msg_ids: &[String]) -> StoreResult<Vec<GroupReceiptRecord>> {
+        let msg_ids = msg_ids.to_vec();
+        self.read(move |conn| receipts::group_states(conn, msg_ids))
+            .await
+    }
+}
+
+#[async_trait]
+impl StorageStats for SqliteStore {
+    async fn read_state_bytes(&self) -> StoreResult<u64> {
+        self.read(layout::stored_bytes).await
+    }
+}

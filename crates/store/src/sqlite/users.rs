@@ -1,0 +1,49 @@
+//! SQLite queries of users: creation, profiles, deletion.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::rows::{USER_COLUMNS, user_from_row};
+use crate::{StoreResult, UserProfile, UserRecord};
+
+/// Creates the user if absent, and sets the profile when given; whether it was created.
+pub(super) fn ensure(
+    conn: &Connection,
+    user_id: &str,
+    profile: Option<UserProfile>,
+    now: i64,
+) -> StoreResult<bool> {
+    let created = conn.execute(
+        "INSERT OR IGNORE INTO users (user_id, created_at) VALUES (?1, ?2)",
+        params![user_id, now],
+    )? == 1;
+    if let Some(profile) = profile {
+        conn.execute(
+            "UPDATE users SET nick = ?2, face_url = ?3 WHERE user_id = ?1",
+            params![user_id, profile.nick, profile.face_url],
+        )?;
+    }
+    Ok(created)
+}
+
+/// The named users that exist.
+pub(super) fn get(conn: &Connection, user_ids: &[String]) -> StoreResult<Vec<UserRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1"
+    ))?;
+    let mut users = Vec::with_capacity(user_ids.len());
+    for user_id in user_ids {
+        if let Some(user) = stmt.query_row([user_id], user_from_row).optional()? {
+            users.push(user);
+        }
+    }
+    Ok(users)
+}
+
+/// Deletes users; for each, whether it existed.
+pub(super) fn delete(conn: &Connection, user_ids: &[String]) -> StoreResult<Vec<bool>> {
+    let mut stmt = conn.prepare_cached("DELETE FROM users WHERE user_id = ?1")?;
+    user_ids
+        .iter()
+        .map(|id| Ok(stmt.execute([id])? == 1))
+        .collect()
+}
