@@ -19,6 +19,7 @@ mod rows;
 mod store_impl;
 mod users;
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -79,12 +80,67 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Prepared statements kept per connection (the store has fewer distinct ones).
 const STATEMENT_CACHE_CAPACITY: usize = 64;
 
+/// Answers a job that ran, once its batch committed (`Ok`) or failed (`Err`, why).
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Connection, &mut ReceiptCache) -> (bool, Completion) + Send>;
+
+/// A write queued to the writer thread.
+trait Job: Send {
+    /// Runs the work in the batch's transaction: whether it succeeded, and how to answer it
+    /// once the batch's fate is known.
+    fn run(self: Box<Self>, conn: &Connection, receipts: &mut ReceiptCache) -> (bool, Completion);
+
+    /// Answers without running: the batch failed, for `reason`, before reaching this job.
+    fn abandon(self: Box<Self>, reason: &str);
+}
+
+/// A job's work and where its caller waits for the answer.
+struct WriteJob<F, T> {
+    work: F,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<F, T> Job for WriteJob<F, T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection, &mut ReceiptCache) -> StoreResult<T> + Send,
+{
+    fn run(self: Box<Self>, conn: &Connection, receipts: &mut ReceiptCache) -> (bool, Completion) {
+        let Self { work, reply } = *self;
+        let outcome = work(conn, receipts);
+        let ok = outcome.is_ok();
+        let completion: Completion = Box::new(move |committed| {
+            let result = match committed {
+                Ok(()) => outcome,
+                Err(reason) => Err(batch_failed(&reason)),
+            };
+            let _ = reply.send(result);
+        });
+        (ok, completion)
+    }
+
+    fn abandon(self: Box<Self>, reason: &str) {
+        let _ = self.reply.send(Err(batch_failed(reason)));
+    }
+}
+
+/// The error of every job of a batch that did not commit.
+fn batch_failed(reason: &str) -> StoreError {
+    StoreError::Unavailable(format!("commit failed: {reason}"))
+}
+
+/// A job running `work`, and where its answer arrives.
+fn write_job<T, F>(work: F) -> (Box<dyn Job>, oneshot::Receiver<StoreResult<T>>)
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection, &mut ReceiptCache) -> StoreResult<T> + Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    (Box::new(WriteJob { work, reply }), answer)
+}
 
 /// The embedded store.
 pub struct SqliteStore {
-    jobs: mpsc::UnboundedSender<Job>,
+    jobs: mpsc::UnboundedSender<Box<dyn Job>>,
     readers: Arc<ReaderPool>,
 }
 
@@ -134,19 +190,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection, &mut ReceiptCache) -> StoreResult<T> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn, receipts| {
-            let outcome = work(conn, receipts);
-            let ok = outcome.is_ok();
-            let completion: Completion = Box::new(move |committed| {
-                let result = match committed {
-                    Ok(()) => outcome,
-                    Err(reason) => Err(StoreError::Unavailable(format!("commit failed: {reason}"))),
-                };
-                let _ = reply.send(result);
-            });
-            (ok, completion)
-        });
+        let (job, answer) = write_job(work);
         self.jobs
             .send(job)
             .map_err(|_| StoreError::Unavailable("writer thread stopped".into()))?;
@@ -232,25 +276,29 @@ fn open_connection(path: &Path, synchronous: Synchronous) -> StoreResult<Connect
 /// The writer loop: batch, run each job in a savepoint, commit once, then answer.
 fn run_writer(
     conn: &mut Connection,
-    mut queue: mpsc::UnboundedReceiver<Job>,
+    mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>,
     max_batch: usize,
     mut receipts: ReceiptCache,
 ) {
     while let Some(first) = queue.blocking_recv() {
-        let mut batch = vec![first];
+        let mut batch = VecDeque::from([first]);
         while batch.len() < max_batch {
             match queue.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => batch.push_back(job),
                 Err(_) => break,
             }
         }
         let mut completions = Vec::with_capacity(batch.len());
-        let committed = run_batch(conn, batch, &mut receipts, &mut completions);
+        let committed = run_batch(conn, &mut batch, &mut receipts, &mut completions);
         match &committed {
             Ok(()) => receipts.end_batch(),
             Err(reason) => {
                 receipts.discard();
                 tracing::error!(%reason, "sqlite batch failed");
+                // The jobs the failure came before are answered with it too, not dropped.
+                for job in batch {
+                    job.abandon(reason);
+                }
             }
         }
         for completion in completions {
@@ -268,9 +316,11 @@ fn run_statement(conn: &Connection, sql: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Runs the jobs of `batch` in one transaction and commits it. On failure, `batch` keeps the
+/// jobs not run.
 fn run_batch(
     conn: &mut Connection,
-    batch: Vec<Job>,
+    batch: &mut VecDeque<Box<dyn Job>>,
     receipts: &mut ReceiptCache,
     completions: &mut Vec<Completion>,
 ) -> Result<(), String> {
@@ -280,28 +330,80 @@ fn run_batch(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| e.to_string())?;
-    let mut failure = None;
-    for job in batch {
-        if let Err(e) = run_statement(&tx, "SAVEPOINT job") {
-            failure = Some(e);
-            break;
+    while let Some(job) = batch.pop_front() {
+        if let Err(reason) = run_statement(&tx, "SAVEPOINT job") {
+            // Not run: the caller answers it with the failure.
+            batch.push_front(job);
+            return Err(reason);
         }
-        let (ok, completion) = job(&tx, receipts);
+        let (ok, completion) = job.run(&tx, receipts);
         completions.push(completion);
         // A failed job's own changes are rolled back; the others' stay in the batch.
-        let ended = if ok {
-            run_statement(&tx, "RELEASE job")
+        if ok {
+            run_statement(&tx, "RELEASE job")?;
         } else {
-            run_statement(&tx, "ROLLBACK TO job").and_then(|()| run_statement(&tx, "RELEASE job"))
-        };
-        if let Err(e) = ended {
-            failure = Some(e);
-            break;
+            run_statement(&tx, "ROLLBACK TO job")?;
+            run_statement(&tx, "RELEASE job")?;
         }
-    }
-    if let Some(reason) = failure {
-        return Err(reason);
     }
     receipts.flush(&tx).map_err(|e| e.to_string())?;
     tx.commit().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    fn insert_user(conn: &Connection, user_id: &str) -> StoreResult<()> {
+        conn.execute(
+            "INSERT INTO users (user_id, created_at) VALUES (?1, 0)",
+            [user_id],
+        )?;
+        Ok(())
+    }
+
+    /// A job that releases its own savepoint makes the writer's `RELEASE job` fail, and so the
+    /// batch: every job of it, run or not, is answered with that failure.
+    #[test]
+    fn every_job_of_a_failed_batch_gets_its_failure() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(include_str!("schema.sql")).unwrap();
+        let later_ran = Arc::new(AtomicBool::new(false));
+        let (queue, jobs) = mpsc::unbounded_channel();
+        let (before, before_answer) = write_job(|conn, _| insert_user(conn, "before"));
+        let (breaking, breaking_answer) = write_job(|conn, _| {
+            conn.execute_batch("RELEASE job")?;
+            Ok(())
+        });
+        let ran = Arc::clone(&later_ran);
+        let (after, after_answer) = write_job(move |conn, _| {
+            ran.store(true, Ordering::SeqCst);
+            insert_user(conn, "after")
+        });
+        for job in [before, breaking, after] {
+            queue.send(job).unwrap();
+        }
+        drop(queue);
+
+        run_writer(&mut conn, jobs, 16, ReceiptCache::new(0));
+
+        let failure: Result<(), String> =
+            Err("store unavailable: commit failed: no such savepoint: job".into());
+        let answers = [before_answer, breaking_answer, after_answer].map(|mut answer| {
+            answer
+                .try_recv()
+                .map(|result| result.map_err(|e| e.to_string()))
+        });
+        assert_eq!(
+            answers,
+            [Ok(failure.clone()), Ok(failure.clone()), Ok(failure)]
+        );
+        assert!(!later_ran.load(Ordering::SeqCst));
+        let users: u64 = conn
+            .query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(users, 0);
+    }
 }
