@@ -9,8 +9,7 @@ parent naming its child, is no edge. `pub use` re-exports are followed, so `crat
 re-exported from `crate::a::Item` counts as naming `a`. Any strongly connected set of siblings
 is reported with the line behind each edge of one circle through it.
 
-Usage: module-cycles.py [--allow CRATE_DIR]... CRATE_DIR...
-Crates given with --allow are still checked and reported, but do not fail the run.
+Usage: module-cycles.py CRATE_DIR...
 """
 
 import argparse
@@ -312,16 +311,12 @@ def check(crate):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--allow", action="append", default=[], type=Path)
     parser.add_argument("crates", nargs="+", type=Path)
     args = parser.parse_args()
     failed = False
     for root in args.crates:
         if check(Crate(root)):
-            if root in args.allow:
-                print(f"    (allowed for now: {root} is in the allow-list)", file=sys.stderr)
-            else:
-                failed = True
+            failed = True
     return 1 if failed else 0
 
 
