@@ -1,4 +1,6 @@
-//! Persistence for Tidings: the [`Store`] trait, its records, and the embedded SQLite engine.
+//! Persistence for Tidings: the [`Store`] trait, its records, and its two engines: embedded
+//! SQLite (the default) and PostgreSQL (shared by the nodes of a cluster), chosen by
+//! [`open_store`].
 //!
 //! The trait is domain-level (users, groups, members, messages, read positions, receipts) and
 //! object-safe, held as `Arc<dyn Store>`. Every write method returns only after its data is
@@ -8,12 +10,17 @@
 
 mod codec;
 mod error;
+mod migrations;
+mod open;
+mod postgres;
 mod records;
 mod sqlite;
 
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use open::{OpenedStore, StoreConfig, StoreUrl, open_store};
+pub use postgres::{PgOptions, PgStore};
 pub use records::*;
 pub use roaring::RoaringBitmap;
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
@@ -21,7 +28,21 @@ pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The persistence boundary. Implementations: [`SqliteStore`] (embedded, default).
+/// The persistence boundary. Engines: [`SqliteStore`] (embedded, default) and [`PgStore`].
+///
+/// What every engine guarantees, whatever number of stores share its data (the conformance
+/// suite in `tests/store` holds each engine to it):
+/// - **Atomic calls.** Each call takes effect entirely or not at all; a refused call records
+///   nothing.
+/// - **Durable before return.** A write returns only once its data survives a crash, so its
+///   result may be acknowledged.
+/// - **Gapless, unique sequences.** The messages of one conversation get 1, 2, 3, … with no
+///   number given twice or skipped, also when several stores append at once.
+/// - **Idempotent receipts.** Recording a receipt again changes nothing and reports no change;
+///   of concurrent identical receipts exactly one reports the change.
+/// - **Monotone read state.** A reader never sees a message's readers shrink.
+/// - **Result order.** Per-item results follow the order asked; listings follow the order
+///   their method names.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates the user if absent. With `profile`, also sets nickname and face URL.

@@ -1,133 +1,15 @@
-//! Store tests against a real SQLite file: group commit, sequences, membership ordinals,
-//! receipt bitmaps, and durability across reopening.
+//! The conformance cases: what every engine must do, each run unchanged against SQLite and
+//! PostgreSQL (see `main.rs`).
 
 use std::sync::Arc;
 
-use tidings_store::{
-    ConvKey, GroupRole, GroupType, NewGroup, NewMember, NewMessage, SqliteOptions, SqliteStore,
-    StorageStats, Store, StoreError,
-};
+use tidings_store::{ConvKey, GroupRole, GroupType, NewGroup, RoaringBitmap, StoreError};
 
-fn open(dir: &tempfile::TempDir) -> Arc<dyn Store> {
-    open_engine(dir)
-}
+use crate::engine::TestEngine;
+use crate::fixtures::*;
 
-fn open_engine(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
-    Arc::new(SqliteStore::open(SqliteOptions::new(dir.path().join("t.db"))).expect("store opens"))
-}
-
-fn member(user: &str, role: GroupRole) -> NewMember {
-    NewMember {
-        user_id: user.into(),
-        role,
-        joined_at: 1,
-    }
-}
-
-fn group_message(id: &str, sender: &str, group: &str, need_receipt: bool) -> NewMessage {
-    NewMessage {
-        msg_id: id.into(),
-        sender: sender.into(),
-        receiver: None,
-        group_id: Some(group.into()),
-        timestamp: 10,
-        random: 0,
-        need_receipt,
-        excluded_unread: false,
-        elem_type: 1,
-        body: r#"{"text":"x"}"#.into(),
-        cloud_custom_data: String::new(),
-    }
-}
-
-fn c2c_message(id: &str, sender: &str, receiver: &str, timestamp: i64) -> NewMessage {
-    NewMessage {
-        receiver: Some(receiver.into()),
-        group_id: None,
-        timestamp,
-        ..group_message(id, sender, "", false)
-    }
-}
-
-async fn group_with(store: &Arc<dyn Store>, group: &str, users: &[&str]) {
-    let members = users
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            member(
-                u,
-                if i == 0 {
-                    GroupRole::Owner
-                } else {
-                    GroupRole::Member
-                },
-            )
-        })
-        .collect();
-    let new = NewGroup {
-        group_id: group.into(),
-        group_type: GroupType::Work,
-        name: "g".into(),
-        owner: users[0].into(),
-        created_at: 1,
-    };
-    store
-        .create_group(new, members)
-        .await
-        .expect("group created");
-}
-
-/// Group "g" of `members` users `u0`… (`u0` owns it) and `messages` messages `m0`… from `u0`
-/// asking for receipts; returns the message IDs.
-async fn group_with_receipt_messages(
-    store: &Arc<dyn Store>,
-    members: usize,
-    messages: usize,
-) -> Vec<String> {
-    let users: Vec<String> = (0..members).map(|i| format!("u{i}")).collect();
-    let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    group_with(store, "g", &names).await;
-    let ids: Vec<String> = (0..messages).map(|i| format!("m{i}")).collect();
-    for id in &ids {
-        store
-            .append_message(group_message(id, "u0", "g", true))
-            .await
-            .expect("message appended");
-    }
-    ids
-}
-
-/// Every reader of [`group_with_receipt_messages`] receipts all `ids` twice, all calls at
-/// once; returns how many (message, reader) pairs the calls reported as newly read.
-async fn every_reader_receipts_twice_at_once(
-    store: &Arc<dyn Store>,
-    members: usize,
-    ids: &[String],
-) -> usize {
-    let mut tasks = Vec::new();
-    for user in (1..members).chain(1..members).map(|i| format!("u{i}")) {
-        let (store, ids) = (Arc::clone(store), ids.to_vec());
-        tasks.push(tokio::spawn(async move {
-            store.record_group_receipts("g", &user, ids).await
-        }));
-    }
-    let mut changed = 0;
-    for task in tasks {
-        changed += task
-            .await
-            .expect("receipt task ran")
-            .expect("receipts recorded")
-            .iter()
-            .filter(|u| u.changed)
-            .count();
-    }
-    changed
-}
-
-#[tokio::test]
-async fn concurrent_group_sends_get_gapless_sequences() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+pub(crate) async fn concurrent_group_sends_get_gapless_sequences(engine: TestEngine) {
+    let store = engine.store();
     group_with(&store, "g", &["a", "b"]).await;
     let mut tasks = Vec::new();
     for i in 0..200 {
@@ -149,10 +31,8 @@ async fn concurrent_group_sends_get_gapless_sequences() {
     assert_eq!(store.get_group("g").await.unwrap().unwrap().last_seq, 200);
 }
 
-#[tokio::test]
-async fn a_failed_write_in_a_batch_leaves_the_others_committed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+pub(crate) async fn a_failed_write_in_a_batch_leaves_the_others_committed(engine: TestEngine) {
+    let store = engine.store();
     group_with(&store, "g", &["a", "b"]).await;
     let good = store.append_message(group_message("ok", "a", "g", false));
     let bad = store.append_message(group_message("bad", "stranger", "g", false));
@@ -169,10 +49,8 @@ async fn a_failed_write_in_a_batch_leaves_the_others_committed() {
     );
 }
 
-#[tokio::test]
-async fn duplicate_group_ids_conflict() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+pub(crate) async fn duplicate_group_ids_conflict(engine: TestEngine) {
+    let store = engine.store();
     group_with(&store, "g", &["a"]).await;
     let again = NewGroup {
         group_id: "g".into(),
@@ -189,10 +67,8 @@ async fn duplicate_group_ids_conflict() {
     ));
 }
 
-#[tokio::test]
-async fn ordinals_survive_leaving_and_rejoining() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+pub(crate) async fn ordinals_survive_leaving_and_rejoining(engine: TestEngine) {
+    let store = engine.store();
     group_with(&store, "g", &["a", "b", "c"]).await;
     let before = store.get_member("g", "b").await.unwrap().unwrap().ordinal;
     assert_eq!(
@@ -231,10 +107,10 @@ async fn ordinals_survive_leaving_and_rejoining() {
     assert_eq!(listed, ["a", "b", "c"]);
 }
 
-#[tokio::test]
-async fn receipt_recipients_are_the_members_at_send_time_minus_the_sender() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+pub(crate) async fn receipt_recipients_are_the_members_at_send_time_minus_the_sender(
+    engine: TestEngine,
+) {
+    let store = engine.store();
     group_with(&store, "g", &["a", "b", "c"]).await;
     store
         .append_message(group_message("m", "a", "g", true))
@@ -257,11 +133,8 @@ async fn receipt_recipients_are_the_members_at_send_time_minus_the_sender() {
     ));
 }
 
-#[tokio::test]
-async fn group_receipts_count_each_reader_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = open_engine(&dir);
-    let store: Arc<dyn Store> = engine.clone();
+pub(crate) async fn group_receipts_count_each_reader_once(engine: TestEngine) {
+    let store = engine.store();
     group_with(&store, "g", &["a", "b", "c"]).await;
     store
         .append_message(group_message("m", "a", "g", true))
@@ -281,13 +154,10 @@ async fn group_receipts_count_each_reader_once() {
         .remove(0);
     assert!(!again.changed);
     assert_eq!(again.read_count, 1);
-    assert!(engine.read_state_bytes().await.unwrap() > 0);
 }
 
-#[tokio::test]
-async fn c2c_sequences_unread_and_read_positions() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+pub(crate) async fn c2c_sequences_unread_and_read_positions(engine: TestEngine) {
+    let store = engine.store();
     for (i, (from, to)) in [("a", "b"), ("b", "a"), ("a", "b")].into_iter().enumerate() {
         let record = store
             .append_message(c2c_message(&format!("c{i}"), from, to, 100 + i as i64))
@@ -333,11 +203,9 @@ async fn c2c_sequences_unread_and_read_positions() {
     );
 }
 
-#[tokio::test]
-async fn everything_acknowledged_is_there_after_reopening() {
-    let dir = tempfile::tempdir().unwrap();
+pub(crate) async fn everything_acknowledged_is_there_after_reopening(mut engine: TestEngine) {
     {
-        let store = open(&dir);
+        let store = engine.store();
         group_with(&store, "g", &["a", "b"]).await;
         store
             .append_message(group_message("m", "a", "g", true))
@@ -348,7 +216,8 @@ async fn everything_acknowledged_is_there_after_reopening() {
             .await
             .unwrap();
     }
-    let store = open(&dir);
+    engine.reopen().await;
+    let store = engine.store();
     assert_eq!(store.get_group("g").await.unwrap().unwrap().last_seq, 1);
     assert_eq!(
         store.group_receipts(&["m".into()]).await.unwrap()[0]
@@ -358,10 +227,8 @@ async fn everything_acknowledged_is_there_after_reopening() {
     );
 }
 
-#[tokio::test]
-async fn deleting_a_group_removes_its_messages_and_members() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+pub(crate) async fn deleting_a_group_removes_its_messages_and_members(engine: TestEngine) {
+    let store = engine.store();
     group_with(&store, "g", &["a", "b"]).await;
     store
         .append_message(group_message("m", "a", "g", true))
@@ -373,10 +240,8 @@ async fn deleting_a_group_removes_its_messages_and_members() {
     assert!(store.joined_groups("a").await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn concurrent_receipts_on_the_same_messages_all_count_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+pub(crate) async fn concurrent_receipts_on_the_same_messages_all_count_once(engine: TestEngine) {
+    let store = engine.store();
     let ids = group_with_receipt_messages(&store, 200, 2).await;
     let changed = every_reader_receipts_twice_at_once(&store, 200, &ids).await;
     assert_eq!(
@@ -390,10 +255,8 @@ async fn concurrent_receipts_on_the_same_messages_all_count_once() {
     }
 }
 
-#[tokio::test]
-async fn a_refused_receipt_records_nothing_even_in_a_shared_batch() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+pub(crate) async fn a_refused_receipt_records_nothing_even_in_a_shared_batch(engine: TestEngine) {
+    let store = engine.store();
     group_with(&store, "g", &["a", "b", "c"]).await;
     store
         .append_message(group_message("early", "a", "g", true))
@@ -430,10 +293,10 @@ async fn a_refused_receipt_records_nothing_even_in_a_shared_batch() {
     assert_eq!(later.readers.iter().collect::<Vec<_>>(), vec![b]);
 }
 
-#[tokio::test]
-async fn a_receipt_is_refused_to_non_members_and_for_other_groups_messages() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+pub(crate) async fn a_receipt_is_refused_to_non_members_and_for_other_groups_messages(
+    engine: TestEngine,
+) {
+    let store = engine.store();
     group_with(&store, "g", &["a", "b", "c"]).await;
     group_with(&store, "h", &["x", "y"]).await;
     store
@@ -482,25 +345,10 @@ async fn a_receipt_is_refused_to_non_members_and_for_other_groups_messages() {
     assert!(states[0].readers.is_empty(), "refused calls left no trace");
 }
 
-#[tokio::test]
-async fn receipts_stay_exact_when_the_writer_keeps_no_receipt_state_between_batches() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut options = SqliteOptions::new(dir.path().join("t.db"));
-    options.receipt_cache_bytes = 0;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(options).expect("store opens"));
-    let ids = group_with_receipt_messages(&store, 50, 5).await;
-    // Every reader twice, concurrently, so batches mix loads, repeats and evictions.
-    let changed = every_reader_receipts_twice_at_once(&store, 50, &ids).await;
-    assert_eq!(changed, 49 * ids.len(), "each reader is new exactly once");
-    for state in store.group_receipts(&ids).await.unwrap() {
-        assert_eq!(state.readers.len(), 49);
-    }
-}
-
-#[tokio::test]
-async fn a_deleted_groups_messages_take_no_receipts_even_when_the_group_is_recreated() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+pub(crate) async fn a_deleted_groups_messages_take_no_receipts_even_when_the_group_is_recreated(
+    engine: TestEngine,
+) {
+    let store = engine.store();
     group_with(&store, "g", &["a", "b", "c"]).await;
     store
         .append_message(group_message("old", "a", "g", true))
@@ -528,22 +376,11 @@ async fn a_deleted_groups_messages_take_no_receipts_even_when_the_group_is_recre
     );
 }
 
-/// Receipts `m0` of [`group_with_receipt_messages`] for `u1`…`u{readers}`, one call at a time,
-/// so that every batch changes the state the writer holds and writes it back.
-async fn read_one_at_a_time(store: &Arc<dyn Store>, readers: usize) {
-    for user in (1..=readers).map(|i| format!("u{i}")) {
-        store
-            .record_group_receipts("g", &user, vec!["m0".into()])
-            .await
-            .expect("receipt recorded");
-    }
-}
-
-#[tokio::test]
-async fn receipt_state_held_by_the_writer_is_what_a_reopened_store_reads() {
-    let dir = tempfile::tempdir().unwrap();
+pub(crate) async fn receipt_state_held_by_the_writer_is_what_a_reopened_store_reads(
+    mut engine: TestEngine,
+) {
     let written: Vec<u32> = {
-        let store = open(&dir);
+        let store = engine.store();
         group_with_receipt_messages(&store, 300, 1).await;
         // Not every recipient: the last batches' readers are still delta rows, not folded.
         read_one_at_a_time(&store, 250).await;
@@ -553,70 +390,34 @@ async fn receipt_state_held_by_the_writer_is_what_a_reopened_store_reads() {
             .collect()
     };
     assert_eq!(written.len(), 250);
-    let store = open(&dir);
+    engine.reopen().await;
+    let store = engine.store();
     let state = &store.group_receipts(&["m0".into()]).await.unwrap()[0];
     assert_eq!(state.readers.iter().collect::<Vec<_>>(), written);
     assert_eq!(state.recipients.len(), 299);
 }
 
-#[tokio::test]
-async fn a_message_every_recipient_read_is_stored_compactly() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = open_engine(&dir);
-    let store: Arc<dyn Store> = engine.clone();
+pub(crate) async fn a_message_every_recipient_read_is_stored_compactly(engine: TestEngine) {
+    let store = engine.store();
     group_with_receipt_messages(&store, 300, 1).await;
-    read_one_at_a_time(&store, 298).await;
-    let almost = engine.read_state_bytes().await.unwrap();
     read_one_at_a_time(&store, 299).await;
-    let settled = engine.read_state_bytes().await.unwrap();
-    // Two run-compressed bitmaps of 0..299 and the ID: no delta rows, no array of 299 ordinals.
-    assert!(
-        settled < 64,
-        "a fully read message takes {settled} bytes (before the last reader: {almost})"
-    );
+    let settled = engine.stats().read_state_bytes().await.unwrap();
     let state = &store.group_receipts(&["m0".into()]).await.unwrap()[0];
     assert_eq!((state.readers.len(), state.recipients.len()), (299, 299));
-}
-
-#[tokio::test]
-async fn a_write_waits_out_a_lock_another_connection_holds_for_a_moment() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    store
-        .append_message(c2c_message("first", "a", "b", 1))
-        .await
-        .unwrap();
-    // Another connection holds the write lock for a moment, as SQLite itself does now and then
-    // (a reader that finds the WAL index header mid-update takes it to check the header).
-    let path = dir.path().join("t.db");
-    let (locked, is_locked) = std::sync::mpsc::channel();
-    let blocker = std::thread::spawn(move || {
-        let conn = rusqlite::Connection::open(path).expect("second connection");
-        conn.execute_batch("BEGIN IMMEDIATE").expect("write lock");
-        locked.send(()).expect("test waits");
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        conn.execute_batch("COMMIT").expect("lock released");
-    });
-    is_locked.recv().unwrap();
-    // A C2C append reads the conversation's last sequence before it writes.
-    let appended = store
-        .append_message(c2c_message("second", "a", "b", 2))
-        .await;
-    blocker.join().unwrap();
-    assert!(
-        appended.is_ok(),
-        "the write failed instead of waiting: {appended:?}"
-    );
+    // The two sets as stored, each one run of 299 ordinals, and the ID: nothing else (no
+    // unfolded additions, no array of 299 ordinals).
+    assert!(state.recipients.iter().eq(1..300) && state.readers.iter().eq(1..300));
+    let mut run = RoaringBitmap::from_iter(1..300);
+    run.optimize();
     assert_eq!(
-        store.get_messages(&["second".into()]).await.unwrap().len(),
-        1
+        settled,
+        2 * run.serialized_size() as u64 + "m0".len() as u64
     );
+    assert!(settled < 64, "a fully read message takes {settled} bytes");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn counts_read_while_receipts_are_folded_never_go_down() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+pub(crate) async fn counts_read_while_receipts_are_folded_never_go_down(engine: TestEngine) {
+    let store = engine.store();
     group_with_receipt_messages(&store, 600, 1).await;
     let writer = {
         let store = Arc::clone(&store);
@@ -627,17 +428,24 @@ async fn counts_read_while_receipts_are_folded_never_go_down() {
     for _ in 0..3 {
         let (store, writer_done) = (Arc::clone(&store), writer.abort_handle());
         watchers.push(tokio::spawn(async move {
-            let mut last = 0;
+            let (mut last, mut seen) = (0, std::collections::BTreeSet::new());
             while !writer_done.is_finished() {
                 let state = &store.group_receipts(&["m0".into()]).await.unwrap()[0];
                 let count = state.readers.len();
                 assert!(count >= last, "a count went down from {last} to {count}");
                 last = count;
+                seen.insert(count);
             }
+            seen
         }));
     }
     writer.await.unwrap();
     for watcher in watchers {
-        watcher.await.unwrap();
+        let seen = watcher.await.unwrap();
+        // Reads that all came before or after the writer would prove nothing.
+        assert!(
+            seen.iter().any(|&count| count > 0 && count < 599),
+            "a watcher saw no count while the writer ran: {seen:?}"
+        );
     }
 }

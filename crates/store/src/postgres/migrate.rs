@@ -1,0 +1,42 @@
+//! The PostgreSQL schema's versions, applied at start under an advisory lock, so that nodes
+//! starting together migrate once.
+
+use deadpool_postgres::Object;
+
+use crate::StoreResult;
+use crate::migrations::{Migration, pending};
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("schema_v1.sql"),
+}];
+
+/// Any constant shared by every node: the key of the advisory lock held while migrating.
+const MIGRATION_LOCK: i64 = 0x7469_6469_6e67_7301;
+
+pub(super) async fn migrate(client: &mut Object) -> StoreResult<()> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS tidings_schema (version BIGINT NOT NULL)")
+        .await?;
+    let current: i64 = tx
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM tidings_schema", &[])
+        .await?
+        .get(0);
+    let steps = pending(MIGRATIONS, current)?;
+    for step in steps {
+        tx.batch_execute(step.sql).await?;
+        tx.execute("DELETE FROM tidings_schema", &[]).await?;
+        tx.execute(
+            "INSERT INTO tidings_schema (version) VALUES ($1)",
+            &[&step.version],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    if let Some(last) = steps.last() {
+        tracing::info!(version = last.version, "PostgreSQL schema migrated");
+    }
+    Ok(())
+}

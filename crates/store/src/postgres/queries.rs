@@ -1,0 +1,824 @@
+//! The `Store` implementation for PostgreSQL: each call one transaction (or one statement).
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use roaring::RoaringBitmap;
+
+use super::PgStore;
+use super::rows::{
+    self, C2C_COLUMNS, GROUP_COLUMNS, MEMBER_COLUMNS, MESSAGE_COLUMNS, USER_COLUMNS, bigint,
+};
+use crate::codec::{decode_bitmap, encode_bitmap};
+use crate::{
+    C2cConversationRecord, ConvKey, GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole,
+    GroupType, MemberRecord, MessageRecord, NewGroup, NewMember, NewMessage, StorageStats, Store,
+    StoreError, StoreResult, UserProfile, UserRecord,
+};
+
+/// The group row, locked until the transaction ends: the member bitmap, next ordinal and last
+/// sequence it returns stay true until then. None when there is no such group.
+async fn lock_group(
+    tx: &impl GenericClient,
+    group_id: &str,
+) -> StoreResult<Option<(RoaringBitmap, u32, i64)>> {
+    let row = tx
+        .query_opt(
+            "SELECT member_bitmap, next_ordinal, last_seq FROM groups WHERE group_id = $1 \
+             FOR UPDATE",
+            &[&group_id],
+        )
+        .await?;
+    row.map(|row| {
+        let bitmap: Vec<u8> = row.try_get(0)?;
+        let next: i64 = row.try_get(1)?;
+        let next = u32::try_from(next)
+            .map_err(|_| StoreError::Corrupt(format!("group {group_id} next ordinal {next}")))?;
+        Ok((decode_bitmap(&bitmap)?, next, row.try_get(2)?))
+    })
+    .transpose()
+}
+
+async fn save_member_bitmap(
+    tx: &impl GenericClient,
+    group_id: &str,
+    bitmap: &mut RoaringBitmap,
+    next_ordinal: u32,
+) -> StoreResult<()> {
+    bitmap.optimize();
+    tx.execute(
+        "UPDATE groups SET member_bitmap = $2, member_count = $3, next_ordinal = $4 \
+         WHERE group_id = $1",
+        &[
+            &group_id,
+            &encode_bitmap(bitmap)?,
+            &bigint(bitmap.len())?,
+            &i64::from(next_ordinal),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds members under the group row's lock; shared by creation and later additions.
+async fn insert_members(
+    tx: &impl GenericClient,
+    group_id: &str,
+    members: &[NewMember],
+) -> StoreResult<Vec<bool>> {
+    let (mut bitmap, mut next_ordinal, last_seq) = lock_group(tx, group_id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
+    let user_ids: Vec<&str> = members.iter().map(|m| m.user_id.as_str()).collect();
+    // (ordinal, active) of every named user who was ever a member.
+    let mut known: HashMap<String, (u32, bool)> = HashMap::new();
+    for row in tx
+        .query(
+            "SELECT user_id, ordinal, active FROM members WHERE group_id = $1 \
+             AND user_id = ANY($2)",
+            &[&group_id, &user_ids],
+        )
+        .await?
+    {
+        let ordinal: i64 = row.try_get(1)?;
+        let ordinal = u32::try_from(ordinal)
+            .map_err(|_| StoreError::Corrupt(format!("member ordinal {ordinal}")))?;
+        known.insert(row.try_get(0)?, (ordinal, row.try_get(2)?));
+    }
+    let (mut fresh, mut rejoined) = (Vec::new(), Vec::new());
+    let mut added = Vec::with_capacity(members.len());
+    for member in members {
+        let state = known.get(&member.user_id).copied();
+        match state {
+            Some((_, true)) => added.push(false),
+            Some((ordinal, false)) => {
+                rejoined.push(member);
+                bitmap.insert(ordinal);
+                known.insert(member.user_id.clone(), (ordinal, true));
+                added.push(true);
+            }
+            None => {
+                fresh.push((member, next_ordinal));
+                bitmap.insert(next_ordinal);
+                known.insert(member.user_id.clone(), (next_ordinal, true));
+                next_ordinal += 1;
+                added.push(true);
+            }
+        }
+    }
+    if !fresh.is_empty() {
+        let users: Vec<&str> = fresh.iter().map(|(m, _)| m.user_id.as_str()).collect();
+        let ordinals: Vec<i64> = fresh.iter().map(|(_, o)| i64::from(*o)).collect();
+        let roles: Vec<i64> = fresh
+            .iter()
+            .map(|(m, _)| i64::from(u32::from(m.role)))
+            .collect();
+        let joined: Vec<i64> = fresh.iter().map(|(m, _)| m.joined_at).collect();
+        tx.execute(
+            "INSERT INTO members (group_id, user_id, ordinal, role, joined_at, read_seq, active) \
+             SELECT $1, u, o, r, j, $6, TRUE \
+             FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS n(u, o, r, j)",
+            &[&group_id, &users, &ordinals, &roles, &joined, &last_seq],
+        )
+        .await?;
+    }
+    if !rejoined.is_empty() {
+        let users: Vec<&str> = rejoined.iter().map(|m| m.user_id.as_str()).collect();
+        let roles: Vec<i64> = rejoined
+            .iter()
+            .map(|m| i64::from(u32::from(m.role)))
+            .collect();
+        let joined: Vec<i64> = rejoined.iter().map(|m| m.joined_at).collect();
+        tx.execute(
+            "UPDATE members SET active = TRUE, role = n.r, joined_at = n.j, read_seq = $5 \
+             FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS n(u, r, j) \
+             WHERE members.group_id = $1 AND members.user_id = n.u",
+            &[&group_id, &users, &roles, &joined, &last_seq],
+        )
+        .await?;
+    }
+    save_member_bitmap(tx, group_id, &mut bitmap, next_ordinal).await?;
+    Ok(added)
+}
+
+async fn query_group(tx: &impl GenericClient, group_id: &str) -> StoreResult<Option<GroupRecord>> {
+    tx.query_opt(
+        &format!("SELECT {GROUP_COLUMNS} FROM groups WHERE group_id = $1"),
+        &[&group_id],
+    )
+    .await?
+    .map(|row| rows::group(&row))
+    .transpose()
+}
+
+async fn query_member(
+    tx: &impl GenericClient,
+    group_id: &str,
+    user_id: &str,
+) -> StoreResult<Option<MemberRecord>> {
+    tx.query_opt(
+        &format!(
+            "SELECT {MEMBER_COLUMNS} FROM members m LEFT JOIN users u ON u.user_id = m.user_id \
+             WHERE m.group_id = $1 AND m.user_id = $2"
+        ),
+        &[&group_id, &user_id],
+    )
+    .await?
+    .map(|row| rows::member(&row))
+    .transpose()
+}
+
+async fn insert_message(
+    tx: &impl GenericClient,
+    conv: &str,
+    seq: i64,
+    m: &NewMessage,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, timestamp, random, \
+         need_receipt, excluded_unread, elem_type, body, cloud_custom_data) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        &[
+            &m.msg_id,
+            &conv,
+            &seq,
+            &m.sender,
+            &m.receiver,
+            &m.group_id,
+            &m.timestamp,
+            &i64::from(m.random),
+            &m.need_receipt,
+            &m.excluded_unread,
+            &i64::from(m.elem_type),
+            &m.body,
+            &m.cloud_custom_data,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn append_group_message(
+    tx: &impl GenericClient,
+    m: &NewMessage,
+    group_id: &str,
+    as_admin: bool,
+) -> StoreResult<i64> {
+    // Taking the next sequence locks the group row: concurrent sends to the group (from any
+    // node) wait here, so sequences are unique and gapless and the member bitmap read below is
+    // the one at this sequence.
+    let row = tx
+        .query_opt(
+            "UPDATE groups SET last_seq = last_seq + 1 WHERE group_id = $1 \
+             RETURNING last_seq, member_bitmap",
+            &[&group_id],
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
+    let seq: i64 = row.try_get(0)?;
+    let sender = query_member(tx, group_id, &m.sender).await?;
+    let sender_ordinal = match sender {
+        Some(member) if member.active => Some(member.ordinal),
+        _ if as_admin => None,
+        _ => {
+            return Err(StoreError::NotMember {
+                group: group_id.into(),
+                user: m.sender.clone(),
+            });
+        }
+    };
+    insert_message(tx, &ConvKey::Group(group_id.into()).encode(), seq, m).await?;
+    if m.need_receipt {
+        let bitmap: Vec<u8> = row.try_get(1)?;
+        let mut recipients = decode_bitmap(&bitmap)?;
+        if let Some(ordinal) = sender_ordinal {
+            recipients.remove(ordinal);
+        }
+        recipients.optimize();
+        tx.execute(
+            "INSERT INTO group_receipts (msg_id, group_id, recipients, readers) \
+             VALUES ($1, $2, $3, $4)",
+            &[
+                &m.msg_id,
+                &group_id,
+                &encode_bitmap(&recipients)?,
+                &encode_bitmap(&RoaringBitmap::new())?,
+            ],
+        )
+        .await?;
+    }
+    Ok(seq)
+}
+
+async fn append_c2c_message(
+    tx: &impl GenericClient,
+    m: &NewMessage,
+    receiver: &str,
+) -> StoreResult<i64> {
+    let conv = ConvKey::c2c(&m.sender, receiver).encode();
+    // The counter row's lock orders concurrent senders; a rolled-back send returns its number.
+    let seq: i64 = tx
+        .query_one(
+            "INSERT INTO conversation_seqs (conv, last_seq) VALUES ($1, 1) \
+             ON CONFLICT (conv) DO UPDATE SET last_seq = conversation_seqs.last_seq + 1 \
+             RETURNING last_seq",
+            &[&conv],
+        )
+        .await?
+        .try_get(0)?;
+    insert_message(tx, &conv, seq, m).await?;
+    let upsert = "INSERT INTO c2c_conversations (owner, peer, last_seq, last_time) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (owner, peer) DO UPDATE SET \
+         last_seq = GREATEST(c2c_conversations.last_seq, excluded.last_seq), \
+         last_time = GREATEST(c2c_conversations.last_time, excluded.last_time)";
+    tx.execute(upsert, &[&m.sender, &receiver, &seq, &m.timestamp])
+        .await?;
+    if receiver != m.sender {
+        tx.execute(upsert, &[&receiver, &m.sender, &seq, &m.timestamp])
+            .await?;
+    }
+    Ok(seq)
+}
+
+/// Keeps the records in the order of `keys`, leaving out keys without a record.
+fn in_order_of<K, T>(keys: &[K], records: Vec<T>, key_of: impl Fn(&T) -> K) -> Vec<T>
+where
+    K: std::hash::Hash + Eq + Clone,
+{
+    let mut by_key: HashMap<K, T> = records.into_iter().map(|r| (key_of(&r), r)).collect();
+    keys.iter().filter_map(|key| by_key.remove(key)).collect()
+}
+
+/// An unsigned sequence from a request, as a BIGINT bound: one beyond BIGINT names no message.
+fn seq_bound(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+impl PgStore {
+    async fn append(&self, message: NewMessage, as_admin: bool) -> StoreResult<MessageRecord> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let seq = match (&message.group_id, &message.receiver) {
+            (Some(group_id), _) => append_group_message(&tx, &message, group_id, as_admin).await?,
+            (None, Some(receiver)) => append_c2c_message(&tx, &message, receiver).await?,
+            (None, None) => return Err(StoreError::NotFound("message receiver".into())),
+        };
+        tx.commit().await?;
+        Ok(MessageRecord {
+            message,
+            seq: seq as u64,
+            receipt_at: None,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ensure_user(
+        &self,
+        user_id: &str,
+        profile: Option<UserProfile>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let created = tx
+            .execute(
+                "INSERT INTO users (user_id, created_at) VALUES ($1, $2) \
+                 ON CONFLICT (user_id) DO NOTHING",
+                &[&user_id, &now],
+            )
+            .await?
+            == 1;
+        if let Some(profile) = profile {
+            tx.execute(
+                "UPDATE users SET nick = $2, face_url = $3 WHERE user_id = $1",
+                &[&user_id, &profile.nick, &profile.face_url],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn get_users(&self, user_ids: &[String]) -> StoreResult<Vec<UserRecord>> {
+        let client = self.client().await?;
+        let found = client
+            .query(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = ANY($1)"),
+                &[&user_ids],
+            )
+            .await?;
+        rows::all(&found, rows::user)
+    }
+
+    async fn delete_users(&self, user_ids: &[String]) -> StoreResult<Vec<bool>> {
+        let client = self.client().await?;
+        let deleted: HashSet<String> = client
+            .query(
+                "DELETE FROM users WHERE user_id = ANY($1) RETURNING user_id",
+                &[&user_ids],
+            )
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        // A user named twice existed only for the first mention, as deleting one by one says.
+        let mut seen = HashSet::new();
+        Ok(user_ids
+            .iter()
+            .map(|user| deleted.contains(user) && seen.insert(user))
+            .collect())
+    }
+
+    async fn list_groups(
+        &self,
+        after: &str,
+        limit: u32,
+        group_type: Option<GroupType>,
+    ) -> StoreResult<(Vec<GroupRecord>, u64)> {
+        let client = self.client().await?;
+        let type_name = group_type.map(GroupType::as_str);
+        let found = client
+            .query(
+                &format!(
+                    "SELECT {GROUP_COLUMNS} FROM groups WHERE group_id > $1 \
+                     AND ($2::text IS NULL OR group_type = $2) ORDER BY group_id LIMIT $3"
+                ),
+                &[&after, &type_name, &i64::from(limit)],
+            )
+            .await?;
+        let total: i64 = client
+            .query_one(
+                "SELECT COUNT(*) FROM groups WHERE ($1::text IS NULL OR group_type = $1)",
+                &[&type_name],
+            )
+            .await?
+            .try_get(0)?;
+        Ok((rows::all(&found, rows::group)?, total as u64))
+    }
+
+    async fn create_group(
+        &self,
+        group: NewGroup,
+        members: Vec<NewMember>,
+    ) -> StoreResult<GroupRecord> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO groups (group_id, group_type, name, owner, created_at, member_bitmap) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (group_id) DO NOTHING",
+                &[
+                    &group.group_id,
+                    &group.group_type.as_str(),
+                    &group.name,
+                    &group.owner,
+                    &group.created_at,
+                    &encode_bitmap(&RoaringBitmap::new())?,
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!("group {}", group.group_id)));
+        }
+        insert_members(&tx, &group.group_id, &members).await?;
+        let record = query_group(&tx, &group.group_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("group {}", group.group_id)))?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn get_group(&self, group_id: &str) -> StoreResult<Option<GroupRecord>> {
+        query_group(&self.client().await?, group_id).await
+    }
+
+    async fn delete_group(&self, group_id: &str) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Locked first, so a send or receipt batch in flight finishes before, or finds nothing.
+        lock_group(&tx, group_id).await?;
+        let conv = ConvKey::Group(group_id.into()).encode();
+        tx.execute(
+            "DELETE FROM group_receipts WHERE group_id = $1",
+            &[&group_id],
+        )
+        .await?;
+        tx.execute("DELETE FROM messages WHERE conv = $1", &[&conv])
+            .await?;
+        tx.execute("DELETE FROM members WHERE group_id = $1", &[&group_id])
+            .await?;
+        tx.execute("DELETE FROM groups WHERE group_id = $1", &[&group_id])
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_members(&self, group_id: &str, members: Vec<NewMember>) -> StoreResult<Vec<bool>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let added = insert_members(&tx, group_id, &members).await?;
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    async fn remove_members(&self, group_id: &str, user_ids: &[String]) -> StoreResult<Vec<bool>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let (mut bitmap, next_ordinal, _) = lock_group(&tx, group_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
+        let mut removed_now: HashMap<String, u32> = HashMap::new();
+        for row in tx
+            .query(
+                "UPDATE members SET active = FALSE WHERE group_id = $1 AND user_id = ANY($2) \
+                 AND active RETURNING user_id, ordinal",
+                &[&group_id, &user_ids],
+            )
+            .await?
+        {
+            let ordinal: i64 = row.try_get(1)?;
+            removed_now.insert(row.try_get(0)?, ordinal as u32);
+        }
+        let removed = user_ids
+            .iter()
+            .map(|user| match removed_now.remove(user) {
+                Some(ordinal) => {
+                    bitmap.remove(ordinal);
+                    true
+                }
+                None => false,
+            })
+            .collect();
+        save_member_bitmap(&tx, group_id, &mut bitmap, next_ordinal).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    async fn get_member(&self, group_id: &str, user_id: &str) -> StoreResult<Option<MemberRecord>> {
+        let member = query_member(&self.client().await?, group_id, user_id).await?;
+        Ok(member.filter(|member| member.active))
+    }
+
+    async fn list_members(
+        &self,
+        group_id: &str,
+        from_ordinal: u32,
+        limit: u32,
+        role: Option<GroupRole>,
+    ) -> StoreResult<Vec<MemberRecord>> {
+        let role = role.map(|role| i64::from(u32::from(role)));
+        let found = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {MEMBER_COLUMNS} FROM members m \
+                     LEFT JOIN users u ON u.user_id = m.user_id \
+                     WHERE m.group_id = $1 AND m.ordinal >= $2 AND m.active \
+                     AND ($3::bigint IS NULL OR m.role = $3) ORDER BY m.ordinal LIMIT $4"
+                ),
+                &[
+                    &group_id,
+                    &i64::from(from_ordinal),
+                    &role,
+                    &i64::from(limit),
+                ],
+            )
+            .await?;
+        rows::all(&found, rows::member)
+    }
+
+    async fn members_by_ordinal(
+        &self,
+        group_id: &str,
+        ordinals: &[u32],
+    ) -> StoreResult<Vec<MemberRecord>> {
+        let wanted: Vec<i64> = ordinals.iter().map(|o| i64::from(*o)).collect();
+        let found = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {MEMBER_COLUMNS} FROM members m \
+                     LEFT JOIN users u ON u.user_id = m.user_id \
+                     WHERE m.group_id = $1 AND m.ordinal = ANY($2)"
+                ),
+                &[&group_id, &wanted],
+            )
+            .await?;
+        let members = rows::all(&found, rows::member)?;
+        Ok(in_order_of(ordinals, members, |m| m.ordinal))
+    }
+
+    async fn member_user_ids(&self, group_id: &str) -> StoreResult<Vec<String>> {
+        let found = self
+            .client()
+            .await?
+            .query(
+                "SELECT user_id FROM members WHERE group_id = $1 AND active ORDER BY ordinal",
+                &[&group_id],
+            )
+            .await?;
+        Ok(found
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn joined_groups(&self, user_id: &str) -> StoreResult<Vec<(GroupRecord, MemberRecord)>> {
+        let group_columns = GROUP_COLUMNS
+            .split(", ")
+            .map(|c| format!("g.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let found = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {group_columns}, {MEMBER_COLUMNS} FROM members m \
+                     JOIN groups g ON g.group_id = m.group_id \
+                     LEFT JOIN users u ON u.user_id = m.user_id \
+                     WHERE m.user_id = $1 AND m.active ORDER BY g.group_id"
+                ),
+                &[&user_id],
+            )
+            .await?;
+        found
+            .iter()
+            .map(|row| {
+                // The group's seven columns come first.
+                Ok((rows::group(row)?, rows::member_from(row, 7)?))
+            })
+            .collect()
+    }
+
+    async fn set_group_read_seq(&self, group_id: &str, user_id: &str, seq: u64) -> StoreResult<()> {
+        let changed = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE members SET read_seq = $3 WHERE group_id = $1 AND user_id = $2 AND active",
+                &[&group_id, &user_id, &bigint(seq)?],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(StoreError::NotMember {
+                group: group_id.into(),
+                user: user_id.into(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn append_message(&self, message: NewMessage) -> StoreResult<MessageRecord> {
+        self.append(message, false).await
+    }
+
+    async fn append_admin_message(&self, message: NewMessage) -> StoreResult<MessageRecord> {
+        self.append(message, true).await
+    }
+
+    async fn get_messages(&self, msg_ids: &[String]) -> StoreResult<Vec<MessageRecord>> {
+        let found = self
+            .client()
+            .await?
+            .query(
+                &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = ANY($1)"),
+                &[&msg_ids],
+            )
+            .await?;
+        let messages = rows::all(&found, rows::message)?;
+        Ok(in_order_of(msg_ids, messages, |m| m.message.msg_id.clone()))
+    }
+
+    async fn messages_by_seq(
+        &self,
+        conversation: &ConvKey,
+        seqs: &[u64],
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let wanted: Vec<i64> = seqs.iter().filter_map(|s| i64::try_from(*s).ok()).collect();
+        let found = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = $1 AND seq = ANY($2)"
+                ),
+                &[&conversation.encode(), &wanted],
+            )
+            .await?;
+        let messages = rows::all(&found, rows::message)?;
+        Ok(in_order_of(seqs, messages, |m| m.seq))
+    }
+
+    async fn history(
+        &self,
+        conversation: &ConvKey,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let before = before_seq.map_or(i64::MAX, seq_bound);
+        let found = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = $1 AND seq < $2 \
+                     ORDER BY seq DESC LIMIT $3"
+                ),
+                &[&conversation.encode(), &before, &i64::from(limit)],
+            )
+            .await?;
+        rows::all(&found, rows::message)
+    }
+
+    async fn seq_at_time(&self, conversation: &ConvKey, time: i64) -> StoreResult<u64> {
+        let seq: Option<i64> = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT MAX(seq) FROM messages WHERE conv = $1 AND timestamp <= $2",
+                &[&conversation.encode(), &time],
+            )
+            .await?
+            .try_get(0)?;
+        Ok(seq.unwrap_or(0) as u64)
+    }
+
+    async fn count_unread(
+        &self,
+        conversation: &ConvKey,
+        after_seq: u64,
+        viewer: &str,
+    ) -> StoreResult<u64> {
+        let count: i64 = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT COUNT(*) FROM messages WHERE conv = $1 AND seq > $2 AND sender <> $3 \
+                 AND NOT excluded_unread",
+                &[&conversation.encode(), &seq_bound(after_seq), &viewer],
+            )
+            .await?
+            .try_get(0)?;
+        Ok(count as u64)
+    }
+
+    async fn c2c_conversations(&self, owner: &str) -> StoreResult<Vec<C2cConversationRecord>> {
+        let found = self
+            .client()
+            .await?
+            .query(
+                &format!("SELECT {C2C_COLUMNS} FROM c2c_conversations WHERE owner = $1"),
+                &[&owner],
+            )
+            .await?;
+        rows::all(&found, rows::c2c)
+    }
+
+    async fn c2c_conversation(
+        &self,
+        owner: &str,
+        peer: &str,
+    ) -> StoreResult<Option<C2cConversationRecord>> {
+        self.client()
+            .await?
+            .query_opt(
+                &format!(
+                    "SELECT {C2C_COLUMNS} FROM c2c_conversations WHERE owner = $1 AND peer = $2"
+                ),
+                &[&owner, &peer],
+            )
+            .await?
+            .map(|row| rows::c2c(&row))
+            .transpose()
+    }
+
+    async fn set_c2c_read(&self, owner: &str, peer: &str, seq: u64, time: i64) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO c2c_conversations (owner, peer, read_seq, read_time) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (owner, peer) DO UPDATE SET \
+                 read_seq = excluded.read_seq, read_time = excluded.read_time",
+                &[&owner, &peer, &bigint(seq)?, &time],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn record_c2c_receipts(&self, msg_ids: &[String], time: i64) -> StoreResult<Vec<bool>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let mut newly = Vec::with_capacity(msg_ids.len());
+        for msg_id in msg_ids {
+            // Of two concurrent receipts for one message, the second waits for the first's row
+            // lock, then finds `receipt_at` set and changes nothing.
+            let changed = tx
+                .execute(
+                    "UPDATE messages SET receipt_at = $2 WHERE msg_id = $1 AND receipt_at IS NULL",
+                    &[msg_id, &time],
+                )
+                .await?;
+            newly.push(changed == 1);
+        }
+        tx.commit().await?;
+        Ok(newly)
+    }
+
+    async fn record_group_receipts(
+        &self,
+        group_id: &str,
+        reader: &str,
+        msg_ids: Vec<String>,
+    ) -> StoreResult<Vec<GroupReceiptUpdate>> {
+        self.receipts
+            .record(group_id.to_owned(), reader.to_owned(), msg_ids)
+            .await
+    }
+
+    async fn group_receipts(&self, msg_ids: &[String]) -> StoreResult<Vec<GroupReceiptRecord>> {
+        let found = self
+            .client()
+            .await?
+            .query(
+                "SELECT msg_id, recipients, readers FROM group_receipts WHERE msg_id = ANY($1)",
+                &[&msg_ids],
+            )
+            .await?;
+        let records = found
+            .iter()
+            .map(|row| {
+                let recipients: &[u8] = row.try_get(1)?;
+                let readers: &[u8] = row.try_get(2)?;
+                Ok(GroupReceiptRecord {
+                    msg_id: row.try_get(0)?,
+                    recipients: decode_bitmap(recipients)?,
+                    readers: decode_bitmap(readers)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(in_order_of(msg_ids, records, |r| r.msg_id.clone()))
+    }
+}
+
+#[async_trait]
+impl StorageStats for PgStore {
+    async fn read_state_bytes(&self) -> StoreResult<u64> {
+        let bytes: i64 = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT COALESCE(SUM(octet_length(recipients) + octet_length(readers) \
+                 + octet_length(msg_id)), 0)::bigint FROM group_receipts",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        Ok(bytes as u64)
+    }
+}

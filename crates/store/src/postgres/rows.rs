@@ -1,0 +1,114 @@
+//! Column lists and row mapping of the PostgreSQL engine (numbers are stored as BIGINT).
+
+use tokio_postgres::Row;
+
+use crate::{
+    C2cConversationRecord, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord,
+    NewMessage, StoreError, StoreResult, UserProfile, UserRecord,
+};
+
+pub(super) const GROUP_COLUMNS: &str =
+    "group_id, group_type, name, owner, created_at, last_seq, member_count";
+pub(super) const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, \
+     m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, '')";
+pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
+     need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at";
+pub(super) const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time";
+pub(super) const USER_COLUMNS: &str = "user_id, nick, face_url, created_at";
+
+/// A BIGINT column as an unsigned number.
+fn unsigned<T: TryFrom<i64>>(row: &Row, column: usize) -> StoreResult<T> {
+    let value: i64 = row.try_get(column)?;
+    T::try_from(value)
+        .map_err(|_| StoreError::Corrupt(format!("column {column} holds {value}, out of range")))
+}
+
+/// An unsigned number as a BIGINT parameter (every stored number fits: sequences and times are
+/// made by the store, the rest are u32).
+pub(super) fn bigint(value: impl TryInto<i64>) -> StoreResult<i64> {
+    value
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("a number does not fit a BIGINT".into()))
+}
+
+pub(super) fn group(row: &Row) -> StoreResult<GroupRecord> {
+    let type_name: String = row.try_get(1)?;
+    Ok(GroupRecord {
+        group_id: row.try_get(0)?,
+        group_type: GroupType::parse(&type_name)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown group type {type_name}")))?,
+        name: row.try_get(2)?,
+        owner: row.try_get(3)?,
+        created_at: row.try_get(4)?,
+        last_seq: unsigned(row, 5)?,
+        member_count: unsigned(row, 6)?,
+    })
+}
+
+pub(super) fn member(row: &Row) -> StoreResult<MemberRecord> {
+    member_from(row, 0)
+}
+
+/// A member whose [`MEMBER_COLUMNS`] start at column `first`.
+pub(super) fn member_from(row: &Row, first: usize) -> StoreResult<MemberRecord> {
+    Ok(MemberRecord {
+        group_id: row.try_get(first)?,
+        user_id: row.try_get(first + 1)?,
+        ordinal: unsigned(row, first + 2)?,
+        role: GroupRole::try_from(unsigned::<u32>(row, first + 3)?).map_err(StoreError::Corrupt)?,
+        joined_at: row.try_get(first + 4)?,
+        read_seq: unsigned(row, first + 5)?,
+        active: row.try_get(first + 6)?,
+        profile: UserProfile {
+            nick: row.try_get(first + 7)?,
+            face_url: row.try_get(first + 8)?,
+        },
+    })
+}
+
+pub(super) fn message(row: &Row) -> StoreResult<MessageRecord> {
+    Ok(MessageRecord {
+        message: NewMessage {
+            msg_id: row.try_get(0)?,
+            sender: row.try_get(1)?,
+            receiver: row.try_get(2)?,
+            group_id: row.try_get(3)?,
+            timestamp: row.try_get(4)?,
+            random: unsigned(row, 5)?,
+            need_receipt: row.try_get(6)?,
+            excluded_unread: row.try_get(7)?,
+            elem_type: unsigned(row, 8)?,
+            body: row.try_get(9)?,
+            cloud_custom_data: row.try_get(10)?,
+        },
+        seq: unsigned(row, 11)?,
+        receipt_at: row.try_get(12)?,
+    })
+}
+
+pub(super) fn c2c(row: &Row) -> StoreResult<C2cConversationRecord> {
+    Ok(C2cConversationRecord {
+        owner: row.try_get(0)?,
+        peer: row.try_get(1)?,
+        last_seq: unsigned(row, 2)?,
+        last_time: row.try_get(3)?,
+        read_seq: unsigned(row, 4)?,
+        read_time: row.try_get(5)?,
+    })
+}
+
+pub(super) fn user(row: &Row) -> StoreResult<UserRecord> {
+    Ok(UserRecord {
+        user_id: row.try_get(0)?,
+        profile: UserProfile {
+            nick: row.try_get(1)?,
+            face_url: row.try_get(2)?,
+        },
+        created_at: row.try_get(3)?,
+    })
+}
+
+/// Maps every row, stopping at the first that cannot be read.
+pub(super) fn all<T>(rows: &[Row], map: fn(&Row) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.iter().map(map).collect()
+}

@@ -1,0 +1,141 @@
+//! The engines a conformance test runs against: SQLite in a temporary directory, and PostgreSQL
+//! in a database of its own, created for the test and dropped after it.
+
+use std::sync::Arc;
+
+use tidings_store::{OpenedStore, StorageStats, Store, StoreConfig, StoreUrl, open_store};
+
+/// The PostgreSQL server the tests create their databases on, as an administrator's URL.
+/// `TIDINGS_TEST_PG` overrides the development machine's default.
+pub(crate) fn admin_url() -> String {
+    std::env::var("TIDINGS_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A store under test and where its data lives, so that it can be opened again.
+pub(crate) struct TestEngine {
+    opened: Option<OpenedStore>,
+    location: Location,
+}
+
+enum Location {
+    Sqlite(tempfile::TempDir),
+    Postgres(TestDatabase),
+}
+
+impl TestEngine {
+    /// A fresh, empty SQLite store.
+    pub(crate) async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut engine = Self {
+            opened: None,
+            location: Location::Sqlite(dir),
+        };
+        engine.opened = Some(engine.open().await);
+        engine
+    }
+
+    /// A fresh, empty PostgreSQL store in a database of its own.
+    pub(crate) async fn postgres() -> Self {
+        let mut engine = Self {
+            opened: None,
+            location: Location::Postgres(TestDatabase::create().await),
+        };
+        engine.opened = Some(engine.open().await);
+        engine
+    }
+
+    /// The store, through the domain boundary.
+    pub(crate) fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.opened.as_ref().expect("store open").store)
+    }
+
+    /// The store's measurements.
+    pub(crate) fn stats(&self) -> Arc<dyn StorageStats> {
+        Arc::clone(&self.opened.as_ref().expect("store open").stats)
+    }
+
+    /// Another store on the same data, as a second node (PostgreSQL) or a second handle would
+    /// open it; the first stays open.
+    pub(crate) async fn open_another(&self) -> Arc<dyn Store> {
+        self.open().await.store
+    }
+
+    /// Closes the store and opens it again on the same data, as a restart would.
+    pub(crate) async fn reopen(&mut self) {
+        self.opened = None;
+        // The SQLite writer thread and the PostgreSQL batcher stop once their handles are gone;
+        // a moment lets them finish before the file or database is opened again.
+        tokio::task::yield_now().await;
+        self.opened = Some(self.open().await);
+    }
+
+    /// The configuration that opens this engine's data.
+    pub(crate) fn config(&self) -> StoreConfig {
+        StoreConfig::new(match &self.location {
+            Location::Sqlite(dir) => StoreUrl::Sqlite(dir.path().join("tidings.db")),
+            Location::Postgres(db) => StoreUrl::Postgres(db.url.clone()),
+        })
+    }
+
+    async fn open(&self) -> OpenedStore {
+        open_store(&self.config()).await.expect("store opens")
+    }
+}
+
+/// A database created for one test on the server of [`admin_url`], dropped when the test ends
+/// (passing or failing).
+pub(crate) struct TestDatabase {
+    name: String,
+    /// The database's own URL.
+    pub(crate) url: String,
+}
+
+impl TestDatabase {
+    /// Creates an empty database with a name no other test uses.
+    pub(crate) async fn create() -> Self {
+        let name = format!("tidings_test_{:016x}", rand::random::<u64>());
+        let admin = admin_url();
+        let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("no PostgreSQL for the tests at {admin} (set TIDINGS_TEST_PG): {e}")
+            });
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("test database created");
+        let url = match admin.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{name}"),
+            None => panic!("TIDINGS_TEST_PG {admin:?} names no database"),
+        };
+        Self { name, url }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot block on itself: a thread of its
+        // own drops the database, forcing out connections a store left behind.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let (client, connection) =
+                    tokio_postgres::connect(&admin_url(), tokio_postgres::NoTls).await?;
+                tokio::spawn(connection);
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("test database {} was not dropped: {e}", self.name);
+        }
+    }
+}

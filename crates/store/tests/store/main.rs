@@ -1,0 +1,57 @@
+//! Store tests: one conformance suite that runs every case unchanged against each engine, and
+//! the tests of one engine's own machinery apart from it.
+//!
+//! PostgreSQL cases create a database of their own on the server `TIDINGS_TEST_PG` names
+//! (default: the development machine's `postgres://postgres@127.0.0.1:5432/postgres`).
+
+// The cases are test bodies that the generated `#[tokio::test]` functions call, so they may
+// fail the way test functions do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cases;
+mod engine;
+mod fixtures;
+mod postgres_engine;
+mod sqlite_engine;
+
+/// Runs each named case of [`cases`] as one test per engine: `sqlite::NAME` and
+/// `postgres::NAME`.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::cases::$case(crate::engine::TestEngine::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::cases::$case(crate::engine::TestEngine::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    concurrent_group_sends_get_gapless_sequences,
+    a_failed_write_in_a_batch_leaves_the_others_committed,
+    duplicate_group_ids_conflict,
+    ordinals_survive_leaving_and_rejoining,
+    receipt_recipients_are_the_members_at_send_time_minus_the_sender,
+    group_receipts_count_each_reader_once,
+    c2c_sequences_unread_and_read_positions,
+    everything_acknowledged_is_there_after_reopening,
+    deleting_a_group_removes_its_messages_and_members,
+    concurrent_receipts_on_the_same_messages_all_count_once,
+    a_refused_receipt_records_nothing_even_in_a_shared_batch,
+    a_receipt_is_refused_to_non_members_and_for_other_groups_messages,
+    a_deleted_groups_messages_take_no_receipts_even_when_the_group_is_recreated,
+    receipt_state_held_by_the_writer_is_what_a_reopened_store_reads,
+    a_message_every_recipient_read_is_stored_compactly,
+    counts_read_while_receipts_are_folded_never_go_down,
+);
