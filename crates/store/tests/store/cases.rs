@@ -7,6 +7,7 @@ use tidings_store::{ConvKey, GroupRole, GroupType, NewGroup, RoaringBitmap, Stor
 
 use crate::engine::TestEngine;
 use crate::fixtures::*;
+pub(crate) use crate::model::read_state_matches_a_model_of_sends_receipts_joins_and_leaves;
 
 pub(crate) async fn concurrent_group_sends_get_gapless_sequences(engine: TestEngine) {
     let store = engine.store();

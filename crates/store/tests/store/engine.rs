@@ -72,10 +72,14 @@ impl TestEngine {
 
     /// The configuration that opens this engine's data.
     pub(crate) fn config(&self) -> StoreConfig {
-        StoreConfig::new(match &self.location {
+        let mut config = StoreConfig::new(match &self.location {
             Location::Sqlite(dir) => StoreUrl::Sqlite(dir.path().join("tidings.db")),
             Location::Postgres(db) => StoreUrl::Postgres(db.url.clone()),
-        })
+        });
+        // Tests run side by side, some with several stores each, within the server's
+        // connection limit (100 by default).
+        config.pool_size = 6;
+        config
     }
 
     async fn open(&self) -> OpenedStore {

@@ -11,6 +11,7 @@
 mod cases;
 mod engine;
 mod fixtures;
+mod model;
 mod postgres_engine;
 mod sqlite_engine;
 
@@ -54,4 +55,5 @@ conformance!(
     receipt_state_held_by_the_writer_is_what_a_reopened_store_reads,
     a_message_every_recipient_read_is_stored_compactly,
     counts_read_while_receipts_are_folded_never_go_down,
+    read_state_matches_a_model_of_sends_receipts_joins_and_leaves,
 );
