@@ -125,6 +125,9 @@ pub struct LimitsConfig {
     pub outbound_queue: usize,
     /// Webhook events queued before new ones are dropped (and counted).
     pub webhook_queue: usize,
+    /// Milliseconds a REST request's body may take to arrive, counted once the request is
+    /// authenticated; a slower body is refused, so a stalled client holds no buffer for long.
+    pub http_body_timeout_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -138,6 +141,7 @@ impl Default for LimitsConfig {
             max_group_members: 100_000,
             outbound_queue: 4096,
             webhook_queue: 10_000,
+            http_body_timeout_ms: 10_000,
         }
     }
 }
@@ -208,6 +212,7 @@ impl Config {
         if self.limits.requests_per_second == 0
             || self.limits.outbound_queue == 0
             || self.limits.max_requests_in_progress == 0
+            || self.limits.http_body_timeout_ms == 0
         {
             return Err(ConfigError::Invalid("limits must be positive".into()));
         }

@@ -12,6 +12,7 @@ mod settings;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, Request, State};
@@ -130,7 +131,6 @@ pub(crate) async fn handle(
         .query()
         .map(|q| form_pairs(q).collect())
         .unwrap_or_default();
-    let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await;
     let endpoint = ROUTES
         .iter()
         .find(|(s, c, _)| *s == service && *c == command);
@@ -140,6 +140,8 @@ pub(crate) async fn handle(
         operator: query.get("identifier").cloned(),
     };
     let reply = with_origin(origin, async {
+        // From the query alone, before a byte of the body is read: a client without the
+        // administrator's UserSig cannot make the server buffer a body for it.
         authenticate(&state, &query)?;
         let invalid_code = match service.as_str() {
             "openim" => codes::OPENIM_INVALID,
@@ -147,12 +149,32 @@ pub(crate) async fn handle(
             "im_open_login_svc" => codes::ACCOUNT_INVALID,
             _ => codes::BAD_JSON,
         };
-        let bytes = bytes.map_err(|_| {
-            RestError::new(
-                invalid_code,
-                format!("body larger than {MAX_BODY_BYTES} bytes"),
-            )
-        })?;
+        let Some((_, _, handler)) = endpoint else {
+            return Err(RestError::new(
+                codes::UNKNOWN_COMMAND,
+                format!("unknown command v4/{service}/{command}"),
+            ));
+        };
+        let body_timeout = Duration::from_millis(state.limits.http_body_timeout_ms);
+        let read = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES);
+        let bytes = match tokio::time::timeout(body_timeout, read).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => {
+                return Err(RestError::new(
+                    invalid_code,
+                    format!("body larger than {MAX_BODY_BYTES} bytes or cut short"),
+                ));
+            }
+            Err(_) => {
+                return Err(RestError::new(
+                    invalid_code,
+                    format!(
+                        "body not received within {} ms",
+                        state.limits.http_body_timeout_ms
+                    ),
+                ));
+            }
+        };
         let body: Value = serde_json::from_slice(&bytes)
             .map_err(|e| RestError::new(invalid_code, format!("body is not valid JSON: {e}")))?;
         if !body.is_object() {
@@ -162,12 +184,6 @@ pub(crate) async fn handle(
             state: &state,
             body: &body,
             invalid_code,
-        };
-        let Some((_, _, handler)) = endpoint else {
-            return Err(RestError::new(
-                codes::UNKNOWN_COMMAND,
-                format!("unknown command v4/{service}/{command}"),
-            ));
         };
         handler(&call).await.map_err(|e| e.in_service(invalid_code))
     })
