@@ -191,6 +191,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Read state of group messages that asked for receipts (missing ones are left out).
     async fn group_receipts(&self, msg_ids: &[String]) -> StoreResult<Vec<GroupReceiptRecord>>;
+
+    /// Proves the store takes a durable write now (rewriting one row at `now`): fails when the
+    /// disk is full or the database unreachable, as every other write would.
+    async fn check_health(&self, now: i64) -> StoreResult<()>;
 }
 
 /// Measurements of an engine's storage, for benchmarks and operators; not part of the domain.

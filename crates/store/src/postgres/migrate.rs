@@ -6,10 +6,16 @@ use deadpool_postgres::Object;
 use crate::StoreResult;
 use crate::migrations::{Migration, pending};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("schema_v1.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("schema_v1.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("schema_v2.sql"),
+    },
+];
 
 /// Any constant shared by every node: the key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x7469_6469_6e67_7301;

@@ -804,6 +804,18 @@ impl Store for PgStore {
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(in_order_of(msg_ids, records, |r| r.msg_id.clone()))
     }
+
+    async fn check_health(&self, now: i64) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO health (id, checked_at) VALUES (1, $1) \
+                 ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                &[&now],
+            )
+            .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]

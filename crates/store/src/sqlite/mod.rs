@@ -11,8 +11,10 @@
 
 mod conversations;
 mod groups;
+mod health;
 mod layout;
 mod messages;
+mod migrate;
 mod receipt_cache;
 mod receipts;
 mod rows;
@@ -156,7 +158,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database and starts the writer thread.
     pub fn open(options: SqliteOptions) -> StoreResult<Self> {
         let mut writer = open_connection(&options.path, options.synchronous)?;
-        writer.execute_batch(include_str!("schema.sql"))?;
+        migrate::migrate(&mut writer)?;
         let (jobs, queue) = mpsc::unbounded_channel();
         let max_batch = options.max_batch.max(1);
         let receipts = ReceiptCache::new(options.receipt_cache_bytes);
@@ -369,7 +371,7 @@ mod tests {
     #[test]
     fn every_job_of_a_failed_batch_gets_its_failure() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(include_str!("schema.sql")).unwrap();
+        migrate::migrate(&mut conn).unwrap();
         let later_ran = Arc::new(AtomicBool::new(false));
         let (queue, jobs) = mpsc::unbounded_channel();
         let (before, before_answer) = write_job(|conn, _| insert_user(conn, "before"));

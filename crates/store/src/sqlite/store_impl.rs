@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{SqliteStore, conversations, groups, layout, messages, receipts, users};
+use super::{SqliteStore, conversations, groups, health, layout, messages, receipts, users};
 use crate::{
     C2cConversationRecord, ConvKey, GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole,
     GroupType, MemberRecord, MessageRecord, NewGroup, NewMember, NewMessage, StorageStats, Store,
@@ -219,6 +219,10 @@ impl Store for SqliteStore {
         let msg_ids = msg_ids.to_vec();
         self.read(move |conn| receipts::group_states(conn, msg_ids))
             .await
+    }
+
+    async fn check_health(&self, now: i64) -> StoreResult<()> {
+        self.write(move |conn| health::check(conn, now)).await
     }
 }
 

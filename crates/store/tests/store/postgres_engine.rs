@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tidings_store::{GroupRole, Store};
+use tidings_store::{GroupRole, Store, StoreError, StoreUrl, open_store};
 
 use crate::engine::TestEngine;
 use crate::fixtures::*;
@@ -173,4 +173,32 @@ async fn counts_and_member_pages_that_other_nodes_read_never_go_back() {
     }
     let state = &nodes[3].group_receipts(&["m0".into()]).await.unwrap()[0];
     assert!(state.readers.iter().eq(1..300));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_of_a_newer_schema_is_refused() {
+    let engine = TestEngine::postgres().await;
+    let url = match &engine.config().url {
+        StoreUrl::Postgres(url) => url.clone(),
+        other => panic!("not PostgreSQL: {other:?}"),
+    };
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute("UPDATE tidings_schema SET version = 99")
+        .await
+        .unwrap();
+    let refused = open_store(&engine.config()).await.map(|_| ());
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::SchemaTooNew {
+                found: 99,
+                known: 2
+            })
+        ),
+        "{refused:?}"
+    );
 }

@@ -1,8 +1,9 @@
-//! SQLite-only tests: the writer's receipt cache and waiting out another connection's lock.
+//! SQLite-only tests: the writer's receipt cache, waiting out another connection's lock, and
+//! the schema versions of databases written by other builds.
 
 use std::sync::Arc;
 
-use tidings_store::{SqliteOptions, SqliteStore, Store};
+use tidings_store::{SqliteOptions, SqliteStore, Store, StoreError};
 
 use crate::fixtures::*;
 
@@ -54,5 +55,98 @@ async fn a_write_waits_out_a_lock_another_connection_holds_for_a_moment() {
     assert_eq!(
         store.get_messages(&["second".into()]).await.unwrap().len(),
         1
+    );
+}
+
+/// Member ordinals of the fixture's group "team": alice (owner) 0, bob 1, carol 2, dave 3.
+#[tokio::test]
+async fn a_database_written_by_the_first_release_opens_with_all_its_data() {
+    // Made by the first release (schema without a version) through the Store API: four users,
+    // group "team", group messages g1 (alice) and g2 (bob) read by bob (g1) and carol (g1, g2),
+    // C2C messages c1 (receipted) and c2, bob's C2C read position 1 and carol's group one 2.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tidings.db");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/store/fixtures/release-1.db"
+        ),
+        &path,
+    )
+    .unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(SqliteOptions::new(&path)).expect("the old database opens"));
+    let mut users = store
+        .get_users(&["alice".into(), "dave".into()])
+        .await
+        .unwrap();
+    users.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    let nicks: Vec<&str> = users.iter().map(|u| u.profile.nick.as_str()).collect();
+    assert_eq!(nicks, ["alice!", "dave!"]);
+    let team = store.get_group("team").await.unwrap().expect("group kept");
+    assert_eq!((team.last_seq, team.member_count), (2, 4));
+    let mut states = store
+        .group_receipts(&["g1".into(), "g2".into()])
+        .await
+        .unwrap();
+    states.sort_by(|a, b| a.msg_id.cmp(&b.msg_id));
+    let sets: Vec<(Vec<u32>, Vec<u32>)> = states
+        .iter()
+        .map(|s| (s.recipients.iter().collect(), s.readers.iter().collect()))
+        .collect();
+    assert_eq!(
+        sets,
+        [(vec![1, 2, 3], vec![1, 2]), (vec![0, 2, 3], vec![2])]
+    );
+    let bob = store
+        .c2c_conversation("bob", "alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob.read_seq, 1);
+    let carol = store.get_member("team", "carol").await.unwrap().unwrap();
+    assert_eq!(carol.read_seq, 2);
+    assert_eq!(
+        store
+            .record_c2c_receipts(&["c1".into(), "c2".into()], 20)
+            .await
+            .unwrap(),
+        [false, true],
+        "c1's receipt was kept"
+    );
+    // And it takes new writes under the new schema.
+    let next = store
+        .append_message(group_message("g3", "dave", "team", true))
+        .await
+        .unwrap();
+    assert_eq!(next.seq, 3);
+    store.check_health(30).await.unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}
+
+#[tokio::test]
+async fn a_database_of_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tidings.db");
+    drop(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let refused = SqliteStore::open(SqliteOptions::new(&path));
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::SchemaTooNew {
+                found: 99,
+                known: 2
+            })
+        ),
+        "{refused:?}"
     );
 }

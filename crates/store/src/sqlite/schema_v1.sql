@@ -1,4 +1,5 @@
--- Tidings embedded schema, version 1. Applied once by `SqliteStore::open`.
+-- Tidings embedded schema, version 1 (the first release's, which set no user_version: its
+-- statements are IF NOT EXISTS so that they find such a database complete).
 CREATE TABLE IF NOT EXISTS users (
     user_id    TEXT PRIMARY KEY,
     nick       TEXT NOT NULL DEFAULT '',

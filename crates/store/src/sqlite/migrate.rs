@@ -1,0 +1,33 @@
+//! The SQLite schema's versions, recorded in the database header (`PRAGMA user_version`) and
+//! applied at start in the writer's first transaction.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::StoreResult;
+use crate::migrations::{Migration, pending};
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("schema_v1.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("schema_v2.sql"),
+    },
+];
+
+pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let steps = pending(MIGRATIONS, current)?;
+    for step in steps {
+        tx.execute_batch(step.sql)?;
+        tx.pragma_update(None, "user_version", step.version)?;
+    }
+    tx.commit()?;
+    if let Some(last) = steps.last() {
+        tracing::info!(version = last.version, "SQLite schema migrated");
+    }
+    Ok(())
+}
