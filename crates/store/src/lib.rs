@@ -14,6 +14,7 @@ mod migrations;
 mod open;
 mod postgres;
 mod records;
+pub mod scratch;
 mod sqlite;
 
 use async_trait::async_trait;

@@ -1,8 +1,9 @@
 //! The engines a conformance test runs against: SQLite in a temporary directory, and PostgreSQL
-//! in a database of its own, created for the test and dropped after it.
+//! in a scratch database of its own, created for the test and dropped after it.
 
 use std::sync::Arc;
 
+use tidings_store::scratch::ScratchDatabase;
 use tidings_store::{OpenedStore, StorageStats, Store, StoreConfig, StoreUrl, open_store};
 
 /// The PostgreSQL server the tests create their databases on, as an administrator's URL.
@@ -20,7 +21,7 @@ pub(crate) struct TestEngine {
 
 enum Location {
     Sqlite(tempfile::TempDir),
-    Postgres(TestDatabase),
+    Postgres(ScratchDatabase),
 }
 
 impl TestEngine {
@@ -39,7 +40,13 @@ impl TestEngine {
     pub(crate) async fn postgres() -> Self {
         let mut engine = Self {
             opened: None,
-            location: Location::Postgres(TestDatabase::create().await),
+            location: Location::Postgres(
+                ScratchDatabase::create(&admin_url())
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("no PostgreSQL for the tests (TIDINGS_TEST_PG): {e}")
+                    }),
+            ),
         };
         engine.opened = Some(engine.open().await);
         engine
@@ -74,7 +81,7 @@ impl TestEngine {
     pub(crate) fn config(&self) -> StoreConfig {
         let mut config = StoreConfig::new(match &self.location {
             Location::Sqlite(dir) => StoreUrl::Sqlite(dir.path().join("tidings.db")),
-            Location::Postgres(db) => StoreUrl::Postgres(db.url.clone()),
+            Location::Postgres(db) => StoreUrl::Postgres(db.url().to_owned()),
         });
         // Tests run side by side, some with several stores each, within the server's
         // connection limit (100 by default).
@@ -84,62 +91,5 @@ impl TestEngine {
 
     async fn open(&self) -> OpenedStore {
         open_store(&self.config()).await.expect("store opens")
-    }
-}
-
-/// A database created for one test on the server of [`admin_url`], dropped when the test ends
-/// (passing or failing).
-pub(crate) struct TestDatabase {
-    name: String,
-    /// The database's own URL.
-    pub(crate) url: String,
-}
-
-impl TestDatabase {
-    /// Creates an empty database with a name no other test uses.
-    pub(crate) async fn create() -> Self {
-        let name = format!("tidings_test_{:016x}", rand::random::<u64>());
-        let admin = admin_url();
-        let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("no PostgreSQL for the tests at {admin} (set TIDINGS_TEST_PG): {e}")
-            });
-        tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("test database created");
-        let url = match admin.rsplit_once('/') {
-            Some((server, _)) => format!("{server}/{name}"),
-            None => panic!("TIDINGS_TEST_PG {admin:?} names no database"),
-        };
-        Self { name, url }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime, which cannot block on itself: a thread of its
-        // own drops the database, forcing out connections a store left behind.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                let (client, connection) =
-                    tokio_postgres::connect(&admin_url(), tokio_postgres::NoTls).await?;
-                tokio::spawn(connection);
-                client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-            })
-        })
-        .join();
-        if let Ok(Err(e)) = dropped {
-            eprintln!("test database {} was not dropped: {e}", self.name);
-        }
     }
 }
