@@ -138,15 +138,25 @@ pub struct LoginParams {
 }
 
 /// `sendMessage` parameters. Exactly one of `receiver` and `groupID`, and exactly one of
-/// `textElem` and `customElem`.
+/// `textElem` and `customElem`. An empty `receiver` or `groupID` counts as absent, as in V2TIM,
+/// whose samples pass `receiver: ""` with a `groupID`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageParams {
     /// C2C receiver.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub receiver: Option<String>,
     /// Target group.
-    #[serde(rename = "groupID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "groupID",
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub group_id: Option<String>,
     /// Text body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,6 +179,14 @@ pub struct SendMessageParams {
     /// Optional client random (for the client's own de-duplication).
     #[serde(default)]
     pub random: u32,
+}
+
+/// Reads an optional string in which `""` (like `null`) means absent.
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(deserializer)?;
+    Ok(value.filter(|s| !s.is_empty()))
 }
 
 /// `getC2CHistoryMessageList` parameters.
@@ -410,6 +428,21 @@ mod tests {
         }
         assert_eq!(MethodKind::from_name("SendMessage"), None);
         assert_eq!(MethodKind::from_name(""), None);
+    }
+
+    #[test]
+    fn an_empty_receiver_or_group_id_is_absent() {
+        let params: SendMessageParams =
+            serde_json::from_str(r#"{"receiver": "", "groupID": "g", "textElem": {"text": "x"}}"#)
+                .unwrap();
+        assert_eq!(params.receiver, None);
+        assert_eq!(params.group_id, Some("g".to_owned()));
+        let params: SendMessageParams = serde_json::from_str(
+            r#"{"receiver": "bob", "groupID": "", "textElem": {"text": "x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(params.receiver, Some("bob".to_owned()));
+        assert_eq!(params.group_id, None);
     }
 
     #[test]

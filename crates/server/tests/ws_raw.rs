@@ -795,6 +795,37 @@ async fn a_message_needs_exactly_one_of_receiver_and_group_id() {
 }
 
 #[tokio::test]
+async fn an_empty_receiver_or_group_id_counts_as_absent() {
+    let server = TestServer::start().await;
+    let mut raw = server.raw_login("alice").await;
+    create_group(&mut raw, "Work", "g", &[]).await;
+    // The Flutter guide's group send: `receiver: ""` next to the `groupID`.
+    let group = ok(
+        &mut raw,
+        "sendMessage",
+        json!({"receiver": "", "groupID": "g", "textElem": {"text": "to the group"}}),
+    )
+    .await;
+    assert_eq!(group["groupID"], "g");
+    assert!(group.get("userID").is_none(), "{group}");
+    let c2c = ok(
+        &mut raw,
+        "sendMessage",
+        json!({"receiver": "alice", "groupID": "", "textElem": {"text": "to me"}}),
+    )
+    .await;
+    assert_eq!(c2c["userID"], "alice");
+    assert!(c2c.get("groupID").is_none(), "{c2c}");
+    let neither = raw
+        .call(
+            "sendMessage",
+            json!({"receiver": "", "groupID": "", "textElem": {"text": "x"}}),
+        )
+        .await;
+    assert_refused_naming(&neither, 6017, &["receiver", "groupID"]);
+}
+
+#[tokio::test]
 async fn a_message_needs_exactly_one_of_text_elem_and_custom_elem() {
     let server = TestServer::start().await;
     let mut raw = server.raw_login("alice").await;
