@@ -433,6 +433,7 @@ async fn every_endpoint_answers_http_200_with_an_envelope_and_refuses_bad_bodies
             | "openim/batchsendmsg"
             | "openim/get_c2c_unread_msg_num" => 90003,
             "openim/admin_set_msg_read" => 90008,
+            "openim/c2c_msg_read_receipt" => 20001,
             other => invalid_body_code(other),
         };
         assert_eq!(reply["ErrorCode"], expected, "{path} {{}}: {reply}");
@@ -554,7 +555,7 @@ async fn auth_failures_have_tencents_codes_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn unknown_commands_are_refused_with_60020_and_counted_under_one_label() {
+async fn unknown_commands_are_refused_with_60009_and_counted_under_one_label() {
     let server = TestServer::start().await;
     let rest = Rest::new(&server);
     for path in [
@@ -564,7 +565,7 @@ async fn unknown_commands_are_refused_with_60020_and_counted_under_one_label() {
         "tidings/no_such_setting",
     ] {
         let reply = rest.post(path, &rest.query(), "{}", None).await;
-        assert_eq!(reply["ErrorCode"], 60020, "{path}: {reply}");
+        assert_eq!(reply["ErrorCode"], 60009, "{path}: {reply}");
     }
     let metrics = reqwest::get(format!("{}/metrics", rest.base))
         .await
@@ -577,7 +578,7 @@ async fn unknown_commands_are_refused_with_60020_and_counted_under_one_label() {
             .lines()
             .any(|line| line.starts_with("tidings_rest_requests_total{") && line.contains(labels))
     };
-    assert!(counted(r#"command="unknown",code="60020""#), "{metrics}");
+    assert!(counted(r#"command="unknown",code="60009""#), "{metrics}");
     assert!(!metrics.contains("no_such"), "{metrics}");
     // Authentication comes first.
     let reply = rest.post("openim/no_such_command", "", "{}", None).await;
@@ -1322,11 +1323,11 @@ async fn c2c_receipts_over_rest_reach_the_sender_and_set_is_peer_read() {
         "a push for the repeat: {seen:?}"
     );
 
-    // Refusals.
+    // Refusals: the endpoint's own codes (20001 invalid request, 20003 unknown account).
     rest.fail(
         path,
         json!({ "Operator_Account": "bob", "Peer_Account": "alice", "C2CMsgInfo": [item(&plain)] }),
-        10062,
+        20001,
     )
     .await;
     let from_carol = key(&rest
@@ -1338,7 +1339,7 @@ async fn c2c_receipts_over_rest_reach_the_sender_and_set_is_peer_read() {
     rest.fail(
         path,
         json!({ "Operator_Account": "bob", "Peer_Account": "alice", "C2CMsgInfo": [item(&from_carol)] }),
-        90001,
+        20001,
     )
     .await;
     assert_eq!(
@@ -1349,33 +1350,46 @@ async fn c2c_receipts_over_rest_reach_the_sender_and_set_is_peer_read() {
     rest.fail(
         path,
         json!({ "Operator_Account": "bob", "Peer_Account": "alice", "C2CMsgInfo": [item("no-such-key")] }),
-        10062,
+        20001,
     )
     .await;
     rest.fail(
         path,
         json!({ "Operator_Account": "carol", "Peer_Account": "alice",
                 "C2CMsgInfo": [{ "From_Account": "alice", "To_Account": "carol", "MsgKey": wanted }] }),
-        10007,
+        20001,
     )
     .await;
     rest.fail(
         path,
         json!({ "Operator_Account": "bob", "Peer_Account": "alice",
                 "C2CMsgInfo": [{ "From_Account": "carol", "To_Account": "bob", "MsgKey": wanted }] }),
-        90001,
+        20001,
     )
     .await;
     rest.fail(
         path,
         json!({ "Operator_Account": "bob", "Peer_Account": "alice", "C2CMsgInfo": [] }),
-        90001,
+        20001,
     )
     .await;
     rest.fail(
         path,
         json!({ "Operator_Account": "bob", "Peer_Account": "alice", "C2CMsgInfo": [{ "From_Account": "alice", "To_Account": "bob" }] }),
-        90001,
+        20001,
+    )
+    .await;
+    rest.fail(
+        path,
+        json!({ "Operator_Account": "nobody", "Peer_Account": "alice",
+                "C2CMsgInfo": [{ "From_Account": "alice", "To_Account": "nobody", "MsgKey": wanted }] }),
+        20003,
+    )
+    .await;
+    rest.fail(
+        path,
+        json!({ "Peer_Account": "alice", "C2CMsgInfo": [item(&wanted)] }),
+        20001,
     )
     .await;
 }
@@ -2441,7 +2455,8 @@ async fn settings_change_read_receipts_at_runtime() {
     let public = rest.create_group("Public", "alice", &["bob"]).await;
     let seq = rest.send_group_text(&work, "alice", "g", true).await;
 
-    // Off: every receipt method answers 7013, over WebSocket and REST, without a restart.
+    // Off: every receipt method answers 7013 over WebSocket and 60017 (request disabled) over
+    // REST, without a restart.
     let reply = rest
         .ok(set, json!({ "ReadReceipt": { "Enabled": false } }))
         .await;
@@ -2471,19 +2486,19 @@ async fn settings_change_read_receipts_at_runtime() {
         "openim/c2c_msg_read_receipt",
         json!({ "Operator_Account": "bob", "Peer_Account": "alice",
                 "C2CMsgInfo": [{ "From_Account": "alice", "To_Account": "bob", "MsgKey": msg_key }] }),
-        7013,
+        60017,
     )
     .await;
     rest.fail(
         "group_open_http_svc/group_msg_receipt",
         json!({ "GroupId": work, "From_Account": "bob", "MsgSeqList": [{ "MsgSeq": seq }] }),
-        7013,
+        60017,
     )
     .await;
     rest.fail(
         "openim/sendmsg",
         json!({ "From_Account": "alice", "To_Account": "bob", "IsNeedReadReceipt": 1, "MsgBody": text_body("x") }),
-        7013,
+        60017,
     )
     .await;
 
@@ -2509,7 +2524,7 @@ async fn settings_change_read_receipts_at_runtime() {
     rest.fail(
         "group_open_http_svc/send_group_msg",
         json!({ "GroupId": public, "From_Account": "alice", "NeedReadReceipt": 1, "MsgBody": text_body("x") }),
-        7013,
+        60017,
     )
     .await;
     rest.send_group_text(&work, "alice", "still fine", true)

@@ -67,8 +67,13 @@ impl From<WireError> for RestError {
 }
 
 impl From<ServiceError> for RestError {
+    /// V2TIM's client code for a switched-off feature (7013) is no REST code: REST answers
+    /// Tencent's "request disabled" instead.
     fn from(error: ServiceError) -> Self {
-        WireError::from(error).into()
+        match error {
+            ServiceError::ReceiptsNotSupported(info) => Self::new(codes::REQUEST_DISABLED, info),
+            other => WireError::from(other).into(),
+        }
     }
 }
 
@@ -99,8 +104,14 @@ pub(crate) mod codes {
     pub(crate) const BAD_JSON: u32 = 60003;
     /// The identifier is not an App administrator.
     pub(crate) const NOT_ADMIN: u32 = 60010;
-    /// Unknown command.
-    pub(crate) const UNKNOWN_COMMAND: u32 = 60020;
+    /// Request resource error (Tencent: "check the request URL"): an unknown command.
+    pub(crate) const UNKNOWN_COMMAND: u32 = 60009;
+    /// The request is disabled: a feature switched off on this server (read receipts).
+    pub(crate) const REQUEST_DISABLED: u32 = 60017;
+    /// `c2c_msg_read_receipt`: the request is invalid (its own code, from Tencent's page).
+    pub(crate) const C2C_RECEIPT_INVALID: u32 = 20001;
+    /// `c2c_msg_read_receipt`: an account is invalid or was never imported.
+    pub(crate) const C2C_RECEIPT_ACCOUNT: u32 = 20003;
     /// openim: bad request body.
     pub(crate) const OPENIM_INVALID: u32 = 90001;
     /// openim: `To_Account` missing or not found.

@@ -2,6 +2,7 @@
 //! user's behalf, group receipt counts and member lists, group unread counts.
 
 use serde_json::{Map, Value, json};
+use tidings_proto::ErrorCode;
 use tidings_service::ServiceError;
 
 use super::{Call, Reply, RestError, codes, fields};
@@ -83,8 +84,20 @@ pub(crate) async fn c2c_unread(call: &Call<'_>) -> Reply {
 }
 
 /// `openim/c2c_msg_read_receipt`: `Operator_Account` (the reader) receipts messages that
-/// `Peer_Account` sent to them.
+/// `Peer_Account` sent to them. Its refusals carry the endpoint's own codes from Tencent's page:
+/// 20003 for an account that was never imported, 20001 for anything else wrong with the
+/// request; only a switched-off feature (60017) and internal errors keep their common codes.
 pub(crate) async fn c2c_receipt(call: &Call<'_>) -> Reply {
+    record_c2c_receipt(call)
+        .await
+        .map_err(|error| match error.code {
+            codes::REQUEST_DISABLED | codes::C2C_RECEIPT_ACCOUNT => error,
+            code if code == ErrorCode::Internal.as_u32() => error,
+            _ => RestError::new(codes::C2C_RECEIPT_INVALID, error.info),
+        })
+}
+
+async fn record_c2c_receipt(call: &Call<'_>) -> Reply {
     let reader = call.string("Operator_Account")?;
     let sender = call.string("Peer_Account")?;
     let items = call.array("C2CMsgInfo")?;
@@ -119,6 +132,21 @@ pub(crate) async fn c2c_receipt(call: &Call<'_>) -> Reply {
             ));
         }
         keys.push(key);
+    }
+    let exist = call
+        .state
+        .tidings
+        .accounts_exist(&[reader.clone(), sender.clone()])
+        .await?;
+    if let Some((account, _)) = [&reader, &sender]
+        .into_iter()
+        .zip(exist)
+        .find(|(_, exists)| !exists)
+    {
+        return Err(RestError::new(
+            codes::C2C_RECEIPT_ACCOUNT,
+            format!("account {account} was never imported"),
+        ));
     }
     call.state.tidings.require_sent_by(&sender, &keys).await?;
     call.state
