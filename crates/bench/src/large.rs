@@ -14,7 +14,7 @@
 //! measures over WebSocket `getMessageReadReceipts` of 30 messages and read and unread
 //! member-list pages at the first, middle and last page (walking each list once to find those
 //! cursors and to check that it is exact). Read state on disk is measured with
-//! `Store::read_state_bytes` at half and after everyone read.
+//! `StorageStats::read_state_bytes` at half and after everyone read.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -66,6 +66,11 @@ pub struct CommonArgs {
     /// Stop after this many seconds, reporting what was measured so far as incomplete.
     #[arg(long, global = true, default_value_t = 600)]
     pub max_seconds: u64,
+    /// In-process server's store: `postgres://…` of a PostgreSQL server (whose user may create
+    /// databases) on which a scratch database is made for the run and dropped after it; the
+    /// embedded SQLite store in a temporary directory when absent.
+    #[arg(long, global = true)]
+    pub store: Option<String>,
     /// In-process server: `full` (acknowledged writes survive power loss) or `normal`.
     #[arg(long, global = true, default_value = "full")]
     pub synchronous: String,

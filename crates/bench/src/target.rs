@@ -9,6 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use tidings_server::{Config, Server};
 use tidings_service::{Hub, Tidings};
 use tidings_store::StorageStats;
+use tidings_store::scratch::ScratchDatabase;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -85,6 +86,8 @@ pub(crate) struct Local {
     pub(crate) storage: Arc<dyn StorageStats>,
     /// Keeps the data directory until the run ends.
     _data_dir: tempfile::TempDir,
+    /// The PostgreSQL database of the run, dropped when it ends.
+    _database: Option<ScratchDatabase>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -132,13 +135,25 @@ impl Target {
             ..Config::default()
         };
         config.store.synchronous = common.synchronous.clone();
+        let database = match &common.store {
+            Some(server) => {
+                let database = ScratchDatabase::create(server)
+                    .await
+                    .context("cannot create the run's PostgreSQL database")?;
+                config.store.url = Some(database.url().to_owned());
+                Some(database)
+            }
+            None => None,
+        };
         config.read_receipts.notify_window_ms = common.notify_window_ms;
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         // One measuring connection (large-group's sender) sends thousands of requests back to
         // back; the per-connection rate limit would answer them 7008.
         config.limits.requests_per_second = IN_PROCESS_RATE_LIMIT;
         config.limits.request_burst = IN_PROCESS_RATE_LIMIT;
-        let server = Server::open(&config).context("cannot open the in-process server")?;
+        let server = Server::open(&config)
+            .await
+            .context("cannot open the in-process server")?;
         let tidings = Arc::clone(&server.state().tidings);
         let hub = Arc::clone(&server.state().hub);
         let storage = Arc::clone(server.storage_stats());
@@ -168,6 +183,7 @@ impl Target {
                 hub,
                 storage,
                 _data_dir: data_dir,
+                _database: database,
                 stop: Some(stop),
                 task: Some(task),
             }),

@@ -45,6 +45,10 @@ struct ServeArgs {
     /// Directory of the embedded database [default: ./tidings-data].
     #[arg(long, env = "TIDINGS_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// The store: `postgres://…` (PostgreSQL) or `sqlite:PATH`; the embedded SQLite store in
+    /// the data directory when absent.
+    #[arg(long, env = "TIDINGS_STORE", hide_env_values = true)]
+    store: Option<String>,
     /// The application's SDKAppID [default: 1400000000].
     #[arg(long, env = "TIDINGS_SDKAPPID")]
     sdkappid: Option<u64>,
@@ -89,6 +93,9 @@ impl ServeArgs {
         if let Some(data_dir) = &self.data_dir {
             config.data_dir = data_dir.clone();
         }
+        if let Some(store) = &self.store {
+            config.store.url = Some(store.clone());
+        }
         if let Some(sdkappid) = self.sdkappid {
             config.sdkappid = sdkappid;
         }
@@ -108,7 +115,14 @@ impl ServeArgs {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(&args),
+        Command::Serve(args) => {
+            if let Err(e) = serve(&args) {
+                // One line an operator (or a supervisor's log) reads at a glance.
+                eprintln!("tidings: {}", one_line(&e));
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Bench(args) => tidings_bench::main(args),
         Command::Usersig(args) => {
             let now = std::time::SystemTime::now()
@@ -130,6 +144,22 @@ fn main() -> Result<()> {
     }
 }
 
+/// The error and its causes on one line, each cause once (many messages already quote their
+/// cause).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line.replace('\n', " ")
+}
+
 fn serve(args: &ServeArgs) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -139,7 +169,7 @@ fn serve(args: &ServeArgs) -> Result<()> {
     let config = args.config()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let server = Server::open(&config)?;
+        let server = Server::open(&config).await?;
         if config.demo {
             tidings_server::seed_demo(server.state())
                 .await
@@ -164,6 +194,9 @@ fn print_banner(config: &Config, server: &Server, address: SocketAddr) {
     println!("  health:     http://{address}/healthz   metrics: http://{address}/metrics");
     println!("  Web chat: http://{address}/");
     println!("  data dir:   {}", config.data_dir.display());
+    if let Ok(store) = config.store_config() {
+        println!("  store:      {}", store.url);
+    }
     println!("  SDKAppID:   {}", config.sdkappid);
     if server.generated_key() {
         println!("  secret key: generated into {}", key_file.display());

@@ -91,15 +91,28 @@ impl ReadReceiptConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `full` (acknowledged writes survive power loss) or `normal` (they survive a killed
-    /// process).
+    /// Which engine: absent or `sqlite:PATH` for the embedded one (in the data directory when
+    /// absent), `postgres://…` or `postgresql://…` for PostgreSQL.
+    pub url: Option<String>,
+    /// SQLite: `full` (acknowledged writes survive power loss) or `normal` (they survive a
+    /// killed process).
     pub synchronous: String,
+    /// PostgreSQL: most connections this node opens.
+    pub pool_size: usize,
+    /// PostgreSQL: milliseconds a statement may run, or a request wait for a connection, before
+    /// it fails instead of hanging.
+    pub statement_timeout_ms: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
+        let engine =
+            tidings_store::StoreConfig::new(tidings_store::StoreUrl::Postgres(String::new()));
         Self {
+            url: None,
             synchronous: "full".into(),
+            pool_size: engine.pool_size,
+            statement_timeout_ms: engine.statement_timeout.as_millis() as u64,
         }
     }
 }
@@ -191,6 +204,22 @@ impl Config {
         })
     }
 
+    /// The engine and its options, as the store opens them.
+    pub fn store_config(&self) -> Result<tidings_store::StoreConfig, ConfigError> {
+        let url = tidings_store::StoreUrl::parse(self.store.url.as_deref(), &self.data_dir)
+            .map_err(ConfigError::Invalid)?;
+        let mut config = tidings_store::StoreConfig::new(url);
+        config.synchronous = if self.store.synchronous == "normal" {
+            tidings_store::Synchronous::Normal
+        } else {
+            tidings_store::Synchronous::Full
+        };
+        config.pool_size = self.store.pool_size;
+        config.statement_timeout =
+            std::time::Duration::from_millis(self.store.statement_timeout_ms);
+        Ok(config)
+    }
+
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.read_receipts
@@ -208,6 +237,12 @@ impl Config {
                 "store.synchronous must be \"full\" or \"normal\", not {:?}",
                 self.store.synchronous
             )));
+        }
+        self.store_config()?;
+        if self.store.pool_size == 0 || self.store.statement_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "store.pool_size and store.statement_timeout_ms must be positive".into(),
+            ));
         }
         if self.limits.requests_per_second == 0
             || self.limits.outbound_queue == 0
@@ -266,6 +301,32 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_store_url_chooses_the_engine() {
+        let mut config = Config {
+            data_dir: PathBuf::from("/data"),
+            ..Config::default()
+        };
+        assert_eq!(
+            config.store_config().unwrap().url,
+            tidings_store::StoreUrl::Sqlite(PathBuf::from("/data/tidings.db"))
+        );
+        config.store.url = Some("postgresql://tidings@db:5432/chat".into());
+        config.store.pool_size = 3;
+        config.store.statement_timeout_ms = 1500;
+        let store = config.store_config().unwrap();
+        assert_eq!(
+            store.url,
+            tidings_store::StoreUrl::Postgres("postgresql://tidings@db:5432/chat".into())
+        );
+        assert_eq!(
+            (store.pool_size, store.statement_timeout),
+            (3, std::time::Duration::from_millis(1500))
+        );
+        config.store.url = Some("mysql://x".into());
+        assert!(matches!(config.validate(), Err(ConfigError::Invalid(_))));
+    }
 
     #[test]
     fn a_full_config_file_parses() {

@@ -21,7 +21,7 @@ use std::time::Duration;
 use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tidings_service::{Callbacks, Hub, Limits, LocalBus, Tidings};
-use tidings_store::{SqliteOptions, SqliteStore, StorageStats, Store, Synchronous};
+use tidings_store::{OpenedStore, StorageStats, open_store};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
@@ -93,24 +93,19 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 impl Server {
-    /// Opens the embedded store in `config.data_dir` and builds the services. Must run inside
-    /// a Tokio runtime.
-    pub fn open(config: &Config) -> Result<Self, ServerError> {
+    /// Opens the configured store (embedded SQLite in `config.data_dir` by default) and builds
+    /// the services. Must run inside a Tokio runtime.
+    pub async fn open(config: &Config) -> Result<Self, ServerError> {
         config.validate()?;
         let (secret_key, generated_key) = config.resolve_secret_key()?;
         std::fs::create_dir_all(&config.data_dir).map_err(|source| ConfigError::DataDir {
             path: config.data_dir.clone(),
             source,
         })?;
-        let mut options = SqliteOptions::new(config.data_dir.join("tidings.db"));
-        options.synchronous = if config.store.synchronous == "normal" {
-            Synchronous::Normal
-        } else {
-            Synchronous::Full
-        };
-        let engine = Arc::new(SqliteStore::open(options)?);
-        let storage: Arc<dyn StorageStats> = engine.clone();
-        let store: Arc<dyn Store> = engine;
+        let OpenedStore {
+            store,
+            stats: storage,
+        } = open_store(&config.store_config()?).await?;
         let hub = Arc::new(Hub::new(config.limits.max_devices_per_user));
         let bus = Arc::new(LocalBus::new(Arc::clone(&hub)));
         let limits = Limits {

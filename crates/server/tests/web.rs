@@ -5,7 +5,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::TestServer;
+use common::{TestData, TestServer};
 use serde_json::{Value, json};
 use tidings_server::{Config, DEMO_GROUP, DEMO_USERS, Server, seed_demo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -236,15 +236,15 @@ async fn a_short_demo_usersig_expires() {
 
 #[tokio::test]
 async fn demo_users_and_group_are_seeded_once() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let data = TestData::new().await;
     let mut config = Config {
-        data_dir: dir.path().to_owned(),
         secret_key: Some("tidings-web-test-key".into()),
         demo: true,
         ..Config::default()
     };
+    data.configure(&mut config);
     config.store.synchronous = "normal".into();
-    let server = Server::open(&config).expect("server opens");
+    let server = Server::open(&config).await.expect("server opens");
     seed_demo(server.state()).await.expect("seeds");
     seed_demo(server.state())
         .await

@@ -42,6 +42,16 @@ impl StoreUrl {
     }
 }
 
+/// Where the data is, as an operator may be shown it: the password of a URL is hidden.
+impl std::fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Self::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
 /// Everything needed to open a store.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {

@@ -1,5 +1,9 @@
 //! Test support shared by the full-server tests: an in-process server on 127.0.0.1:0 with a
-//! temporary SQLite store, SDK clients, and a raw WebSocket client for frame-level tests.
+//! temporary store, SDK clients, and a raw WebSocket client for frame-level tests.
+//!
+//! The store is SQLite in the temporary data directory, or, when `TIDINGS_TEST_STORE` names a
+//! PostgreSQL server (`postgres://user@host:port/database`, a user that may create databases),
+//! a scratch database of its own on that server, kept across the test's restarts.
 
 #![allow(dead_code, unreachable_pub)] // Each test binary uses a different subset.
 
@@ -10,6 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tidings_sdk::{Client, Events, SdkEvent};
 use tidings_server::{Auth, Config, Server};
+use tidings_store::scratch::ScratchDatabase;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -19,12 +24,45 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// How long a test waits for an expected frame or event before failing.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// What a test server keeps between restarts: its data directory and, on PostgreSQL, its
+/// database.
+pub struct TestData {
+    pub dir: tempfile::TempDir,
+    pub database: Option<ScratchDatabase>,
+}
+
+impl TestData {
+    /// An empty data directory, and an empty database when `TIDINGS_TEST_STORE` asks for one.
+    pub async fn new() -> Self {
+        let database = match std::env::var("TIDINGS_TEST_STORE") {
+            Ok(server) if !server.is_empty() => Some(
+                ScratchDatabase::create(&server)
+                    .await
+                    .unwrap_or_else(|e| panic!("TIDINGS_TEST_STORE={server}: {e}")),
+            ),
+            _ => None,
+        };
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+            database,
+        }
+    }
+
+    /// Points `config` at this data.
+    pub fn configure(&self, config: &mut Config) {
+        config.data_dir = self.dir.path().to_owned();
+        config.store.url = self.database.as_ref().map(|db| db.url().to_owned());
+        // Tests run side by side within PostgreSQL's default 100 connections.
+        config.store.pool_size = 4;
+    }
+}
+
 /// A server running in this process.
 pub struct TestServer {
     pub addr: SocketAddr,
     pub url: String,
     pub auth: Auth,
-    pub data_dir: tempfile::TempDir,
+    pub data: TestData,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -37,33 +75,32 @@ impl TestServer {
 
     /// A server whose config `adjust` may change.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let data_dir = tempfile::tempdir().expect("temp dir");
-        Self::start_in(data_dir, adjust).await
+        Self::start_in(TestData::new().await, adjust).await
     }
 
-    /// A server on an existing data directory (for restart tests).
-    pub async fn start_in(data_dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Self {
+    /// A server on existing data (for restart tests).
+    pub async fn start_in(data: TestData, adjust: impl FnOnce(&mut Config)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        Self::launch(listener, data_dir, adjust)
+        Self::launch(listener, data, adjust).await
     }
 
     /// Opens a server with test defaults (adjusted) and serves it on `listener`.
-    fn launch(
+    async fn launch(
         listener: tokio::net::TcpListener,
-        data_dir: tempfile::TempDir,
+        data: TestData,
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
         let mut config = Config {
-            data_dir: data_dir.path().to_owned(),
             secret_key: Some("tidings-test-key".into()),
             ..Config::default()
         };
+        data.configure(&mut config);
         config.store.synchronous = "normal".into();
         config.read_receipts.notify_window_ms = 20;
         adjust(&mut config);
-        let server = Server::open(&config).expect("server opens");
+        let server = Server::open(&config).await.expect("server opens");
         let auth = server.state().auth.clone();
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
@@ -79,7 +116,7 @@ impl TestServer {
             addr,
             url: format!("ws://{addr}/ws"),
             auth,
-            data_dir,
+            data,
             stop: Some(stop),
             task: Some(task),
         }
@@ -119,17 +156,18 @@ impl TestServer {
         raw
     }
 
-    /// Stops the server gracefully and returns its data directory.
-    pub async fn stop(mut self) -> tempfile::TempDir {
+    /// Stops the server gracefully and returns its data.
+    pub async fn stop(mut self) -> TestData {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
-        tempfile::tempdir()
-            .map(|fresh| std::mem::replace(&mut self.data_dir, fresh))
-            .expect("temp dir")
+        TestData {
+            dir: std::mem::replace(&mut self.data.dir, tempfile::tempdir().expect("temp dir")),
+            database: self.data.database.take(),
+        }
     }
 }
 
@@ -258,7 +296,7 @@ impl TestServer {
     /// A server on an existing data directory that listens on `addr`: restarts a stopped server
     /// on the same port, so that SDK clients reconnect to it by themselves. Binding is retried
     /// for a while, as the stopped server's listener may take a moment to close.
-    pub async fn start_at(addr: SocketAddr, data_dir: tempfile::TempDir) -> Self {
+    pub async fn start_at(addr: SocketAddr, data: TestData) -> Self {
         let deadline = tokio::time::Instant::now() + WAIT;
         let listener = loop {
             match tokio::net::TcpListener::bind(addr).await {
@@ -269,7 +307,7 @@ impl TestServer {
                 Err(e) => panic!("cannot bind {addr} again: {e}"),
             }
         };
-        Self::launch(listener, data_dir, |_| {})
+        Self::launch(listener, data, |_| {}).await
     }
 }
 
