@@ -666,6 +666,9 @@ async def run(url, sdkappid, key, prefix):
     await a1.fail("sendMessage", {"receiver": bob, "groupID": gid, "textElem": {"text": "x"}}, 6017)
     await a1.fail("sendMessage", {"receiver": bob}, 6017)
     await a1.fail("sendMessage", {"receiver": "", "groupID": "", "textElem": {"text": "x"}}, 6017)
+    # Mentions are not supported yet: refused, never sent without them.
+    await a1.fail("sendMessage", {"groupID": gid, "textElem": {"text": "@bob"},
+                                  "groupAtUserList": [bob]}, 6017)
     await a1.fail("sendMessage", {"receiver": nobody, "textElem": {"text": "x"}}, 20003)
     await a1.fail("sendMessage", {"receiver": "bad id", "textElem": {"text": "x"}}, 7003)
     await a1.fail("sendMessage", {"receiver": bob, "textElem": {"text": "x" * 13000}}, 80002)

@@ -179,7 +179,14 @@ pub struct SendMessageParams {
     /// Optional client random (for the client's own de-duplication).
     #[serde(default)]
     pub random: u32,
+    /// Group: members the message mentions (V2TIM's `groupAtUserList`). Not supported yet: a
+    /// message with mentions is refused rather than sent without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_at_user_list: Vec<String>,
 }
+
+/// The `groupAtUserList` entry that mentions everyone (V2TIM's `kImSDK_MesssageAtALL`).
+pub const GROUP_AT_ALL: &str = "__kImSDK_MesssageAtALL__";
 
 /// Reads an optional string in which `""` (like `null`) means absent.
 fn empty_as_none<'de, D: serde::Deserializer<'de>>(

@@ -3091,3 +3091,54 @@ async fn a_third_party_python_rest_client_works_unchanged() {
     let rest = Rest::new(&server);
     assert_eq!(c2c_unread(&rest, "py_bob", "py_alice").await, 0);
 }
+
+#[tokio::test]
+async fn targeted_group_messages_and_mentions_are_refused_never_sent_to_everyone() {
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    rest.import(&["alice", "bob", "carol"]).await;
+    let group = rest.create_group("Work", "alice", &["bob", "carol"]).await;
+    let send = "group_open_http_svc/send_group_msg";
+    let refused = |extra: Value| {
+        let mut body = json!({ "GroupId": group, "From_Account": "alice", "MsgBody": text_body("for bob only") });
+        for (name, value) in extra.as_object().expect("fields") {
+            body[name] = value.clone();
+        }
+        body
+    };
+    for (extra, named) in [
+        (json!({ "To_Account": ["bob"] }), "To_Account"),
+        (json!({ "To_Account": "bob" }), "To_Account"),
+        (
+            json!({ "GroupAtInfo": [{ "GroupAt_AllFlag": 0, "GroupAt_Account": "bob" }] }),
+            "GroupAtInfo",
+        ),
+        (
+            json!({ "GroupAtInfo": [{ "GroupAt_AllFlag": 1 }] }),
+            "GroupAtInfo",
+        ),
+        (
+            json!({ "GroupAtInfo": [{ "GroupAt_AllFlag": 0 }] }),
+            "GroupAtInfo",
+        ),
+    ] {
+        let reply = rest.fail(send, refused(extra), 10004).await;
+        let info = reply["ErrorInfo"].as_str().unwrap_or_default();
+        assert!(info.contains(named), "{reply}");
+    }
+    let history = rest
+        .ok(
+            "group_open_http_svc/group_msg_get_simple",
+            json!({ "GroupId": group, "ReqMsgNumber": 20 }),
+        )
+        .await;
+    assert_eq!(history["RspMsgList"], json!([]), "nothing was sent");
+    // Empty fields ask for nothing.
+    let reply = rest
+        .ok(
+            send,
+            refused(json!({ "To_Account": null, "GroupAtInfo": [] })),
+        )
+        .await;
+    assert_eq!(reply["MsgSeq"], 1);
+}

@@ -826,6 +826,45 @@ async fn an_empty_receiver_or_group_id_counts_as_absent() {
 }
 
 #[tokio::test]
+async fn targeted_group_messages_and_mentions_are_refused_never_sent_to_everyone() {
+    let server = TestServer::start().await;
+    let mut raw = server.raw_login("alice").await;
+    server.raw_login("bob").await;
+    create_group(&mut raw, "Work", "g", &["bob"]).await;
+    // V2TIM sends a message for one member of a group with both receiver and groupID.
+    let targeted = raw
+        .call(
+            "sendMessage",
+            json!({"receiver": "bob", "groupID": "g", "textElem": {"text": "for bob only"}}),
+        )
+        .await;
+    assert_refused_naming(&targeted, 6017, &["receiver", "groupID", "targeted"]);
+    for mentions in [json!(["bob"]), json!(["__kImSDK_MesssageAtALL__"])] {
+        let mentioned = raw
+            .call(
+                "sendMessage",
+                json!({"groupID": "g", "textElem": {"text": "@bob"}, "groupAtUserList": mentions}),
+            )
+            .await;
+        assert_refused_naming(&mentioned, 6017, &["groupAtUserList"]);
+    }
+    let history = ok(
+        &mut raw,
+        "getGroupHistoryMessageList",
+        json!({"groupID": "g", "count": 10}),
+    )
+    .await;
+    assert_eq!(history, json!([]), "nothing was sent");
+    let sent = ok(
+        &mut raw,
+        "sendMessage",
+        json!({"groupID": "g", "textElem": {"text": "to all"}, "groupAtUserList": []}),
+    )
+    .await;
+    assert_eq!(sent["seq"], 1);
+}
+
+#[tokio::test]
 async fn a_message_needs_exactly_one_of_text_elem_and_custom_elem() {
     let server = TestServer::start().await;
     let mut raw = server.raw_login("alice").await;

@@ -101,6 +101,12 @@ impl Tidings {
                 limit: MAX_MESSAGE_BYTES,
             });
         }
+        if !params.group_at_user_list.is_empty() {
+            return Err(ServiceError::InvalidParameters(
+                "groupAtUserList (REST GroupAtInfo: @-mentions) is not supported yet; the message was not sent"
+                    .into(),
+            ));
+        }
         if params.need_read_receipt && params.online_user_only {
             return Err(ServiceError::InvalidParameters(
                 "needReadReceipt needs a stored message, and onlineUserOnly messages are not stored"
@@ -133,7 +139,10 @@ impl Tidings {
                 self.send_group(message, group_id, params.online_user_only, &options)
                     .await
             }
-            _ => Err(ServiceError::InvalidParameters(
+            (Some(_), Some(_)) => Err(ServiceError::InvalidParameters(
+                "give exactly one of receiver and groupID: both make a targeted group message (for some members only), which is not supported".into(),
+            )),
+            (None, None) => Err(ServiceError::InvalidParameters(
                 "give exactly one of receiver and groupID".into(),
             )),
         }

@@ -1,7 +1,7 @@
 //! Message endpoints: C2C and group sends, C2C roaming history, group history.
 
 use serde_json::{Value, json};
-use tidings_proto::methods::SendMessageParams;
+use tidings_proto::methods::{GROUP_AT_ALL, SendMessageParams};
 use tidings_service::SendOptions;
 use tidings_store::MessageRecord;
 
@@ -139,6 +139,14 @@ pub(crate) async fn send_group(call: &Call<'_>) -> Reply {
     let group_id = call.string("GroupId")?;
     let online_only = call.opt_u64("OnlineOnlyFlag")?.unwrap_or(0) == 1;
     let (mut params, mut options) = send_params(call, "NeedReadReceipt", online_only)?;
+    // A message for named members only would reach the whole group if the field were ignored.
+    if call.body.get("To_Account").is_some_and(|v| !v.is_null()) {
+        return Err(RestError::new(
+            call.invalid_code,
+            "To_Account (a group message for some members only) is not supported; the message was not sent",
+        ));
+    }
+    params.group_at_user_list = group_at_accounts(call)?;
     let (from, is_admin) = sender(call)?;
     if is_admin {
         call.state.tidings.login(&from).await?;
@@ -153,6 +161,28 @@ pub(crate) async fn send_group(call: &Call<'_>) -> Reply {
     Ok(fields(
         json!({ "MsgTime": message.timestamp, "MsgSeq": message.seq, "MsgId": message.msg_id }),
     ))
+}
+
+/// `GroupAtInfo` as V2TIM's `groupAtUserList`: each item's `GroupAt_Account`, or V2TIM's
+/// "everyone" marker for `GroupAt_AllFlag` 1.
+fn group_at_accounts(call: &Call<'_>) -> Result<Vec<String>, RestError> {
+    call.array("GroupAtInfo")?
+        .iter()
+        .map(|item| {
+            if item.get("GroupAt_AllFlag").and_then(Value::as_u64) == Some(1) {
+                return Ok(GROUP_AT_ALL.to_owned());
+            }
+            item.get("GroupAt_Account")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    RestError::new(
+                        call.invalid_code,
+                        "each GroupAtInfo item needs GroupAt_AllFlag 1 or a GroupAt_Account",
+                    )
+                })
+        })
+        .collect()
 }
 
 fn roam_item(record: &MessageRecord) -> Value {

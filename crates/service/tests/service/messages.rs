@@ -177,7 +177,15 @@ async fn a_send_is_refused_before_anything_is_stored_or_pushed() {
                 group_id: Some("g".into()),
                 ..c2c_text("bob", "both")
             },
-            "InvalidParameters(\"give exactly one of receiver and groupID\")".to_owned(),
+            "InvalidParameters(\"give exactly one of receiver and groupID: both make a targeted group message (for some members only), which is not supported\")".to_owned(),
+        ),
+        (
+            "alice",
+            SendMessageParams {
+                group_at_user_list: vec!["bob".into()],
+                ..group_text("g", "@bob")
+            },
+            "InvalidParameters(\"groupAtUserList (REST GroupAtInfo: @-mentions) is not supported yet; the message was not sent\")".to_owned(),
         ),
         (
             "alice",
