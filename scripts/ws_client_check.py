@@ -316,7 +316,15 @@ async def counts(conn, *msg_ids):
 
 
 def group_item(msg_id, group_id, read, unread_):
-    return {"msgID": msg_id, "groupID": group_id, "readCount": read, "unreadCount": unread_}
+    """§7.8: every field is present, zero or empty where it does not apply."""
+    return {"msgID": msg_id, "userID": "", "groupID": group_id, "isPeerRead": False,
+            "timestamp": 0, "readCount": read, "unreadCount": unread_}
+
+
+def c2c_item(msg_id, user_id, read_at):
+    """§7.8: a C2C item; `read_at` 0 while unread."""
+    return {"msgID": msg_id, "userID": user_id, "groupID": "", "isPeerRead": read_at != 0,
+            "timestamp": read_at, "readCount": 0, "unreadCount": 0}
 
 
 def has_item(msg_id, read=None):
@@ -485,14 +493,12 @@ async def run(url, sdkappid, key, prefix):
         eq(len(items), 1, "one C2C receipt item")
         receipt_ts = items[0]["timestamp"]
         check(receipt_ts >= m1["timestamp"], f"receipt timestamp {receipt_ts}")
-        eq(items[0], {"msgID": m1["msgID"], "userID": bob, "isPeerRead": True,
-                      "timestamp": receipt_ts}, f"{device.name} C2C receipt push")
+        eq(items[0], c2c_item(m1["msgID"], bob, receipt_ts), f"{device.name} C2C receipt push")
     got = await b2.wait("onMessageReceiptsSent")
     eq(got, {"messageIDList": [m1["msgID"]]}, "bob's other device learns the receipt was sent")
     await b1.quiet("onMessageReceiptsSent")  # the calling device has its response
     pulled = await counts(a2, m1["msgID"])
-    eq(pulled[m1["msgID"]], {"msgID": m1["msgID"], "userID": bob, "isPeerRead": True,
-                             "timestamp": receipt_ts}, "C2C pull")
+    eq(pulled[m1["msgID"]], c2c_item(m1["msgID"], bob, receipt_ts), "C2C pull")
     eq(await unread(b2, f"c2c_{alice}"), 3, "a receipt does not change the reader's unread count")
     seen_by_bob = {m["msgID"]: m for m in await history(b1, userID=alice, page=2)}
     eq(seen_by_bob[m1["msgID"]]["hasSentReceipt"], True, "hasSentReceipt in bob's history")

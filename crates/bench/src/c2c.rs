@@ -313,10 +313,7 @@ impl Chat {
                     else {
                         continue;
                     };
-                    for receipt in receipts
-                        .into_iter()
-                        .filter(|r| r.is_peer_read == Some(true))
-                    {
+                    for receipt in receipts.into_iter().filter(|r| r.is_peer_read) {
                         if send_result.is_some() {
                             self.note_read(
                                 &own,
@@ -347,10 +344,8 @@ impl Chat {
                     .await
                 {
                     Ok(receipts) => {
-                        result.pulled_read += receipts
-                            .iter()
-                            .filter(|r| r.is_peer_read == Some(true))
-                            .count() as u64;
+                        result.pulled_read +=
+                            receipts.iter().filter(|r| r.is_peer_read).count() as u64;
                     }
                     Err(e) => result.errors.push(e.to_string()),
                 }

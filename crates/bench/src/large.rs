@@ -215,8 +215,7 @@ async fn large(
         let receipts: Vec<MessageReceipt> = reply.decode("getMessageReadReceipts")?;
         exact &= receipts.len() == count_ids.len()
             && receipts.iter().all(|r| {
-                r.read_count == Some(half as u64)
-                    && r.unread_count == Some((order.len() - half) as u64)
+                r.read_count == half as u64 && r.unread_count == (order.len() - half) as u64
             });
     }
     report.check(
@@ -322,7 +321,7 @@ async fn large(
         let receipts: Vec<MessageReceipt> = sender.call("getMessageReadReceipts", &params).await?;
         exact += receipts
             .iter()
-            .filter(|r| r.read_count == Some(order.len() as u64) && r.unread_count == Some(0))
+            .filter(|r| r.read_count == order.len() as u64 && r.unread_count == 0)
             .count();
     }
     report.check(

@@ -343,7 +343,7 @@ async fn storm(
         let receipts: Vec<MessageReceipt> = sender.call("getMessageReadReceipts", &params).await?;
         pulled_exact += receipts
             .iter()
-            .filter(|r| r.read_count == Some(want) && r.unread_count == Some(0))
+            .filter(|r| r.read_count == want && r.unread_count == 0)
             .count();
     }
     report.check(
@@ -490,8 +490,7 @@ async fn collect_receipt_pushes(
         };
         let Ok(mut into) = into.lock() else { return };
         for receipt in receipts {
-            let read = receipt.read_count.unwrap_or(0);
-            let unread = receipt.unread_count.unwrap_or(0);
+            let (read, unread) = (receipt.read_count, receipt.unread_count);
             into.samples
                 .push((push.at, receipt.msg_id.clone(), read, unread));
             let latest = into.latest.entry(receipt.msg_id).or_insert((0, u64::MAX));

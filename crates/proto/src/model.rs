@@ -294,31 +294,57 @@ pub struct GroupInfoResult {
     pub group_info: Option<GroupInfo>,
 }
 
-/// Read-receipt state of one message (V2TimMessageReceipt).
+/// Read-receipt state of one message (V2TimMessageReceipt). Every field is always sent, zero or
+/// empty where it does not apply: Tencent's Flutter `fromJson` reads `timestamp` as a non-null
+/// integer, so an item without it crashes a Dart client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageReceipt {
     /// The message.
     #[serde(rename = "msgID")]
     pub msg_id: String,
-    /// C2C: the peer (the reader).
-    #[serde(rename = "userID", default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    /// Group: the group.
-    #[serde(rename = "groupID", default, skip_serializing_if = "Option::is_none")]
-    pub group_id: Option<String>,
-    /// C2C: the peer sent a receipt for this message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_peer_read: Option<bool>,
-    /// C2C: when the peer sent the receipt, Unix seconds (0 when unread).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<i64>,
-    /// Group: recipients who have read it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub read_count: Option<u64>,
-    /// Group: recipients who have not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unread_count: Option<u64>,
+    /// C2C: the peer (the reader). Group: empty.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// Group: the group. C2C: empty.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// C2C: the peer sent a receipt for this message. Group: false.
+    pub is_peer_read: bool,
+    /// C2C: when the peer sent the receipt, Unix seconds (0 while unread). Group: 0.
+    pub timestamp: i64,
+    /// Group: recipients who have read it. C2C: 0.
+    pub read_count: u64,
+    /// Group: recipients who have not. C2C: 0.
+    pub unread_count: u64,
+}
+
+impl MessageReceipt {
+    /// The state of a C2C message whose receiver is `reader`: read at `read_at`, if at all.
+    pub fn c2c(msg_id: String, reader: String, read_at: Option<i64>) -> Self {
+        Self {
+            msg_id,
+            user_id: reader,
+            group_id: String::new(),
+            is_peer_read: read_at.is_some(),
+            timestamp: read_at.unwrap_or(0),
+            read_count: 0,
+            unread_count: 0,
+        }
+    }
+
+    /// The counts of a group message.
+    pub fn group(msg_id: String, group_id: String, read_count: u64, unread_count: u64) -> Self {
+        Self {
+            msg_id,
+            user_id: String::new(),
+            group_id,
+            is_peer_read: false,
+            timestamp: 0,
+            read_count,
+            unread_count,
+        }
+    }
 }
 
 /// A conversation-level read report from the C2C peer (`onRecvC2CReadReceipt` item).

@@ -115,7 +115,7 @@ async fn main() -> Result<(), Error> {
                 Some(SdkEvent::RecvMessageReadReceipts(receipts)) => {
                     for receipt in receipts {
                         println!(
-                            "onRecvMessageReadReceipts: {} read {:?}, unread {:?}",
+                            "onRecvMessageReadReceipts: {} read {}, unread {}",
                             receipt.msg_id, receipt.read_count, receipt.unread_count
                         );
                     }
@@ -133,7 +133,7 @@ async fn main() -> Result<(), Error> {
         .await?
     {
         println!(
-            "getMessageReadReceipts: {} read {:?}, unread {:?}",
+            "getMessageReadReceipts: {} read {}, unread {}",
             receipt.msg_id, receipt.read_count, receipt.unread_count
         );
     }

@@ -29,7 +29,7 @@
 //!         }
 //!         SdkEvent::RecvMessageReadReceipts(receipts) => {
 //!             for receipt in receipts {
-//!                 println!("{} read: {:?}", receipt.msg_id, receipt.is_peer_read);
+//!                 println!("{} read: {}", receipt.msg_id, receipt.is_peer_read);
 //!             }
 //!         }
 //!         SdkEvent::ConnectionLost { reason } => println!("reconnecting ({reason})"),

@@ -159,15 +159,10 @@ async fn counts(sender: &Client, msg_id: &str) -> (u64, u64) {
     let receipt = &receipts[0];
     assert_eq!(receipt.msg_id, msg_id);
     assert!(
-        receipt.is_peer_read.is_none() && receipt.user_id.is_none(),
+        !receipt.is_peer_read && receipt.user_id.is_empty() && receipt.timestamp == 0,
         "{receipt:?}"
     );
-    (
-        receipt.read_count.expect("group receipts carry readCount"),
-        receipt
-            .unread_count
-            .expect("group receipts carry unreadCount"),
-    )
+    (receipt.read_count, receipt.unread_count)
 }
 
 /// The C2C receipt state of a message, pulled by its sender.
@@ -227,7 +222,7 @@ async fn pushes_until(events: &mut Events, msg_id: &str, read: u64) -> Vec<Messa
     let mut seen = Vec::new();
     loop {
         let receipt = next_event(events, receipt_of(msg_id)).await;
-        let done = receipt.read_count == Some(read);
+        let done = receipt.read_count == read;
         seen.push(receipt);
         if done {
             return seen;
@@ -275,8 +270,7 @@ fn receipt_pushes(events: &[SdkEvent]) -> Vec<&SdkEvent> {
 fn assert_monotone(pushes: &[MessageReceipt], recipients: u64) {
     let mut last = (0, recipients);
     for push in pushes {
-        let read = push.read_count.expect("readCount");
-        let unread = push.unread_count.expect("unreadCount");
+        let (read, unread) = (push.read_count, push.unread_count);
         assert_eq!(read + unread, recipients, "{push:?}");
         assert!(
             read >= last.0 && unread <= last.1,
@@ -342,12 +336,12 @@ async fn c2c_seed_flow() {
         before,
         MessageReceipt {
             msg_id: sent.msg_id.clone(),
-            user_id: Some("bob".into()),
-            group_id: None,
-            is_peer_read: Some(false),
-            timestamp: Some(0),
-            read_count: None,
-            unread_count: None,
+            user_id: "bob".into(),
+            group_id: String::new(),
+            is_peer_read: false,
+            timestamp: 0,
+            read_count: 0,
+            unread_count: 0,
         }
     );
 
@@ -358,12 +352,15 @@ async fn c2c_seed_flow() {
         .expect("receipt sent");
 
     let pushed = next_event(users.events("alice"), receipt_of(&sent.msg_id)).await;
-    assert_eq!(pushed.user_id.as_deref(), Some("bob"), "{pushed:?}");
-    assert_eq!(pushed.is_peer_read, Some(true), "{pushed:?}");
-    let timestamp = pushed.timestamp.expect("C2C receipts carry a timestamp");
-    assert!(timestamp >= sent.timestamp, "{pushed:?} for {sent:?}");
+    assert_eq!(pushed.user_id, "bob", "{pushed:?}");
+    assert!(pushed.is_peer_read, "{pushed:?}");
     assert!(
-        pushed.group_id.is_none() && pushed.read_count.is_none() && pushed.unread_count.is_none()
+        pushed.timestamp >= sent.timestamp,
+        "{pushed:?} for {sent:?}"
+    );
+    assert!(
+        pushed.group_id.is_empty() && pushed.read_count == 0 && pushed.unread_count == 0,
+        "{pushed:?}"
     );
 
     let pulled = c2c_state(users.client("alice"), &sent.msg_id).await;
@@ -415,7 +412,7 @@ async fn c2c_seed_flow() {
         [second.as_str(), third.as_str()],
         "only the newly read ones"
     );
-    assert!(batch.iter().all(|r| r.is_peer_read == Some(true)));
+    assert!(batch.iter().all(|r| r.is_peer_read));
     let pulled = users
         .client("alice")
         .get_message_read_receipts(vec![third.clone(), second.clone(), third.clone()])
@@ -523,8 +520,8 @@ async fn group_seed_flow() {
     pushes.extend(pushes_until(users.events("alice"), &sent.msg_id, 5).await);
     assert_monotone(&pushes, 5);
     let last = pushes.last().expect("at least one push");
-    assert_eq!((last.read_count, last.unread_count), (Some(5), Some(0)));
-    assert_eq!(last.group_id.as_deref(), Some(group.as_str()));
+    assert_eq!((last.read_count, last.unread_count), (5, 0));
+    assert_eq!(last.group_id, group);
     assert_eq!(
         counts(&alice, &sent.msg_id).await,
         (5, 0),
@@ -616,10 +613,7 @@ async fn disabled_receipts_refuse_every_receipt_method_and_record_nothing() {
     let server = TestServer::start_in(server.stop().await, |_| {}).await;
     let users = Users::connect(&server, &["alice", "bob"]).await;
     let state = c2c_state(users.client("alice"), &c2c.msg_id).await;
-    assert_eq!(
-        (state.is_peer_read, state.timestamp),
-        (Some(false), Some(0))
-    );
+    assert_eq!((state.is_peer_read, state.timestamp), (false, 0));
     assert_eq!(counts(users.client("alice"), &grouped.msg_id).await, (0, 1));
     assert!(
         !c2c_history_of(users.client("bob"), "alice", &c2c.msg_id)
@@ -819,11 +813,8 @@ async fn refused_receipts_record_nothing() {
     assert_eq!(counts(&alice, &m1).await, (0, 4));
     assert_eq!(counts(&alice, &m4).await, (0, 5));
     assert_eq!(counts(users.client("bob"), &m3).await, (0, 4));
-    assert_eq!(c2c_state(&alice, &c1).await.is_peer_read, Some(false));
-    assert_eq!(
-        c2c_state(users.client("carol"), &c2).await.is_peer_read,
-        Some(false)
-    );
+    assert!(!c2c_state(&alice, &c1).await.is_peer_read);
+    assert!(!c2c_state(users.client("carol"), &c2).await.is_peer_read);
     assert!(
         !group_history_of(users.client("carol"), &group, &m4)
             .await
@@ -1249,7 +1240,7 @@ async fn concurrent_reads_in_a_large_group_are_coalesced() {
         pushes.len()
     );
     let last = pushes.last().expect("a push");
-    assert_eq!((last.read_count, last.unread_count), (Some(29), Some(0)));
+    assert_eq!((last.read_count, last.unread_count), (29, 0));
     assert_eq!(counts(&alice, &m).await, (29, 0));
     assert_eq!(
         member_list(&alice, &m, READ_MEMBERS_FILTER_READ, 7).await,
@@ -1296,7 +1287,7 @@ async fn one_batch_for_messages_of_several_senders_notifies_each_sender() {
             .iter()
             .find_map(|e| receipt_of(own)(e.clone()))
             .unwrap_or_else(|| panic!("{name} was not told about {own}: {seen:?}"));
-        assert_eq!((told.read_count, told.unread_count), (Some(1), Some(2)));
+        assert_eq!((told.read_count, told.unread_count), (1, 2));
         // Nobody is told about another sender's message.
         let leaked: Vec<_> = seen.into_iter().filter_map(receipt_of(foreign)).collect();
         assert!(
@@ -1493,9 +1484,8 @@ async fn conversation_level_read_is_separate_from_message_receipts() {
         c(ErrorCode::ReceiptInfoNotFound)
     );
     let later = send_c2c(&alice, "bob", true).await.msg_id;
-    assert_eq!(
-        c2c_state(&alice, &later).await.is_peer_read,
-        Some(false),
+    assert!(
+        !c2c_state(&alice, &later).await.is_peer_read,
         "conversation reads are not receipts"
     );
 
@@ -1511,7 +1501,7 @@ async fn conversation_level_read_is_separate_from_message_receipts() {
     .await;
     assert_eq!(conversation_unread(&bob, "c2c_alice").await, 0);
     assert!(c2c_history_of(&alice, "bob", &later).await.is_peer_read);
-    assert_eq!(c2c_state(&alice, &later).await.is_peer_read, Some(false));
+    assert!(!c2c_state(&alice, &later).await.is_peer_read);
 
     // Groups: marking the conversation read sends no receipts either.
     let group = create_group(&alice, "Work", "g-conv", &["bob"]).await;

@@ -259,8 +259,7 @@ async fn check(live: &Live, model: &mut Model, page: u32, step: usize) {
                 receipt.msg_id, sent.id,
                 "step {step}: answers in the order asked"
             );
-            let read = receipt.read_count.expect("readCount");
-            let unread = receipt.unread_count.expect("unreadCount");
+            let (read, unread) = (receipt.read_count, receipt.unread_count);
             let expected_read = sent.readers.len() as u64;
             let expected_unread = (sent.recipients.len() - sent.readers.len()) as u64;
             assert_eq!(

@@ -2332,3 +2332,84 @@ async fn with_one_request_in_progress_server_wide_every_pipelined_request_is_ans
         }
     }
 }
+
+#[tokio::test]
+async fn every_message_receipt_carries_every_field() {
+    let server = TestServer::start().await;
+    let mut alice = server.raw_login("alice").await;
+    let mut bob = server.raw_login("bob").await;
+    create_group(&mut alice, "Work", "g", &["bob"]).await;
+    let grouped = ok(
+        &mut alice,
+        "sendMessage",
+        json!({"groupID": "g", "textElem": {"text": "read me"}, "needReadReceipt": true}),
+    )
+    .await;
+    let c2c = ok(
+        &mut alice,
+        "sendMessage",
+        json!({"receiver": "bob", "textElem": {"text": "and me"}, "needReadReceipt": true}),
+    )
+    .await;
+    let group_id = grouped["msgID"].as_str().expect("msgID");
+    let c2c_id = c2c["msgID"].as_str().expect("msgID");
+
+    let pulled = ok(
+        &mut alice,
+        "getMessageReadReceipts",
+        json!({"messageIDList": [group_id]}),
+    )
+    .await;
+    assert_eq!(
+        pulled,
+        json!([{"msgID": group_id, "userID": "", "groupID": "g", "isPeerRead": false,
+                "timestamp": 0, "readCount": 0, "unreadCount": 1}])
+    );
+    let pulled = ok(
+        &mut alice,
+        "getMessageReadReceipts",
+        json!({"messageIDList": [c2c_id]}),
+    )
+    .await;
+    assert_eq!(
+        pulled,
+        json!([{"msgID": c2c_id, "userID": "bob", "groupID": "", "isPeerRead": false,
+                "timestamp": 0, "readCount": 0, "unreadCount": 0}])
+    );
+
+    ok(
+        &mut bob,
+        "sendMessageReadReceipts",
+        json!({"messageIDList": [c2c_id]}),
+    )
+    .await;
+    let pushed = push_where(&mut alice, "onRecvMessageReadReceipts", |d| {
+        d[0]["msgID"] == c2c_id
+    })
+    .await;
+    let read_at = pushed[0]["timestamp"].as_i64().expect("timestamp");
+    assert!(
+        read_at >= c2c["timestamp"].as_i64().expect("sent at"),
+        "{pushed}"
+    );
+    assert_eq!(
+        pushed,
+        json!([{"msgID": c2c_id, "userID": "bob", "groupID": "", "isPeerRead": true,
+                "timestamp": read_at, "readCount": 0, "unreadCount": 0}])
+    );
+    ok(
+        &mut bob,
+        "sendMessageReadReceipts",
+        json!({"messageIDList": [group_id]}),
+    )
+    .await;
+    let pushed = push_where(&mut alice, "onRecvMessageReadReceipts", |d| {
+        d[0]["msgID"] == group_id
+    })
+    .await;
+    assert_eq!(
+        pushed,
+        json!([{"msgID": group_id, "userID": "", "groupID": "g", "isPeerRead": false,
+                "timestamp": 0, "readCount": 1, "unreadCount": 0}])
+    );
+}

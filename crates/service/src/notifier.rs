@@ -84,15 +84,12 @@ async fn flush(store: &dyn Store, bus: &dyn Bus, pending: Pending) -> Result<(),
         by_sender
             .entry(facts.sender.as_str())
             .or_default()
-            .push(MessageReceipt {
-                msg_id: state.msg_id.clone(),
-                user_id: None,
-                group_id: facts.group_id().map(str::to_owned),
-                is_peer_read: None,
-                timestamp: None,
-                read_count: Some(read_count),
-                unread_count: Some(state.recipients.len().saturating_sub(read_count)),
-            });
+            .push(MessageReceipt::group(
+                state.msg_id.clone(),
+                facts.group_id().unwrap_or_default().to_owned(),
+                read_count,
+                state.recipients.len().saturating_sub(read_count),
+            ));
     }
     for (sender, receipts) in by_sender {
         metrics::counter!("tidings_receipt_pushes_total", "kind" => "group").increment(1);

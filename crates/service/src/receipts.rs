@@ -135,15 +135,7 @@ impl Tidings {
         if !newly.is_empty() {
             let receipts: Vec<MessageReceipt> = newly
                 .iter()
-                .map(|msg_id| MessageReceipt {
-                    msg_id: msg_id.clone(),
-                    user_id: Some(reader.to_owned()),
-                    group_id: None,
-                    is_peer_read: Some(true),
-                    timestamp: Some(time),
-                    read_count: None,
-                    unread_count: None,
-                })
+                .map(|msg_id| MessageReceipt::c2c(msg_id.clone(), reader.to_owned(), Some(time)))
                 .collect();
             metrics::counter!("tidings_receipt_pushes_total", "kind" => "c2c").increment(1);
             // One conversation: every message has the same sender.
@@ -231,15 +223,12 @@ impl Tidings {
                         .find(|s| &s.msg_id == msg_id)
                         .ok_or_else(|| ServiceError::no_receipt_info(msg_id))?;
                     let read_count = state.readers.len();
-                    Ok(MessageReceipt {
-                        msg_id: msg_id.clone(),
-                        user_id: None,
-                        group_id: Some(group_id.clone()),
-                        is_peer_read: None,
-                        timestamp: None,
-                        read_count: Some(read_count),
-                        unread_count: Some(state.recipients.len().saturating_sub(read_count)),
-                    })
+                    Ok(MessageReceipt::group(
+                        msg_id.clone(),
+                        group_id.clone(),
+                        read_count,
+                        state.recipients.len().saturating_sub(read_count),
+                    ))
                 })
                 .collect();
         }
@@ -258,15 +247,11 @@ impl Tidings {
                         ))
                     })?
                     .receipt_at;
-                Ok(MessageReceipt {
-                    msg_id: facts.msg_id.clone(),
-                    user_id: facts.receiver.clone(),
-                    group_id: None,
-                    is_peer_read: Some(receipt_at.is_some()),
-                    timestamp: Some(receipt_at.unwrap_or(0)),
-                    read_count: None,
-                    unread_count: None,
-                })
+                Ok(MessageReceipt::c2c(
+                    facts.msg_id.clone(),
+                    facts.receiver.clone().unwrap_or_default(),
+                    receipt_at,
+                ))
             })
             .collect()
     }

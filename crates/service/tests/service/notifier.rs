@@ -16,7 +16,7 @@ fn receipts_to<'a>(delivery: &'a Delivery, user: &str) -> Option<&'a [MessageRec
     }
 }
 
-fn counts(receipts: &[MessageReceipt]) -> Vec<(String, Option<u64>, Option<u64>)> {
+fn counts(receipts: &[MessageReceipt]) -> Vec<(String, u64, u64)> {
     let mut counts: Vec<_> = receipts
         .iter()
         .map(|r| (r.msg_id.clone(), r.read_count, r.unread_count))
@@ -50,7 +50,7 @@ async fn the_sender_is_pushed_the_committed_counts() {
         Some(&pull[..]),
         "the push carries what a pull returns: {published:?}"
     );
-    assert_eq!(counts(&pull), [(m, Some(1), Some(2))]);
+    assert_eq!(counts(&pull), [(m, 1, 2)]);
     assert_eq!(
         published.len(),
         2,
@@ -86,14 +86,14 @@ async fn one_receipt_call_is_one_push_per_sender() {
             .map(counts)
             .collect()
     };
-    let mut alice_counts = vec![(a1, Some(1), Some(1)), (a2, Some(1), Some(1))];
+    let mut alice_counts = vec![(a1, 1, 1), (a2, 1, 1)];
     alice_counts.sort();
     assert_eq!(
         to("alice"),
         [alice_counts],
         "alice's two messages share one push"
     );
-    assert_eq!(to("bob"), [vec![(b1, Some(1), Some(1))]]);
+    assert_eq!(to("bob"), [vec![(b1, 1, 1)]]);
     assert_eq!(published.len(), 2, "{published:?}");
 }
 
@@ -117,7 +117,7 @@ async fn pushed_counts_never_go_down_and_the_last_equals_a_pull() {
     for result in [done.0, done.1, done.2, done.3, done.4] {
         result.unwrap();
     }
-    let all_read = vec![(m.clone(), Some(5), Some(0))];
+    let all_read = vec![(m.clone(), 5, 0)];
     let published = h
         .bus
         .take_until(|d| receipts_to(d, "alice").is_some_and(|r| counts(r) == all_read))
@@ -125,7 +125,7 @@ async fn pushed_counts_never_go_down_and_the_last_equals_a_pull() {
     let read_counts: Vec<u64> = published
         .iter()
         .filter_map(|d| receipts_to(d, "alice"))
-        .map(|receipts| receipts[0].read_count.unwrap_or_default())
+        .map(|receipts| receipts[0].read_count)
         .collect();
     assert!(
         read_counts.windows(2).all(|pair| pair[0] <= pair[1]),
