@@ -21,9 +21,14 @@ pub(crate) fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// 200 once the server is serving: the store was opened before the listener accepted.
-async fn healthz() -> (StatusCode, &'static str) {
-    (StatusCode::OK, "ok\n")
+/// 200 while the store takes writes; 503 while it does not (database unreachable, disk full),
+/// so that a load balancer sends clients to another node until it recovers.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.health.ready(state.tidings.store()).await {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
+    }
 }
 
 async fn metrics(State(state): State<AppState>) -> String {

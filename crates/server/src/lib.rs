@@ -7,6 +7,7 @@
 pub mod config;
 mod error;
 mod gateway;
+mod health;
 mod http;
 mod rest;
 mod state;
@@ -138,6 +139,7 @@ impl Server {
             metrics: metrics_handle(),
             webhooks,
             demo: config.demo,
+            health: Arc::default(),
         };
         Ok(Self {
             state,

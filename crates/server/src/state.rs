@@ -9,6 +9,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::config::LimitsConfig;
 use crate::error::WireError;
+use crate::health::StoreHealth;
 use crate::webhook::Webhooks;
 
 /// Verifies UserSigs against the application's SDKAppID and key.
@@ -87,6 +88,8 @@ pub struct AppState {
     pub webhooks: Arc<Webhooks>,
     /// Demo mode: `POST /demo/usersig` signs UserSigs for anyone (see [`crate::Config::demo`]).
     pub demo: bool,
+    /// The store's readiness, for `/healthz`.
+    pub health: Arc<StoreHealth>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -73,8 +73,14 @@ impl PgStore {
         let mut config = tokio_postgres::Config::from_str(&options.url)
             .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))?;
         let timeout_ms = options.statement_timeout.as_millis();
+        // A server that stops answering (host down, network cut) fails requests within the
+        // timeout too: the kernel gives up on unacknowledged data after it, and idle
+        // connections are probed.
         config
             .connect_timeout(options.statement_timeout)
+            .tcp_user_timeout(options.statement_timeout)
+            .keepalives(true)
+            .keepalives_idle(options.statement_timeout)
             .options(format!("-c statement_timeout={timeout_ms}"))
             .application_name("tidings");
         let manager = Manager::from_config(
@@ -117,13 +123,38 @@ async fn connection(pool: &Pool) -> StoreResult<Object> {
 /// unreachable server, or a statement cut off by the timeout, is unavailability.
 pub(crate) fn from_pg(e: tokio_postgres::Error) -> StoreError {
     match e.code() {
-        Some(code) if *code == SqlState::QUERY_CANCELED || code.code().starts_with("08") => {
-            StoreError::Unavailable(e.to_string())
-        }
-        Some(_) => StoreError::Database(e.to_string()),
-        None if e.is_closed() || is_io_failure(&e) => StoreError::Unavailable(e.to_string()),
-        None => StoreError::Database(e.to_string()),
+        Some(code) if is_outage(code) => StoreError::Unavailable(describe(&e)),
+        Some(_) => StoreError::Database(describe(&e)),
+        None if e.is_closed() || is_io_failure(&e) => StoreError::Unavailable(describe(&e)),
+        None => StoreError::Database(describe(&e)),
     }
+}
+
+/// The error with its causes ("error connecting to server" alone does not say why).
+fn describe(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Codes of a server that is gone, going or not yet there, or of a statement the timeout cut
+/// off: the request may succeed later, unlike a refused statement.
+fn is_outage(code: &SqlState) -> bool {
+    code.code().starts_with("08")
+        || [
+            SqlState::QUERY_CANCELED,
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+        ]
+        .contains(code)
 }
 
 fn is_io_failure(e: &tokio_postgres::Error) -> bool {
