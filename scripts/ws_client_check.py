@@ -440,7 +440,8 @@ async def run(url, sdkappid, key, prefix):
     )
     for field, value in [
         ("sender", alice), ("userID", bob), ("isSelf", True), ("isRead", True),
-        ("isPeerRead", False), ("needReadReceipt", True), ("hasSentReceipt", False),
+        ("isPeerRead", False), ("receiptPeerRead", False), ("needReadReceipt", True),
+        ("hasSentReceipt", False),
         ("elemType", 1), ("textElem", {"text": "Lunch at 12?"}), ("status", 2), ("seq", 1),
     ]:
         eq(m1.get(field), value, f"sendMessage result {field}")
@@ -505,8 +506,11 @@ async def run(url, sdkappid, key, prefix):
     eq(seen_by_bob[m4["msgID"]]["hasSentReceipt"], False, "no receipt for m4")
     eq(seen_by_bob[m1["msgID"]]["isRead"], False, "a receipt is not a conversation-level read")
     seen_by_alice = {m["msgID"]: m for m in await history(a1, userID=bob)}
-    eq(seen_by_alice[m1["msgID"]]["isPeerRead"], True, "Message.isPeerRead after a receipt")
-    eq(seen_by_alice[m2["msgID"]]["isPeerRead"], False, "m2 not read by bob yet")
+    # §12.10: a receipt sets the message-level receiptPeerRead, not the conversation-level isPeerRead.
+    eq((seen_by_alice[m1["msgID"]]["receiptPeerRead"], seen_by_alice[m1["msgID"]]["isPeerRead"]),
+       (True, False), "Message.receiptPeerRead after a receipt")
+    eq((seen_by_alice[m2["msgID"]]["receiptPeerRead"], seen_by_alice[m2["msgID"]]["isPeerRead"]),
+       (False, False), "m2 not read by bob yet")
     # A duplicate (twice in one list, and once more) changes nothing and pushes nothing.
     mark(*alices, *bobs)
     await b2.ok("sendMessageReadReceipts", {"messageIDList": [m1["msgID"], m1["msgID"]]})
@@ -547,6 +551,8 @@ async def run(url, sdkappid, key, prefix):
         eq(message["isRead"], True, f"bob's isRead of {message['msgID']}")
     for message in await history(a1, userID=bob):
         eq(message["isPeerRead"], message["sender"] == alice, f"alice's isPeerRead {message['seq']}")
+        eq(message["receiptPeerRead"], message["msgID"] == m1["msgID"],
+           f"alice's receiptPeerRead {message['seq']}: only m1 got a receipt")
     eq((await counts(a1, m5["msgID"]))[m5["msgID"]]["isPeerRead"], False,
        "MessageReceipt.isPeerRead is message-level only")
     eq(await unread(a1, f"c2c_{bob}"), 1, "bob's read does not touch alice's count")

@@ -536,7 +536,7 @@
       }
       const open = state.open;
       const msg = open && open.messages.get(receipt.msgID);
-      if (msg && !receipt.groupID && receipt.isPeerRead) msg.isPeerRead = true;
+      if (msg && !receipt.groupID && receipt.isPeerRead) msg.receiptPeerRead = true;
       if (msg) updateReceiptLabel(open, msg);
       // The member lists follow the counts live.
       if (changed && state.members && state.members.msg.msgID === receipt.msgID) refreshMemberDialog();
@@ -775,6 +775,7 @@
       const existing = open.messages.get(msg.msgID);
       if (existing) {
         existing.isPeerRead = existing.isPeerRead || msg.isPeerRead;
+        existing.receiptPeerRead = existing.receiptPeerRead || msg.receiptPeerRead;
         existing.hasSentReceipt = existing.hasSentReceipt || msg.hasSentReceipt || state.receiptsSent.has(msg.msgID);
         existing.isRead = existing.isRead || msg.isRead;
         updateReceiptLabel(open, existing);
@@ -834,7 +835,8 @@
   /** The sender-side label, as TUIKit shows it; null when the message asked for no receipts. */
   function labelOf(msg) {
     if (!msg.isSelf || !msg.needReadReceipt) return null;
-    if (!msg.groupID) return msg.isPeerRead ? { text: 'Read', state: 'read' } : { text: 'Unread', state: 'unread' };
+    // C2C: read by either mechanism, the conversation-level read position or a receipt.
+    if (!msg.groupID) return msg.isPeerRead || msg.receiptPeerRead ? { text: 'Read', state: 'read' } : { text: 'Unread', state: 'unread' };
     const receipt = state.readState.get(msg.msgID);
     if (!receipt || receipt.readCount === 0) return { text: 'Unread', state: 'unread' };
     if (receipt.unreadCount === 0) return { text: 'All read', state: 'all-read' };

@@ -59,8 +59,12 @@ pub struct Message {
     pub is_self: bool,
     /// The viewer has read it (conversation-level read position covers it, or it is the viewer's own).
     pub is_read: bool,
-    /// C2C only: the peer's conversation read position covers it, or the peer sent a receipt.
+    /// C2C only, the viewer's own messages: the peer's conversation-level read position covers
+    /// it (V2TIM's native meaning). Message-level receipts do not set it.
     pub is_peer_read: bool,
+    /// C2C only, the viewer's own messages: the peer sent a message-level read receipt for it
+    /// (the C API's `message_receipt_peer_read`).
+    pub receipt_peer_read: bool,
     /// The sender asked for read receipts.
     pub need_read_receipt: bool,
     /// Receiver side: the viewer already sent a read receipt for this message (from any device).

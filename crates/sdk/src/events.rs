@@ -166,7 +166,7 @@ mod tests {
         json!({
             "msgID": "m1", "timestamp": 1_700_000_000, "seq": 1, "random": 0, "sender": "alice",
             "userID": "alice", "isSelf": false, "isRead": false, "isPeerRead": false,
-            "needReadReceipt": true, "hasSentReceipt": false,
+            "receiptPeerRead": false, "needReadReceipt": true, "hasSentReceipt": false,
             "isExcludedFromUnreadCount": false, "elemType": 1, "textElem": {"text": "hi"},
             "cloudCustomData": "", "status": 2
         })

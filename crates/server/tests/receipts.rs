@@ -386,7 +386,10 @@ async fn c2c_seed_flow() {
     let bobs_view = c2c_history_of(users.client("bob"), "alice", &sent.msg_id).await;
     assert!(bobs_view.has_sent_receipt, "{bobs_view:?}");
     let alices_view = c2c_history_of(users.client("alice"), "bob", &sent.msg_id).await;
-    assert!(alices_view.is_peer_read, "{alices_view:?}");
+    assert!(
+        alices_view.receipt_peer_read && !alices_view.is_peer_read,
+        "a receipt is message-level: {alices_view:?}"
+    );
     assert!(
         !alices_view.has_sent_receipt,
         "the sender never 'sent a receipt' for her own message"
@@ -1461,8 +1464,18 @@ async fn conversation_level_read_is_separate_from_message_receipts() {
         2,
         "receipts are not conversation reads"
     );
-    assert!(c2c_history_of(&alice, "bob", &asked).await.is_peer_read);
-    assert!(!c2c_history_of(&alice, "bob", &plain).await.is_peer_read);
+    // A receipt is message-level: it sets receiptPeerRead, not V2TIM's conversation-level
+    // isPeerRead.
+    let receipted = c2c_history_of(&alice, "bob", &asked).await;
+    assert!(
+        receipted.receipt_peer_read && !receipted.is_peer_read,
+        "{receipted:?}"
+    );
+    let untouched = c2c_history_of(&alice, "bob", &plain).await;
+    assert!(
+        !untouched.receipt_peer_read && !untouched.is_peer_read,
+        "{untouched:?}"
+    );
     assert!(!c2c_history_of(&bob, "alice", &asked).await.is_read);
 
     // markC2CMessageAsRead: the peer is told, and sees everything as peer-read.
@@ -1476,7 +1489,11 @@ async fn conversation_level_read_is_separate_from_message_receipts() {
     .await;
     assert!(told.timestamp > 0, "{told:?}");
     assert_eq!(conversation_unread(&bob, "c2c_alice").await, 0);
-    assert!(c2c_history_of(&alice, "bob", &plain).await.is_peer_read);
+    let plain_seen = c2c_history_of(&alice, "bob", &plain).await;
+    assert!(
+        plain_seen.is_peer_read && !plain_seen.receipt_peer_read,
+        "a conversation read is not a receipt: {plain_seen:?}"
+    );
     assert!(c2c_history_of(&bob, "alice", &plain).await.is_read);
     // The message-level state is untouched: the plain message still has no receipt info.
     assert_eq!(
@@ -1500,7 +1517,11 @@ async fn conversation_level_read_is_separate_from_message_receipts() {
     })
     .await;
     assert_eq!(conversation_unread(&bob, "c2c_alice").await, 0);
-    assert!(c2c_history_of(&alice, "bob", &later).await.is_peer_read);
+    let later_seen = c2c_history_of(&alice, "bob", &later).await;
+    assert!(
+        later_seen.is_peer_read && !later_seen.receipt_peer_read,
+        "{later_seen:?}"
+    );
     assert!(!c2c_state(&alice, &later).await.is_peer_read);
 
     // Groups: marking the conversation read sends no receipts either.

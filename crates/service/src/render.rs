@@ -15,7 +15,8 @@ pub(crate) struct Viewer<'a> {
     pub user: &'a str,
     /// The viewer's read position in the conversation.
     pub read_seq: u64,
-    /// C2C: the peer's read position (for `isPeerRead` of the viewer's own messages).
+    /// C2C: the peer's conversation-level read position (for `isPeerRead` of the viewer's own
+    /// messages).
     pub peer_read_seq: u64,
     /// Group: messages the viewer already sent a receipt for.
     pub receipted: HashSet<String>,
@@ -65,10 +66,8 @@ pub(crate) fn render(record: &MessageRecord, viewer: &Viewer<'_>) -> ServiceResu
         group_id: stored.group_id.clone(),
         is_self,
         is_read: is_self || (record.seq != 0 && record.seq <= viewer.read_seq),
-        is_peer_read: is_c2c
-            && is_self
-            && ((record.seq != 0 && record.seq <= viewer.peer_read_seq)
-                || record.receipt_at.is_some()),
+        is_peer_read: is_c2c && is_self && record.seq != 0 && record.seq <= viewer.peer_read_seq,
+        receipt_peer_read: is_c2c && is_self && record.receipt_at.is_some(),
         need_read_receipt: stored.need_receipt,
         has_sent_receipt,
         is_excluded_from_unread_count: stored.excluded_unread,
