@@ -526,13 +526,19 @@ async def run(url, sdkappid, key, prefix):
     await b1.fail("sendMessageReadReceipts", {"messageIDList": [m1["msgID"]] * 101}, 6017)
     await b1.fail("getMessageReadReceipts", {"messageIDList": [m1["msgID"]]}, 10007)  # not his
     await a1.fail("getMessageReadReceipts", {"messageIDList": [m4["msgID"]]}, 10062)
-    # All or nothing: m2 is fine, m4 asked for no receipt, so m2 is not recorded either.
+    # §12.4 mixed batches: the valid messages are recorded, the others skipped and listed with
+    # the code each would have failed with alone, in request order; m1 is a silent repeat.
+    got = await b1.ok("sendMessageReadReceipts",
+                      {"messageIDList": [m4["msgID"], m1["msgID"], "1-00000000deadbeef"]})
+    eq([(i["msgID"], i["code"]) for i in got["skippedList"]],
+       [(m4["msgID"], 10062), ("1-00000000deadbeef", 10062)], "skippedList of a mixed batch")
+    check(all(i["desc"] for i in got["skippedList"]), "each skip says why")
+    await quiet_all(alices, "onRecvMessageReadReceipts")
+    # No valid message at all: the call fails with the first message's code.
     await b1.fail("sendMessageReadReceipts", {"messageIDList": [m2["msgID"], m4["msgID"]]}, 10062)
-    # m2 did not ask for receipts either: a fresh one that does.
     m5 = await a1.ok("sendMessage", {"receiver": bob, "textElem": {"text": "ok?"},
                                      "needReadReceipt": True})
-    await b1.fail("sendMessageReadReceipts", {"messageIDList": [m5["msgID"], m4["msgID"]]}, 10062)
-    eq((await counts(a1, m5["msgID"]))[m5["msgID"]]["isPeerRead"], False, "nothing recorded")
+    eq((await counts(a1, m5["msgID"]))[m5["msgID"]]["isPeerRead"], False, "m5 not receipted")
     print("C2C receipts: pushed to both sender devices, pulled, duplicate silent, misuse refused")
 
     # --- 5. Conversation-level read in C2C -------------------------------------------------------
@@ -640,10 +646,14 @@ async def run(url, sdkappid, key, prefix):
     await quiet_all(bobs, "onMessageReceiptsSent")
     eq(await counts(a1, g1["msgID"]), {g1["msgID"]: group_item(g1["msgID"], gid, 1, 1)},
        "duplicate: not double-counted")
-    # carol reads two messages in one call; dave reads the one he received.
+    # carol reads two messages in one call; dave reports his whole page: g1 (sent before he
+    # joined: skipped, 10007), g3 (recorded) and g2 (no receipt asked: skipped, 10062).
     mark(*alices)
     await c1.ok("sendMessageReadReceipts", {"messageIDList": [g1["msgID"], g3["msgID"]]})
-    await d1.ok("sendMessageReadReceipts", {"messageIDList": [g3["msgID"]]})
+    got = await d1.ok("sendMessageReadReceipts",
+                      {"messageIDList": [g1["msgID"], g3["msgID"], g2["msgID"]]})
+    eq([(i["msgID"], i["code"]) for i in got["skippedList"]],
+       [(g1["msgID"], 10007), (g2["msgID"], 10062)], "dave's skippedList")
     for device in alices:
         await device.wait("onRecvMessageReadReceipts", has_item(g1["msgID"], 2))
         await device.wait("onRecvMessageReadReceipts", has_item(g3["msgID"], 2))

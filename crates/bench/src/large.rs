@@ -391,7 +391,7 @@ async fn read_all(
                             .send_read_receipts(reader, msg_ids[start..end].to_vec(), None)
                             .await;
                         bar.inc((end - start) as u64);
-                        result.map(|()| (end - start) as u64)
+                        result.map(|skipped| (end - start - skipped.len()) as u64)
                     }
                 })
                 .buffer_unordered(args.concurrency)

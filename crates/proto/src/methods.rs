@@ -118,8 +118,8 @@ methods! {
     MarkGroupMessageAsRead = "markGroupMessageAsRead" (GroupIdParams) -> Empty;
     /// Clears a conversation's unread count up to a time (C2C) or sequence (group).
     CleanConversationUnreadMessageCount = "cleanConversationUnreadMessageCount" (CleanUnreadParams) -> Empty;
-    /// Receiver side: reports that messages of one conversation were read.
-    SendMessageReadReceipts = "sendMessageReadReceipts" (MessageIdListParams) -> Empty;
+    /// Receiver side: reports that messages of one conversation were read; answers the skipped ones.
+    SendMessageReadReceipts = "sendMessageReadReceipts" (MessageIdListParams) -> SendReceiptsResult;
     /// Sender side: receipt state of own messages of one conversation.
     GetMessageReadReceipts = "getMessageReadReceipts" (MessageIdListParams) -> Vec<MessageReceipt>, snapshot;
     /// Sender side: a page of the members who have (or have not) read a group message.
@@ -386,6 +386,27 @@ pub struct MessageIdListParams {
     /// Message IDs, all of one conversation.
     #[serde(rename = "messageIDList")]
     pub message_id_list: Vec<String>,
+}
+
+/// `sendMessageReadReceipts` result: the messages that were skipped, each with the code it would
+/// have failed with alone; every other message of the call was recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendReceiptsResult {
+    /// Skipped messages, in the order of the request (empty when every message was recorded).
+    pub skipped_list: Vec<SkippedMessage>,
+}
+
+/// A message of a `sendMessageReadReceipts` call that was not recorded, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedMessage {
+    /// The message as named in the request.
+    #[serde(rename = "msgID")]
+    pub msg_id: String,
+    /// The error code it would have failed with alone (10062, 6017 or 10007).
+    pub code: u32,
+    /// What was wrong.
+    pub desc: String,
 }
 
 /// `getGroupMessageReadMemberList` parameters.

@@ -9,7 +9,8 @@ use tidings_proto::methods::{
     GroupMemberListResult, GroupsInfoParams, InviteParams, InviteUserToGroup, JoinGroup,
     JoinGroupParams, KickGroupMember, KickParams, Login, LoginParams, Logout, MarkC2cMessageAsRead,
     MarkGroupMessageAsRead, MessageIdListParams, QuitGroup, ReadMemberListParams,
-    ReadMemberListResult, SendMessage, SendMessageParams, SendMessageReadReceipts, UserIdParams,
+    ReadMemberListResult, SendMessage, SendMessageParams, SendMessageReadReceipts,
+    SendReceiptsResult, UserIdParams,
 };
 use tidings_proto::{
     GroupInfo, GroupInfoResult, MAX_LIST_PAGE, MemberOperationResult, Message, MessageReceipt,
@@ -259,13 +260,15 @@ impl Client {
     }
 
     /// `sendMessageReadReceipts`: reports that these messages (all of one conversation, at most
-    /// 100) were read.
+    /// 100) were read. Messages that cannot take a receipt (own, without `needReadReceipt`,
+    /// sent before joining the group, unknown) are skipped and listed in the result; the call
+    /// fails only when none could be recorded.
     pub async fn send_message_read_receipts(
         &self,
         message_id_list: Vec<String>,
-    ) -> Result<(), SdkError> {
+    ) -> Result<SendReceiptsResult, SdkError> {
         let params = MessageIdListParams { message_id_list };
-        self.call::<SendMessageReadReceipts>(params).await.map(drop)
+        self.call::<SendMessageReadReceipts>(params).await
     }
 
     /// `getMessageReadReceipts`: the receipt state of own messages (all of one conversation, at

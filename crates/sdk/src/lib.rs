@@ -83,7 +83,8 @@ pub use tidings_proto as proto;
 pub use tidings_proto::events::{GroupDismissed, KickedOffline, MemberChange, ReceiptsSent};
 pub use tidings_proto::methods::{
     ConversationListResult, CreateGroupParams, GroupMemberListResult, READ_MEMBERS_FILTER_READ,
-    READ_MEMBERS_FILTER_UNREAD, ReadMemberListResult, SendMessageParams,
+    READ_MEMBERS_FILTER_UNREAD, ReadMemberListResult, SendMessageParams, SendReceiptsResult,
+    SkippedMessage,
 };
 pub use tidings_proto::{
     C2cReadReceipt, Conversation, CustomElem, ErrorCode, GroupInfo, GroupInfoResult,

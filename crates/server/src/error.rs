@@ -1,7 +1,8 @@
 //! The one mapping from internal errors to wire error codes and messages.
 
 use tidings_proto::ErrorCode;
-use tidings_service::ServiceError;
+use tidings_proto::methods::SkippedMessage;
+use tidings_service::{ServiceError, SkippedReceipt};
 use tidings_store::StoreError;
 use tidings_usersig::UserSigError;
 
@@ -43,6 +44,17 @@ impl From<ServiceError> for WireError {
             ServiceError::Store(store) => return store_error(store),
         };
         Self::new(code, error.to_string())
+    }
+}
+
+/// A message a receipt call skipped, as the client is told: the code and text it would have
+/// failed with alone.
+pub(crate) fn skipped_message(skipped: SkippedReceipt) -> SkippedMessage {
+    let wire = WireError::from(skipped.error);
+    SkippedMessage {
+        msg_id: skipped.msg_id,
+        code: wire.code.as_u32(),
+        desc: wire.desc,
     }
 }
 

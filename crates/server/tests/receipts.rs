@@ -12,7 +12,7 @@ use tidings_sdk::proto::{MEMBER_OP_SUCCESS, MessageReceipt};
 use tidings_sdk::{
     Client, CreateGroupParams, ErrorCode, Events, GroupMemberSpec, GroupRole, GroupType, Message,
     READ_MEMBERS_FILTER_READ, READ_MEMBERS_FILTER_UNREAD, SdkError, SdkEvent, SendMessageParams,
-    TextElem,
+    SendReceiptsResult, TextElem,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -702,6 +702,91 @@ async fn group_types_without_receipts_refuse_them() {
     users.close().await;
 }
 
+/// `(msgID, code)` of each skipped message of a receipt call.
+fn skips(result: &SendReceiptsResult) -> Vec<(&str, u32)> {
+    result
+        .skipped_list
+        .iter()
+        .map(|s| (s.msg_id.as_str(), s.code))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_mixed_batch_records_the_valid_messages_and_lists_the_skipped_ones() {
+    let server = TestServer::start().await;
+    let users = Users::connect(&server, &["alice", "bob", "frank"]).await;
+    let group = create_group(users.client("alice"), "Work", "g-mixed", &["bob"]).await;
+    let before_frank = send_group(users.client("alice"), &group, true).await.msg_id;
+    invite(users.client("alice"), &group, "frank").await;
+    let asked = send_group(users.client("alice"), &group, true).await.msg_id;
+    let plain = send_group(users.client("alice"), &group, false)
+        .await
+        .msg_id;
+    let own = send_group(users.client("frank"), &group, true).await.msg_id;
+    let also_asked = send_group(users.client("bob"), &group, true).await.msg_id;
+
+    // Frank reports his whole visible page, as TUIKit does.
+    let page = vec![
+        before_frank.clone(),
+        asked.clone(),
+        plain.clone(),
+        own.clone(),
+        "no-such-message".to_owned(),
+        also_asked.clone(),
+        asked.clone(),
+    ];
+    let result = users
+        .client("frank")
+        .send_message_read_receipts(page.clone())
+        .await
+        .expect("the valid messages are recorded");
+    let (denied, no_info, invalid) = (
+        c(ErrorCode::GroupPermissionDenied),
+        c(ErrorCode::ReceiptInfoNotFound),
+        c(ErrorCode::InvalidParameters),
+    );
+    assert_eq!(
+        skips(&result),
+        [
+            (before_frank.as_str(), denied),
+            (plain.as_str(), no_info),
+            (own.as_str(), invalid),
+            ("no-such-message", no_info),
+        ]
+    );
+    assert!(
+        result.skipped_list.iter().all(|s| !s.desc.is_empty()),
+        "{result:?}"
+    );
+    assert_eq!(counts(users.client("alice"), &asked).await, (1, 1));
+    assert_eq!(counts(users.client("bob"), &also_asked).await, (1, 1));
+    assert_eq!(counts(users.client("alice"), &before_frank).await, (0, 1));
+    // Repeating the page changes nothing and answers the same skips.
+    let again = users
+        .client("frank")
+        .send_message_read_receipts(page)
+        .await
+        .expect("repeat");
+    assert_eq!(again, result);
+    assert_eq!(counts(users.client("alice"), &asked).await, (1, 1));
+
+    // C2C: the valid ones are recorded too.
+    let c2c_asked = send_c2c(users.client("alice"), "bob", true).await.msg_id;
+    let c2c_plain = send_c2c(users.client("alice"), "bob", false).await.msg_id;
+    let result = users
+        .client("bob")
+        .send_message_read_receipts(vec![c2c_plain.clone(), c2c_asked.clone()])
+        .await
+        .expect("recorded");
+    assert_eq!(skips(&result), [(c2c_plain.as_str(), no_info)]);
+    assert!(
+        c2c_state(users.client("alice"), &c2c_asked)
+            .await
+            .is_peer_read
+    );
+    users.close().await;
+}
+
 #[tokio::test]
 async fn refused_receipts_record_nothing() {
     let server = TestServer::start().await;
@@ -772,36 +857,31 @@ async fn refused_receipts_record_nothing() {
         ),
         ("zed", vec![m1.clone()], denied, "not a member"),
         ("frank", vec![m1.clone()], denied, "late joiner"),
-        // Batches with one bad id record nothing for the good ones.
+        // Batches in which no message is valid fail with the code of the first.
         (
             "bob",
-            vec![m1.clone(), m2.clone()],
+            vec![m2.clone(), "no-such-message".into()],
             no_info,
-            "batch with a message without receipts",
+            "batch without a message that asked for receipts",
         ),
         (
             "bob",
-            vec![m1.clone(), "no-such-message".into()],
-            no_info,
-            "batch with an unknown id",
-        ),
-        (
-            "bob",
-            vec![m1.clone(), m3.clone()],
+            vec![m3.clone(), m2.clone()],
             invalid,
-            "batch with an own message",
+            "batch of an own message and one without receipts",
         ),
         (
             "frank",
-            vec![m4.clone(), m1.clone()],
+            vec![m1.clone(), m3.clone()],
             denied,
-            "batch with a message sent before joining",
+            "batch of messages all sent before joining",
         ),
+        // A non-member fails the whole call, whatever else the batch holds.
         (
-            "carol",
-            vec![m4.clone(), m3.clone(), m1.clone(), m2.clone()],
-            no_info,
-            "batch ending badly",
+            "zed",
+            vec![m2.clone(), m4.clone()],
+            denied,
+            "not a member, batch with a valid message",
         ),
     ];
     for (reader, list, expected, what) in &cases {

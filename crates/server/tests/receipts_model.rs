@@ -137,37 +137,55 @@ impl Model {
     }
 
     /// What `sendMessageReadReceipts` must answer for `ids` (indices into `sent`, None for an
-    /// unknown ID), in the server's order of checks. On success, the messages to record.
-    fn receipt(&self, reader: &str, ids: &[Option<usize>]) -> Result<Vec<usize>, u32> {
+    /// unknown ID), in the server's order of checks. On success, the messages to record and the
+    /// codes of the skipped ones, in request order.
+    fn receipt(&self, reader: &str, ids: &[Option<usize>]) -> Result<(Vec<usize>, Vec<u32>), u32> {
         let mut unique: Vec<Option<usize>> = Vec::new();
         for id in ids {
             if !unique.contains(id) {
                 unique.push(*id);
             }
         }
-        if unique.iter().any(Option::is_none) {
-            return Err(NO_INFO);
-        }
-        let unique: Vec<usize> = unique.into_iter().flatten().collect();
-        for &index in &unique {
-            let sent = &self.sent[index];
-            if !sent.receipt {
-                return Err(NO_INFO);
-            }
-            if sent.sender == reader {
-                return Err(INVALID);
-            }
+        // Per message: recorded (None) or skipped with a code.
+        let mut verdicts: Vec<(Option<usize>, Option<u32>)> = unique
+            .iter()
+            .map(|id| {
+                let code = match id {
+                    None => Some(NO_INFO),
+                    Some(index) if !self.sent[*index].receipt => Some(NO_INFO),
+                    Some(index) if self.sent[*index].sender == reader => Some(INVALID),
+                    Some(_) => None,
+                };
+                (*id, code)
+            })
+            .collect();
+        if verdicts.iter().all(|(_, code)| code.is_some()) {
+            return Err(verdicts[0].1.unwrap_or(NO_INFO));
         }
         if !self.members.contains(reader) {
             return Err(DENIED);
         }
-        if unique
-            .iter()
-            .any(|&index| !self.sent[index].recipients.contains(reader))
-        {
-            return Err(DENIED);
+        for (id, code) in &mut verdicts {
+            if let (Some(index), None) = (id, &code)
+                && !self.sent[*index].recipients.contains(reader)
+            {
+                *code = Some(DENIED);
+            }
         }
-        Ok(unique)
+        if let Some(first) = verdicts
+            .iter()
+            .map(|(_, code)| *code)
+            .collect::<Option<Vec<u32>>>()
+        {
+            return Err(first[0]);
+        }
+        let recorded = verdicts
+            .iter()
+            .filter(|(_, code)| code.is_none())
+            .filter_map(|(id, _)| *id)
+            .collect();
+        let skipped = verdicts.iter().filter_map(|(_, code)| *code).collect();
+        Ok((recorded, skipped))
     }
 }
 
@@ -437,12 +455,17 @@ async fn run(scenario: Scenario) {
                 );
                 let expected = model.receipt(&reader, &refs);
                 assert_eq!(
-                    got.as_ref().err(),
-                    expected.as_ref().err(),
+                    got.as_ref()
+                        .map(|r| r.skipped_list.iter().map(|s| s.code).collect::<Vec<_>>())
+                        .map_err(|code| *code),
+                    expected
+                        .as_ref()
+                        .map(|(_, skipped)| skipped.clone())
+                        .map_err(|code| *code),
                     "step {step}: {reader} sends receipts for {ids:?}; members {:?}",
                     model.members
                 );
-                if let Ok(indices) = expected {
+                if let Ok((indices, _)) = expected {
                     for index in indices {
                         model.sent[index].readers.insert(reader.clone());
                     }

@@ -3133,3 +3133,72 @@ async fn targeted_group_messages_and_mentions_are_refused_never_sent_to_everyone
         .await;
     assert_eq!(reply["MsgSeq"], 1);
 }
+
+#[tokio::test]
+async fn rest_receipt_batches_record_the_valid_messages_and_list_the_skipped_ones() {
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    rest.import(&["alice", "bob"]).await;
+    let group = rest.create_group("Work", "alice", &["bob"]).await;
+    let asked = rest.send_group_text(&group, "alice", "asked", true).await;
+    let plain = rest.send_group_text(&group, "alice", "plain", false).await;
+    let own = rest.send_group_text(&group, "bob", "own", true).await;
+    let reply = rest
+        .ok(
+            "group_open_http_svc/group_msg_receipt",
+            json!({ "GroupId": group, "From_Account": "bob",
+                    "MsgSeqList": [{ "MsgSeq": plain }, { "MsgSeq": asked }, { "MsgSeq": own }] }),
+        )
+        .await;
+    let skipped: Vec<(u64, u64)> = reply["SkippedList"]
+        .as_array()
+        .expect("SkippedList")
+        .iter()
+        .map(|s| {
+            (
+                s["MsgSeq"].as_u64().unwrap_or(0),
+                s["ErrorCode"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(skipped, [(plain, 10062), (own, 10004)], "{reply}");
+    let counts = rest
+        .ok(
+            "group_open_http_svc/get_group_msg_receipt",
+            json!({ "GroupId": group, "MsgSeqList": [{ "MsgSeq": asked }] }),
+        )
+        .await;
+    assert_eq!(counts["GroupMsgReceiptList"][0]["ReadNum"], 1, "{counts}");
+    // Nothing valid: the call fails with the first message's code.
+    rest.fail(
+        "group_open_http_svc/group_msg_receipt",
+        json!({ "GroupId": group, "From_Account": "bob",
+                "MsgSeqList": [{ "MsgSeq": plain }, { "MsgSeq": own }] }),
+        10062,
+    )
+    .await;
+
+    let wanted = key(&rest
+        .ok(
+            "openim/sendmsg",
+            json!({ "From_Account": "alice", "To_Account": "bob", "IsNeedReadReceipt": 1, "MsgBody": text_body("c2c") }),
+        )
+        .await);
+    let unasked = rest.send_text("alice", "bob", "no receipt").await;
+    let item =
+        |msg_key: &str| json!({ "From_Account": "alice", "To_Account": "bob", "MsgKey": msg_key });
+    let reply = rest
+        .ok(
+            "openim/c2c_msg_read_receipt",
+            json!({ "Operator_Account": "bob", "Peer_Account": "alice",
+                    "C2CMsgInfo": [item(&unasked), item(&wanted)] }),
+        )
+        .await;
+    assert_eq!(
+        reply["SkippedList"][0]["MsgKey"],
+        unasked.as_str(),
+        "{reply}"
+    );
+    assert_eq!(reply["SkippedList"][0]["ErrorCode"], 20001, "{reply}");
+    assert_eq!(reply["SkippedList"].as_array().map(Vec::len), Some(1));
+}

@@ -81,7 +81,7 @@ impl ServiceError {
     /// What the client is told when a store call on group `group_id` fails: the refusals the
     /// store makes inside its transaction (checks that must see the same commit as the write)
     /// become the same refusals as the service's own checks; anything else is a store failure.
-    fn of_group_store_error(group_id: &str, error: StoreError) -> Self {
+    pub(crate) fn of_group_store_error(group_id: &str, error: StoreError) -> Self {
         match error {
             StoreError::NotFound(_) => Self::GroupNotFound(group_id.to_owned()),
             StoreError::Conflict(_) => Self::GroupIdInUse(group_id.to_owned()),

@@ -36,6 +36,7 @@ pub use content::{MessageContent, content_of};
 pub use error::{ServiceError, ServiceResult};
 pub use messages::SendOptions;
 pub use notifier::ReceiptNotifier;
+pub use receipts::SkippedReceipt;
 pub use settings::{Limits, ReadReceiptSettings};
 
 /// The services container, shared by all connections (`Arc<Tidings>`).

@@ -1,6 +1,6 @@
 //! Message-level read receipts: recording them, pulling counts, and paging member lists.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use foldhash::fast::RandomState;
@@ -19,13 +19,22 @@ use crate::error::InGroup;
 use crate::message_facts::MessageFacts;
 use crate::{AfterEvent, GroupReceiptCount, ServiceError, ServiceResult, SessionId, Tidings, now};
 
+/// A message of a receipt call that was not recorded, with the refusal it would have had alone.
+#[derive(Debug)]
+pub struct SkippedReceipt {
+    /// The message as named.
+    pub msg_id: String,
+    /// Why it was skipped.
+    pub error: ServiceError,
+}
+
 impl Tidings {
-    /// The named messages, which must exist and all belong to one conversation: their IDs and
-    /// facts in the order given, without repeats.
-    async fn messages_of_one_conversation(
+    /// The named messages' facts (`None` for a message that does not exist), in the order given,
+    /// without repeats.
+    async fn distinct_facts(
         &self,
         msg_ids: Vec<String>,
-    ) -> ServiceResult<(Vec<String>, Vec<Arc<MessageFacts>>, ConvKey)> {
+    ) -> ServiceResult<Vec<(String, Option<Arc<MessageFacts>>)>> {
         if msg_ids.is_empty() || msg_ids.len() > MAX_RECEIPT_BATCH {
             return Err(ServiceError::InvalidParameters(format!(
                 "messageIDList must name between 1 and {MAX_RECEIPT_BATCH} messages, not {}",
@@ -35,25 +44,19 @@ impl Tidings {
         // Repeats are looked up too (from memory) and dropped after, instead of copying every ID
         // to drop them before. At most MAX_RECEIPT_BATCH IDs: a fast hasher is enough.
         let found = self.facts_of(&msg_ids).await?;
-        let mut first = Vec::with_capacity(msg_ids.len());
         let mut seen = HashSet::with_capacity_and_hasher(msg_ids.len(), RandomState::default());
-        for (msg_id, facts) in msg_ids.iter().zip(&found) {
-            if facts.is_none() {
-                return Err(ServiceError::ReceiptInfoNotFound(format!(
-                    "message {msg_id} does not exist"
-                )));
-            }
-            first.push(seen.insert(msg_id.as_str()));
-        }
+        let first: Vec<bool> = msg_ids.iter().map(|id| seen.insert(id.as_str())).collect();
         drop(seen);
-        let mut ids = Vec::with_capacity(msg_ids.len());
-        let mut messages = Vec::with_capacity(msg_ids.len());
-        for ((msg_id, facts), first) in msg_ids.into_iter().zip(found).zip(first) {
-            if let (true, Some(facts)) = (first, facts) {
-                ids.push(msg_id);
-                messages.push(facts);
-            }
-        }
+        Ok(msg_ids
+            .into_iter()
+            .zip(found)
+            .zip(first)
+            .filter_map(|(pair, first)| first.then_some(pair))
+            .collect())
+    }
+
+    /// The conversation of `messages`, which must all belong to one.
+    fn one_conversation(messages: &[Arc<MessageFacts>]) -> ServiceResult<ConvKey> {
         let conv = messages[0].conv.clone();
         if let Some(other) = messages.iter().find(|facts| facts.conv != conv) {
             return Err(ServiceError::InvalidParameters(format!(
@@ -61,38 +64,106 @@ impl Tidings {
                 other.msg_id, messages[0].msg_id
             )));
         }
+        Ok(conv)
+    }
+
+    /// The named messages, which must exist and all belong to one conversation: their IDs and
+    /// facts in the order given, without repeats.
+    async fn messages_of_one_conversation(
+        &self,
+        msg_ids: Vec<String>,
+    ) -> ServiceResult<(Vec<String>, Vec<Arc<MessageFacts>>, ConvKey)> {
+        let mut ids = Vec::with_capacity(msg_ids.len());
+        let mut messages = Vec::with_capacity(msg_ids.len());
+        for (msg_id, facts) in self.distinct_facts(msg_ids).await? {
+            let Some(facts) = facts else {
+                return Err(ServiceError::ReceiptInfoNotFound(format!(
+                    "message {msg_id} does not exist"
+                )));
+            };
+            ids.push(msg_id);
+            messages.push(facts);
+        }
+        let conv = Self::one_conversation(&messages)?;
         Ok((ids, messages, conv))
     }
 
-    /// Receiver side: records that `reader` read these messages (one conversation). Every
-    /// message is checked before anything is recorded; repeats change nothing. The reader's
-    /// other sessions are told; `from_session`, the calling one (if any), is not.
+    /// Receiver side: records that `reader` read these messages (one conversation) and returns
+    /// the messages it skipped. A message that does not exist or did not ask for receipts, one
+    /// of the reader's own, or a group message sent before the reader joined is skipped with the
+    /// refusal it would have had alone; the others are recorded. A call in which no message is
+    /// valid fails with the refusal of the first. Messages of several conversations, a reader
+    /// who is not in the conversation, and an unknown group fail the whole call. Repeats change
+    /// nothing. The reader's other sessions are told; `from_session`, the calling one (if any),
+    /// is not.
     pub async fn send_read_receipts(
         &self,
         reader: &str,
         msg_ids: Vec<String>,
         from_session: Option<SessionId>,
-    ) -> ServiceResult<()> {
+    ) -> ServiceResult<Vec<SkippedReceipt>> {
         self.require_receipts_enabled()?;
-        let (ids, messages, conv) = self.messages_of_one_conversation(msg_ids).await?;
-        for facts in &messages {
-            if !facts.need_receipt {
-                return Err(ServiceError::no_receipt_info(&facts.msg_id));
-            }
-            if facts.sender == reader {
-                return Err(ServiceError::InvalidParameters(format!(
-                    "message {} is your own: receipts are sent by its recipients",
-                    facts.msg_id
-                )));
+        let named = self.distinct_facts(msg_ids).await?;
+        let mut skipped = Vec::new();
+        let mut ids = Vec::with_capacity(named.len());
+        let mut messages = Vec::with_capacity(named.len());
+        for (msg_id, facts) in &named {
+            let Some(facts) = facts else {
+                skipped.push(SkippedReceipt {
+                    msg_id: msg_id.clone(),
+                    error: ServiceError::ReceiptInfoNotFound(format!(
+                        "message {msg_id} does not exist"
+                    )),
+                });
+                continue;
+            };
+            let refusal = if !facts.need_receipt {
+                Some(ServiceError::no_receipt_info(msg_id))
+            } else if facts.sender == reader {
+                Some(ServiceError::InvalidParameters(format!(
+                    "message {msg_id} is your own: receipts are sent by its recipients"
+                )))
+            } else {
+                None
+            };
+            match refusal {
+                Some(error) => skipped.push(SkippedReceipt {
+                    msg_id: msg_id.clone(),
+                    error,
+                }),
+                None => {
+                    ids.push(msg_id.clone());
+                    messages.push(Arc::clone(facts));
+                }
             }
         }
-        let newly = match &conv {
-            ConvKey::C2c(..) => self.record_c2c_receipts(reader, &messages, ids).await?,
-            ConvKey::Group(group_id) => {
-                self.record_group_receipts(reader, group_id, &messages, ids)
-                    .await?
-            }
+        let newly = if messages.is_empty() {
+            Vec::new()
+        } else {
+            let (newly, late) = match Self::one_conversation(&messages)? {
+                ConvKey::C2c(..) => (
+                    self.record_c2c_receipts(reader, &messages, ids).await?,
+                    Vec::new(),
+                ),
+                ConvKey::Group(group_id) => {
+                    self.record_group_receipts(reader, &group_id, messages, ids)
+                        .await?
+                }
+            };
+            skipped.extend(late);
+            newly
         };
+        // Skips in the order of the request.
+        let position: HashMap<&str, usize, RandomState> = named
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (id.as_str(), i))
+            .collect();
+        skipped.sort_by_key(|s| position.get(s.msg_id.as_str()).copied());
+        drop(position);
+        if skipped.len() == named.len() {
+            return Err(skipped.remove(0).error);
+        }
         metrics::counter!("tidings_receipts_total").increment(newly.len() as u64);
         if !newly.is_empty() {
             self.push_except::<OnMessageReceiptsSent>(
@@ -103,7 +174,7 @@ impl Tidings {
                 from_session,
             );
         }
-        Ok(())
+        Ok(skipped)
     }
 
     /// Records C2C receipts and tells each message's sender at once; returns the newly
@@ -145,14 +216,17 @@ impl Tidings {
     }
 
     /// Records group receipts (membership is checked in the same write) and notes the changed
-    /// messages for their senders' coalesced pushes; returns the newly read IDs.
+    /// messages for their senders' coalesced pushes; returns the newly read IDs and the messages
+    /// skipped because the reader was not among their recipients (sent before they joined).
+    /// The write checks recipients itself, so the usual call reads nothing first; only when it
+    /// refuses one are the messages' recipients read, to write the others once more.
     async fn record_group_receipts(
         &self,
         reader: &str,
         group_id: &str,
-        messages: &[Arc<MessageFacts>],
-        ids: Vec<String>,
-    ) -> ServiceResult<Vec<String>> {
+        mut messages: Vec<Arc<MessageFacts>>,
+        mut ids: Vec<String>,
+    ) -> ServiceResult<(Vec<String>, Vec<SkippedReceipt>)> {
         let group_type = messages[0].group_type.ok_or_else(|| {
             ServiceError::Store(StoreError::Corrupt(format!(
                 "group message {} has no group type",
@@ -160,15 +234,51 @@ impl Tidings {
             )))
         })?;
         self.require_receipts_in(group_type)?;
-        let updates = self
+        let mut late = Vec::new();
+        let updates = match self
             .store
-            .record_group_receipts(group_id, reader, ids)
+            .record_group_receipts(group_id, reader, ids.clone())
             .await
-            .in_group(group_id)?;
+        {
+            Err(StoreError::NotRecipient { .. }) => {
+                let ordinal = self.require_member(group_id, reader).await?.ordinal;
+                let states = self.store.group_receipts(&ids).await?;
+                let is_recipient = |msg_id: &str| {
+                    states
+                        .iter()
+                        .any(|s| s.msg_id == msg_id && s.recipients.contains(ordinal))
+                };
+                let mut kept = Vec::with_capacity(ids.len());
+                for (msg_id, facts) in ids.into_iter().zip(messages) {
+                    if is_recipient(&msg_id) {
+                        kept.push((msg_id, facts));
+                    } else {
+                        late.push(SkippedReceipt {
+                            error: ServiceError::of_group_store_error(
+                                group_id,
+                                StoreError::NotRecipient {
+                                    msg_id: msg_id.clone(),
+                                },
+                            ),
+                            msg_id,
+                        });
+                    }
+                }
+                (ids, messages) = kept.into_iter().unzip();
+                if ids.is_empty() {
+                    return Ok((Vec::new(), late));
+                }
+                self.store
+                    .record_group_receipts(group_id, reader, ids)
+                    .await
+                    .in_group(group_id)?
+            }
+            other => other.in_group(group_id)?,
+        };
         // `updates` follows the order of `ids`, which is the order of `messages`.
         let changed: Vec<(GroupReceiptUpdate, &Arc<MessageFacts>)> = updates
             .into_iter()
-            .zip(messages)
+            .zip(&messages)
             .filter(|(update, _)| update.changed)
             .collect();
         if !changed.is_empty() {
@@ -188,10 +298,11 @@ impl Tidings {
             self.notifier
                 .note(changed.iter().map(|(_, facts)| Arc::clone(facts)).collect());
         }
-        Ok(changed
+        let newly = changed
             .into_iter()
             .map(|(update, _)| update.msg_id)
-            .collect())
+            .collect();
+        Ok((newly, late))
     }
 
     /// Sender side: receipt state of the caller's own messages (one conversation).

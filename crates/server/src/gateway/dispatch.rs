@@ -11,7 +11,7 @@ use tidings_proto::{ErrorCode, GroupInfoResult, Method, MethodKind};
 use tidings_service::ServiceResult;
 
 use super::command::{Caller, Command, UserCommand};
-use crate::error::WireError;
+use crate::error::{WireError, skipped_message};
 use crate::state::AppState;
 
 /// A change of login that the connection applies once the request is answered (hub
@@ -141,9 +141,12 @@ async fn run(state: &AppState, caller: &Caller, command: UserCommand) -> Result<
             encode::<CleanConversationUnreadMessageCount>(Empty {})
         }
         U::SendMessageReadReceipts(p) => {
-            t.send_read_receipts(user, p.message_id_list, Some(caller.session_id))
+            let skipped = t
+                .send_read_receipts(user, p.message_id_list, Some(caller.session_id))
                 .await?;
-            encode::<SendMessageReadReceipts>(Empty {})
+            encode::<SendMessageReadReceipts>(SendReceiptsResult {
+                skipped_list: skipped.into_iter().map(skipped_message).collect(),
+            })
         }
         U::GetMessageReadReceipts(p) => {
             encode::<GetMessageReadReceipts>(t.get_read_receipts(user, p.message_id_list).await?)

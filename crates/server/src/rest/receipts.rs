@@ -149,11 +149,19 @@ async fn record_c2c_receipt(call: &Call<'_>) -> Reply {
         ));
     }
     call.state.tidings.require_sent_by(&sender, &keys).await?;
-    call.state
+    let skipped = call
+        .state
         .tidings
         .send_read_receipts(&reader, keys, None)
         .await?;
-    Ok(Map::new())
+    let list: Vec<Value> = skipped
+        .into_iter()
+        .map(|s| {
+            let error = RestError::from(s.error);
+            json!({ "MsgKey": s.msg_id, "ErrorCode": codes::C2C_RECEIPT_INVALID, "ErrorInfo": error.info })
+        })
+        .collect();
+    Ok(fields(json!({ "SkippedList": list })))
 }
 
 /// `group_open_http_svc/group_msg_receipt`: `From_Account` receipts group messages by sequence.
@@ -163,11 +171,24 @@ pub(crate) async fn group_receipt(call: &Call<'_>) -> Reply {
     let seqs = call.object_numbers("MsgSeqList", "MsgSeq", MAX_GROUP_RECEIPTS)?;
     call.state.tidings.group(&group_id).await?;
     let ids = call.state.tidings.group_msg_ids(&group_id, &seqs).await?;
-    call.state
+    let skipped = call
+        .state
         .tidings
-        .send_read_receipts(&reader, ids, None)
+        .send_read_receipts(&reader, ids.clone(), None)
         .await?;
-    Ok(Map::new())
+    let list: Vec<Value> = skipped
+        .into_iter()
+        .map(|s| {
+            // `ids` follows `seqs`; a skipped message is one of them.
+            let seq = ids
+                .iter()
+                .position(|id| *id == s.msg_id)
+                .map_or(0, |i| seqs[i]);
+            let error = RestError::from(s.error).in_service(call.invalid_code);
+            json!({ "MsgSeq": seq, "ErrorCode": error.code, "ErrorInfo": error.info })
+        })
+        .collect();
+    Ok(fields(json!({ "SkippedList": list })))
 }
 
 /// `group_open_http_svc/get_group_msg_receipt`: per message `Code` 0 or 10062.
