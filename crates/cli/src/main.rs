@@ -49,6 +49,12 @@ struct ServeArgs {
     /// the data directory when absent.
     #[arg(long, env = "TIDINGS_STORE", hide_env_values = true)]
     store: Option<String>,
+    /// The cluster's bus, `nats://HOST:PORT` (needs a PostgreSQL --store); alone when absent.
+    #[arg(long, env = "TIDINGS_BUS")]
+    bus: Option<String>,
+    /// This node's name in the cluster [default: generated, and logged].
+    #[arg(long, env = "TIDINGS_NODE_ID")]
+    node_id: Option<String>,
     /// The application's SDKAppID [default: 1400000000].
     #[arg(long, env = "TIDINGS_SDKAPPID")]
     sdkappid: Option<u64>,
@@ -95,6 +101,12 @@ impl ServeArgs {
         }
         if let Some(store) = &self.store {
             config.store.url = Some(store.clone());
+        }
+        if let Some(bus) = &self.bus {
+            config.bus.url = Some(bus.clone());
+        }
+        if let Some(node_id) = &self.node_id {
+            config.bus.node_id = Some(node_id.clone());
         }
         if let Some(sdkappid) = self.sdkappid {
             config.sdkappid = sdkappid;
@@ -196,6 +208,9 @@ fn print_banner(config: &Config, server: &Server, address: SocketAddr) {
     println!("  data dir:   {}", config.data_dir.display());
     if let Ok(store) = config.store_config() {
         println!("  store:      {}", store.url);
+    }
+    if let Some(bus) = &config.bus.url {
+        println!("  bus:        {bus}");
     }
     println!("  SDKAppID:   {}", config.sdkappid);
     if server.generated_key() {

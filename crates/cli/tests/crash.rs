@@ -28,8 +28,12 @@ fn start(data_dir: &std::path::Path) -> Running {
         .expect("tidings starts");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().expect("a banner line").expect("readable");
-    let address = first
+    let banner = lines
+        .by_ref()
+        .map(|line| line.expect("readable"))
+        .find(|line| line.contains("listening on http://"))
+        .expect("a banner line");
+    let address = banner
         .rsplit("http://")
         .next()
         .expect("address in banner")

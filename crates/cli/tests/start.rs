@@ -45,3 +45,30 @@ fn a_store_url_of_no_known_engine_is_refused_in_one_line() {
          sqlite:PATH nor postgres://… (postgresql://…)\n"
     );
 }
+
+#[test]
+fn a_cluster_bus_with_the_embedded_store_is_refused_in_one_line() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--bus",
+            "nats://127.0.0.1:4222",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .env("RUST_LOG", "off")
+        .env_remove("TIDINGS_STORE")
+        .output()
+        .expect("tidings runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).expect("UTF-8");
+    let expected = format!(
+        "tidings: invalid configuration: a cluster (bus nats://127.0.0.1:4222) needs a store \
+         its nodes share, not the embedded sqlite:{}: add --store postgres://…\n",
+        data_dir.path().join("tidings.db").display()
+    );
+    assert_eq!(stderr, expected);
+}

@@ -26,8 +26,10 @@ pub struct Config {
     pub admin: String,
     /// Read-receipt switches.
     pub read_receipts: ReadReceiptConfig,
-    /// Embedded store options.
+    /// The store: embedded SQLite by default, or PostgreSQL.
     pub store: StoreConfig,
+    /// The bus between the nodes of a cluster (absent: one node on its own).
+    pub bus: BusConfig,
     /// Protection limits.
     pub limits: LimitsConfig,
     /// Webhook (third-party callback) URL and token; changeable at runtime over REST.
@@ -47,6 +49,7 @@ impl Default for Config {
             admin: "administrator".into(),
             read_receipts: ReadReceiptConfig::default(),
             store: StoreConfig::default(),
+            bus: BusConfig::default(),
             limits: LimitsConfig::default(),
             webhook: WebhookSettings::default(),
             demo: false,
@@ -115,6 +118,17 @@ impl Default for StoreConfig {
             statement_timeout_ms: engine.statement_timeout.as_millis() as u64,
         }
     }
+}
+
+/// `[bus]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusConfig {
+    /// `nats://HOST:PORT` of the NATS server the cluster's nodes share; absent, the node runs
+    /// alone and delivers in process.
+    pub url: Option<String>,
+    /// This node's name in the cluster, unique among its nodes; generated at start when absent.
+    pub node_id: Option<String>,
 }
 
 /// `[limits]`.
@@ -238,7 +252,28 @@ impl Config {
                 self.store.synchronous
             )));
         }
-        self.store_config()?;
+        let store = self.store_config()?;
+        if let Some(bus) = &self.bus.url {
+            if !bus.starts_with("nats://") {
+                return Err(ConfigError::Invalid(format!(
+                    "bus URL {bus:?} is not nats://HOST:PORT"
+                )));
+            }
+            if !store.url.is_shared() {
+                return Err(ConfigError::Invalid(format!(
+                    "a cluster (bus {bus}) needs a store its nodes share, not the embedded {}: \
+                     add --store postgres://…",
+                    store.url
+                )));
+            }
+        }
+        if let Some(node) = &self.bus.node_id
+            && !tidings_proto::is_valid_id(node)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "node ID {node:?} is not a valid ID"
+            )));
+        }
         if self.store.pool_size == 0 || self.store.statement_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
                 "store.pool_size and store.statement_timeout_ms must be positive".into(),

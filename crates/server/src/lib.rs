@@ -21,7 +21,8 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tidings_service::{Callbacks, Hub, Limits, LocalBus, Tidings};
+use tidings_cluster::NatsBus;
+use tidings_service::{Bus, Callbacks, Hub, Limits, LocalBus, Tidings};
 use tidings_store::{OpenedStore, StorageStats, open_store};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -47,6 +48,9 @@ pub enum ServerError {
     /// The store could not be opened.
     #[error("cannot open the store: {0}")]
     Store(#[from] tidings_store::StoreError),
+    /// The cluster bus could not be joined.
+    #[error(transparent)]
+    Cluster(#[from] tidings_cluster::ClusterError),
     /// Serving failed.
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -59,6 +63,11 @@ pub struct Server {
     storage: Arc<dyn StorageStats>,
     stop: watch::Sender<bool>,
     generated_key: bool,
+}
+
+/// A node ID for a node started without one: unique enough among a cluster's nodes.
+fn generated_node_id() -> String {
+    format!("node-{:08x}", rand::random::<u32>())
 }
 
 /// How often the recorder's histogram samples are folded into their summaries.
@@ -108,7 +117,13 @@ impl Server {
             stats: storage,
         } = open_store(&config.store_config()?).await?;
         let hub = Arc::new(Hub::new(config.limits.max_devices_per_user));
-        let bus = Arc::new(LocalBus::new(Arc::clone(&hub)));
+        let bus: Arc<dyn Bus> = match &config.bus.url {
+            Some(url) => {
+                let node = config.bus.node_id.clone().unwrap_or_else(generated_node_id);
+                Arc::new(NatsBus::connect(url, &node, config.sdkappid, Arc::clone(&hub)).await?)
+            }
+            None => Arc::new(LocalBus::new(Arc::clone(&hub))),
+        };
         let limits = Limits {
             max_group_members: config.limits.max_group_members,
             receipt_window: Duration::from_millis(config.read_receipts.notify_window_ms),

@@ -1,0 +1,266 @@
+//! A cluster of three real `tidings serve` processes on one PostgreSQL database and one private
+//! NATS server: users spread over the nodes go through the seed's receipt flows as if they
+//! shared one server.
+//!
+//! Needs `nats-server` on the PATH (`.ci/run` installs Debian's) and PostgreSQL
+//! (`TIDINGS_TEST_PG`, default the local server).
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tidings_sdk::{
+    Client, CreateGroupParams, Events, GroupMemberSpec, GroupRole, READ_MEMBERS_FILTER_READ,
+    READ_MEMBERS_FILTER_UNREAD, SdkEvent, SendMessageParams, TextElem,
+};
+use tidings_store::scratch::ScratchDatabase;
+
+const KEY: &str = "cluster-test-key";
+const SDKAPPID: u64 = 1_400_000_000;
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A child process killed when the test ends, passing or failing.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A NATS server of the test's own on a free port.
+fn start_nats() -> (Process, String) {
+    let port = free_port();
+    let child = Command::new("nats-server")
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server on the PATH (Debian package nats-server)");
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nats-server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Process(child), format!("nats://127.0.0.1:{port}"))
+}
+
+/// Starts node `node` of the cluster and returns it with its WebSocket URL.
+fn start_node(node: &str, store: &str, bus: &str, data_dir: &std::path::Path) -> (Process, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--secret-key", KEY])
+        .args(["--store", store, "--bus", bus, "--node-id", node])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tidings starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let banner = lines
+        .by_ref()
+        .map(|line| line.expect("readable"))
+        .find(|line| line.contains("listening on http://"))
+        .unwrap_or_else(|| panic!("node {node} printed no banner"));
+    let address = banner
+        .rsplit("http://")
+        .next()
+        .expect("address")
+        .trim()
+        .to_owned();
+    std::thread::spawn(move || lines.for_each(drop));
+    (Process(child), format!("ws://{address}/ws"))
+}
+
+async fn connect(url: &str, user: &str) -> (Client, Events) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let sig = tidings_usersig::generate(SDKAPPID, KEY, user, 3600, now as i64);
+    Client::connect(url, user, &sig)
+        .await
+        .unwrap_or_else(|e| panic!("{user} connects to {url}: {e}"))
+}
+
+/// The first event `pick` accepts, skipping others.
+async fn next_event<T>(events: &mut Events, mut pick: impl FnMut(SdkEvent) -> Option<T>) -> T {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let event = events.recv().await.expect("event stream open");
+            if let Some(found) = pick(event) {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("the event within the wait")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_on_three_nodes_exchange_messages_and_receipts_as_on_one() {
+    let admin = std::env::var("TIDINGS_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let database = ScratchDatabase::create(&admin)
+        .await
+        .expect("scratch database");
+    let (_nats, bus) = start_nats();
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("temp dir"))
+        .collect();
+    let nodes: Vec<(Process, String)> = ["n1", "n2", "n3"]
+        .iter()
+        .zip(&dirs)
+        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
+        .collect();
+    let url = |i: usize| nodes[i].1.clone();
+    let (alice, mut alice_events) = connect(&url(0), "alice").await;
+    let (bob, mut bob_events) = connect(&url(1), "bob").await;
+    let (carol, mut carol_events) = connect(&url(2), "carol").await;
+    let (_dave, _dave_events) = connect(&url(0), "dave").await;
+
+    // C2C across nodes: the message, a message receipt, and the conversation read receipt.
+    let sent = alice
+        .send_message(SendMessageParams {
+            receiver: Some("bob".into()),
+            text_elem: Some(TextElem {
+                text: "hi bob".into(),
+            }),
+            need_read_receipt: true,
+            ..SendMessageParams::default()
+        })
+        .await
+        .expect("C2C send");
+    let got = next_event(&mut bob_events, |e| match e {
+        SdkEvent::RecvNewMessage(m) if m.msg_id == sent.msg_id => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!((got.seq, got.sender.as_str()), (sent.seq, "alice"));
+    bob.send_message_read_receipts(vec![sent.msg_id.clone()])
+        .await
+        .expect("C2C receipt");
+    let receipts = next_event(&mut alice_events, |e| match e {
+        SdkEvent::RecvMessageReadReceipts(r) => Some(r),
+        _ => None,
+    })
+    .await;
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(
+        (receipts[0].msg_id.as_str(), receipts[0].is_peer_read),
+        (sent.msg_id.as_str(), true)
+    );
+    bob.mark_c2c_message_as_read("alice")
+        .await
+        .expect("mark read");
+    let read = next_event(&mut alice_events, |e| match e {
+        SdkEvent::RecvC2cReadReceipt(r) => Some(r),
+        _ => None,
+    })
+    .await;
+    assert_eq!(read[0].user_id, "bob");
+    assert!(
+        read[0].timestamp >= sent.timestamp,
+        "{read:?} after {sent:?}"
+    );
+
+    // A group whose members are on all three nodes.
+    let members = ["bob", "carol", "dave"]
+        .iter()
+        .map(|user| GroupMemberSpec {
+            user_id: (*user).into(),
+            role: GroupRole::Member,
+        })
+        .collect();
+    let group = alice
+        .create_group(CreateGroupParams {
+            group_type: "Work".into(),
+            group_id: None,
+            group_name: "Spread".into(),
+            member_list: members,
+        })
+        .await
+        .expect("group created");
+    let message = alice
+        .send_message(SendMessageParams {
+            group_id: Some(group.clone()),
+            text_elem: Some(TextElem {
+                text: "read me".into(),
+            }),
+            need_read_receipt: true,
+            ..SendMessageParams::default()
+        })
+        .await
+        .expect("group send");
+    for events in [&mut bob_events, &mut carol_events] {
+        next_event(events, |e| match e {
+            SdkEvent::RecvNewMessage(m) if m.msg_id == message.msg_id => Some(()),
+            _ => None,
+        })
+        .await;
+    }
+    // Bob (node 2) and Carol (node 3) read at once.
+    let (by_bob, by_carol) = tokio::join!(
+        bob.send_message_read_receipts(vec![message.msg_id.clone()]),
+        carol.send_message_read_receipts(vec![message.msg_id.clone()])
+    );
+    by_bob.expect("bob's receipt");
+    by_carol.expect("carol's receipt");
+    // Alice (node 1) sees the count rise to 2, never down.
+    let mut last = 0;
+    while last < 2 {
+        let counts = next_event(&mut alice_events, |e| match e {
+            SdkEvent::RecvMessageReadReceipts(r) => {
+                r.into_iter().find(|r| r.msg_id == message.msg_id)
+            }
+            _ => None,
+        })
+        .await;
+        assert!(counts.read_count >= last, "{counts:?} after {last}");
+        assert_eq!(counts.read_count + counts.unread_count, 3);
+        last = counts.read_count;
+    }
+    let pulled = alice
+        .get_message_read_receipts(vec![message.msg_id.clone()])
+        .await
+        .expect("pull");
+    assert_eq!((pulled[0].read_count, pulled[0].unread_count), (2, 1));
+    let page = |filter| alice.get_group_message_read_member_list(&message.msg_id, filter, 0, 1);
+    let first = page(READ_MEMBERS_FILTER_READ).await.expect("read page");
+    let second = alice
+        .get_group_message_read_member_list(
+            &message.msg_id,
+            READ_MEMBERS_FILTER_READ,
+            first.next_seq,
+            1,
+        )
+        .await
+        .expect("second read page");
+    let readers: Vec<String> = first
+        .member_info_list
+        .iter()
+        .chain(&second.member_info_list)
+        .map(|m| m.user_id.clone())
+        .collect();
+    assert_eq!(readers, ["bob", "carol"]);
+    assert!(second.is_finished);
+    let unread = page(READ_MEMBERS_FILTER_UNREAD).await.expect("unread page");
+    let unread: Vec<&str> = unread
+        .member_info_list
+        .iter()
+        .map(|m| m.user_id.as_str())
+        .collect();
+    assert_eq!(unread, ["dave"]);
+}

@@ -1,0 +1,127 @@
+//! Tidings across nodes: [`NatsBus`], the [`Bus`] that hands every delivery to the local hub
+//! and publishes it on NATS, so that the hubs of the other nodes of the cluster deliver it to the
+//! sessions they hold.
+//!
+//! Subject layout: one subject per cluster, `tidings.<sdkappid>.deliveries`, that every node
+//! publishes to and subscribes to. A delivery is published once (a long recipient list in
+//! chunks of [`USERS_PER_PUBLISH`]), whatever the number of recipients' nodes; each node keeps
+//! what concerns its own sessions, so no node needs to know where other users are. The store
+//! is the source of truth: the bus carries pushes only, without persistence.
+
+mod wire;
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tidings_service::{Bus, Delivery, Hub, SessionId};
+use tokio::sync::mpsc;
+
+/// Most recipients named in one published message, so that a push to a large group stays well
+/// under NATS's default payload limit (1 MiB).
+pub const USERS_PER_PUBLISH: usize = 8192;
+
+/// Why the cluster bus could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// NATS could not be reached or refused the subscription.
+    #[error("cannot use NATS at {url}: {reason}")]
+    Nats {
+        /// The server's URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// The cluster bus of one node.
+pub struct NatsBus {
+    hub: Arc<Hub>,
+    node: Arc<str>,
+    outgoing: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+impl std::fmt::Debug for NatsBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsBus")
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NatsBus {
+    /// Connects to NATS at `url` as node `node` of the cluster of `sdkappid`, and starts
+    /// delivering what other nodes publish to `hub`.
+    pub async fn connect(
+        url: &str,
+        node: &str,
+        sdkappid: u64,
+        hub: Arc<Hub>,
+    ) -> Result<Self, ClusterError> {
+        let failed = |reason: String| ClusterError::Nats {
+            url: url.to_owned(),
+            reason,
+        };
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("tidings {node}"))
+            .retry_on_initial_connect()
+            .connect(url)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        // Fail at start, not later: retry_on_initial_connect returns before connecting.
+        tokio::time::timeout(std::time::Duration::from_secs(5), client.flush())
+            .await
+            .map_err(|_| failed("no answer within 5 s".into()))?
+            .map_err(|e| failed(e.to_string()))?;
+        let subject = format!("tidings.{sdkappid}.deliveries");
+        let mut incoming = client
+            .subscribe(subject.clone())
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let node: Arc<str> = node.into();
+        let (outgoing, mut queue) = mpsc::unbounded_channel::<Vec<u8>>();
+        let publisher = client.clone();
+        tokio::spawn(async move {
+            while let Some(payload) = queue.recv().await {
+                if let Err(e) = publisher.publish(subject.clone(), payload.into()).await {
+                    tracing::warn!(error = %e, "a delivery was not published to the other nodes");
+                }
+            }
+        });
+        let (local, me) = (Arc::clone(&hub), Arc::clone(&node));
+        tokio::spawn(async move {
+            while let Some(message) = incoming.next().await {
+                match wire::decode(&message.payload) {
+                    Ok((origin, delivery)) if *origin != *me => local.deliver(&delivery),
+                    Ok(_) => {} // our own, already delivered locally
+                    Err(e) => tracing::warn!(error = %e, "undecodable delivery from the bus"),
+                }
+            }
+        });
+        tracing::info!(%node, "joined the cluster bus");
+        Ok(Self {
+            hub,
+            node,
+            outgoing,
+        })
+    }
+}
+
+impl Bus for NatsBus {
+    fn publish(&self, delivery: Delivery) {
+        self.hub.deliver(&delivery);
+        for payload in wire::encode(&self.node, &delivery) {
+            match payload {
+                Ok(payload) => {
+                    // The publisher task lives as long as the process.
+                    let _ = self.outgoing.send(payload);
+                }
+                Err(e) => tracing::error!(error = %e, "cannot encode a delivery for the bus"),
+            }
+        }
+    }
+
+    /// Other nodes' sessions are not known here, so every push may reach someone.
+    fn reaches_any(&self, _users: &[String], _except: Option<SessionId>) -> bool {
+        true
+    }
+}
