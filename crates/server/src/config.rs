@@ -155,6 +155,13 @@ pub struct LimitsConfig {
     /// Milliseconds a REST request's body may take to arrive, counted once the request is
     /// authenticated; a slower body is refused, so a stalled client holds no buffer for long.
     pub http_body_timeout_ms: u64,
+    /// Milliseconds a WebSocket connection may stay logged out (from its upgrade, or from its
+    /// last logout) before it is closed (1008): an idle socket that never logs in costs a file
+    /// descriptor and a task.
+    pub login_timeout_ms: u64,
+    /// Milliseconds of silence from a WebSocket client after which the server pings it; a
+    /// client that stays silent for another such interval (no pong) is closed (1008).
+    pub ping_interval_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -169,6 +176,8 @@ impl Default for LimitsConfig {
             outbound_queue: 4096,
             webhook_queue: 10_000,
             http_body_timeout_ms: 10_000,
+            login_timeout_ms: 10_000,
+            ping_interval_ms: 30_000,
         }
     }
 }
@@ -283,6 +292,8 @@ impl Config {
             || self.limits.outbound_queue == 0
             || self.limits.max_requests_in_progress == 0
             || self.limits.http_body_timeout_ms == 0
+            || self.limits.login_timeout_ms == 0
+            || self.limits.ping_interval_ms == 0
         {
             return Err(ConfigError::Invalid("limits must be positive".into()));
         }

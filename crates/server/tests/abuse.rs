@@ -7,9 +7,12 @@ mod common;
 use std::net::SocketAddr;
 
 use common::{TestServer, WAIT};
-use serde_json::Value;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 const ADMIN: &str = "administrator";
 
@@ -103,4 +106,177 @@ async fn an_authenticated_rest_body_that_stalls_is_refused_after_the_body_timeou
     assert_eq!(status, 200);
     assert_eq!(reply["ErrorCode"], 70402, "{reply}");
     assert_eq!(reply["ErrorInfo"], "body not received within 200 ms");
+}
+
+/// A WebSocket client on a bare TCP stream: it answers nothing by itself (no pongs), so a test
+/// sees every frame the server sends, in order.
+struct BareWs {
+    stream: TcpStream,
+    read: Vec<u8>,
+}
+
+/// A frame the server sent: its opcode and payload.
+#[derive(Debug, PartialEq, Eq)]
+struct Frame {
+    opcode: u8,
+    payload: Vec<u8>,
+}
+
+const OP_TEXT: u8 = 0x1;
+const OP_CLOSE: u8 = 0x8;
+const OP_PING: u8 = 0x9;
+
+impl BareWs {
+    async fn connect(addr: SocketAddr) -> Self {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let head = format!(
+            "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream
+            .write_all(head.as_bytes())
+            .await
+            .expect("write upgrade");
+        let mut ws = Self {
+            stream,
+            read: Vec::new(),
+        };
+        let end = loop {
+            if let Some(end) = ws.read.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            ws.fill().await;
+        };
+        let head = String::from_utf8_lossy(&ws.read[..end]).into_owned();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        ws.read.drain(..end);
+        ws
+    }
+
+    async fn fill(&mut self) {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(WAIT, self.stream.read(&mut chunk))
+            .await
+            .expect("bytes within the wait")
+            .expect("read");
+        assert!(n > 0, "connection closed by the server");
+        self.read.extend_from_slice(&chunk[..n]);
+    }
+
+    /// Sends a masked text frame (a zero mask key leaves the payload as is).
+    async fn send_text(&mut self, text: &str) {
+        let mut frame = vec![0x80 | OP_TEXT];
+        let length = text.len();
+        if length < 126 {
+            frame.push(0x80 | u8::try_from(length).expect("short"));
+        } else {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&u16::try_from(length).expect("fits").to_be_bytes());
+        }
+        frame.extend_from_slice(&[0, 0, 0, 0]);
+        frame.extend_from_slice(text.as_bytes());
+        self.stream.write_all(&frame).await.expect("write frame");
+    }
+
+    /// The next frame the server sent (the server never masks, and its frames here are short).
+    async fn next(&mut self) -> Frame {
+        loop {
+            if self.read.len() >= 2 {
+                let (header, length) = match self.read[1] {
+                    126 if self.read.len() >= 4 => (
+                        4,
+                        usize::from(u16::from_be_bytes([self.read[2], self.read[3]])),
+                    ),
+                    126 => (usize::MAX, 0),
+                    short => (2, usize::from(short)),
+                };
+                if header != usize::MAX && self.read.len() >= header + length {
+                    let opcode = self.read[0] & 0x0f;
+                    let payload = self.read[header..header + length].to_vec();
+                    self.read.drain(..header + length);
+                    return Frame { opcode, payload };
+                }
+            }
+            self.fill().await;
+        }
+    }
+}
+
+/// The close frame `code` and `reason` as a payload.
+fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(reason.as_bytes());
+    payload
+}
+
+#[tokio::test]
+async fn a_websocket_that_does_not_log_in_is_closed_after_the_login_timeout() {
+    // Long enough for the logged-in part below to log in in time on a loaded machine.
+    let server = TestServer::start_with(|config| config.limits.login_timeout_ms = 1000).await;
+    let mut idle = BareWs::connect(server.addr).await;
+    assert_eq!(
+        idle.next().await,
+        Frame {
+            opcode: OP_CLOSE,
+            payload: close_payload(1008, "no login within the login timeout"),
+        }
+    );
+    // A logout starts the clock again.
+    let mut raw = server.raw_login("alice").await;
+    assert_eq!(raw.call("logout", json!({})).await["code"], 0);
+    let closed = loop {
+        match tokio::time::timeout(WAIT, raw.ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame.expect("a close frame"),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(closed.code, CloseCode::Policy);
+    assert_eq!(closed.reason.as_str(), "no login within the login timeout");
+}
+
+#[tokio::test]
+async fn a_websocket_client_that_does_not_answer_pings_is_closed() {
+    let server = TestServer::start_with(|config| config.limits.ping_interval_ms = 100).await;
+    let mut silent = BareWs::connect(server.addr).await;
+    let login = json!({"id": 1, "method": "login",
+        "params": {"userID": "alice", "userSig": server.sig("alice")}});
+    silent.send_text(&login.to_string()).await;
+    let response = silent.next().await;
+    assert_eq!(response.opcode, OP_TEXT);
+    let response: Value = serde_json::from_slice(&response.payload).expect("JSON");
+    assert_eq!(response["code"], 0, "{response}");
+    assert_eq!(
+        silent.next().await,
+        Frame {
+            opcode: OP_PING,
+            payload: Vec::new(),
+        }
+    );
+    assert_eq!(
+        silent.next().await,
+        Frame {
+            opcode: OP_CLOSE,
+            payload: close_payload(1008, "no answer to ping"),
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_client_that_answers_pings_stays_connected() {
+    // Long enough for a pong to arrive within an interval on a loaded machine.
+    let server = TestServer::start_with(|config| config.limits.ping_interval_ms = 500).await;
+    let mut raw = server.raw_login("alice").await;
+    // tungstenite answers each ping with a pong as it reads it.
+    for _ in 0..3 {
+        loop {
+            match tokio::time::timeout(WAIT, raw.ws.next()).await {
+                Ok(Some(Ok(Message::Ping(_)))) => break,
+                Ok(Some(Ok(Message::Close(frame)))) => panic!("closed: {frame:?}"),
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("expected a ping, got {other:?}"),
+            }
+        }
+    }
+    assert_eq!(raw.call("getJoinedGroupList", json!({})).await["code"], 0);
 }

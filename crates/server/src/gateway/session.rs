@@ -4,11 +4,13 @@
 //! (a method whose `Method::SNAPSHOT` is true: the `get…` methods) runs, pushes wait until its
 //! response is written, so a snapshot is never overtaken by a push that is newer than it. The
 //! loop also applies the change of login a request returns: it registers the connection in the
-//! hub and owns the push queue and the UserSig expiry.
+//! hub and owns the push queue and the UserSig expiry. It closes (1008) a connection that stays
+//! logged out past the login timeout, and one that answers no ping after a silent interval.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::FutureExt;
 use futures_util::future::{Fuse, FusedFuture};
@@ -16,6 +18,7 @@ use tidings_proto::events::{KickedOffline, OnKickedOffline, OnUserSigExpired, Us
 use tidings_proto::{ErrorCode, Event};
 use tidings_service::Outbound;
 use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
 
 use super::command::Caller;
 use super::dispatch::{SessionChange, dispatch};
@@ -25,8 +28,9 @@ use super::request_metrics;
 use crate::error::WireError;
 use crate::state::AppState;
 
-/// Close code sent when a connection cannot keep up with its pushes (policy violation).
-const CLOSE_TOO_SLOW: u16 = 1008;
+/// Close code sent when a connection breaks a rule of the server (policy violation): it cannot
+/// keep up with its pushes, stays logged out too long, or stops answering pings.
+const CLOSE_POLICY: u16 = 1008;
 /// Close code sent on server shutdown (going away).
 const CLOSE_GOING_AWAY: u16 = 1001;
 /// Requests of one connection waiting behind the running one; more are refused with 7008.
@@ -96,6 +100,8 @@ enum Wake {
     Incoming(Option<Result<Message, axum::Error>>),
     Outbound(Option<Outbound>),
     Expired,
+    LoginTimeout,
+    Heartbeat,
     Shutdown,
 }
 
@@ -123,6 +129,18 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
     tokio::pin!(stopping);
     let expiry = tokio::time::sleep(Duration::from_secs(86_400));
     tokio::pin!(expiry);
+    // A connection that is not logged in costs a descriptor and a task and can do nothing, so
+    // it gets a few seconds to log in (again, after a logout).
+    let login_timeout = Duration::from_millis(state.limits.login_timeout_ms);
+    let login_deadline = tokio::time::sleep(login_timeout);
+    tokio::pin!(login_deadline);
+    let mut was_logged_in = false;
+    // Dead peers (and idle ones that never answer) are found by pinging after a silent interval.
+    let ping_interval = Duration::from_millis(state.limits.ping_interval_ms);
+    let mut heartbeat =
+        tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let (mut heard, mut pinged) = (false, false);
     let mut running = std::pin::pin!(Fuse::terminated());
     let mut session = Some(Session::default());
     let mut waiting: VecDeque<Incoming> = VecDeque::new();
@@ -131,6 +149,13 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
     let mut expires_at: Option<Instant> = None;
     let mut holding = false;
     loop {
+        let logged_in = queue.is_some();
+        if was_logged_in && !logged_in {
+            login_deadline
+                .as_mut()
+                .reset(tokio::time::Instant::now() + login_timeout);
+        }
+        was_logged_in = logged_in;
         // The session is here exactly when no request runs.
         if let Some(mut idle) = session.take() {
             if logout_due {
@@ -152,8 +177,15 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
             outbound = next_outbound(&mut queue), if !holding => Wake::Outbound(outbound),
             incoming = socket.recv() => Wake::Incoming(incoming),
             () = &mut expiry, if expires_at.is_some() => Wake::Expired,
+            () = &mut login_deadline, if queue.is_none() && running.is_terminated() => {
+                Wake::LoginTimeout
+            }
+            _ = heartbeat.tick() => Wake::Heartbeat,
             _ = &mut stopping => Wake::Shutdown,
         };
+        if matches!(wake, Wake::Incoming(_)) {
+            heard = true;
+        }
         let text = match wake {
             Wake::Done(Finished {
                 session: mut done,
@@ -213,7 +245,7 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
             Wake::Outbound(None) => {
                 close(
                     &mut socket,
-                    CLOSE_TOO_SLOW,
+                    CLOSE_POLICY,
                     "too many pending pushes; reconnect and catch up",
                 )
                 .await;
@@ -225,6 +257,30 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
                     Some(text) => text,
                     None => continue,
                 }
+            }
+            Wake::LoginTimeout => {
+                close(
+                    &mut socket,
+                    CLOSE_POLICY,
+                    "no login within the login timeout",
+                )
+                .await;
+                break;
+            }
+            Wake::Heartbeat => {
+                if std::mem::take(&mut heard) {
+                    pinged = false;
+                    continue;
+                }
+                if pinged {
+                    close(&mut socket, CLOSE_POLICY, "no answer to ping").await;
+                    break;
+                }
+                pinged = true;
+                if socket.send(Message::Ping(Bytes::new())).await.is_err() {
+                    break;
+                }
+                continue;
             }
             Wake::Shutdown => {
                 close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await;
