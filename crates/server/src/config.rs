@@ -162,6 +162,9 @@ pub struct LimitsConfig {
     /// Milliseconds of silence from a WebSocket client after which the server pings it; a
     /// client that stays silent for another such interval (no pong) is closed (1008).
     pub ping_interval_ms: u64,
+    /// Milliseconds a WebSocket frame may take to be written: a connection that does not read
+    /// is closed (1008) past it, and the pushes queued for it are freed.
+    pub write_timeout_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -178,6 +181,7 @@ impl Default for LimitsConfig {
             http_body_timeout_ms: 10_000,
             login_timeout_ms: 10_000,
             ping_interval_ms: 30_000,
+            write_timeout_ms: 10_000,
         }
     }
 }
@@ -294,6 +298,7 @@ impl Config {
             || self.limits.http_body_timeout_ms == 0
             || self.limits.login_timeout_ms == 0
             || self.limits.ping_interval_ms == 0
+            || self.limits.write_timeout_ms == 0
         {
             return Err(ConfigError::Invalid("limits must be positive".into()));
         }

@@ -7,7 +7,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::{TestServer, WAIT};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -279,4 +279,67 @@ async fn a_websocket_client_that_answers_pings_stays_connected() {
         }
     }
     assert_eq!(raw.call("getJoinedGroupList", json!({})).await["code"], 0);
+}
+
+/// Whether the REST API reports `user` online (a session registered on this node).
+async fn online(server: &TestServer, user: &str) -> bool {
+    let url = format!(
+        "http://{}/v4/openim/query_online_status?sdkappid=1400000000&identifier={ADMIN}&usersig={}",
+        server.addr,
+        server.sig(ADMIN)
+    );
+    let reply: Value = reqwest::Client::new()
+        .post(url)
+        .body(json!({ "To_Account": [user] }).to_string())
+        .send()
+        .await
+        .expect("REST call")
+        .json()
+        .await
+        .expect("JSON reply");
+    reply["QueryResult"][0]["Status"] == "Online"
+}
+
+#[tokio::test]
+async fn a_logged_in_connection_that_stops_reading_is_closed_after_the_write_timeout() {
+    let server = TestServer::start_with(|config| config.limits.write_timeout_ms = 300).await;
+    // The victim's receive buffer is tiny, so the server's writes stall soon after it stops
+    // reading; its queue (4096 pushes) is far from full, so only the write timeout can end it.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("small receive buffer");
+    let stream = socket.connect(server.addr).await.expect("connect");
+    let (mut victim, _) = tokio_tungstenite::client_async(server.url.as_str(), stream)
+        .await
+        .expect("upgrade");
+    let login = json!({"id": 1, "method": "login",
+        "params": {"userID": "alice", "userSig": server.sig("alice")}});
+    victim
+        .send(Message::Text(login.to_string().into()))
+        .await
+        .expect("send login");
+    let response = tokio::time::timeout(WAIT, victim.next())
+        .await
+        .expect("login response");
+    assert!(
+        matches!(&response, Some(Ok(Message::Text(text))) if text.contains(r#""code":0"#)),
+        "{response:?}"
+    );
+    assert!(online(&server, "alice").await);
+    let mut sender = server.raw_login("bob").await;
+    let text = "x".repeat(12 * 1024);
+    let mut sent = 0;
+    while online(&server, "alice").await {
+        assert!(sent < 800, "alice is still online after {sent} pushes of 12 KiB");
+        for _ in 0..20 {
+            let response = sender
+                .call(
+                    "sendMessage",
+                    json!({"receiver": "alice", "textElem": {"text": text}}),
+                )
+                .await;
+            assert_eq!(response["code"], 0, "{response}");
+        }
+        sent += 20;
+    }
+    drop(victim);
 }

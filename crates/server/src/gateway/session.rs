@@ -33,6 +33,8 @@ use crate::state::AppState;
 const CLOSE_POLICY: u16 = 1008;
 /// Close code sent on server shutdown (going away).
 const CLOSE_GOING_AWAY: u16 = 1001;
+/// How long a close frame may take to be written.
+const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Requests of one connection waiting behind the running one; more are refused with 7008.
 const MAX_IN_FLIGHT: usize = 64;
 
@@ -141,6 +143,7 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
         tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let (mut heard, mut pinged) = (false, false);
+    let write_timeout = Duration::from_millis(state.limits.write_timeout_ms);
     let mut running = std::pin::pin!(Fuse::terminated());
     let mut session = Some(Session::default());
     let mut waiting: VecDeque<Incoming> = VecDeque::new();
@@ -186,7 +189,7 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
         if matches!(wake, Wake::Incoming(_)) {
             heard = true;
         }
-        let text = match wake {
+        let message = match wake {
             Wake::Done(Finished {
                 session: mut done,
                 text,
@@ -213,32 +216,32 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
                     None => {}
                 }
                 session = Some(done);
-                text
+                text_message(text)
             }
             Wake::Incoming(Some(Ok(Message::Text(text)))) => {
                 match accept(&mut waiting, &mut bucket, text.as_str()) {
-                    Some(refusal) => refusal,
+                    Some(refusal) => text_message(refusal),
                     None => continue,
                 }
             }
-            Wake::Incoming(Some(Ok(Message::Binary(_)))) => response(
+            Wake::Incoming(Some(Ok(Message::Binary(_)))) => text_message(response(
                 None,
                 Err(WireError::new(
                     ErrorCode::InvalidParameters,
                     "binary frames are not supported; send JSON text frames",
                 )),
-            ),
+            )),
             Wake::Incoming(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
             Wake::Incoming(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => break,
             // The first session to write a push encodes it for all the others.
             Wake::Outbound(Some(Outbound::Push(push))) => match push.frame() {
-                Some(text) => text.to_owned(),
+                Some(text) => Message::Text(Utf8Bytes::from(text)),
                 None => continue,
             },
             Wake::Outbound(Some(Outbound::Kicked(reason))) => {
                 (queue, expires_at, logout_due) = (None, None, true);
                 match push_text::<OnKickedOffline>(KickedOffline { reason }) {
-                    Some(text) => text,
+                    Some(text) => text_message(text),
                     None => continue,
                 }
             }
@@ -254,7 +257,7 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
             Wake::Expired => {
                 (queue, expires_at, logout_due) = (None, None, true);
                 match push_text::<OnUserSigExpired>(UserSigExpired {}) {
-                    Some(text) => text,
+                    Some(text) => text_message(text),
                     None => continue,
                 }
             }
@@ -277,24 +280,32 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
                     break;
                 }
                 pinged = true;
-                if socket.send(Message::Ping(Bytes::new())).await.is_err() {
-                    break;
-                }
-                continue;
+                Message::Ping(Bytes::new())
             }
             Wake::Shutdown => {
                 close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await;
                 break;
             }
         };
-        if socket
-            .send(Message::Text(Utf8Bytes::from(text)))
-            .await
-            .is_err()
-        {
-            break;
+        // A peer that does not read would hold this task, and every push queued for it, for
+        // as long as it likes: past the write timeout it is closed and its queue freed.
+        match tokio::time::timeout(write_timeout, socket.send(message)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break,
+            Err(_) => {
+                drop(queue.take());
+                metrics::counter!("tidings_sessions_write_timeouts_total").increment(1);
+                close(
+                    &mut socket,
+                    CLOSE_POLICY,
+                    "too slow to read; reconnect and catch up",
+                )
+                .await;
+                break;
+            }
         }
     }
+    drop(queue);
     // A request already running finishes (its effects, such as pushes to others, must not be
     // cut in half); requests still waiting are dropped unanswered, as the client is gone.
     if !running.is_terminated() {
@@ -335,12 +346,21 @@ fn accept(
     None
 }
 
+fn text_message(text: String) -> Message {
+    Message::Text(Utf8Bytes::from(text))
+}
+
+/// Sends a close frame, giving up after a moment: a peer that does not read cannot take it.
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame {
         code,
         reason: Utf8Bytes::from_static(reason),
     };
-    let _ = socket.send(Message::Close(Some(frame))).await;
+    let _ = tokio::time::timeout(
+        CLOSE_WRITE_TIMEOUT,
+        socket.send(Message::Close(Some(frame))),
+    )
+    .await;
 }
 
 /// Runs one request and encodes its response, recording metrics.
