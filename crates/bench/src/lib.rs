@@ -334,6 +334,8 @@ fn add_echo_ratios(report: &mut Report, echo_rate: f64) {
 
 /// `tidings bench`: runs, prints the tables (or JSON), and fails when a check failed.
 pub fn main(args: BenchArgs) -> Result<()> {
+    // Before the in-process server starts: its connection caps follow the open-file limit.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let reports = run(&args)?;
     if matches!(args.scenario, Scenario::ConnectHelper(_)) {
         return Ok(());

@@ -151,6 +151,8 @@ impl Target {
         // back; the per-connection rate limit would answer them 7008.
         config.limits.requests_per_second = IN_PROCESS_RATE_LIMIT;
         config.limits.request_burst = IN_PROCESS_RATE_LIMIT;
+        // Every simulated client connects from 127.0.0.1.
+        config.limits.max_connections_per_ip = 0;
         let server = Server::open(&config)
             .await
             .context("cannot open the in-process server")?;

@@ -179,6 +179,10 @@ fn serve(args: &ServeArgs) -> Result<()> {
         )
         .init();
     let config = args.config()?;
+    // The server sizes its connection caps to the open-file limit: use all the hard limit allows.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(error = %e, "cannot raise the open-file limit");
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let server = Server::open(&config).await?;

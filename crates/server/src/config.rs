@@ -139,8 +139,12 @@ pub struct LimitsConfig {
     pub requests_per_second: u32,
     /// Requests a connection may burst above the sustained rate.
     pub request_burst: u32,
-    /// Concurrent WebSocket connections.
+    /// Concurrent WebSocket connections. Lowered at start to what the process's open-file limit
+    /// allows, leaving descriptors for the store, webhooks and plain HTTP requests.
     pub max_connections: usize,
+    /// Open TCP connections (HTTP and WebSocket) from one client address; 0 for no cap. Behind
+    /// a reverse proxy every client has the proxy's address: raise it or set 0 there.
+    pub max_connections_per_ip: usize,
     /// WebSocket requests being processed at once, server-wide. Requests beyond it wait, and
     /// are let in in arrival order, so that under load every request waits about as long.
     pub max_requests_in_progress: usize,
@@ -165,6 +169,10 @@ pub struct LimitsConfig {
     /// Milliseconds a WebSocket frame may take to be written: a connection that does not read
     /// is closed (1008) past it, and the pushes queued for it are freed.
     pub write_timeout_ms: u64,
+    /// Milliseconds an HTTP request's head may take to arrive, counted from the connection's
+    /// start or from its previous response: it closes half-sent headers (slowloris) and idle
+    /// keep-alive connections.
+    pub http_header_timeout_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -173,6 +181,7 @@ impl Default for LimitsConfig {
             requests_per_second: 500,
             request_burst: 1000,
             max_connections: 200_000,
+            max_connections_per_ip: 1000,
             max_requests_in_progress: 256,
             max_devices_per_user: 10,
             max_group_members: 100_000,
@@ -182,6 +191,7 @@ impl Default for LimitsConfig {
             login_timeout_ms: 10_000,
             ping_interval_ms: 30_000,
             write_timeout_ms: 10_000,
+            http_header_timeout_ms: 10_000,
         }
     }
 }
@@ -299,6 +309,7 @@ impl Config {
             || self.limits.login_timeout_ms == 0
             || self.limits.ping_interval_ms == 0
             || self.limits.write_timeout_ms == 0
+            || self.limits.http_header_timeout_ms == 0
         {
             return Err(ConfigError::Invalid("limits must be positive".into()));
         }

@@ -9,6 +9,7 @@ mod error;
 mod gateway;
 mod health;
 mod http;
+mod listen;
 mod rest;
 mod state;
 mod tencent;
@@ -19,7 +20,6 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tidings_cluster::NatsBus;
 use tidings_service::{Bus, Callbacks, Hub, Limits, LocalBus, Tidings};
@@ -62,6 +62,7 @@ pub struct Server {
     state: AppState,
     storage: Arc<dyn StorageStats>,
     stop: watch::Sender<bool>,
+    gate: Arc<listen::Gate>,
     generated_key: bool,
 }
 
@@ -142,13 +143,21 @@ impl Server {
             callbacks,
         );
         webhooks.attach(&tidings);
+        let caps = listen::ConnectionCaps::for_this_process(config.limits.max_connections);
+        if caps.websockets < config.limits.max_connections {
+            tracing::warn!(
+                configured = config.limits.max_connections,
+                allowed = caps.websockets,
+                "the open-file limit allows fewer WebSocket connections than configured; raise ulimit -n"
+            );
+        }
         let (stop, shutdown) = watch::channel(false);
         let state = AppState {
             tidings,
             hub,
             auth: Auth::new(config.sdkappid, &secret_key, &config.admin),
             limits: config.limits.clone(),
-            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            connections: Arc::new(Semaphore::new(caps.websockets)),
             requests: Arc::new(Semaphore::new(config.limits.max_requests_in_progress)),
             shutdown,
             metrics: metrics_handle(),
@@ -160,6 +169,7 @@ impl Server {
             state,
             storage,
             stop,
+            gate: listen::Gate::new(caps.open, config.limits.max_connections_per_ip),
             generated_key,
         })
     }
@@ -185,7 +195,8 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, then closes every WebSocket session and waits for
-    /// connections to end (at most 10 s).
+    /// every connection to end (at most 10 s), so that each client got its close frame before
+    /// this returns and the process exits.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -199,15 +210,17 @@ impl Server {
             let _ = stop.send(true);
             let _ = closed_tx.send(());
         };
-        let server = axum::serve(
-            listener.tap_io(disable_nagle),
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal);
-        let serving = tokio::spawn(async move { server.await });
+        let header_timeout = Duration::from_millis(self.state.limits.http_header_timeout_ms);
+        let serving = tokio::spawn(listen::serve(
+            listener,
+            app,
+            self.gate,
+            header_timeout,
+            signal,
+        ));
         let _ = closed_rx.await;
         match tokio::time::timeout(Duration::from_secs(10), serving).await {
-            Ok(Ok(result)) => result.map_err(ServerError::Io),
+            Ok(Ok(())) => Ok(()),
             Ok(Err(join)) => Err(ServerError::Io(std::io::Error::other(join))),
             Err(_) => {
                 tracing::warn!("connections still open 10 s after shutdown; stopping anyway");

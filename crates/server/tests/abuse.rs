@@ -306,7 +306,9 @@ async fn a_logged_in_connection_that_stops_reading_is_closed_after_the_write_tim
     // The victim's receive buffer is tiny, so the server's writes stall soon after it stops
     // reading; its queue (4096 pushes) is far from full, so only the write timeout can end it.
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("small receive buffer");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("small receive buffer");
     let stream = socket.connect(server.addr).await.expect("connect");
     let (mut victim, _) = tokio_tungstenite::client_async(server.url.as_str(), stream)
         .await
@@ -329,7 +331,10 @@ async fn a_logged_in_connection_that_stops_reading_is_closed_after_the_write_tim
     let text = "x".repeat(12 * 1024);
     let mut sent = 0;
     while online(&server, "alice").await {
-        assert!(sent < 800, "alice is still online after {sent} pushes of 12 KiB");
+        assert!(
+            sent < 800,
+            "alice is still online after {sent} pushes of 12 KiB"
+        );
         for _ in 0..20 {
             let response = sender
                 .call(
@@ -342,4 +347,202 @@ async fn a_logged_in_connection_that_stops_reading_is_closed_after_the_write_tim
         sent += 20;
     }
     drop(victim);
+}
+
+/// Whether the server ends `stream` (end of stream or reset) before the wait is over.
+async fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut sink = [0u8; 4096];
+    let drained = async {
+        loop {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, drained).await.is_ok()
+}
+
+/// `GET /healthz` on `stream` (kept alive); its status.
+async fn healthz_on(stream: &mut TcpStream, addr: SocketAddr) -> u16 {
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    read_response(stream).await.0
+}
+
+#[tokio::test]
+async fn half_sent_headers_and_idle_keep_alive_connections_are_closed_after_the_header_timeout() {
+    let server = TestServer::start_with(|config| config.limits.http_header_timeout_ms = 200).await;
+    let mut slowloris = Vec::new();
+    for _ in 0..20 {
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        let partial = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n", server.addr);
+        stream.write_all(partial.as_bytes()).await.expect("write");
+        slowloris.push(stream);
+    }
+    let mut idle = TcpStream::connect(server.addr).await.expect("connect");
+    assert_eq!(healthz_on(&mut idle, server.addr).await, 200);
+    for stream in slowloris.iter_mut().chain([&mut idle]) {
+        assert!(closed_by_server(stream).await, "a connection was kept open");
+    }
+}
+
+#[tokio::test]
+async fn connections_beyond_the_per_address_cap_get_503_and_others_are_served_again_later() {
+    let server = TestServer::start_with(|config| config.limits.max_connections_per_ip = 3).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(TcpStream::connect(server.addr).await.expect("connect"));
+    }
+    let mut refused = TcpStream::connect(server.addr).await.expect("connect");
+    let (status, body) = read_response(&mut refused).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (503, "too many connections from this address\n")
+    );
+    // A WebSocket upgrade is refused the same way, before it is read.
+    let upgrade = tokio_tungstenite::connect_async(server.url.as_str()).await;
+    assert!(
+        matches!(&upgrade, Err(tokio_tungstenite::tungstenite::Error::Http(response))
+            if response.status() == 503),
+        "{upgrade:?}"
+    );
+    // The held connections are served, and once one goes, a new one is too.
+    assert_eq!(healthz_on(&mut held[0], server.addr).await, 200);
+    drop(held.pop());
+    let served = async {
+        loop {
+            let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+            let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr);
+            stream.write_all(request.as_bytes()).await.expect("write");
+            if read_response(&mut stream).await.0 == 200 {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, served)
+        .await
+        .expect("a connection is served once one of the address's closed");
+}
+
+#[test]
+fn every_client_gets_the_1001_close_before_serve_returns() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = tidings_server::Config {
+        data_dir: data_dir.path().to_owned(),
+        secret_key: Some("tidings-test-key".into()),
+        ..tidings_server::Config::default()
+    };
+    config.store.synchronous = "normal".into();
+    let (ready, server_ready) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // The server runs on its own runtime, dropped as soon as `serve` returns: what a session
+    // has not sent by then is lost, as it is when the process exits.
+    let server_thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("server runtime");
+        runtime.block_on(async {
+            let server = tidings_server::Server::open(&config)
+                .await
+                .expect("server opens");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            ready
+                .send((addr, server.state().auth.clone()))
+                .expect("test waits");
+            server
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server runs");
+        });
+    });
+    let (addr, auth) = server_ready.recv().expect("server starts");
+    let runtime = tokio::runtime::Runtime::new().expect("client runtime");
+    runtime.block_on(async {
+        let url = format!("ws://{addr}/ws");
+        let login = |user: &str| {
+            let params = json!({"userID": user, "userSig": auth.sign(user, 3600)});
+            json!({"id": 1, "method": "login", "params": params}).to_string()
+        };
+        // The clients read nothing until shutdown has begun, so every session is in the middle
+        // of writing its pushes then.
+        let (start_reading, reading) = tokio::sync::watch::channel(false);
+        let mut readers = Vec::new();
+        let mut members = Vec::new();
+        for i in 0..20 {
+            let user = format!("user{i}");
+            // A small receive buffer: the pushes below fill it, and the server's writes wait.
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket
+                .set_recv_buffer_size(4096)
+                .expect("small receive buffer");
+            let stream = socket.connect(addr).await.expect("connect");
+            let (mut ws, _) = tokio_tungstenite::client_async(url.as_str(), stream)
+                .await
+                .expect("upgrade");
+            ws.send(Message::Text(login(&user).into()))
+                .await
+                .expect("send login");
+            // Each reads everything until the server's close frame, if one comes.
+            let mut reading = reading.clone();
+            readers.push(tokio::spawn(async move {
+                let _ = reading.wait_for(|go| *go).await;
+                while let Some(Ok(message)) = ws.next().await {
+                    if let Message::Close(frame) = message {
+                        return frame;
+                    }
+                }
+                None
+            }));
+            members.push(json!({ "userID": user }));
+        }
+        // 100 pushes of 12 KiB each: far more than the sockets' buffers hold.
+        let (mut sender, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .expect("connect");
+        let mut call = async |text: String| {
+            sender.send(Message::Text(text.into())).await.expect("send");
+            loop {
+                match tokio::time::timeout(WAIT, sender.next()).await {
+                    Ok(Some(Ok(Message::Text(text)))) if text.contains(r#""id""#) => {
+                        let response: Value = serde_json::from_str(&text).expect("JSON");
+                        assert_eq!(response["code"], 0, "{response}");
+                        return;
+                    }
+                    Ok(Some(Ok(_))) => continue,
+                    other => panic!("no response: {other:?}"),
+                }
+            }
+        };
+        call(login("sender")).await;
+        let create = json!({"id": 2, "method": "createGroup", "params": {"groupType": "Work",
+            "groupID": "busy", "groupName": "busy", "memberList": members}});
+        call(create.to_string()).await;
+        let text = "x".repeat(12 * 1024);
+        for id in 3..103 {
+            let send = json!({"id": id, "method": "sendMessage",
+                "params": {"groupID": "busy", "textElem": {"text": text}}});
+            call(send.to_string()).await;
+        }
+        stop.send(()).expect("server running");
+        start_reading.send(true).expect("readers wait");
+        tokio::task::spawn_blocking(move || server_thread.join().expect("server thread"))
+            .await
+            .expect("join");
+        for (i, reader) in readers.into_iter().enumerate() {
+            let close = tokio::time::timeout(WAIT, reader)
+                .await
+                .expect("the connection ends")
+                .expect("reader runs");
+            let close = close.unwrap_or_else(|| panic!("client {i} got no close frame"));
+            assert_eq!(
+                (close.code, close.reason.as_str()),
+                (CloseCode::Away, "server shutting down"),
+                "client {i}"
+            );
+        }
+    });
 }

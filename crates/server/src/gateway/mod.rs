@@ -8,6 +8,7 @@ mod request_metrics;
 mod session;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::ws::WebSocketUpgrade;
@@ -16,6 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tidings_service::{Origin, with_origin};
 
+use crate::listen::Ticket;
 use crate::state::AppState;
 
 /// Hard cap on a WebSocket message: beyond it the connection is dropped without reading further. Frames between
@@ -26,12 +28,13 @@ const HARD_MESSAGE_LIMIT: usize = 1024 * 1024;
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ticket: Option<Extension<Arc<Ticket>>>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let client_ip = peer
         .map(|Extension(ConnectInfo(addr))| addr.ip().to_string())
         .unwrap_or_default();
-    let Ok(permit) = std::sync::Arc::clone(&state.connections).try_acquire_owned() else {
+    let Ok(permit) = Arc::clone(&state.connections).try_acquire_owned() else {
         metrics::counter!("tidings_connections_refused_total").increment(1);
         return (StatusCode::SERVICE_UNAVAILABLE, "connection limit reached").into_response();
     };
@@ -46,6 +49,8 @@ pub(crate) async fn upgrade(
                 operator: None,
             };
             with_origin(origin, session::run(socket, state)).await;
-            drop(permit);
+            // The socket stays counted against its address, and the server's shutdown waits
+            // for it, until the session ends.
+            drop((permit, ticket));
         })
 }

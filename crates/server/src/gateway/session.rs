@@ -177,6 +177,8 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
         let wake = tokio::select! {
             biased;
             done = &mut running, if !running.is_terminated() => Wake::Done(done),
+            // Before pushes: a busy connection must not put off its close at shutdown.
+            _ = &mut stopping => Wake::Shutdown,
             outbound = next_outbound(&mut queue), if !holding => Wake::Outbound(outbound),
             incoming = socket.recv() => Wake::Incoming(incoming),
             () = &mut expiry, if expires_at.is_some() => Wake::Expired,
@@ -184,7 +186,6 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
                 Wake::LoginTimeout
             }
             _ = heartbeat.tick() => Wake::Heartbeat,
-            _ = &mut stopping => Wake::Shutdown,
         };
         if matches!(wake, Wake::Incoming(_)) {
             heard = true;
