@@ -1,4 +1,4 @@
-//! The HTTP router: `/ws`, the REST API under `/v4/`, `/healthz`, `/metrics`, and the web chat (`/`, `/demo/usersig`).
+//! The HTTP router: `/ws`, the REST API under `/v4/`, `/healthz` (readiness), `/livez` (liveness), `/metrics`, and the web chat (`/`, `/demo/usersig`).
 
 use axum::Router;
 use axum::extract::State;
@@ -15,20 +15,33 @@ pub(crate) fn app(state: AppState) -> Router {
     Router::new()
         .route("/ws", get(gateway::upgrade))
         .route("/healthz", get(healthz))
+        .route("/livez", get(livez))
         .route("/metrics", get(metrics))
         .route("/v4/{service}/{command}", post(rest::handle))
         .merge(web::routes())
         .with_state(state)
 }
 
-/// 200 while the store takes writes; 503 while it does not (database unreachable, disk full),
-/// so that a load balancer sends clients to another node until it recovers.
+/// Readiness: 200 while the node can take clients; 503 while every WebSocket connection is in
+/// use, or while the store does not take writes (database unreachable, disk full), so that a
+/// load balancer sends clients to another node until it recovers.
 async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.health.ready(state.tidings.store()).await {
+    if state.connections.available_permits() == 0 {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "connection limit reached\n",
+        )
+    } else if state.health.ready(state.tidings.store()).await {
         (StatusCode::OK, "ok\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
     }
+}
+
+/// Liveness: 200 whenever the process serves HTTP at all, whatever its readiness; a supervisor
+/// restarts the process only when this stops answering.
+async fn livez() -> (StatusCode, &'static str) {
+    (StatusCode::OK, "ok\n")
 }
 
 async fn metrics(State(state): State<AppState>) -> String {

@@ -546,3 +546,33 @@ fn every_client_gets_the_1001_close_before_serve_returns() {
         }
     });
 }
+
+/// `GET path` on a new connection; its status and body.
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    read_response(&mut stream).await
+}
+
+#[tokio::test]
+async fn with_every_websocket_in_use_healthz_reports_not_ready_and_livez_stays_ok() {
+    let server = TestServer::start_with(|config| config.limits.max_connections = 2).await;
+    assert_eq!(get(server.addr, "/healthz").await, (200, "ok\n".to_owned()));
+    let first = BareWs::connect(server.addr).await;
+    let second = BareWs::connect(server.addr).await;
+    assert_eq!(
+        get(server.addr, "/healthz").await,
+        (503, "connection limit reached\n".to_owned())
+    );
+    assert_eq!(get(server.addr, "/livez").await, (200, "ok\n".to_owned()));
+    drop((first, second));
+    let ready = async {
+        while get(server.addr, "/healthz").await.0 != 200 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(WAIT, ready)
+        .await
+        .expect("ready again once the connections closed");
+}
