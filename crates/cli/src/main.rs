@@ -68,6 +68,10 @@ struct ServeArgs {
     /// users alice, bob, carol, dave and the group "demo" are created. Trusted networks only.
     #[arg(long, env = "TIDINGS_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
     demo: bool,
+    /// Allow demo mode on an address other than loopback, where anyone who reaches the port
+    /// can sign in as any user.
+    #[arg(long, env = "TIDINGS_DEMO_PUBLIC", value_parser = clap::builder::FalseyValueParser::new())]
+    demo_public: bool,
 }
 
 #[derive(Debug, Args)]
@@ -119,6 +123,9 @@ impl ServeArgs {
         }
         if self.demo {
             config.demo = true;
+        }
+        if self.demo_public {
+            config.demo_public = true;
         }
         Ok(config)
     }

@@ -37,6 +37,9 @@ pub struct Config {
     /// Demo mode: `POST /demo/usersig` hands out a UserSig for any user, and demo users and a
     /// demo group are created at start. Never on a server reachable by untrusted users.
     pub demo: bool,
+    /// Demo mode on an address other than loopback: without it, such a start is refused, as
+    /// anyone who reaches the port could sign in as any user.
+    pub demo_public: bool,
 }
 
 impl Default for Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             webhook: WebhookSettings::default(),
             demo: false,
+            demo_public: false,
         }
     }
 }
@@ -269,6 +273,13 @@ impl Config {
                 self.admin
             )));
         }
+        if self.demo && !self.demo_public && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid(format!(
+                "demo mode hands out UserSigs for any user, and {} is not a loopback address; \
+                 pass --demo-public (demo_public = true) if anyone who can reach it may sign in",
+                self.listen
+            )));
+        }
         if !matches!(self.store.synchronous.as_str(), "full" | "normal") {
             return Err(ConfigError::Invalid(format!(
                 "store.synchronous must be \"full\" or \"normal\", not {:?}",
@@ -426,6 +437,23 @@ mod tests {
         let example: Config =
             toml::from_str(include_str!("../../../docs/config.example.toml")).unwrap();
         assert_eq!(example, Config::default());
+    }
+
+    #[test]
+    fn demo_mode_on_a_reachable_address_needs_demo_public() {
+        let mut config = Config {
+            demo: true,
+            ..Config::default()
+        };
+        config.validate().unwrap();
+        config.listen = "0.0.0.0:8080".parse().unwrap();
+        let refused = config.validate().unwrap_err().to_string();
+        assert!(refused.contains("--demo-public"), "{refused}");
+        config.demo_public = true;
+        config.validate().unwrap();
+        config.demo = false;
+        config.demo_public = false;
+        config.validate().unwrap();
     }
 
     #[test]

@@ -30,7 +30,7 @@ use tokio::sync::{Semaphore, watch};
 pub use config::{Config, ConfigError};
 pub use error::WireError;
 pub use state::{AppState, Auth};
-pub use web::{DEMO_GROUP, DEMO_USERS, seed_demo};
+pub use web::{DEMO_GROUP, DEMO_USERS, DemoSigner, seed_demo};
 pub use webhook::{WebhookSettings, Webhooks};
 
 /// Socket read buffer of each WebSocket connection. Tungstenite zero-fills the whole buffer
@@ -162,7 +162,9 @@ impl Server {
             shutdown,
             metrics: metrics_handle(),
             webhooks,
-            demo: config.demo,
+            demo: config
+                .demo
+                .then(|| Arc::new(web::DemoSigner::new(config.demo_public))),
             health: Arc::default(),
         };
         Ok(Self {

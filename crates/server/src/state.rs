@@ -10,6 +10,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::config::LimitsConfig;
 use crate::error::WireError;
 use crate::health::StoreHealth;
+use crate::web::DemoSigner;
 use crate::webhook::Webhooks;
 
 /// Verifies UserSigs against the application's SDKAppID and key.
@@ -86,8 +87,9 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Webhook delivery (its settings change at runtime over REST).
     pub webhooks: Arc<Webhooks>,
-    /// Demo mode: `POST /demo/usersig` signs UserSigs for anyone (see [`crate::Config::demo`]).
-    pub demo: bool,
+    /// Demo mode: `POST /demo/usersig` signs UserSigs for anyone (see [`crate::Config::demo`]),
+    /// within a rate limit and, unless public, only for requests addressed to loopback.
+    pub demo: Option<Arc<DemoSigner>>,
     /// The store's readiness, for `/healthz`.
     pub health: Arc<StoreHealth>,
 }

@@ -4,12 +4,18 @@
 //! The page (`web/index.html`, `web/app.js`, `web/style.css`) is plain JavaScript without a build
 //! step and speaks only the documented WebSocket protocol at `/ws`. Demo mode exists so that a
 //! newcomer can try the server without making UserSigs: the endpoint signs one for any user, so
-//! it is off unless `demo` is set, and then answers 404 like any unknown path.
+//! it is off unless `demo` is set, and then answers 404 like any unknown path. On, it signs at a
+//! bounded rate, and (unless `demo_public`) only requests whose `Host` is `localhost` or an IP
+//! address, so that a web page on a rebound domain cannot get UserSigs from a local server.
+
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -19,6 +25,7 @@ use tidings_proto::{GroupMemberSpec, GroupRole};
 use tidings_service::{ServiceError, ServiceResult};
 use tidings_store::UserProfile;
 
+use crate::gateway::TokenBucket;
 use crate::state::AppState;
 
 const INDEX_HTML: &str = include_str!("../../../web/index.html");
@@ -41,6 +48,45 @@ const DEMO_OFF: &str = "data-demo=\"off\"";
 
 /// Longest lifetime of a demo UserSig: one day.
 const DEMO_SIG_MAX_SECS: u64 = 86_400;
+/// Demo UserSigs signed per second, server-wide, after a burst of [`DEMO_SIG_BURST`]: plenty
+/// for people trying the web chat, and no mass sign-up.
+const DEMO_SIGS_PER_SECOND: u32 = 1;
+const DEMO_SIG_BURST: u32 = 20;
+
+/// What demo mode keeps: whether it is public, and the rate limit of its signing.
+#[derive(Debug)]
+pub struct DemoSigner {
+    public: bool,
+    bucket: Mutex<TokenBucket>,
+}
+
+impl DemoSigner {
+    /// Demo signing; `public` lifts the check that requests are addressed to loopback.
+    pub fn new(public: bool) -> Self {
+        Self {
+            public,
+            bucket: Mutex::new(TokenBucket::new(DEMO_SIGS_PER_SECOND, DEMO_SIG_BURST)),
+        }
+    }
+
+    fn try_take(&self) -> bool {
+        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        bucket.try_take(Instant::now())
+    }
+}
+
+/// Whether a `Host` header names this machine in a way DNS rebinding cannot forge: `localhost`
+/// or an IP literal. A page on a rebound domain sends that domain as its `Host`.
+fn is_local_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok()
+}
 
 /// The page's routes: `/`, `/app.js`, `/style.css` and `POST /demo/usersig`.
 pub(crate) fn routes() -> Router<AppState> {
@@ -67,7 +113,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// The page; in demo mode marked `data-demo="on"`, so that it offers demo sign-in instead of
 /// asking for a UserSig.
 async fn index(State(state): State<AppState>) -> Response {
-    if state.demo {
+    if state.demo.is_some() {
         let page = INDEX_HTML.replacen(DEMO_OFF, "data-demo=\"on\"", 1);
         return (
             [
@@ -108,11 +154,23 @@ fn refuse(status: StatusCode, desc: impl Into<String>) -> Response {
 /// `POST /demo/usersig` `{"userID": "alice"}` → `{"userID", "userSig", "sdkAppID"}`; 404 unless
 /// demo mode is on. The body is read only after that check, so without demo mode every request
 /// gets the same 404.
-async fn demo_usersig(State(state): State<AppState>, body: Bytes) -> Response {
-    if !state.demo {
+async fn demo_usersig(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(demo) = &state.demo else {
         return refuse(
             StatusCode::NOT_FOUND,
             "not found: demo mode is off (start the server with --demo)",
+        );
+    };
+    if !demo.public && !is_local_host(&headers) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "demo mode signs only requests addressed to localhost or an IP address",
+        );
+    }
+    if !demo.try_take() {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many demo UserSigs; try again in a moment",
         );
     }
     let request: DemoSigRequest = match serde_json::from_slice(&body) {

@@ -576,3 +576,56 @@ async fn with_every_websocket_in_use_healthz_reports_not_ready_and_livez_stays_o
         .await
         .expect("ready again once the connections closed");
 }
+
+/// `POST /demo/usersig` for `user` with the given `Host` header; status and body.
+async fn demo_usersig(addr: SocketAddr, host: &str, user: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let body = json!({ "userID": user }).to_string();
+    let request = format!(
+        "POST /demo/usersig HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    read_response(&mut stream).await
+}
+
+#[tokio::test]
+async fn demo_usersigs_go_only_to_local_host_names_and_at_a_bounded_rate() {
+    let server = TestServer::start_with(|config| config.demo = true).await;
+    // DNS rebinding: a page on attacker.example that resolves to 127.0.0.1 sends its own name.
+    let (status, body) = demo_usersig(server.addr, "attacker.example:8080", "alice").await;
+    assert_eq!(status, 403, "{body}");
+    let port = server.addr.port();
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        "[::1]".to_owned(),
+    ] {
+        let (status, body) = demo_usersig(server.addr, &host, "alice").await;
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+    // A burst of 20 in all, then one a second: 17 more can go at once, and not 30.
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        let host = format!("127.0.0.1:{port}");
+        statuses.push(
+            demo_usersig(server.addr, &host, &format!("user{i}"))
+                .await
+                .0,
+        );
+    }
+    assert!(statuses[..17].iter().all(|&s| s == 200), "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_public_demo_signs_for_any_host_name() {
+    let server = TestServer::start_with(|config| {
+        config.demo = true;
+        config.demo_public = true;
+    })
+    .await;
+    let (status, body) = demo_usersig(server.addr, "demo.example.com", "alice").await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -17,6 +17,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tidings_service::{Origin, with_origin};
 
+pub(crate) use rate::TokenBucket;
+
 use crate::listen::Ticket;
 use crate::state::AppState;
 
