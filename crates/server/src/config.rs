@@ -280,6 +280,7 @@ impl Config {
                 self.listen
             )));
         }
+        self.webhook.validate().map_err(ConfigError::Invalid)?;
         if !matches!(self.store.synchronous.as_str(), "full" | "normal") {
             return Err(ConfigError::Invalid(format!(
                 "store.synchronous must be \"full\" or \"normal\", not {:?}",
@@ -454,6 +455,22 @@ mod tests {
         config.demo = false;
         config.demo_public = false;
         config.validate().unwrap();
+    }
+
+    #[test]
+    fn an_https_or_hostless_webhook_url_is_refused_at_start() {
+        for (url, accepted) in [
+            ("", true),
+            ("http://127.0.0.1:9000/hook?x=1", true),
+            ("https://hooks.example.com/im", false),
+            ("ftp://hooks.example.com/im", false),
+            ("http://", false),
+            ("hooks.example.com/im", false),
+        ] {
+            let mut config = Config::default();
+            config.webhook.url = url.into();
+            assert_eq!(config.validate().is_ok(), accepted, "{url}");
+        }
     }
 
     #[test]

@@ -2536,6 +2536,10 @@ async fn settings_change_read_receipts_at_runtime() {
         json!({ "ReadReceipt": { "GroupTypes": ["Nope"] } }),
         json!({ "ReadReceipt": { "GroupTypes": "Work" } }),
         json!({ "Webhook": { "Url": "ftp://example.invalid/hook" } }),
+        // No TLS client: an https:// URL would be accepted and every callback then dropped.
+        json!({ "Webhook": { "Url": "https://example.invalid/hook" } }),
+        json!({ "ReadReceipt": { "Enabled": false }, "Webhook": { "Url": "https://x.invalid" } }),
+        json!({ "Webhook": { "Url": "http://" } }),
         json!({ "Webhook": { "Url": 5 } }),
         json!({ "Webhook": { "Token": false } }),
         json!({ "ReadReceipt": { "Enabled": false }, "Webhook": { "Url": "nope" } }),

@@ -62,17 +62,13 @@ pub(crate) async fn set(call: &Call<'_>) -> Reply {
             }
         };
         if let Some(url) = text("Url")? {
-            if !url.is_empty() && !url.starts_with("http://") && !url.starts_with("https://") {
-                return Err(invalid(
-                    "Webhook.Url must be an http:// or https:// URL".into(),
-                ));
-            }
             webhook.url = url;
         }
         if let Some(token) = text("Token")? {
             webhook.token = token;
         }
     }
+    webhook.validate().map_err(invalid)?;
     call.state.tidings.set_read_receipt_settings(receipts);
     call.state
         .webhooks

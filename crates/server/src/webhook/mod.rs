@@ -23,6 +23,31 @@ pub struct WebhookSettings {
     pub token: String,
 }
 
+impl WebhookSettings {
+    /// Checks the URL: empty, or `http://` with a host. `https://` is refused here, when it is
+    /// set, because this build has no TLS client: accepting it would drop every callback.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.url.is_empty() {
+            return Ok(());
+        }
+        let url = reqwest::Url::parse(&self.url)
+            .map_err(|e| format!("webhook URL {:?} is not a URL: {e}", self.url))?;
+        match url.scheme() {
+            "http" if url.host_str().is_some_and(|host| !host.is_empty()) => Ok(()),
+            "http" => Err(format!("webhook URL {:?} has no host", self.url)),
+            "https" => Err(format!(
+                "webhook URL {:?}: https:// is not supported (this server has no TLS client); \
+                 use an http:// URL, for example a local TLS-terminating relay",
+                self.url
+            )),
+            other => Err(format!(
+                "webhook URL {:?}: the scheme must be http, not {other}",
+                self.url
+            )),
+        }
+    }
+}
+
 /// Deliveries attempted per event before it is dropped.
 const ATTEMPTS: u32 = 4;
 /// Deliveries in flight at once.
