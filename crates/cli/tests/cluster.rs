@@ -40,6 +40,11 @@ fn free_port() -> u16 {
 /// A NATS server of the test's own on a free port.
 fn start_nats() -> (Process, String) {
     let port = free_port();
+    (start_nats_on(port), format!("nats://127.0.0.1:{port}"))
+}
+
+/// A NATS server of the test's own on `port` (again, after a restart).
+fn start_nats_on(port: u16) -> Process {
     let child = Command::new("nats-server")
         .args(["-a", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
@@ -54,7 +59,7 @@ fn start_nats() -> (Process, String) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    (Process(child), format!("nats://127.0.0.1:{port}"))
+    Process(child)
 }
 
 /// Starts node `node` of the cluster and returns it with its WebSocket URL.
@@ -263,4 +268,68 @@ async fn users_on_three_nodes_exchange_messages_and_receipts_as_on_one() {
         .map(|m| m.user_id.as_str())
         .collect();
     assert_eq!(unread, ["dave"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_are_kept_while_the_bus_is_down_and_clients_catch_up_when_it_is_back() {
+    let admin = std::env::var("TIDINGS_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let database = ScratchDatabase::create(&admin)
+        .await
+        .expect("scratch database");
+    let (nats, bus) = start_nats();
+    let port: u16 = bus
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("temp dir"))
+        .collect();
+    let nodes: Vec<(Process, String)> = ["n1", "n2"]
+        .iter()
+        .zip(&dirs)
+        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
+        .collect();
+    let (alice, _alice_events) = connect(&nodes[0].1, "alice").await;
+    let (bob, mut bob_events) = connect(&nodes[1].1, "bob").await;
+
+    drop(nats);
+    // Stored and acknowledged although no push can cross to bob's node now.
+    let during = alice
+        .send_text("bob", "while the bus is down")
+        .await
+        .expect("sent");
+    let _nats = start_nats_on(port);
+    // Bob's node closes his session once the bus is back; his client reconnects.
+    next_event(&mut bob_events, |e| {
+        matches!(e, SdkEvent::Reconnected).then_some(())
+    })
+    .await;
+    let history = bob
+        .get_c2c_history_message_list("alice", 10, None)
+        .await
+        .expect("history");
+    assert_eq!(history.first().map(|m| &m.msg_id), Some(&during.msg_id));
+    // And pushes cross again. (A publish right after the reconnect may race the other node's
+    // own reconnect: resend until one arrives, each a new message of the conversation.)
+    let after = tokio::time::timeout(WAIT, async {
+        loop {
+            let sent = alice.send_text("bob", "after").await.expect("sent");
+            let arrived = tokio::time::timeout(
+                Duration::from_millis(500),
+                next_event(&mut bob_events, |e| match e {
+                    SdkEvent::RecvNewMessage(m) if m.msg_id == sent.msg_id => Some(m),
+                    _ => None,
+                }),
+            )
+            .await;
+            if let Ok(message) = arrived {
+                return message;
+            }
+        }
+    })
+    .await
+    .expect("a push crosses the bus again");
+    assert_eq!(after.text_elem.map(|t| t.text), Some("after".into()));
 }

@@ -11,6 +11,7 @@
 mod wire;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
 use tidings_service::{Bus, Delivery, Hub, SessionId};
@@ -61,9 +62,15 @@ impl NatsBus {
             url: url.to_owned(),
             reason,
         };
+        let lost_bus = Arc::new(AtomicBool::new(false));
+        let (lost, sessions) = (Arc::clone(&lost_bus), Arc::clone(&hub));
         let client = async_nats::ConnectOptions::new()
             .name(format!("tidings {node}"))
             .retry_on_initial_connect()
+            .event_callback(move |event| {
+                let (lost, sessions) = (Arc::clone(&lost), Arc::clone(&sessions));
+                async move { on_bus_event(&event, &lost, &sessions) }
+            })
             .connect(url)
             .await
             .map_err(|e| failed(e.to_string()))?;
@@ -103,6 +110,26 @@ impl NatsBus {
             node,
             outgoing,
         })
+    }
+}
+
+/// Follows the connection to NATS. Pushes other nodes published while it was down are lost, so
+/// once it is back every local session is dropped: its client reconnects and catches up from
+/// the store, and nothing is missed silently. (NATS itself reconnects and resubscribes.)
+fn on_bus_event(event: &async_nats::Event, lost: &AtomicBool, hub: &Hub) {
+    match event {
+        async_nats::Event::Disconnected => {
+            lost.store(true, Ordering::SeqCst);
+            tracing::warn!("lost the cluster bus; sends are still stored, pushes wait");
+        }
+        async_nats::Event::Connected if lost.swap(false, Ordering::SeqCst) => {
+            tracing::warn!(
+                sessions = hub.session_count(),
+                "cluster bus back; closing sessions so that clients catch up"
+            );
+            hub.drop_all();
+        }
+        _ => {}
     }
 }
 

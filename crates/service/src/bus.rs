@@ -215,6 +215,16 @@ impl Hub {
             .sum()
     }
 
+    /// Drops every session: their connections close, and their clients reconnect and catch up
+    /// from the store. For when this node may have missed pushes (it lost the cluster's bus).
+    pub fn drop_all(&self) {
+        let dropped: usize = {
+            let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
+            std::mem::take(&mut *sessions).values().map(Vec::len).sum()
+        };
+        metrics::gauge!("tidings_sessions").decrement(dropped as f64);
+    }
+
     /// Hands a delivery to the addressed local sessions. A session whose queue is full is
     /// dropped from the hub (its connection closes and the client reconnects and catches up),
     /// so one slow reader never blocks or loses pushes silently for anyone else.

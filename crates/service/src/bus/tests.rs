@@ -123,3 +123,21 @@ async fn the_oldest_session_is_kicked_beyond_the_device_limit() {
     );
     assert_eq!(hub.session_count(), 1);
 }
+
+#[tokio::test]
+async fn dropping_all_sessions_closes_every_queue_and_later_sessions_register_anew() {
+    let hub = Hub::new(4);
+    let (tx1, mut rx1) = mpsc::channel(4);
+    let (tx2, mut rx2) = mpsc::channel(4);
+    hub.register("alice", tx1);
+    hub.register("bob", tx2);
+    hub.drop_all();
+    assert_eq!(rx1.recv().await, None, "alice's connection is told to close");
+    assert_eq!(rx2.recv().await, None);
+    assert_eq!(hub.session_count(), 0);
+    let (tx3, mut rx3) = mpsc::channel(4);
+    hub.register("alice", tx3);
+    let sent = push("again");
+    hub.deliver(&to_alice(&sent, None));
+    assert_eq!(pushed(rx3.recv().await), sent);
+}
