@@ -11,8 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tidings_sdk::{
-    Client, CreateGroupParams, Events, GroupMemberSpec, GroupRole, READ_MEMBERS_FILTER_READ,
-    READ_MEMBERS_FILTER_UNREAD, SdkEvent, SendMessageParams, TextElem,
+    Client, ClientOptions, CreateGroupParams, Events, GroupMemberSpec, GroupRole,
+    READ_MEMBERS_FILTER_READ, READ_MEMBERS_FILTER_UNREAD, SdkEvent, SendMessageParams, TextElem,
 };
 use tidings_store::scratch::ScratchDatabase;
 
@@ -90,14 +90,20 @@ fn start_node(node: &str, store: &str, bus: &str, data_dir: &std::path::Path) ->
 }
 
 async fn connect(url: &str, user: &str) -> (Client, Events) {
+    connect_failing_over(&[url], user).await
+}
+
+/// Connects to the first of `urls`, failing over to the others.
+async fn connect_failing_over(urls: &[&str], user: &str) -> (Client, Events) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs();
     let sig = tidings_usersig::generate(SDKAPPID, KEY, user, 3600, now as i64);
-    Client::connect(url, user, &sig)
+    let options = ClientOptions::new(urls[0], user, sig).fallback_urls(urls[1..].to_vec());
+    Client::connect_with(options)
         .await
-        .unwrap_or_else(|e| panic!("{user} connects to {url}: {e}"))
+        .unwrap_or_else(|e| panic!("{user} connects to {urls:?}: {e}"))
 }
 
 /// The first event `pick` accepts, skipping others.
@@ -134,7 +140,9 @@ async fn users_on_three_nodes_exchange_messages_and_receipts_as_on_one() {
     let (alice, mut alice_events) = connect(&url(0), "alice").await;
     let (bob, mut bob_events) = connect(&url(1), "bob").await;
     let (carol, mut carol_events) = connect(&url(2), "carol").await;
-    let (_dave, _dave_events) = connect(&url(0), "dave").await;
+    // Dave's first node is unreachable: his client logs in on the next one.
+    let (_dave, _dave_events) =
+        connect_failing_over(&["ws://127.0.0.1:1/ws", &url(0)], "dave").await;
 
     // C2C across nodes: the message, a message receipt, and the conversation read receipt.
     let sent = alice
@@ -332,4 +340,57 @@ async fn sends_are_kept_while_the_bus_is_down_and_clients_catch_up_when_it_is_ba
     .await
     .expect("a push crosses the bus again");
     assert_eq!(after.text_elem.map(|t| t.text), Some("after".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_of_a_killed_node_carry_on_on_another_with_nothing_acknowledged_lost() {
+    let admin = std::env::var("TIDINGS_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let database = ScratchDatabase::create(&admin)
+        .await
+        .expect("scratch database");
+    let (_nats, bus) = start_nats();
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("temp dir"))
+        .collect();
+    let mut nodes: Vec<(Process, String)> = ["n1", "n2", "n3"]
+        .iter()
+        .zip(&dirs)
+        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
+        .collect();
+    let urls: Vec<String> = nodes.iter().map(|(_, url)| url.clone()).collect();
+    let (alice, mut alice_events) =
+        connect_failing_over(&[&urls[0], &urls[1], &urls[2]], "alice").await;
+    let (bob, mut bob_events) = connect(&urls[1], "bob").await;
+    let before = alice.send_text("bob", "before").await.expect("sent");
+
+    // SIGKILL: no close frame, no draining.
+    nodes[0].0.0.kill().expect("node 1 killed");
+    let _ = nodes[0].0.0.wait();
+    next_event(&mut alice_events, |e| {
+        matches!(e, SdkEvent::ConnectionLost { .. }).then_some(())
+    })
+    .await;
+    let away = bob
+        .send_text("alice", "while you moved")
+        .await
+        .expect("sent");
+    next_event(&mut alice_events, |e| {
+        matches!(e, SdkEvent::Reconnected).then_some(())
+    })
+    .await;
+    let history = alice
+        .get_c2c_history_message_list("bob", 10, None)
+        .await
+        .expect("history on another node");
+    let ids: Vec<&str> = history.iter().map(|m| m.msg_id.as_str()).collect();
+    assert_eq!(ids, [away.msg_id.as_str(), before.msg_id.as_str()]);
+    // Bob's node served on: Alice's next message reaches him.
+    let after = alice.send_text("bob", "after").await.expect("sent");
+    next_event(&mut bob_events, |e| match e {
+        SdkEvent::RecvNewMessage(m) if m.msg_id == after.msg_id => Some(()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(after.seq, away.seq + 1);
 }

@@ -50,14 +50,26 @@ impl Client {
             user_id: options.user_id.clone(),
             user_sig: options.user_sig.clone(),
         };
-        let ws = handshake::connect_and_login(
-            options.url.clone(),
-            credentials.clone(),
-            options.request_timeout,
-            Arc::clone(&ids),
-            event_tx.clone(),
-        )
-        .await?;
+        // The first node that answers; a refusal to log in is final, as every node would refuse.
+        let mut urls = options.urls.iter().enumerate();
+        let (url_index, ws) = loop {
+            let (index, url) = urls.next().ok_or(SdkError::Disconnected)?;
+            let attempt = handshake::connect_and_login(
+                url.clone(),
+                credentials.clone(),
+                options.request_timeout,
+                Arc::clone(&ids),
+                event_tx.clone(),
+            )
+            .await;
+            match attempt {
+                Ok(ws) => break (index, ws),
+                Err(e) if e.is_transient() && index + 1 < options.urls.len() => {
+                    tracing::debug!(%url, error = %e, "node unreachable; trying the next");
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let (command_tx, command_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());
         let inner = Inner {
@@ -66,6 +78,9 @@ impl Client {
             shared: Arc::clone(&shared),
             request_timeout: options.request_timeout,
         };
+        // The connection task starts from the node it is on.
+        let mut options = options;
+        options.urls.rotate_left(url_index);
         Connection::spawn(options, credentials, ids, command_rx, event_tx, shared, ws);
         Ok((
             Client {

@@ -62,6 +62,8 @@ pub(crate) struct Connection {
     logged_in: bool,
     catch_up: Option<CatchUp>,
     close_waiters: Vec<oneshot::Sender<()>>,
+    /// Index in `options.urls` of the node tried next.
+    url_index: usize,
 }
 
 impl Connection {
@@ -87,6 +89,7 @@ impl Connection {
             logged_in: true,
             catch_up: None,
             close_waiters: Vec::new(),
+            url_index: 0,
         };
         tokio::spawn(connection.run(ws));
     }
@@ -330,8 +333,9 @@ impl Connection {
             self.serve_commands_until(tokio::time::sleep(backoff.next_delay()))
                 .await?;
             self.queue.retain(|out| !out.reply.is_closed());
+            let url = self.options.urls[self.url_index].clone();
             let attempt = handshake::connect_and_login(
-                self.options.url.clone(),
+                url.clone(),
                 self.credentials.clone(),
                 self.options.request_timeout,
                 Arc::clone(&self.ids),
@@ -342,7 +346,11 @@ impl Connection {
                     tracing::info!("reconnected");
                     return Ok(ws);
                 }
-                Err(e) if e.is_transient() => tracing::debug!(error = %e, "reconnecting failed"),
+                Err(e) if e.is_transient() => {
+                    // The same node first (a blip), then the others in turn (it may be gone).
+                    self.url_index = (self.url_index + 1) % self.options.urls.len();
+                    tracing::debug!(%url, error = %e, "reconnecting failed");
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "logging in again was refused; giving up");
                     return Err(e);

@@ -17,7 +17,8 @@ use std::time::Duration;
 /// ```
 #[derive(Clone)]
 pub struct ClientOptions {
-    pub(crate) url: String,
+    /// The first URL, then the nodes to fail over to.
+    pub(crate) urls: Vec<String>,
     pub(crate) user_id: String,
     pub(crate) user_sig: String,
     pub(crate) request_timeout: Duration,
@@ -45,7 +46,7 @@ impl ClientOptions {
         user_sig: impl Into<String>,
     ) -> Self {
         Self {
-            url: url.into(),
+            urls: vec![url.into()],
             user_id: user_id.into(),
             user_sig: user_sig.into(),
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
@@ -90,7 +91,28 @@ impl ClientOptions {
 
     /// The server URL.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.urls[0]
+    }
+
+    /// Other nodes of the same cluster, tried in turn when the current one cannot be reached:
+    /// at the first connection, and on each reconnect after the first attempt failed. A client
+    /// whose node goes away carries on, with its session and catch-up, on another.
+    ///
+    /// ```
+    /// use tidings_sdk::ClientOptions;
+    ///
+    /// let options = ClientOptions::new("ws://10.0.0.1:8080/ws", "alice", "<UserSig>")
+    ///     .fallback_urls(["ws://10.0.0.2:8080/ws", "ws://10.0.0.3:8080/ws"]);
+    /// assert_eq!(options.urls().len(), 3);
+    /// ```
+    pub fn fallback_urls(mut self, urls: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.urls.extend(urls.into_iter().map(Into::into));
+        self
+    }
+
+    /// Every URL: [`ClientOptions::url`] first, then the fallbacks.
+    pub fn urls(&self) -> &[String] {
+        &self.urls
     }
 
     /// The user logging in.
@@ -103,7 +125,7 @@ impl fmt::Debug for ClientOptions {
     /// Shows everything but the UserSig, which is a credential.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientOptions")
-            .field("url", &self.url)
+            .field("urls", &self.urls)
             .field("user_id", &self.user_id)
             .field("user_sig", &"<redacted>")
             .field("request_timeout", &self.request_timeout)

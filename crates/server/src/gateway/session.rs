@@ -246,11 +246,13 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
                     None => continue,
                 }
             }
+            // The hub dropped the session: its queue overflowed, or the node lost the cluster's
+            // bus. Either way pushes may be missing, and the client must catch up.
             Wake::Outbound(None) => {
                 close(
                     &mut socket,
                     CLOSE_POLICY,
-                    "too many pending pushes; reconnect and catch up",
+                    "pushes may have been missed; reconnect and catch up",
                 )
                 .await;
                 break;

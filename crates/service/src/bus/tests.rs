@@ -132,7 +132,11 @@ async fn dropping_all_sessions_closes_every_queue_and_later_sessions_register_an
     hub.register("alice", tx1);
     hub.register("bob", tx2);
     hub.drop_all();
-    assert_eq!(rx1.recv().await, None, "alice's connection is told to close");
+    assert_eq!(
+        rx1.recv().await,
+        None,
+        "alice's connection is told to close"
+    );
     assert_eq!(rx2.recv().await, None);
     assert_eq!(hub.session_count(), 0);
     let (tx3, mut rx3) = mpsc::channel(4);
