@@ -42,6 +42,10 @@ struct ServeArgs {
     /// Address of the HTTP port (WebSocket /ws, REST /v4/, /healthz, /metrics) [default: 127.0.0.1:8080].
     #[arg(long, env = "TIDINGS_LISTEN")]
     listen: Option<SocketAddr>,
+    /// A separate address for /metrics, which then leaves the client port (keep it
+    /// unreachable by clients in production).
+    #[arg(long, env = "TIDINGS_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Directory of the embedded database [default: ./tidings-data].
     #[arg(long, env = "TIDINGS_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -99,6 +103,9 @@ impl ServeArgs {
         };
         if let Some(listen) = self.listen {
             config.listen = listen;
+        }
+        if let Some(metrics_listen) = self.metrics_listen {
+            config.metrics_listen = Some(metrics_listen);
         }
         if let Some(data_dir) = &self.data_dir {
             config.data_dir = data_dir.clone();
@@ -202,19 +209,35 @@ fn serve(args: &ServeArgs) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
-        print_banner(&config, &server, address);
-        server.serve(listener, shutdown_signal()).await?;
+        let metrics = match config.metrics_listen {
+            Some(metrics_listen) => Some(
+                tokio::net::TcpListener::bind(metrics_listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {metrics_listen} for metrics"))?,
+            ),
+            None => None,
+        };
+        let metrics_address = metrics.as_ref().map(|m| m.local_addr()).transpose()?;
+        print_banner(
+            &config,
+            &server,
+            address,
+            metrics_address.unwrap_or(address),
+        );
+        server
+            .serve_with_metrics(listener, metrics, shutdown_signal())
+            .await?;
         tracing::info!("stopped");
         Ok(())
     })
 }
 
-fn print_banner(config: &Config, server: &Server, address: SocketAddr) {
+fn print_banner(config: &Config, server: &Server, address: SocketAddr, metrics: SocketAddr) {
     let key_file = config.data_dir.join("secret.key");
     println!("Tidings is listening on http://{address}");
     println!("  WebSocket:  ws://{address}/ws");
     println!("  REST API:   http://{address}/v4/");
-    println!("  health:     http://{address}/healthz   metrics: http://{address}/metrics");
+    println!("  health:     http://{address}/healthz   metrics: http://{metrics}/metrics");
     println!("  Web chat: http://{address}/");
     println!("  data dir:   {}", config.data_dir.display());
     if let Ok(store) = config.store_config() {

@@ -14,8 +14,12 @@ use crate::webhook::WebhookSettings;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Address of the one HTTP port (WebSocket `/ws`, REST `/v4/`, `/healthz`, `/metrics`).
+    /// Address of the one HTTP port (WebSocket `/ws`, REST `/v4/`, `/healthz`, and `/metrics`
+    /// unless `metrics_listen` is set).
     pub listen: SocketAddr,
+    /// A separate address for `/metrics`, which then leaves the client port. In production
+    /// keep it on an address clients cannot reach.
+    pub metrics_listen: Option<SocketAddr>,
     /// Directory of the embedded database and the generated secret key.
     pub data_dir: PathBuf,
     /// The application's SDKAppID, checked in every UserSig.
@@ -46,6 +50,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             data_dir: PathBuf::from("./tidings-data"),
             sdkappid: 1_400_000_000,
             secret_key: None,

@@ -10,15 +10,27 @@ use crate::rest;
 use crate::state::AppState;
 use crate::web;
 
-/// Builds the router over shared state.
-pub(crate) fn app(state: AppState) -> Router {
-    Router::new()
+/// Builds the router over shared state; with `with_metrics` false, `/metrics` is left to
+/// [`metrics_app`] on its own port.
+pub(crate) fn app(state: AppState, with_metrics: bool) -> Router {
+    let router = Router::new()
         .route("/ws", get(gateway::upgrade))
         .route("/healthz", get(healthz))
         .route("/livez", get(livez))
-        .route("/metrics", get(metrics))
         .route("/v4/{service}/{command}", post(rest::handle))
-        .merge(web::routes())
+        .merge(web::routes());
+    let router = if with_metrics {
+        router.route("/metrics", get(metrics))
+    } else {
+        router
+    };
+    router.with_state(state)
+}
+
+/// The router of the separate metrics port: `/metrics` only.
+pub(crate) fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 

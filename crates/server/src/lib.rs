@@ -2,7 +2,8 @@
 //!
 //! [`Server::open`] builds the store, bus, hub and services from a [`Config`];
 //! [`Server::serve`] runs the one HTTP port on a listener the caller bound (tests bind
-//! `127.0.0.1:0`) until the shutdown future resolves. [`Server::app`] is the pure router.
+//! `127.0.0.1:0`) until the shutdown future resolves ([`Server::serve_with_metrics`] also
+//! serves `/metrics` on a port of its own). [`Server::app`] is the pure router.
 
 pub mod config;
 mod error;
@@ -63,6 +64,8 @@ pub struct Server {
     storage: Arc<dyn StorageStats>,
     stop: watch::Sender<bool>,
     gate: Arc<listen::Gate>,
+    /// `/metrics` is served on its own listener, not the client port.
+    separate_metrics: bool,
     generated_key: bool,
 }
 
@@ -70,6 +73,9 @@ pub struct Server {
 fn generated_node_id() -> String {
     format!("node-{:08x}", rand::random::<u32>())
 }
+
+/// Connections the separate metrics port takes at once (scrapers, not clients).
+const METRICS_CONNECTIONS: usize = 64;
 
 /// How often the recorder's histogram samples are folded into their summaries.
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);
@@ -172,6 +178,7 @@ impl Server {
             storage,
             stop,
             gate: listen::Gate::new(caps.open, config.limits.max_connections_per_ip),
+            separate_metrics: config.metrics_listen.is_some(),
             generated_key,
         })
     }
@@ -191,9 +198,9 @@ impl Server {
         &self.storage
     }
 
-    /// The HTTP router.
+    /// The HTTP router of the client port (with `/metrics` unless `metrics_listen` is set).
     pub fn app(&self) -> axum::Router {
-        http::app(self.state.clone())
+        http::app(self.state.clone(), !self.separate_metrics)
     }
 
     /// Serves until `shutdown` resolves, then closes every WebSocket session and waits for
@@ -204,7 +211,31 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
+        self.serve_with_metrics(listener, None, shutdown).await
+    }
+
+    /// Like [`Server::serve`], and serves `/metrics` alone on `metrics` (bound by the caller to
+    /// `metrics_listen`) until the same shutdown.
+    pub async fn serve_with_metrics(
+        self,
+        listener: TcpListener,
+        metrics: Option<TcpListener>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
         let app = self.app();
+        let header_timeout = Duration::from_millis(self.state.limits.http_header_timeout_ms);
+        let metrics = metrics.map(|metrics_listener| {
+            let mut stopping = self.stop.subscribe();
+            tokio::spawn(listen::serve(
+                metrics_listener,
+                http::metrics_app(self.state.clone()),
+                listen::Gate::new(METRICS_CONNECTIONS, 0),
+                header_timeout,
+                async move {
+                    let _ = stopping.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
         let stop = self.stop;
         let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -212,7 +243,6 @@ impl Server {
             let _ = stop.send(true);
             let _ = closed_tx.send(());
         };
-        let header_timeout = Duration::from_millis(self.state.limits.http_header_timeout_ms);
         let serving = tokio::spawn(listen::serve(
             listener,
             app,
@@ -221,6 +251,10 @@ impl Server {
             signal,
         ));
         let _ = closed_rx.await;
+        if let Some(metrics) = metrics {
+            // Scrapes are short; one still running when the clients' port closes may be cut.
+            let _ = tokio::time::timeout(Duration::from_secs(1), metrics).await;
+        }
         match tokio::time::timeout(Duration::from_secs(10), serving).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(join)) => Err(ServerError::Io(std::io::Error::other(join))),

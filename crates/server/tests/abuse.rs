@@ -629,3 +629,40 @@ async fn a_public_demo_signs_for_any_host_name() {
     let (status, body) = demo_usersig(server.addr, "demo.example.com", "alice").await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn with_metrics_listen_set_metrics_leave_the_client_port_for_their_own() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = tidings_server::Config {
+        data_dir: data_dir.path().to_owned(),
+        secret_key: Some("tidings-test-key".into()),
+        metrics_listen: Some("127.0.0.1:0".parse().expect("address")),
+        ..tidings_server::Config::default()
+    };
+    config.store.synchronous = "normal".into();
+    let server = tidings_server::Server::open(&config)
+        .await
+        .expect("server opens");
+    let clients = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let (client_addr, metrics_addr) = (
+        clients.local_addr().expect("addr"),
+        metrics.local_addr().expect("addr"),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve_with_metrics(clients, Some(metrics), async {
+        let _ = stopped.await;
+    }));
+    assert_eq!(get(client_addr, "/metrics").await.0, 404);
+    assert_eq!(get(client_addr, "/healthz").await.0, 200);
+    let (status, body) = get(metrics_addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("tidings_"), "{body}");
+    assert_eq!(get(metrics_addr, "/healthz").await.0, 404);
+    stop.send(()).expect("server running");
+    serving.await.expect("joins").expect("server stops cleanly");
+}
