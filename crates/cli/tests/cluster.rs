@@ -122,11 +122,7 @@ async fn next_event<T>(events: &mut Events, mut pick: impl FnMut(SdkEvent) -> Op
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_on_three_nodes_exchange_messages_and_receipts_as_on_one() {
-    let admin = std::env::var("TIDINGS_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let database = ScratchDatabase::create(&admin)
-        .await
-        .expect("scratch database");
+    let database = ScratchDatabase::for_test().await;
     let (_nats, bus) = start_nats();
     let dirs: Vec<_> = (0..3)
         .map(|_| tempfile::tempdir().expect("temp dir"))
@@ -280,11 +276,7 @@ async fn users_on_three_nodes_exchange_messages_and_receipts_as_on_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_are_kept_while_the_bus_is_down_and_clients_catch_up_when_it_is_back() {
-    let admin = std::env::var("TIDINGS_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let database = ScratchDatabase::create(&admin)
-        .await
-        .expect("scratch database");
+    let database = ScratchDatabase::for_test().await;
     let (nats, bus) = start_nats();
     let port: u16 = bus
         .rsplit(':')
@@ -344,11 +336,7 @@ async fn sends_are_kept_while_the_bus_is_down_and_clients_catch_up_when_it_is_ba
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_of_a_killed_node_carry_on_on_another_with_nothing_acknowledged_lost() {
-    let admin = std::env::var("TIDINGS_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let database = ScratchDatabase::create(&admin)
-        .await
-        .expect("scratch database");
+    let database = ScratchDatabase::for_test().await;
     let (_nats, bus) = start_nats();
     let dirs: Vec<_> = (0..3)
         .map(|_| tempfile::tempdir().expect("temp dir"))

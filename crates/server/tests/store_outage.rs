@@ -92,11 +92,7 @@ async fn health_becomes(server: &TestServer, status: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_fails_requests_fast_and_service_resumes_with_nothing_lost() {
-    let admin = std::env::var("TIDINGS_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let database = ScratchDatabase::create(&admin)
-        .await
-        .expect("scratch database");
+    let database = ScratchDatabase::for_test().await;
     let (target, _) = through(database.url(), "127.0.0.1:1".parse().unwrap());
     let relay = Relay::start(target).await;
     let (_, relayed) = through(database.url(), relay.addr);

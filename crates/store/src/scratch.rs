@@ -15,7 +15,23 @@ pub struct ScratchDatabase {
     url: String,
 }
 
+/// The PostgreSQL server that tests make their scratch databases on: `TIDINGS_TEST_PG`, or the
+/// development machine's `postgres://postgres@127.0.0.1:5432/postgres`.
+pub fn test_server() -> String {
+    std::env::var("TIDINGS_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
 impl ScratchDatabase {
+    /// A database on [`test_server`], for a test: panics, naming the variable to set, when the
+    /// server cannot be used.
+    pub async fn for_test() -> Self {
+        let server = test_server();
+        Self::create(&server).await.unwrap_or_else(|e| {
+            panic!("no PostgreSQL for the tests at {server} (set TIDINGS_TEST_PG): {e}")
+        })
+    }
+
     /// Creates an empty database named `tidings_scratch_<random>` with the rights of
     /// `admin_url` (a URL whose user may create databases).
     pub async fn create(admin_url: &str) -> StoreResult<Self> {

@@ -6,13 +6,6 @@ use std::sync::Arc;
 use tidings_store::scratch::ScratchDatabase;
 use tidings_store::{OpenedStore, StorageStats, Store, StoreConfig, StoreUrl, open_store};
 
-/// The PostgreSQL server the tests create their databases on, as an administrator's URL.
-/// `TIDINGS_TEST_PG` overrides the development machine's default.
-pub(crate) fn admin_url() -> String {
-    std::env::var("TIDINGS_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
 /// A store under test and where its data lives, so that it can be opened again.
 pub(crate) struct TestEngine {
     opened: Option<OpenedStore>,
@@ -40,13 +33,7 @@ impl TestEngine {
     pub(crate) async fn postgres() -> Self {
         let mut engine = Self {
             opened: None,
-            location: Location::Postgres(
-                ScratchDatabase::create(&admin_url())
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!("no PostgreSQL for the tests (TIDINGS_TEST_PG): {e}")
-                    }),
-            ),
+            location: Location::Postgres(ScratchDatabase::for_test().await),
         };
         engine.opened = Some(engine.open().await);
         engine
