@@ -479,12 +479,15 @@
         connBanner(null);
         return authBanner(`Signed out by the server (onKickedOffline): ${data.reason || 'no reason given'}.`);
       case 'onMemberEnter':
-        if ((data.memberList || []).includes(state.me)) scheduleConversationReload();
+      case 'onMemberInvited':
+        if ((data.memberList || []).some((m) => m.userID === state.me)) scheduleConversationReload();
         if (state.open && state.open.groupID === data.groupID) loadGroupNames(state.open);
         return undefined;
       case 'onMemberLeave':
+        if (data.member && data.member.userID === state.me) leftGroup(data.groupID, 'You left');
+        return undefined;
       case 'onMemberKicked':
-        if ((data.memberList || []).includes(state.me)) leftGroup(data.groupID, event === 'onMemberKicked' ? 'You were removed from' : 'You left');
+        if ((data.memberList || []).some((m) => m.userID === state.me)) leftGroup(data.groupID, 'You were removed from');
         return undefined;
       case 'onGroupDismissed':
         return leftGroup(data.groupID, 'Dismissed:');

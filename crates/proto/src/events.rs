@@ -79,12 +79,14 @@ events! {
     OnKickedOffline = "onKickedOffline" (KickedOffline);
     /// The session's UserSig expired; log in again with a fresh one.
     OnUserSigExpired = "onUserSigExpired" (UserSigExpired);
-    /// Users joined a group (by joining, invitation or creation).
-    OnMemberEnter = "onMemberEnter" (MemberChange);
+    /// Users joined a group by themselves, or with its creation.
+    OnMemberEnter = "onMemberEnter" (MemberEnter);
+    /// Users were added to a group by a member or the administrator.
+    OnMemberInvited = "onMemberInvited" (MemberInvited);
     /// A member left a group.
-    OnMemberLeave = "onMemberLeave" (MemberChange);
-    /// Members were removed by an owner or admin.
-    OnMemberKicked = "onMemberKicked" (MemberChange);
+    OnMemberLeave = "onMemberLeave" (MemberLeave);
+    /// Members were removed by an owner, an admin or the administrator.
+    OnMemberKicked = "onMemberKicked" (MemberKicked);
     /// The group was dismissed.
     OnGroupDismissed = "onGroupDismissed" (GroupDismissed);
     /// Message-level read receipts arrived for the user's own messages.
@@ -106,17 +108,52 @@ pub struct KickedOffline {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSigExpired {}
 
-/// Payload of membership events.
+/// `onMemberEnter` payload (V2TIM's `onMemberEnter(groupID, memberList)`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MemberChange {
+pub struct MemberEnter {
     /// The group.
     #[serde(rename = "groupID")]
     pub group_id: String,
-    /// Who acted (the member themself for joins and quits).
-    pub op_user: String,
-    /// The members concerned.
-    pub member_list: Vec<String>,
+    /// The members who entered.
+    pub member_list: Vec<ReadMemberInfo>,
+}
+
+/// `onMemberInvited` payload (V2TIM's `onMemberInvited(groupID, opUser, memberList)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberInvited {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// Who added them.
+    pub op_user: ReadMemberInfo,
+    /// The members added.
+    pub member_list: Vec<ReadMemberInfo>,
+}
+
+/// `onMemberLeave` payload (V2TIM's `onMemberLeave(groupID, member)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberLeave {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// The member who left.
+    pub member: ReadMemberInfo,
+}
+
+/// `onMemberKicked` payload (V2TIM's `onMemberKicked(groupID, opUser, memberList)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberKicked {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// Who removed them.
+    pub op_user: ReadMemberInfo,
+    /// The members removed.
+    pub member_list: Vec<ReadMemberInfo>,
 }
 
 /// `onGroupDismissed` payload.

@@ -272,18 +272,18 @@ pub struct MemberOperationResult {
     /// The user concerned.
     #[serde(rename = "memberID")]
     pub member_id: String,
-    /// 0 failed, 1 succeeded, 2 invalid (no such user or not a member), 4 already a member.
+    /// V2TIM's `V2TIMGroupMemberResult`: 0 failed (no such user), 1 succeeded, 2 invalid
+    /// (already a member when adding, not a member when removing).
     pub result: u32,
 }
 
-/// `MemberOperationResult::result`: the operation failed.
+/// `MemberOperationResult::result`: the operation failed (adding: the user does not exist).
 pub const MEMBER_OP_FAIL: u32 = 0;
 /// `MemberOperationResult::result`: the operation succeeded.
 pub const MEMBER_OP_SUCCESS: u32 = 1;
-/// `MemberOperationResult::result`: the user does not exist, or is not a member.
+/// `MemberOperationResult::result`: nothing to do: the user was already a member (adding), or
+/// is not one (removing).
 pub const MEMBER_OP_INVALID: u32 = 2;
-/// `MemberOperationResult::result`: the user was already a member.
-pub const MEMBER_OP_ALREADY: u32 = 4;
 
 /// One group of a `getGroupsInfo` answer (V2TimGroupInfoResult).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,7 +362,8 @@ pub struct C2cReadReceipt {
     pub timestamp: i64,
 }
 
-/// A member in a read or unread list (V2TimGroupMemberInfo).
+/// A group member as V2TIM's `V2TimGroupMemberInfo`: in read and unread lists, and in the
+/// membership events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadMemberInfo {

@@ -6,10 +6,10 @@ use std::task::{Context, Poll};
 use serde::Deserialize as _;
 use serde_json::Value;
 use tidings_proto::events::{
-    GroupDismissed, KickedOffline, MemberChange, OnConversationChanged, OnGroupDismissed,
-    OnKickedOffline, OnMemberEnter, OnMemberKicked, OnMemberLeave, OnMessageReceiptsSent,
-    OnRecvC2cReadReceipt, OnRecvMessageReadReceipts, OnRecvNewMessage, OnUserSigExpired,
-    ReceiptsSent,
+    GroupDismissed, KickedOffline, MemberEnter, MemberInvited, MemberKicked, MemberLeave,
+    OnConversationChanged, OnGroupDismissed, OnKickedOffline, OnMemberEnter, OnMemberInvited,
+    OnMemberKicked, OnMemberLeave, OnMessageReceiptsSent, OnRecvC2cReadReceipt,
+    OnRecvMessageReadReceipts, OnRecvNewMessage, OnUserSigExpired, ReceiptsSent,
 };
 use tidings_proto::{C2cReadReceipt, Conversation, Event, Message, MessageReceipt, Push};
 use tokio::sync::mpsc;
@@ -38,12 +38,14 @@ pub enum SdkEvent {
     /// and calls fail with a [`crate::SdkError::Server`] carrying
     /// [`tidings_proto::ErrorCode::UserSigExpired`]. Connect again with a fresh UserSig.
     UserSigExpired,
-    /// `onMemberEnter`: users joined a group.
-    MemberEnter(MemberChange),
+    /// `onMemberEnter`: users joined a group by themselves (or with its creation).
+    MemberEnter(MemberEnter),
+    /// `onMemberInvited`: users were added to a group by someone else.
+    MemberInvited(MemberInvited),
     /// `onMemberLeave`: a member left a group.
-    MemberLeave(MemberChange),
+    MemberLeave(MemberLeave),
     /// `onMemberKicked`: members were removed from a group.
-    MemberKicked(MemberChange),
+    MemberKicked(MemberKicked),
     /// `onGroupDismissed`: a group was dismissed.
     GroupDismissed(GroupDismissed),
     /// `onRecvMessageReadReceipts`: read receipts for the user's own messages.
@@ -87,6 +89,7 @@ impl SdkEvent {
                 decode::<OnUserSigExpired>(&data).map(|_| Self::UserSigExpired)
             }
             OnMemberEnter::NAME => decode::<OnMemberEnter>(&data).map(Self::MemberEnter),
+            OnMemberInvited::NAME => decode::<OnMemberInvited>(&data).map(Self::MemberInvited),
             OnMemberLeave::NAME => decode::<OnMemberLeave>(&data).map(Self::MemberLeave),
             OnMemberKicked::NAME => decode::<OnMemberKicked>(&data).map(Self::MemberKicked),
             OnGroupDismissed::NAME => decode::<OnGroupDismissed>(&data).map(Self::GroupDismissed),
@@ -151,6 +154,7 @@ impl futures_util::Stream for Events {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use tidings_proto::ReadMemberInfo;
     use tidings_proto::events::ALL_EVENTS;
 
     use super::*;
@@ -202,12 +206,21 @@ mod tests {
         assert_eq!(
             SdkEvent::from_push(push(
                 "onMemberKicked",
-                json!({"groupID": "g", "opUser": "o", "memberList": ["b"]})
+                json!({"groupID": "g", "opUser": {"userID": "o", "nickName": "", "faceURL": ""},
+                       "memberList": [{"userID": "b", "nickName": "B", "faceURL": "f"}]})
             )),
-            SdkEvent::MemberKicked(MemberChange {
+            SdkEvent::MemberKicked(MemberKicked {
                 group_id: "g".into(),
-                op_user: "o".into(),
-                member_list: vec!["b".into()],
+                op_user: ReadMemberInfo {
+                    user_id: "o".into(),
+                    nick_name: String::new(),
+                    face_url: String::new(),
+                },
+                member_list: vec![ReadMemberInfo {
+                    user_id: "b".into(),
+                    nick_name: "B".into(),
+                    face_url: "f".into(),
+                }],
             })
         );
         assert_eq!(
@@ -230,6 +243,7 @@ mod tests {
         OnKickedOffline::NAME,
         OnUserSigExpired::NAME,
         OnMemberEnter::NAME,
+        OnMemberInvited::NAME,
         OnMemberLeave::NAME,
         OnMemberKicked::NAME,
         OnGroupDismissed::NAME,

@@ -80,7 +80,10 @@ pub use events::{Events, SdkEvent};
 pub use options::ClientOptions;
 
 pub use tidings_proto as proto;
-pub use tidings_proto::events::{GroupDismissed, KickedOffline, MemberChange, ReceiptsSent};
+pub use tidings_proto::events::{
+    GroupDismissed, KickedOffline, MemberEnter, MemberInvited, MemberKicked, MemberLeave,
+    ReceiptsSent,
+};
 pub use tidings_proto::methods::{
     ConversationListResult, CreateGroupParams, GroupMemberListResult, READ_MEMBERS_FILTER_READ,
     READ_MEMBERS_FILTER_UNREAD, ReadMemberListResult, SendMessageParams, SendReceiptsResult,

@@ -9,7 +9,7 @@ use std::fmt::Debug;
 
 use common::TestServer;
 use proptest::prelude::*;
-use tidings_sdk::proto::{MEMBER_OP_ALREADY, MEMBER_OP_SUCCESS};
+use tidings_sdk::proto::{MEMBER_OP_INVALID, MEMBER_OP_SUCCESS};
 use tidings_sdk::{
     Client, CreateGroupParams, ErrorCode, Events, GroupMemberSpec, GroupRole,
     READ_MEMBERS_FILTER_READ, READ_MEMBERS_FILTER_UNREAD, SdkError, SendMessageParams, TextElem,
@@ -120,7 +120,7 @@ impl Model {
             return Err(DENIED);
         }
         Ok(if self.members.contains(invitee) {
-            MEMBER_OP_ALREADY
+            MEMBER_OP_INVALID
         } else {
             MEMBER_OP_SUCCESS
         })

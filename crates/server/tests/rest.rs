@@ -1592,14 +1592,24 @@ async fn groups_are_created_described_changed_and_destroyed() {
         json!([{ "Member_Account": "dave", "Result": 1 }, { "Member_Account": "bob", "Result": 2 },
                { "Member_Account": "ghost", "Result": 0 }])
     );
-    let entered = next_event(&mut dave_events, |event| match event {
-        SdkEvent::MemberEnter(change) => Some(change),
+    // The administrator added dave: he was invited, by the administrator.
+    let invited = next_event(&mut dave_events, |event| match event {
+        SdkEvent::MemberInvited(change) => Some(change),
         _ => None,
     })
     .await;
+    let added: Vec<&str> = invited
+        .member_list
+        .iter()
+        .map(|m| m.user_id.as_str())
+        .collect();
     assert_eq!(
-        (entered.group_id.as_str(), entered.member_list.as_slice()),
-        (group.as_str(), ["dave".to_owned()].as_slice())
+        (
+            invited.group_id.as_str(),
+            invited.op_user.user_id.as_str(),
+            added.as_slice()
+        ),
+        (group.as_str(), ADMIN, ["dave"].as_slice())
     );
     let reply = rest
         .ok(
@@ -1632,7 +1642,15 @@ async fn groups_are_created_described_changed_and_destroyed() {
         _ => None,
     })
     .await;
-    assert_eq!(kicked.member_list, ["carol".to_owned()]);
+    let removed: Vec<&str> = kicked
+        .member_list
+        .iter()
+        .map(|m| m.user_id.as_str())
+        .collect();
+    assert_eq!(
+        (kicked.op_user.user_id.as_str(), removed.as_slice()),
+        (ADMIN, ["carol"].as_slice())
+    );
     let reply = rest.ok(members, json!({ "GroupId": group })).await;
     let accounts: Vec<&str> = reply["MemberList"]
         .as_array()

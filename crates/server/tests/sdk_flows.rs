@@ -10,7 +10,8 @@ use common::{TestServer, WAIT, events_until, next_event};
 use tidings_sdk::proto::{ELEM_TYPE_CUSTOM, ELEM_TYPE_TEXT};
 use tidings_sdk::{
     Client, ClientOptions, Conversation, CreateGroupParams, CustomElem, ErrorCode, Events,
-    GroupMemberSpec, GroupRole, GroupType, Message, SdkError, SdkEvent, SendMessageParams,
+    GroupMemberSpec, GroupRole, GroupType, MemberEnter, MemberInvited, MemberKicked, MemberLeave,
+    Message, ReadMemberInfo, SdkError, SdkEvent, SendMessageParams,
 };
 
 // ---- helpers -------------------------------------------------------------------------------
@@ -409,8 +410,7 @@ async fn work_group_messages_reach_every_member_device_in_sequence() {
         })
         .await;
         assert_eq!(entered.group_id, group_id, "{user}");
-        assert_eq!(entered.op_user, "alice");
-        assert_eq!(entered.member_list, ["alice", "bob", "carol"]);
+        assert_eq!(user_ids(&entered.member_list), ["alice", "bob", "carol"]);
     }
 
     // Six messages from three members, in turn.
@@ -608,12 +608,18 @@ async fn work_group_messages_reach_every_member_device_in_sequence() {
     );
 }
 
+/// The user IDs of the member objects of a membership event.
+fn user_ids(members: &[ReadMemberInfo]) -> Vec<&str> {
+    members.iter().map(|m| m.user_id.as_str()).collect()
+}
+
 /// Whether `event` concerns group `group_id`.
 fn about_group(event: &SdkEvent, group_id: &str) -> bool {
     match event {
-        SdkEvent::MemberEnter(c) | SdkEvent::MemberLeave(c) | SdkEvent::MemberKicked(c) => {
-            c.group_id == group_id
-        }
+        SdkEvent::MemberEnter(MemberEnter { group_id: g, .. })
+        | SdkEvent::MemberInvited(MemberInvited { group_id: g, .. })
+        | SdkEvent::MemberLeave(MemberLeave { group_id: g, .. })
+        | SdkEvent::MemberKicked(MemberKicked { group_id: g, .. }) => g == group_id,
         SdkEvent::GroupDismissed(d) => d.group_id == group_id,
         SdkEvent::RecvNewMessage(m) => m.group_id.as_deref() == Some(group_id),
         _ => false,
@@ -649,7 +655,7 @@ async fn meeting_group_join_quit_kick_and_dismiss_with_their_events() {
         .expect_err("the ID is taken");
     assert_eq!(code_of(&error), Some(ErrorCode::GroupIdInUse), "{error}");
 
-    async fn enter(events: &mut Events) -> tidings_sdk::MemberChange {
+    async fn enter(events: &mut Events) -> MemberEnter {
         next_event(events, |event| match event {
             SdkEvent::MemberEnter(change) if change.group_id == "lobby" => Some(change),
             _ => None,
@@ -657,16 +663,13 @@ async fn meeting_group_join_quit_kick_and_dismiss_with_their_events() {
         .await
     }
     let created = enter(&mut alice_events).await;
-    assert_eq!(created.member_list, ["alice"]);
+    assert_eq!(user_ids(&created.member_list), ["alice"]);
 
     // dave joins: the members and dave hear of it.
     dave.join_group("lobby", "hello").await.expect("dave joins");
     for events in [&mut alice_events, &mut dave_events] {
         let change = enter(events).await;
-        assert_eq!(
-            (change.op_user.as_str(), change.member_list.as_slice()),
-            ("dave", &["dave".to_owned()][..])
-        );
+        assert_eq!(user_ids(&change.member_list), ["dave"]);
     }
     let error = dave
         .join_group("lobby", "again")
@@ -678,8 +681,7 @@ async fn meeting_group_join_quit_kick_and_dismiss_with_their_events() {
     bob.join_group("lobby", "").await.expect("bob joins");
     for events in [&mut alice_events, &mut dave_events, &mut bob_events] {
         let change = enter(events).await;
-        assert_eq!(change.member_list, ["bob"]);
-        assert_eq!(change.op_user, "bob");
+        assert_eq!(user_ids(&change.member_list), ["bob"]);
     }
     let info = &alice
         .get_groups_info(vec!["lobby".into()])
@@ -696,8 +698,7 @@ async fn meeting_group_join_quit_kick_and_dismiss_with_their_events() {
         })
         .await;
         assert_eq!(left.group_id, "lobby");
-        assert_eq!(left.op_user, "dave");
-        assert_eq!(left.member_list, ["dave"]);
+        assert_eq!(left.member.user_id, "dave");
     }
     let error = alice
         .quit_group("lobby")
@@ -747,8 +748,8 @@ async fn meeting_group_join_quit_kick_and_dismiss_with_their_events() {
         })
         .await;
         assert_eq!(kicked.group_id, "lobby");
-        assert_eq!(kicked.op_user, "alice");
-        assert_eq!(kicked.member_list, ["bob"]);
+        assert_eq!(kicked.op_user.user_id, "alice");
+        assert_eq!(user_ids(&kicked.member_list), ["bob"]);
     }
     assert!(
         bob.get_joined_group_list()

@@ -1231,10 +1231,14 @@ async fn public_meeting_community_and_avchatroom_groups_can_be_joined() {
         )
         .await;
         let entered = push_where(&mut alice, "onMemberEnter", |c| {
-            c["groupID"] == group_type && c["opUser"] == "bob"
+            c["groupID"] == group_type && c["memberList"][0]["userID"] == "bob"
         })
         .await;
-        assert_eq!(entered["memberList"], json!(["bob"]));
+        // V2TIM's onMemberEnter(groupID, memberList): member objects, no operator.
+        assert_eq!(
+            entered,
+            json!({"groupID": group_type, "memberList": [{"userID": "bob", "nickName": "", "faceURL": ""}]})
+        );
         let sent = send_group(&mut bob, group_type, "joined").await;
         assert_eq!(sent["seq"], 1);
     }
@@ -1385,10 +1389,15 @@ async fn only_the_owner_and_admins_may_invite_to_a_public_group() {
     .await;
     assert_eq!(
         by_owner,
-        json!([{"memberID": "dave", "result": 1}, {"memberID": "carol", "result": 4}, {"memberID": "ghost", "result": 2}])
+        json!([{"memberID": "dave", "result": 1}, {"memberID": "carol", "result": 2}, {"memberID": "ghost", "result": 0}]),
+        "V2TIMGroupMemberResult: 2 invalid (already a member), 0 failed (no such user)"
     );
-    let entered = push_where(&mut carol, "onMemberEnter", |c| c["groupID"] == "pub").await;
-    assert_eq!(entered["opUser"], "admin");
+    let invited = push_where(&mut carol, "onMemberInvited", |c| c["groupID"] == "pub").await;
+    assert_eq!(invited["opUser"]["userID"], "admin");
+    assert_eq!(
+        invited["memberList"],
+        json!([{"userID": "carol", "nickName": "", "faceURL": ""}])
+    );
 }
 
 #[tokio::test]
@@ -1501,8 +1510,11 @@ async fn admins_may_remove_members_but_not_admins_or_the_owner() {
     .await;
     assert_eq!(kicked, json!([{"memberID": "carol", "result": 1}]));
     let event = push_where(&mut carol, "onMemberKicked", |c| c["groupID"] == "g").await;
-    assert_eq!(event["memberList"], json!(["carol"]));
-    assert_eq!(event["opUser"], "admin");
+    assert_eq!(
+        event["memberList"],
+        json!([{"userID": "carol", "nickName": "", "faceURL": ""}])
+    );
+    assert_eq!(event["opUser"]["userID"], "admin");
     refused(
         &mut carol,
         "getGroupHistoryMessageList",
@@ -1556,7 +1568,10 @@ async fn the_owner_cannot_quit_but_a_member_can() {
     assert_refused_naming(&response, 10009, &["stay"]);
     ok(&mut bob, "quitGroup", json!({"groupID": "stay"})).await;
     let left = push_where(&mut alice, "onMemberLeave", |c| c["groupID"] == "stay").await;
-    assert_eq!(left["memberList"], json!(["bob"]));
+    assert_eq!(
+        left,
+        json!({"groupID": "stay", "member": {"userID": "bob", "nickName": "", "faceURL": ""}})
+    );
     assert_eq!(
         ok(&mut bob, "getJoinedGroupList", json!({})).await,
         json!([])

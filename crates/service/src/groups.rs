@@ -4,15 +4,16 @@
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use tidings_proto::events::{
-    GroupDismissed, MemberChange, OnGroupDismissed, OnMemberEnter, OnMemberKicked, OnMemberLeave,
+    GroupDismissed, MemberEnter, MemberInvited, MemberKicked, MemberLeave, OnGroupDismissed,
+    OnMemberEnter, OnMemberInvited, OnMemberKicked, OnMemberLeave,
 };
 use tidings_proto::methods::{
     CreateGroupParams, CreateGroupResult, GroupMemberListParams, GroupMemberListResult,
     InviteParams, KickParams,
 };
 use tidings_proto::{
-    GroupInfo, GroupMemberInfo, GroupRole, GroupType, MAX_LIST_PAGE, MEMBER_OP_ALREADY,
-    MEMBER_OP_INVALID, MEMBER_OP_SUCCESS, MemberOperationResult,
+    GroupInfo, GroupMemberInfo, GroupRole, GroupType, MAX_LIST_PAGE, MEMBER_OP_FAIL,
+    MEMBER_OP_INVALID, MEMBER_OP_SUCCESS, MemberOperationResult, ReadMemberInfo,
 };
 use tidings_store::{GroupRecord, MemberRecord, NewGroup, NewMember};
 
@@ -67,15 +68,14 @@ impl Tidings {
         owner: &str,
         params: CreateGroupParams,
     ) -> ServiceResult<CreateGroupResult> {
-        self.create_group_owned(Some(owner), owner, params).await
+        self.create_group_owned(Some(owner), params).await
     }
 
     /// Creates a group with an optional owner (the REST API may create ownerless groups,
-    /// managed by the App administrator); `op_user` is named in the membership event.
+    /// managed by the App administrator).
     pub async fn create_group_owned(
         &self,
         owner: Option<&str>,
-        op_user: &str,
         params: CreateGroupParams,
     ) -> ServiceResult<CreateGroupResult> {
         let group_type = GroupType::parse(&params.group_type).ok_or_else(|| {
@@ -173,10 +173,9 @@ impl Tidings {
             .create_group(group, members)
             .await
             .in_group(&group_id)?;
-        let change = MemberChange {
+        let change = MemberEnter {
             group_id: group_id.clone(),
-            op_user: op_user.to_owned(),
-            member_list: all.clone(),
+            member_list: self.member_infos(&all).await?,
         };
         self.push::<OnMemberEnter>(all, change);
         Ok(CreateGroupResult { group_id })
@@ -214,10 +213,9 @@ impl Tidings {
             .in_group(group_id)?;
         audience.retain(|member| member != user);
         audience.push(user.to_owned());
-        let change = MemberChange {
+        let change = MemberLeave {
             group_id: group_id.to_owned(),
-            op_user: user.to_owned(),
-            member_list: vec![user.to_owned()],
+            member: self.member_info(user).await?,
         };
         self.push::<OnMemberLeave>(audience, change);
         Ok(())
@@ -274,7 +272,8 @@ impl Tidings {
     }
 
     /// Adds users as ordinary members (used by joins, invitations and the REST API): unknown
-    /// users are reported invalid, members already present as such.
+    /// users are reported failed, members already present invalid. A user adding themself
+    /// entered (`onMemberEnter`); anyone else was invited (`onMemberInvited`).
     pub async fn add_to_group(
         &self,
         group: &GroupRecord,
@@ -324,9 +323,9 @@ impl Tidings {
             .iter()
             .map(|id| {
                 let result = match candidates.iter().position(|m| &m.user_id == id) {
-                    None => MEMBER_OP_INVALID,
+                    None => MEMBER_OP_FAIL,
                     Some(index) if added[index] => MEMBER_OP_SUCCESS,
-                    Some(_) => MEMBER_OP_ALREADY,
+                    Some(_) => MEMBER_OP_INVALID,
                 };
                 MemberOperationResult {
                     member_id: id.clone(),
@@ -336,12 +335,21 @@ impl Tidings {
             .collect();
         if !added_ids.is_empty() {
             let audience = self.store.member_user_ids(&group.group_id).await?;
-            let change = MemberChange {
-                group_id: group.group_id.clone(),
-                op_user: op_user.to_owned(),
-                member_list: added_ids,
-            };
-            self.push::<OnMemberEnter>(audience, change);
+            let member_list = self.member_infos(&added_ids).await?;
+            if added_ids == [op_user] {
+                let change = MemberEnter {
+                    group_id: group.group_id.clone(),
+                    member_list,
+                };
+                self.push::<OnMemberEnter>(audience, change);
+            } else {
+                let change = MemberInvited {
+                    group_id: group.group_id.clone(),
+                    op_user: self.member_info(op_user).await?,
+                    member_list,
+                };
+                self.push::<OnMemberInvited>(audience, change);
+            }
         }
         Ok(results)
     }
@@ -422,14 +430,48 @@ impl Tidings {
         if !removed_ids.is_empty() {
             audience.retain(|member| !removed_ids.contains(member));
             audience.extend(removed_ids.iter().cloned());
-            let change = MemberChange {
+            let change = MemberKicked {
                 group_id: group_id.to_owned(),
-                op_user: op_user.to_owned(),
-                member_list: removed_ids,
+                op_user: self.member_info(op_user).await?,
+                member_list: self.member_infos(&removed_ids).await?,
             };
             self.push::<OnMemberKicked>(audience, change);
         }
         Ok(results)
+    }
+
+    /// Users as member objects of the membership events, in the order given (a user without a
+    /// profile, such as the administrator, has empty fields).
+    async fn member_infos(&self, users: &[String]) -> ServiceResult<Vec<ReadMemberInfo>> {
+        let records = self.store.get_users(users).await?;
+        Ok(users
+            .iter()
+            .map(|user_id| {
+                let profile = records
+                    .iter()
+                    .find(|r| &r.user_id == user_id)
+                    .map(|r| r.profile.clone())
+                    .unwrap_or_default();
+                ReadMemberInfo {
+                    user_id: user_id.clone(),
+                    nick_name: profile.nick,
+                    face_url: profile.face_url,
+                }
+            })
+            .collect())
+    }
+
+    /// One user as a member object (see [`Tidings::member_infos`]).
+    async fn member_info(&self, user: &str) -> ServiceResult<ReadMemberInfo> {
+        Ok(self
+            .member_infos(&[user.to_owned()])
+            .await?
+            .pop()
+            .unwrap_or(ReadMemberInfo {
+                user_id: user.to_owned(),
+                nick_name: String::new(),
+                face_url: String::new(),
+            }))
     }
 
     /// A page of members in joining order; members only.

@@ -5,16 +5,19 @@ use crate::Push;
 
 #[test]
 fn a_typed_push_encodes_as_the_push_frame_of_its_event() {
-    let push = OnMemberLeave::push(MemberChange {
+    let push = OnMemberLeave::push(MemberLeave {
         group_id: "g1".into(),
-        op_user: "bob".into(),
-        member_list: vec!["bob".into()],
+        member: ReadMemberInfo {
+            user_id: "bob".into(),
+            nick_name: "Bob".into(),
+            face_url: String::new(),
+        },
     });
     assert_eq!(push.name(), "onMemberLeave");
     let text = push.encode().expect("encodes");
     assert_eq!(
         text,
-        r#"{"event":"onMemberLeave","data":{"groupID":"g1","opUser":"bob","memberList":["bob"]}}"#
+        r#"{"event":"onMemberLeave","data":{"groupID":"g1","member":{"userID":"bob","nickName":"Bob","faceURL":""}}}"#
     );
     let frame: Push = serde_json::from_str(&text).expect("a push frame");
     assert_eq!(frame.event, OnMemberLeave::NAME);

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 use tidings_proto::methods::CreateGroupParams;
-use tidings_proto::{GroupMemberSpec, GroupRole, MEMBER_OP_ALREADY, MEMBER_OP_SUCCESS};
+use tidings_proto::{GroupMemberSpec, GroupRole, MEMBER_OP_INVALID, MEMBER_OP_SUCCESS};
 use tidings_service::ServiceError;
 
 use super::{Call, Reply, RestError, fields};
@@ -70,7 +70,7 @@ pub(crate) async fn create(call: &Call<'_>) -> Reply {
     let created = call
         .state
         .tidings
-        .create_group_owned(owner.as_deref(), &call.state.auth.admin, params)
+        .create_group_owned(owner.as_deref(), params)
         .await?;
     Ok(fields(json!({ "GroupId": created.group_id })))
 }
@@ -146,7 +146,7 @@ pub(crate) async fn add_members(call: &Call<'_>) -> Reply {
         .map(|r| {
             let result = match r.result {
                 MEMBER_OP_SUCCESS => 1,
-                MEMBER_OP_ALREADY => 2,
+                MEMBER_OP_INVALID => 2,
                 _ => 0,
             };
             json!({ "Member_Account": r.member_id, "Result": result })
