@@ -212,7 +212,7 @@ fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 #[tokio::test]
 async fn a_websocket_that_does_not_log_in_is_closed_after_the_login_timeout() {
     // Long enough for the logged-in part below to log in in time on a loaded machine.
-    let server = TestServer::start_with(|config| config.limits.login_timeout_ms = 1000).await;
+    let server = TestServer::start_with(|config| config.limits.login_timeout_ms = 2000).await;
     let mut idle = BareWs::connect(server.addr).await;
     assert_eq!(
         idle.next().await,
@@ -265,7 +265,7 @@ async fn a_websocket_client_that_does_not_answer_pings_is_closed() {
 #[tokio::test]
 async fn a_websocket_client_that_answers_pings_stays_connected() {
     // Long enough for a pong to arrive within an interval on a loaded machine.
-    let server = TestServer::start_with(|config| config.limits.ping_interval_ms = 500).await;
+    let server = TestServer::start_with(|config| config.limits.ping_interval_ms = 1000).await;
     let mut raw = server.raw_login("alice").await;
     // tungstenite answers each ping with a pong as it reads it.
     for _ in 0..3 {
