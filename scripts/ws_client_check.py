@@ -475,6 +475,13 @@ async def run(url, sdkappid, key, prefix):
         await device.wait("onConversationChanged", conv_pred(f"c2c_{alice}", 3))
     bob_convs = await conversations(b1)
     eq(bob_convs[f"c2c_{alice}"]["unreadCount"], 3, "bob's unread (the excluded one not counted)")
+    # getConversation shows the same conversation; the total sums every conversation (bob has one).
+    eq(await b1.ok("getConversation", {"conversationID": f"c2c_{alice}"}),
+       bob_convs[f"c2c_{alice}"], "getConversation equals the list's item")
+    eq(bob_convs[f"c2c_{alice}"]["c2cReadTimestamp"], 0, "bob never marked it read")
+    eq(await b1.ok("getTotalUnreadMessageCount", {}),
+       sum(c["unreadCount"] for c in bob_convs.values()), "getTotalUnreadMessageCount")
+    await b1.fail("getConversation", {"conversationID": f"c2c_{nobody}"}, 20003)
     eq(bob_convs[f"c2c_{alice}"]["lastMessage"]["msgID"], m4["msgID"], "bob's lastMessage")
     eq((bob_convs[f"c2c_{alice}"]["type"], bob_convs[f"c2c_{alice}"]["userID"]), (1, alice), "conv")
     eq(await unread(a1, f"c2c_{bob}"), 0, "alice's own messages are not unread")
@@ -553,6 +560,8 @@ async def run(url, sdkappid, key, prefix):
         eq(got[0]["userID"], bob, "the reader")
         check(got[0]["timestamp"] >= m5["timestamp"], "the read time covers the messages")
     eq(await unread(b1, f"c2c_{alice}"), 0, "bob's unread after markC2CMessageAsRead")
+    marked = await b1.ok("getConversation", {"conversationID": f"c2c_{alice}"})
+    check(marked["c2cReadTimestamp"] >= m5["timestamp"], "c2cReadTimestamp after marking read")
     for message in await history(b1, userID=alice, page=3):
         eq(message["isRead"], True, f"bob's isRead of {message['msgID']}")
     for message in await history(a1, userID=bob):

@@ -94,6 +94,10 @@ methods! {
     GetGroupHistoryMessageList = "getGroupHistoryMessageList" (GroupHistoryParams) -> Vec<Message>, snapshot;
     /// A page of the caller's conversations, newest activity first.
     GetConversationList = "getConversationList" (ConversationListParams) -> ConversationListResult, snapshot;
+    /// One conversation of the caller.
+    GetConversation = "getConversation" (ConversationIdParams) -> Conversation, snapshot;
+    /// The sum of the unread counts of the caller's conversations.
+    GetTotalUnreadMessageCount = "getTotalUnreadMessageCount" (Empty) -> u64, snapshot;
     /// Creates a group owned by the caller.
     CreateGroup = "createGroup" (CreateGroupParams) -> CreateGroupResult;
     /// Joins a group that admits members freely.
@@ -245,6 +249,14 @@ pub struct ConversationListResult {
     pub next_seq: u64,
     /// No more pages.
     pub is_finished: bool,
+}
+
+/// Parameters naming one conversation of the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationIdParams {
+    /// `c2c_<userID>` or `group_<groupID>`.
+    #[serde(rename = "conversationID")]
+    pub conversation_id: String,
 }
 
 /// `createGroup` parameters.
@@ -486,6 +498,8 @@ mod tests {
                 "getC2CHistoryMessageList",
                 "getGroupHistoryMessageList",
                 "getConversationList",
+                "getConversation",
+                "getTotalUnreadMessageCount",
                 "getGroupMemberList",
                 "getJoinedGroupList",
                 "getGroupsInfo",

@@ -113,6 +113,11 @@ pub struct Conversation {
     pub show_name: String,
     /// Messages from others after the caller's read position, excluding excluded ones.
     pub unread_count: u64,
+    /// C2C: the caller's conversation-level read time, Unix seconds (0 when never read; 0 for
+    /// groups).
+    pub c2c_read_timestamp: i64,
+    /// Group: the caller's read position, the `seq` of the newest message read (0 for C2C).
+    pub group_read_sequence: u64,
     /// The newest message, if any.
     #[serde(default)]
     pub last_message: Option<Message>,

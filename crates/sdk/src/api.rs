@@ -1,20 +1,20 @@
 //! The typed V2TIM methods of [`Client`], one per protocol method, plus text shortcuts.
 
 use tidings_proto::methods::{
-    C2cHistoryParams, CleanConversationUnreadMessageCount, CleanUnreadParams,
+    C2cHistoryParams, CleanConversationUnreadMessageCount, CleanUnreadParams, ConversationIdParams,
     ConversationListParams, ConversationListResult, CreateGroup, CreateGroupParams, DismissGroup,
-    Empty, GetC2cHistoryMessageList, GetConversationList, GetGroupHistoryMessageList,
-    GetGroupMemberList, GetGroupMessageReadMemberList, GetGroupsInfo, GetJoinedGroupList,
-    GetMessageReadReceipts, GroupHistoryParams, GroupIdParams, GroupMemberListParams,
-    GroupMemberListResult, GroupsInfoParams, InviteParams, InviteUserToGroup, JoinGroup,
-    JoinGroupParams, KickGroupMember, KickParams, Login, LoginParams, Logout, MarkC2cMessageAsRead,
-    MarkGroupMessageAsRead, MessageIdListParams, QuitGroup, ReadMemberListParams,
-    ReadMemberListResult, SendMessage, SendMessageParams, SendMessageReadReceipts,
-    SendReceiptsResult, UserIdParams,
+    Empty, GetC2cHistoryMessageList, GetConversation, GetConversationList,
+    GetGroupHistoryMessageList, GetGroupMemberList, GetGroupMessageReadMemberList, GetGroupsInfo,
+    GetJoinedGroupList, GetMessageReadReceipts, GetTotalUnreadMessageCount, GroupHistoryParams,
+    GroupIdParams, GroupMemberListParams, GroupMemberListResult, GroupsInfoParams, InviteParams,
+    InviteUserToGroup, JoinGroup, JoinGroupParams, KickGroupMember, KickParams, Login, LoginParams,
+    Logout, MarkC2cMessageAsRead, MarkGroupMessageAsRead, MessageIdListParams, QuitGroup,
+    ReadMemberListParams, ReadMemberListResult, SendMessage, SendMessageParams,
+    SendMessageReadReceipts, SendReceiptsResult, UserIdParams,
 };
 use tidings_proto::{
-    GroupInfo, GroupInfoResult, MAX_LIST_PAGE, MemberOperationResult, Message, MessageReceipt,
-    TextElem,
+    Conversation, GroupInfo, GroupInfoResult, MAX_LIST_PAGE, MemberOperationResult, Message,
+    MessageReceipt, TextElem,
 };
 
 use crate::{Client, SdkError};
@@ -114,6 +114,22 @@ impl Client {
     ) -> Result<ConversationListResult, SdkError> {
         self.call::<GetConversationList>(ConversationListParams { next_seq, count })
             .await
+    }
+
+    /// `getConversation`: one conversation, `c2c_<userID>` or `group_<groupID>`.
+    pub async fn get_conversation(
+        &self,
+        conversation_id: impl Into<String>,
+    ) -> Result<Conversation, SdkError> {
+        let params = ConversationIdParams {
+            conversation_id: conversation_id.into(),
+        };
+        self.call::<GetConversation>(params).await
+    }
+
+    /// `getTotalUnreadMessageCount`: the sum of the unread counts of every conversation.
+    pub async fn get_total_unread_message_count(&self) -> Result<u64, SdkError> {
+        self.call::<GetTotalUnreadMessageCount>(Empty {}).await
     }
 
     /// `createGroup`: creates a group owned by the caller; returns its group ID.

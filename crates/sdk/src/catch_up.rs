@@ -67,6 +67,8 @@ mod tests {
             group_type: None,
             show_name: peer.into(),
             unread_count: unread,
+            c2c_read_timestamp: 0,
+            group_read_sequence: 0,
             last_message: None,
             order_key,
         }

@@ -2428,3 +2428,110 @@ async fn every_message_receipt_carries_every_field() {
                 "timestamp": 0, "readCount": 1, "unreadCount": 0}])
     );
 }
+
+#[tokio::test]
+async fn get_conversation_and_the_total_unread_count_with_read_positions() {
+    let server = TestServer::start().await;
+    let mut alice = server.raw_login("alice").await;
+    let mut bob = server.raw_login("bob").await;
+    let mut carol = server.raw_login("carol").await;
+    create_group(&mut alice, "Work", "g", &["bob"]).await;
+    for text in ["one", "two"] {
+        send_c2c(&mut bob, "alice", text).await;
+    }
+    for text in ["a", "b", "c"] {
+        send_group(&mut bob, "g", text).await;
+    }
+    let total = ok(&mut alice, "getTotalUnreadMessageCount", json!({})).await;
+    assert_eq!(total, json!(5));
+
+    let c2c = ok(
+        &mut alice,
+        "getConversation",
+        json!({"conversationID": "c2c_bob"}),
+    )
+    .await;
+    assert_eq!(c2c, conversation(&mut alice, "c2c_bob").await);
+    assert_eq!(
+        (
+            &c2c["unreadCount"],
+            &c2c["c2cReadTimestamp"],
+            &c2c["groupReadSequence"]
+        ),
+        (&json!(2), &json!(0), &json!(0))
+    );
+    ok(
+        &mut alice,
+        "cleanConversationUnreadMessageCount",
+        json!({"conversationID": "group_g", "cleanSequence": 2}),
+    )
+    .await;
+    let group = ok(
+        &mut alice,
+        "getConversation",
+        json!({"conversationID": "group_g"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            &group["unreadCount"],
+            &group["groupReadSequence"],
+            &group["c2cReadTimestamp"]
+        ),
+        (&json!(1), &json!(2), &json!(0))
+    );
+    assert_eq!(
+        ok(&mut alice, "getTotalUnreadMessageCount", json!({})).await,
+        json!(3)
+    );
+    ok(&mut alice, "markC2CMessageAsRead", json!({"userID": "bob"})).await;
+    let c2c = ok(
+        &mut alice,
+        "getConversation",
+        json!({"conversationID": "c2c_bob"}),
+    )
+    .await;
+    assert_eq!(c2c["unreadCount"], 0);
+    assert!(
+        c2c["c2cReadTimestamp"].as_i64().unwrap_or(0)
+            >= c2c["lastMessage"]["timestamp"].as_i64().unwrap_or(i64::MAX),
+        "{c2c}"
+    );
+    assert_eq!(
+        ok(&mut alice, "getTotalUnreadMessageCount", json!({})).await,
+        json!(1)
+    );
+
+    refused(
+        &mut alice,
+        "getConversation",
+        json!({"conversationID": "c2c"}),
+        6017,
+    )
+    .await;
+    refused(
+        &mut alice,
+        "getConversation",
+        json!({"conversationID": "c2c_nobody"}),
+        20003,
+    )
+    .await;
+    refused(
+        &mut alice,
+        "getConversation",
+        json!({"conversationID": "group_nope"}),
+        10010,
+    )
+    .await;
+    refused(
+        &mut carol,
+        "getConversation",
+        json!({"conversationID": "group_g"}),
+        10007,
+    )
+    .await;
+    assert_eq!(
+        ok(&mut carol, "getTotalUnreadMessageCount", json!({})).await,
+        json!(0)
+    );
+}

@@ -38,16 +38,7 @@ impl Tidings {
         params: ConversationListParams,
     ) -> ServiceResult<ConversationListResult> {
         check_page(params.count, MAX_LIST_PAGE, "count")?;
-        let mut all = Vec::new();
-        for c2c in self.store.c2c_conversations(user).await? {
-            all.push(self.c2c_conversation(user, &c2c.peer).await?);
-        }
-        for (group, member) in self.store.joined_groups(user).await? {
-            all.push(
-                self.group_conversation(user, &group, member.read_seq)
-                    .await?,
-            );
-        }
+        let mut all = self.all_conversations(user).await?;
         all.sort_by(|a, b| {
             b.order_key
                 .cmp(&a.order_key)
@@ -64,6 +55,55 @@ impl Tidings {
             next_seq: end as u64,
             is_finished: end == total,
         })
+    }
+
+    /// Every conversation of the user, unordered.
+    async fn all_conversations(&self, user: &str) -> ServiceResult<Vec<Conversation>> {
+        let mut all = Vec::new();
+        for c2c in self.store.c2c_conversations(user).await? {
+            all.push(self.c2c_conversation(user, &c2c.peer).await?);
+        }
+        for (group, member) in self.store.joined_groups(user).await? {
+            all.push(
+                self.group_conversation(user, &group, member.read_seq)
+                    .await?,
+            );
+        }
+        Ok(all)
+    }
+
+    /// One conversation of the user: `c2c_<userID>` (the peer must exist; without messages it
+    /// is empty) or `group_<groupID>` (the user must be a member).
+    pub async fn conversation(
+        &self,
+        user: &str,
+        conversation_id: &str,
+    ) -> ServiceResult<Conversation> {
+        if let Some(peer) = conversation_id.strip_prefix("c2c_") {
+            check_id(peer)?;
+            if self.store.get_users(&[peer.to_owned()]).await?.is_empty() {
+                return Err(ServiceError::UserNotFound(peer.to_owned()));
+            }
+            return self.c2c_conversation(user, peer).await;
+        }
+        if let Some(group_id) = conversation_id.strip_prefix("group_") {
+            let group = self.group_or_not_found(group_id).await?;
+            let member = self.require_member(group_id, user).await?;
+            return self.group_conversation(user, &group, member.read_seq).await;
+        }
+        Err(ServiceError::InvalidParameters(format!(
+            "conversationID must be c2c_<userID> or group_<groupID>, not {conversation_id:?}"
+        )))
+    }
+
+    /// The sum of the unread counts of the user's conversations (AVChatRoom groups count 0).
+    pub async fn total_unread(&self, user: &str) -> ServiceResult<u64> {
+        Ok(self
+            .all_conversations(user)
+            .await?
+            .iter()
+            .map(|c| c.unread_count)
+            .sum())
     }
 
     /// The owner's view of a C2C conversation.
@@ -105,6 +145,8 @@ impl Tidings {
             group_type: None,
             show_name: peer.to_owned(),
             unread_count,
+            c2c_read_timestamp: mine.read_time,
+            group_read_sequence: 0,
             order_key: last_message
                 .as_ref()
                 .map_or(mine.last_time.max(mine.read_time), |m| m.timestamp),
@@ -159,6 +201,8 @@ impl Tidings {
             group_type: Some(group_type.as_str().to_owned()),
             show_name: group.name.clone(),
             unread_count,
+            c2c_read_timestamp: 0,
+            group_read_sequence: read_seq,
             order_key: last_message
                 .as_ref()
                 .map_or(group.created_at, |m| m.timestamp),

@@ -35,6 +35,8 @@ pub(crate) enum UserCommand {
     GetC2cHistoryMessageList(C2cHistoryParams),
     GetGroupHistoryMessageList(GroupHistoryParams),
     GetConversationList(ConversationListParams),
+    GetConversation(ConversationIdParams),
+    GetTotalUnreadMessageCount,
     CreateGroup(CreateGroupParams),
     JoinGroup(JoinGroupParams),
     QuitGroup(GroupIdParams),
@@ -81,6 +83,10 @@ impl<'a> Command<'a> {
                 user.decode::<GetGroupHistoryMessageList>(U::GetGroupHistoryMessageList)
             }
             M::GetConversationList => user.decode::<GetConversationList>(U::GetConversationList),
+            M::GetConversation => user.decode::<GetConversation>(U::GetConversation),
+            M::GetTotalUnreadMessageCount => {
+                user.decode::<GetTotalUnreadMessageCount>(|Empty {}| U::GetTotalUnreadMessageCount)
+            }
             M::CreateGroup => user.decode::<CreateGroup>(U::CreateGroup),
             M::JoinGroup => user.decode::<JoinGroup>(U::JoinGroup),
             M::QuitGroup => user.decode::<QuitGroup>(U::QuitGroup),

@@ -105,6 +105,12 @@ async fn run(state: &AppState, caller: &Caller, command: UserCommand) -> Result<
         U::GetConversationList(p) => {
             encode::<GetConversationList>(t.conversation_list(user, p).await?)
         }
+        U::GetConversation(p) => {
+            encode::<GetConversation>(t.conversation(user, &p.conversation_id).await?)
+        }
+        U::GetTotalUnreadMessageCount => {
+            encode::<GetTotalUnreadMessageCount>(t.total_unread(user).await?)
+        }
         U::CreateGroup(p) => encode::<CreateGroup>(t.create_group(user, p).await?),
         U::JoinGroup(p) => {
             t.join_group(user, &p.group_id).await?;

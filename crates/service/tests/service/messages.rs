@@ -68,6 +68,8 @@ async fn a_c2c_message_reaches_the_receiver_and_the_senders_sessions() {
             group_type: None,
             show_name: owner_peer.to_owned(),
             unread_count,
+            c2c_read_timestamp: 0,
+            group_read_sequence: 0,
             last_message: Some(last_message.clone()),
             order_key: sent.timestamp,
         };
@@ -256,6 +258,8 @@ async fn a_group_message_reaches_the_other_members_and_the_senders_sessions() {
         group_type: Some("Work".into()),
         show_name: "g name".into(),
         unread_count: 0,
+        c2c_read_timestamp: 0,
+        group_read_sequence: 0,
         last_message: Some(sent.clone()),
         order_key: sent.timestamp,
     };
