@@ -106,6 +106,37 @@ async fn connect_failing_over(urls: &[&str], user: &str) -> (Client, Events) {
         .unwrap_or_else(|e| panic!("{user} connects to {urls:?}: {e}"))
 }
 
+/// REST `query_online_status` on the node of WebSocket URL `ws_url`: each user's status.
+async fn online_status(ws_url: &str, users: &[&str]) -> Vec<String> {
+    let http = ws_url.replace("ws://", "http://").replace("/ws", "");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let sig = tidings_usersig::generate(SDKAPPID, KEY, "administrator", 3600, now as i64);
+    let url = format!(
+        "{http}/v4/openim/query_online_status?sdkappid={SDKAPPID}&identifier=administrator\
+         &usersig={sig}&random=1&contenttype=json"
+    );
+    let body = serde_json::json!({ "To_Account": users });
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("REST answers")
+        .json()
+        .await
+        .expect("JSON reply");
+    assert_eq!(reply["ErrorCode"], 0, "{reply}");
+    reply["QueryResult"]
+        .as_array()
+        .expect("QueryResult")
+        .iter()
+        .map(|r| r["Status"].as_str().expect("Status").to_owned())
+        .collect()
+}
+
 /// The first event `pick` accepts, skipping others.
 async fn next_event<T>(events: &mut Events, mut pick: impl FnMut(SdkEvent) -> Option<T>) -> T {
     tokio::time::timeout(WAIT, async {
@@ -139,6 +170,18 @@ async fn users_on_three_nodes_exchange_messages_and_receipts_as_on_one() {
     // Dave's first node is unreachable: his client logs in on the next one.
     let (_dave, _dave_events) =
         connect_failing_over(&["ws://127.0.0.1:1/ws", &url(0)], "dave").await;
+
+    // Presence for the app's backend, asked of Carol's node, the others' users included (nodes
+    // learn of each other within a moment of starting).
+    let expected = ["Online", "Online", "Online", "Offline"];
+    let users = ["alice", "bob", "carol", "nobody"];
+    let mut statuses = online_status(&url(2), &users).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while statuses != expected && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        statuses = online_status(&url(2), &users).await;
+    }
+    assert_eq!(statuses, expected);
 
     // C2C across nodes: the message, a message receipt, and the conversation read receipt.
     let sent = alice

@@ -8,6 +8,7 @@
 //! what concerns its own sessions, so no node needs to know where other users are. The store
 //! is the source of truth: the bus carries pushes only, without persistence.
 
+mod nodes;
 mod wire;
 
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub struct NatsBus {
     hub: Arc<Hub>,
     node: Arc<str>,
     outgoing: mpsc::UnboundedSender<Vec<u8>>,
+    nodes: nodes::Nodes,
 }
 
 impl std::fmt::Debug for NatsBus {
@@ -104,12 +106,28 @@ impl NatsBus {
                 }
             }
         });
+        let nodes = nodes::Nodes::start(client, sdkappid, Arc::clone(&node), Arc::clone(&hub))
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         tracing::info!(%node, "joined the cluster bus");
         Ok(Self {
             hub,
             node,
             outgoing,
+            nodes,
         })
+    }
+
+    /// For each of `users`, whether it has a session on any node of the cluster: this node's
+    /// own sessions, and the answers of the other nodes alive (each asked at once, waited for
+    /// at most [`nodes::ANSWER_WAIT`]).
+    pub async fn online(&self, users: &[String]) -> Vec<bool> {
+        let mut online: Vec<bool> = users.iter().map(|u| self.hub.is_online(u)).collect();
+        let elsewhere = self.nodes.online_elsewhere(users).await;
+        for (found, user) in online.iter_mut().zip(users) {
+            *found |= elsewhere.contains(user);
+        }
+        online
     }
 }
 

@@ -6,11 +6,13 @@
 //! serves `/metrics` on a port of its own). [`Server::app`] is the pure router.
 
 pub mod config;
+mod demo_signer;
 mod error;
 mod gateway;
 mod health;
 mod http;
 mod listen;
+mod rate;
 mod rest;
 mod state;
 mod tencent;
@@ -29,9 +31,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 pub use config::{Config, ConfigError};
+pub use demo_signer::DemoSigner;
 pub use error::WireError;
 pub use state::{AppState, Auth};
-pub use web::{DEMO_GROUP, DEMO_USERS, DemoSigner, seed_demo};
+pub use web::{DEMO_GROUP, DEMO_USERS, seed_demo};
 pub use webhook::{WebhookSettings, Webhooks};
 
 /// Socket read buffer of each WebSocket connection. Tungstenite zero-fills the whole buffer
@@ -124,12 +127,15 @@ impl Server {
             stats: storage,
         } = open_store(&config.store_config()?).await?;
         let hub = Arc::new(Hub::new(config.limits.max_devices_per_user));
-        let bus: Arc<dyn Bus> = match &config.bus.url {
+        let (bus, cluster): (Arc<dyn Bus>, _) = match &config.bus.url {
             Some(url) => {
                 let node = config.bus.node_id.clone().unwrap_or_else(generated_node_id);
-                Arc::new(NatsBus::connect(url, &node, config.sdkappid, Arc::clone(&hub)).await?)
+                let nats = Arc::new(
+                    NatsBus::connect(url, &node, config.sdkappid, Arc::clone(&hub)).await?,
+                );
+                (nats.clone(), Some(nats))
             }
-            None => Arc::new(LocalBus::new(Arc::clone(&hub))),
+            None => (Arc::new(LocalBus::new(Arc::clone(&hub))), None),
         };
         let limits = Limits {
             max_group_members: config.limits.max_group_members,
@@ -170,8 +176,9 @@ impl Server {
             webhooks,
             demo: config
                 .demo
-                .then(|| Arc::new(web::DemoSigner::new(config.demo_public))),
+                .then(|| Arc::new(DemoSigner::new(config.demo_public))),
             health: Arc::default(),
+            cluster,
         };
         Ok(Self {
             state,

@@ -3,14 +3,15 @@
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use tidings_cluster::NatsBus;
 use tidings_service::{Hub, Tidings};
 use tidings_usersig::VerifiedSig;
 use tokio::sync::{Semaphore, watch};
 
 use crate::config::LimitsConfig;
+use crate::demo_signer::DemoSigner;
 use crate::error::WireError;
 use crate::health::StoreHealth;
-use crate::web::DemoSigner;
 use crate::webhook::Webhooks;
 
 /// Verifies UserSigs against the application's SDKAppID and key.
@@ -92,6 +93,8 @@ pub struct AppState {
     pub demo: Option<Arc<DemoSigner>>,
     /// The store's readiness, for `/healthz`.
     pub health: Arc<StoreHealth>,
+    /// The cluster's bus, when this node is one of several: who is online on other nodes.
+    pub cluster: Option<Arc<NatsBus>>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -9,8 +9,6 @@
 //! address, so that a web page on a rebound domain cannot get UserSigs from a local server.
 
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -25,7 +23,6 @@ use tidings_proto::{GroupMemberSpec, GroupRole};
 use tidings_service::{ServiceError, ServiceResult};
 use tidings_store::UserProfile;
 
-use crate::gateway::TokenBucket;
 use crate::state::AppState;
 
 const INDEX_HTML: &str = include_str!("../../../web/index.html");
@@ -48,33 +45,6 @@ const DEMO_OFF: &str = "data-demo=\"off\"";
 
 /// Longest lifetime of a demo UserSig: one day.
 const DEMO_SIG_MAX_SECS: u64 = 86_400;
-/// Demo UserSigs signed per second, server-wide, after a burst of [`DEMO_SIG_BURST`]: plenty
-/// for people trying the web chat, and no mass sign-up.
-const DEMO_SIGS_PER_SECOND: u32 = 1;
-const DEMO_SIG_BURST: u32 = 20;
-
-/// What demo mode keeps: whether it is public, and the rate limit of its signing.
-#[derive(Debug)]
-pub struct DemoSigner {
-    public: bool,
-    bucket: Mutex<TokenBucket>,
-}
-
-impl DemoSigner {
-    /// Demo signing; `public` lifts the check that requests are addressed to loopback.
-    pub fn new(public: bool) -> Self {
-        Self {
-            public,
-            bucket: Mutex::new(TokenBucket::new(DEMO_SIGS_PER_SECOND, DEMO_SIG_BURST)),
-        }
-    }
-
-    fn try_take(&self) -> bool {
-        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
-        bucket.try_take(Instant::now())
-    }
-}
-
 /// Whether a `Host` header names this machine in a way DNS rebinding cannot forge: `localhost`
 /// or an IP literal. A page on a rebound domain sends that domain as its `Host`.
 fn is_local_host(headers: &HeaderMap) -> bool {

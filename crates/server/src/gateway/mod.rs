@@ -3,7 +3,6 @@
 mod command;
 mod dispatch;
 mod frame;
-mod rate;
 mod request_metrics;
 mod session;
 
@@ -16,8 +15,6 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tidings_service::{Origin, with_origin};
-
-pub(crate) use rate::TokenBucket;
 
 use crate::listen::Ticket;
 use crate::state::AppState;

@@ -23,9 +23,9 @@ use tokio::time::MissedTickBehavior;
 use super::command::Caller;
 use super::dispatch::{SessionChange, dispatch};
 use super::frame::{Incoming, parse, response};
-use super::rate::TokenBucket;
 use super::request_metrics;
 use crate::error::WireError;
+use crate::rate::TokenBucket;
 use crate::state::AppState;
 
 /// Close code sent when a connection breaks a rule of the server (policy violation): it cannot

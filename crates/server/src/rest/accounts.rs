@@ -77,19 +77,23 @@ pub(crate) async fn kick(call: &Call<'_>) -> Reply {
     Ok(Map::new())
 }
 
-/// `openim/query_online_status` (this node's sessions).
+/// `openim/query_online_status`: sessions on any node of the cluster.
 pub(crate) async fn online_status(call: &Call<'_>) -> Reply {
     let users = call
         .strings("To_Account", 500)
         .map_err(|e| RestError::new(codes::OPENIM_TO_ACCOUNT, e.info))?;
+    let online = match &call.state.cluster {
+        Some(cluster) => cluster.online(&users).await,
+        None => users
+            .iter()
+            .map(|user| call.state.hub.is_online(user))
+            .collect(),
+    };
     let results: Vec<Value> = users
         .iter()
-        .map(|user| {
-            let status = if call.state.hub.is_online(user) {
-                "Online"
-            } else {
-                "Offline"
-            };
+        .zip(online)
+        .map(|(user, online)| {
+            let status = if online { "Online" } else { "Offline" };
             json!({ "To_Account": user, "Status": status })
         })
         .collect();
