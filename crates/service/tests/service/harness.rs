@@ -1,9 +1,11 @@
 //! The harness: a `Tidings` on a temporary store, a bus that records every delivery and answers
 //! `reaches_any` as told, and a callbacks sink that records every after-event.
+//!
+//! The store is SQLite in a temporary directory, or, when `TIDINGS_TEST_STORE` names a
+//! PostgreSQL server (a user that may create databases), a scratch database on it.
 
 use std::collections::HashSet;
 use std::fmt::Debug;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,16 +16,43 @@ use tidings_service::{
     AfterEvent, Bus, CallbackEvent, Callbacks, Delivery, Limits, ReadReceiptSettings,
     ServiceResult, SessionId, SharedPush, Tidings,
 };
-use tidings_store::{SqliteOptions, SqliteStore, Store};
+use tidings_store::scratch::ScratchDatabase;
+use tidings_store::{StoreConfig, StoreUrl, open_store};
 use tokio::sync::Notify;
 
-/// Opens a store engine in an empty directory. Every test runs on [`sqlite`]; another engine
-/// runs the same tests by passing its own opener in [`Setup::store`].
-pub(crate) type OpenStore = fn(&Path) -> Arc<dyn Store>;
+/// Where a harness keeps its data, for as long as it lives.
+struct TestData {
+    _dir: TempDir,
+    _database: Option<ScratchDatabase>,
+}
 
-/// The embedded SQLite engine.
-pub(crate) fn sqlite(dir: &Path) -> Arc<dyn Store> {
-    Arc::new(SqliteStore::open(SqliteOptions::new(dir.join("tidings.db"))).expect("store opens"))
+impl TestData {
+    /// An empty store of the engine `TIDINGS_TEST_STORE` asks for (SQLite when unset).
+    async fn open() -> (Arc<dyn tidings_store::Store>, Self) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let database = match std::env::var("TIDINGS_TEST_STORE") {
+            Ok(server) if !server.is_empty() => Some(
+                ScratchDatabase::create(&server)
+                    .await
+                    .unwrap_or_else(|e| panic!("TIDINGS_TEST_STORE={server}: {e}")),
+            ),
+            _ => None,
+        };
+        let url = match &database {
+            Some(database) => StoreUrl::Postgres(database.url().to_owned()),
+            None => StoreUrl::Sqlite(dir.path().join("tidings.db")),
+        };
+        let mut config = StoreConfig::new(url);
+        config.pool_size = 4;
+        let opened = open_store(&config).await.expect("store opens");
+        (
+            opened.store,
+            Self {
+                _dir: dir,
+                _database: database,
+            },
+        )
+    }
 }
 
 /// How long a test waits for something the service does in the background (the receipt
@@ -132,7 +161,6 @@ impl RecordingCallbacks {
 
 /// What a test may change about the services.
 pub(crate) struct Setup {
-    pub(crate) store: OpenStore,
     pub(crate) limits: Limits,
     pub(crate) receipts: ReadReceiptSettings,
 }
@@ -140,7 +168,6 @@ pub(crate) struct Setup {
 impl Default for Setup {
     fn default() -> Self {
         Self {
-            store: sqlite,
             limits: Limits::default(),
             receipts: ReadReceiptSettings::default(),
         }
@@ -152,7 +179,7 @@ pub(crate) struct Harness {
     pub(crate) tidings: Arc<Tidings>,
     pub(crate) bus: Arc<RecordingBus>,
     pub(crate) callbacks: Arc<RecordingCallbacks>,
-    _dir: TempDir,
+    _data: TestData,
 }
 
 impl Harness {
@@ -163,8 +190,7 @@ impl Harness {
 
     /// Services with `setup`, and these users logged in once.
     pub(crate) async fn start_with(setup: Setup, users: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let store = (setup.store)(dir.path());
+        let (store, data) = TestData::open().await;
         let bus = Arc::new(RecordingBus::default());
         let callbacks = Arc::new(RecordingCallbacks::default());
         let tidings = Tidings::new(
@@ -181,7 +207,7 @@ impl Harness {
             tidings,
             bus,
             callbacks,
-            _dir: dir,
+            _data: data,
         }
     }
 
