@@ -160,18 +160,10 @@ impl RecordingCallbacks {
 }
 
 /// What a test may change about the services.
+#[derive(Default)]
 pub(crate) struct Setup {
     pub(crate) limits: Limits,
     pub(crate) receipts: ReadReceiptSettings,
-}
-
-impl Default for Setup {
-    fn default() -> Self {
-        Self {
-            limits: Limits::default(),
-            receipts: ReadReceiptSettings::default(),
-        }
-    }
 }
 
 /// The services under test and what they published.
