@@ -14,6 +14,7 @@ mod http;
 mod listen;
 mod rate;
 mod rest;
+mod saved_settings;
 mod state;
 mod tencent;
 mod web;
@@ -33,6 +34,7 @@ use tokio::sync::{Semaphore, watch};
 pub use config::{Config, ConfigError};
 pub use demo_signer::DemoSigner;
 pub use error::WireError;
+pub use saved_settings::SavedSettings;
 pub use state::{AppState, Auth};
 pub use web::{DEMO_GROUP, DEMO_USERS, seed_demo};
 pub use webhook::{WebhookSettings, Webhooks};
@@ -141,19 +143,15 @@ impl Server {
             max_group_members: config.limits.max_group_members,
             receipt_window: Duration::from_millis(config.read_receipts.notify_window_ms),
         };
-        let webhooks = Webhooks::start(
-            config.webhook.clone(),
-            config.sdkappid,
-            config.limits.webhook_queue,
-        );
-        let callbacks: Arc<dyn Callbacks> = webhooks.clone();
-        let tidings = Tidings::new(
-            store,
-            bus,
+        let (saved_settings, receipts, webhook) = SavedSettings::load(
+            store.as_ref(),
             config.read_receipts.settings(),
-            limits,
-            callbacks,
-        );
+            config.webhook.clone(),
+        )
+        .await?;
+        let webhooks = Webhooks::start(webhook, config.sdkappid, config.limits.webhook_queue);
+        let callbacks: Arc<dyn Callbacks> = webhooks.clone();
+        let tidings = Tidings::new(store, bus, receipts, limits, callbacks);
         webhooks.attach(&tidings);
         let caps = listen::ConnectionCaps::for_this_process(config.limits.max_connections);
         if caps.websockets < config.limits.max_connections {
@@ -174,6 +172,7 @@ impl Server {
             shutdown,
             metrics: metrics_handle(),
             webhooks,
+            saved_settings: Arc::new(saved_settings),
             demo: config
                 .demo
                 .then(|| Arc::new(DemoSigner::new(config.demo_public))),

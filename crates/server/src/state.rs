@@ -12,6 +12,7 @@ use crate::config::LimitsConfig;
 use crate::demo_signer::DemoSigner;
 use crate::error::WireError;
 use crate::health::StoreHealth;
+use crate::saved_settings::SavedSettings;
 use crate::webhook::Webhooks;
 
 /// Verifies UserSigs against the application's SDKAppID and key.
@@ -88,6 +89,9 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Webhook delivery (its settings change at runtime over REST).
     pub webhooks: Arc<Webhooks>,
+    /// The config file's read-receipt and webhook settings, which changes made over REST are
+    /// saved beside (`saved_settings.rs`).
+    pub saved_settings: Arc<SavedSettings>,
     /// Demo mode: `POST /demo/usersig` signs UserSigs for anyone (see [`crate::Config::demo`]),
     /// within a rate limit and, unless public, only for requests addressed to loopback.
     pub demo: Option<Arc<DemoSigner>>,

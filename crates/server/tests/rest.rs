@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use common::{PythonCheck, TestServer, WAIT, conversation_unread, events_until, next_event};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tidings_sdk::{Events, Message, SdkEvent, SendMessageParams, TextElem};
+use tidings_sdk::{Events, GroupType, Message, SdkEvent, SendMessageParams, TextElem};
 use tidings_server::WebhookSettings;
 
 const SDKAPPID: u64 = 1_400_000_000;
@@ -2565,6 +2565,55 @@ async fn settings_change_read_receipts_at_runtime() {
         rest.fail(set, body, 60003).await;
     }
     assert_eq!(rest.ok(get, json!({})).await, before);
+}
+
+/// The read-receipt and webhook settings in force, as `tidings/get_settings` reports them.
+async fn settings_in_force(rest: &Rest) -> Value {
+    let reply = rest.ok("tidings/get_settings", json!({})).await;
+    json!({ "ReadReceipt": reply["ReadReceipt"], "Webhook": reply["Webhook"] })
+}
+
+#[tokio::test]
+async fn settings_set_over_rest_survive_restarts_until_the_config_file_changes() {
+    let set = "tidings/set_settings";
+    let hook = "http://127.0.0.1:9/hook";
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    rest.import(&["alice", "bob"]).await;
+    let over_rest = json!({ "ReadReceipt": { "Enabled": false, "GroupTypes": ["Work"] },
+                            "Webhook": { "Url": hook, "Token": "secret" } });
+    rest.ok(set, over_rest.clone()).await;
+
+    // Same config file: the REST change holds, and is in force.
+    let server = TestServer::start_in(server.stop().await, |_| {}).await;
+    let rest = Rest::new(&server);
+    assert_eq!(settings_in_force(&rest).await, over_rest);
+    rest.fail(
+        "openim/sendmsg",
+        json!({ "From_Account": "alice", "To_Account": "bob", "IsNeedReadReceipt": 1, "MsgBody": text_body("x") }),
+        60017,
+    )
+    .await;
+
+    // The operator edits the file's receipts since: the file wins there, on this start and the
+    // next; the webhook, whose file value did not change, keeps its REST value.
+    let edited = |config: &mut tidings_server::Config| {
+        config.read_receipts.group_types = vec![GroupType::Work, GroupType::Public];
+    };
+    let from_file = json!({ "ReadReceipt": { "Enabled": true, "GroupTypes": ["Work", "Public"] },
+                            "Webhook": { "Url": hook, "Token": "secret" } });
+    let server = TestServer::start_in(server.stop().await, edited).await;
+    assert_eq!(settings_in_force(&Rest::new(&server)).await, from_file);
+    let server = TestServer::start_in(server.stop().await, edited).await;
+    let rest = Rest::new(&server);
+    assert_eq!(settings_in_force(&rest).await, from_file);
+
+    // A REST change made on the edited file holds again.
+    let again = json!({ "ReadReceipt": { "Enabled": true, "GroupTypes": ["Meeting"] },
+                        "Webhook": { "Url": "", "Token": "" } });
+    rest.ok(set, again.clone()).await;
+    let server = TestServer::start_in(server.stop().await, edited).await;
+    assert_eq!(settings_in_force(&Rest::new(&server)).await, again);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -193,6 +193,13 @@ pub trait Store: Send + Sync + 'static {
     /// Read state of group messages that asked for receipts (missing ones are left out).
     async fn group_receipts(&self, msg_ids: &[String]) -> StoreResult<Vec<GroupReceiptRecord>>;
 
+    /// The settings stored by [`Store::put_settings`], as (name, value) pairs in name order.
+    async fn settings(&self) -> StoreResult<Vec<(String, String)>>;
+
+    /// Stores named settings (opaque text, replacing any earlier value of each name), all in
+    /// one transaction.
+    async fn put_settings(&self, settings: &[(String, String)]) -> StoreResult<()>;
+
     /// Proves the store takes a durable write now (rewriting one row at `now`): fails when the
     /// disk is full or the database unreachable, as every other write would.
     async fn check_health(&self, now: i64) -> StoreResult<()>;

@@ -1,12 +1,12 @@
 //! Tidings' own admin endpoints: read and change the read-receipt and webhook settings at
-//! runtime (`v4/tidings/get_settings`, `v4/tidings/set_settings`).
+//! runtime (`v4/tidings/get_settings`, `v4/tidings/set_settings`); a change is saved with the
+//! data before it applies, so it survives a restart.
 
 use serde_json::{Map, Value, json};
 use tidings_proto::GroupType;
-use tidings_service::ReadReceiptSettings;
+use tidings_service::{ReadReceiptSettings, ServiceError};
 
 use super::{Call, Reply, RestError};
-use crate::webhook::WebhookSettings;
 
 fn current(call: &Call<'_>) -> Map<String, Value> {
     let receipts = call.state.tidings.read_receipt_settings();
@@ -26,10 +26,11 @@ pub(crate) async fn get(call: &Call<'_>) -> Reply {
     Ok(current(call))
 }
 
-/// `tidings/set_settings`: fields left out keep their value. (Async only to share the shape of
-/// every endpoint handler.)
+/// `tidings/set_settings`: fields left out keep their value.
 pub(crate) async fn set(call: &Call<'_>) -> Reply {
     let invalid = |info: String| RestError::new(call.invalid_code, info);
+    let saved = &call.state.saved_settings;
+    let _changing = saved.changing().await;
     let mut receipts = call.state.tidings.read_receipt_settings();
     if let Some(section) = call.body.get("ReadReceipt") {
         if let Some(enabled) = section.get("Enabled") {
@@ -69,9 +70,11 @@ pub(crate) async fn set(call: &Call<'_>) -> Reply {
         }
     }
     webhook.validate().map_err(invalid)?;
+    saved
+        .save(call.state.tidings.store().as_ref(), &receipts, &webhook)
+        .await
+        .map_err(ServiceError::from)?;
     call.state.tidings.set_read_receipt_settings(receipts);
-    call.state
-        .webhooks
-        .set_settings(WebhookSettings { ..webhook });
+    call.state.webhooks.set_settings(webhook);
     Ok(current(call))
 }

@@ -15,6 +15,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("schema_v2.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("schema_v3.sql"),
+    },
 ];
 
 /// Any constant shared by every node: the key of the advisory lock held while migrating.

@@ -805,6 +805,31 @@ impl Store for PgStore {
         Ok(in_order_of(msg_ids, records, |r| r.msg_id.clone()))
     }
 
+    async fn settings(&self) -> StoreResult<Vec<(String, String)>> {
+        let client = self.client().await?;
+        client
+            .query("SELECT name, value FROM settings ORDER BY name", &[])
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
+    }
+
+    async fn put_settings(&self, entries: &[(String, String)]) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        for (name, value) in entries {
+            tx.execute(
+                "INSERT INTO settings (name, value) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                &[name, value],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn check_health(&self, now: i64) -> StoreResult<()> {
         self.client()
             .await?

@@ -6,7 +6,7 @@
 //! durable, and throughput grows with concurrency instead of being capped by fsync latency.
 //!
 //! The SQL lives in one module per area (`users`, `groups`, `messages`, `conversations`,
-//! `receipts`, over `rows` and the receipt `layout`); `store_impl` only hands each trait call
+//! `receipts`, `settings`, over `rows` and the receipt `layout`); `store_impl` only hands each trait call
 //! to the writer or a reader and to its area's function.
 
 mod conversations;
@@ -18,6 +18,7 @@ mod migrate;
 mod receipt_cache;
 mod receipts;
 mod rows;
+mod settings;
 mod store_impl;
 mod users;
 

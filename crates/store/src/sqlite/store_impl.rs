@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 
-use super::{SqliteStore, conversations, groups, health, layout, messages, receipts, users};
+use super::{
+    SqliteStore, conversations, groups, health, layout, messages, receipts, settings, users,
+};
 use crate::{
     C2cConversationRecord, ConvKey, GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole,
     GroupType, MemberRecord, MessageRecord, NewGroup, NewMember, NewMessage, StorageStats, Store,
@@ -219,6 +221,15 @@ impl Store for SqliteStore {
         let msg_ids = msg_ids.to_vec();
         self.read(move |conn| receipts::group_states(conn, msg_ids))
             .await
+    }
+
+    async fn settings(&self) -> StoreResult<Vec<(String, String)>> {
+        self.read(settings::all).await
+    }
+
+    async fn put_settings(&self, entries: &[(String, String)]) -> StoreResult<()> {
+        let entries = entries.to_vec();
+        self.write(move |conn| settings::put(conn, &entries)).await
     }
 
     async fn check_health(&self, now: i64) -> StoreResult<()> {

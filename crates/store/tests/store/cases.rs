@@ -450,3 +450,31 @@ pub(crate) async fn counts_read_while_receipts_are_folded_never_go_down(engine: 
         );
     }
 }
+
+pub(crate) async fn settings_are_replaced_by_name_and_kept_across_reopening(
+    mut engine: TestEngine,
+) {
+    let pairs = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
+    };
+    {
+        let store = engine.store();
+        assert_eq!(store.settings().await.unwrap(), pairs(&[]));
+        store
+            .put_settings(&pairs(&[("webhook", "{\"url\":\"\"}"), ("receipts", "on")]))
+            .await
+            .unwrap();
+        store
+            .put_settings(&pairs(&[("webhook", "{\"url\":\"http://h/\"}")]))
+            .await
+            .unwrap();
+    }
+    engine.reopen().await;
+    assert_eq!(
+        engine.store().settings().await.unwrap(),
+        pairs(&[("receipts", "on"), ("webhook", "{\"url\":\"http://h/\"}")])
+    );
+}

@@ -56,4 +56,5 @@ conformance!(
     a_message_every_recipient_read_is_stored_compactly,
     counts_read_while_receipts_are_folded_never_go_down,
     read_state_matches_a_model_of_sends_receipts_joins_and_leaves,
+    settings_are_replaced_by_name_and_kept_across_reopening,
 );
