@@ -35,7 +35,7 @@
   const BACKOFF_MAX_MS = 10000;
 
   /** UserSig problems: codes the server answers a login with. */
-  const SIG_CODES = new Set([70001, 70002, 70003, 70009, 70013, 70014]);
+  const SIG_CODES = new Set([70001, 70002, 70003, 70009, 70013, 70014, 70052]);
 
   // ---------------------------------------------------------------------------------------
   // Small DOM helpers.

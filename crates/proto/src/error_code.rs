@@ -52,11 +52,14 @@ pub enum ErrorCode {
     UserSigIdentifierMismatch = 70013,
     /// The UserSig was issued for another SDKAppID (70014).
     UserSigSdkAppIdMismatch = 70014,
+    /// The UserSig was issued before the administrator revoked the user's UserSigs (account
+    /// deleted, or kicked) (70052).
+    UserSigRevoked = 70052,
 }
 
 impl ErrorCode {
     /// Every code, for documentation tests.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         Self::NotLoggedIn,
         Self::InvalidParameters,
         Self::InvalidIdentifier,
@@ -80,6 +83,7 @@ impl ErrorCode {
         Self::UserSigKeyMismatch,
         Self::UserSigIdentifierMismatch,
         Self::UserSigSdkAppIdMismatch,
+        Self::UserSigRevoked,
     ];
 
     /// The number sent on the wire.

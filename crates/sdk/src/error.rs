@@ -64,7 +64,7 @@ impl SdkError {
     }
 
     /// Whether the server refused the credentials: a UserSig error (expired, empty, invalid,
-    /// wrong key, user or SDKAppID) or an invalid user ID. Retrying with the same UserSig cannot
+    /// wrong key, user or SDKAppID, revoked) or an invalid user ID. Retrying with the same UserSig cannot
     /// succeed.
     pub fn is_auth_error(&self) -> bool {
         matches!(
@@ -76,6 +76,7 @@ impl SdkError {
                     | ErrorCode::UserSigKeyMismatch
                     | ErrorCode::UserSigIdentifierMismatch
                     | ErrorCode::UserSigSdkAppIdMismatch
+                    | ErrorCode::UserSigRevoked
                     | ErrorCode::InvalidIdentifier
             )
         )
@@ -130,6 +131,7 @@ mod tests {
             ErrorCode::UserSigKeyMismatch,
             ErrorCode::UserSigIdentifierMismatch,
             ErrorCode::UserSigSdkAppIdMismatch,
+            ErrorCode::UserSigRevoked,
             ErrorCode::InvalidIdentifier,
         ] {
             assert!(server(code).is_auth_error(), "{code:?}");

@@ -41,6 +41,7 @@ impl From<ServiceError> for WireError {
             ServiceError::GroupIdInUse(_) => ErrorCode::GroupIdInUse,
             ServiceError::ReceiptsNotSupported(_) => ErrorCode::InterfaceNotSupported,
             ServiceError::ReceiptInfoNotFound(_) => ErrorCode::ReceiptInfoNotFound,
+            ServiceError::UserSigRevoked { .. } => ErrorCode::UserSigRevoked,
             ServiceError::Store(store) => return store_error(store),
         };
         Self::new(code, error.to_string())

@@ -763,6 +763,49 @@ async fn online_status_and_kick() {
     rest.fail(kick, json!({}), 70402).await;
 }
 
+/// The code of a `login` on a fresh connection.
+async fn login_code(server: &TestServer, user: &str, user_sig: &str) -> Value {
+    let mut raw = server.raw().await;
+    raw.call("login", json!({ "userID": user, "userSig": user_sig }))
+        .await["code"]
+        .clone()
+}
+
+#[tokio::test]
+async fn deleted_and_kicked_users_cannot_log_in_again_with_an_old_user_sig() {
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    rest.import(&["bob", "carol", "dave"]).await;
+    let old = |user: &str| tidings_usersig::generate(SDKAPPID, TEST_KEY, user, 3600, now());
+    let (bob_sig, carol_sig, dave_sig) = (old("bob"), old("carol"), old("dave"));
+    let mut bob = server.raw().await;
+    let login = json!({ "userID": "bob", "userSig": bob_sig });
+    assert_eq!(bob.call("login", login.clone()).await["code"], 0);
+
+    // Kicked: the session is logged out, and the same UserSig no longer logs in, there or
+    // anywhere. Deleted: likewise. Others are untouched.
+    rest.ok("im_open_login_svc/kick", json!({ "UserID": "bob" }))
+        .await;
+    bob.push("onKickedOffline").await;
+    assert_eq!(bob.call("login", login).await["code"], 70052);
+    rest.ok(
+        "im_open_login_svc/account_delete",
+        json!({ "DeleteItem": [{ "UserID": "carol" }] }),
+    )
+    .await;
+    assert_eq!(login_code(&server, "carol", &carol_sig).await, 70052);
+    assert_eq!(login_code(&server, "dave", &dave_sig).await, 0);
+
+    // The revocation is stored with the data; a UserSig issued after it logs in.
+    let server = TestServer::start_in(server.stop().await, |_| {}).await;
+    for (user, sig) in [("bob", &bob_sig), ("carol", &carol_sig)] {
+        assert_eq!(login_code(&server, user, sig).await, 70052, "{user}");
+        let newer = tidings_usersig::generate(SDKAPPID, TEST_KEY, user, 3600, now() + 1);
+        assert_eq!(login_code(&server, user, &newer).await, 0, "{user}");
+    }
+    assert_eq!(login_code(&server, "dave", &dave_sig).await, 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // C2C messages
 // ---------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 //! Operations only the App administrator performs (the REST API): accounts, listings by
 //! sequence and offset, and read state set on a user's behalf.
 
-use tidings_proto::GroupType;
 use tidings_proto::methods::ReadMemberListResult;
+use tidings_proto::{GroupType, is_valid_id};
 use tidings_store::{ConvKey, GroupRecord, MemberRecord, MessageRecord, UserProfile};
 
 use crate::checks::check_id;
@@ -46,13 +46,39 @@ impl Tidings {
             .collect())
     }
 
-    /// Deletes accounts and logs out their sessions; returns for each whether it existed.
+    /// Deletes accounts, revokes their UserSigs and logs out their sessions; returns for each
+    /// whether it existed.
     pub async fn delete_accounts(&self, user_ids: &[String]) -> ServiceResult<Vec<bool>> {
+        // Revoked first: a deleted account whose old UserSigs still work must never be left.
+        self.revoke_user_sigs(user_ids).await?;
         let deleted = self.store.delete_users(user_ids).await?;
         for user_id in user_ids {
             self.kick(user_id, "account deleted by the administrator");
         }
         Ok(deleted)
+    }
+
+    /// Tencent's `kick`: revokes the user's UserSigs and logs out every session. Only a UserSig
+    /// issued later logs the user in again.
+    pub async fn invalidate_login(&self, user_id: &str) -> ServiceResult<()> {
+        self.revoke_user_sigs(&[user_id.to_owned()]).await?;
+        self.kick(user_id, "logged out by the administrator");
+        Ok(())
+    }
+
+    /// Refuses from now on every UserSig of these users issued until now. UserSigs carry whole
+    /// seconds, so this second's are refused too: one made in the same second may be older
+    /// than the revocation. Invalid IDs, which never log in, are left out.
+    async fn revoke_user_sigs(&self, user_ids: &[String]) -> ServiceResult<()> {
+        let valid: Vec<String> = user_ids
+            .iter()
+            .filter(|id| is_valid_id(id))
+            .cloned()
+            .collect();
+        if !valid.is_empty() {
+            self.store.revoke_user_sigs(&valid, now() + 1).await?;
+        }
+        Ok(())
     }
 
     /// Checks that each named message that exists was sent by `sender` (REST receipts name

@@ -59,6 +59,16 @@ pub enum ServiceError {
     /// A message does not exist or has no receipt information.
     #[error("{0}")]
     ReceiptInfoNotFound(String),
+    /// The UserSig was issued before the user's UserSigs were revoked.
+    #[error(
+        "the UserSigs of {user} issued before {not_before} (Unix seconds) were revoked by the administrator; use a newer one"
+    )]
+    UserSigRevoked {
+        /// The user.
+        user: String,
+        /// UserSigs issued before this time are refused.
+        not_before: i64,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -110,8 +110,21 @@ impl Tidings {
         Ok(())
     }
 
+    /// Refuses a UserSig of `user_id` issued at `issued_at` (Unix seconds) before the
+    /// administrator revoked the user's UserSigs (account deleted, or kicked).
+    pub async fn check_user_sig_issued(&self, user_id: &str, issued_at: i64) -> ServiceResult<()> {
+        let not_before = self.store.user_sigs_not_before(user_id).await?;
+        if issued_at < not_before {
+            return Err(ServiceError::UserSigRevoked {
+                user: user_id.to_owned(),
+                not_before,
+            });
+        }
+        Ok(())
+    }
+
     /// Logs out every connection of a user, on every node.
-    pub fn kick(&self, user_id: &str, reason: &str) {
+    pub(crate) fn kick(&self, user_id: &str, reason: &str) {
         self.bus.publish(Delivery::Kick {
             user: user_id.to_owned(),
             reason: reason.to_owned(),

@@ -193,6 +193,14 @@ pub trait Store: Send + Sync + 'static {
     /// Read state of group messages that asked for receipts (missing ones are left out).
     async fn group_receipts(&self, msg_ids: &[String]) -> StoreResult<Vec<GroupReceiptRecord>>;
 
+    /// Refuses, from now on, the users' UserSigs issued before `not_before` (Unix seconds). A
+    /// user's not-before time only ever moves later, and outlives the user's deletion.
+    async fn revoke_user_sigs(&self, user_ids: &[String], not_before: i64) -> StoreResult<()>;
+
+    /// The time (Unix seconds) before which the user's UserSigs are refused; 0 when never
+    /// revoked.
+    async fn user_sigs_not_before(&self, user_id: &str) -> StoreResult<i64>;
+
     /// The settings stored by [`Store::put_settings`], as (name, value) pairs in name order.
     async fn settings(&self) -> StoreResult<Vec<(String, String)>>;
 

@@ -79,6 +79,10 @@ async fn login(
         ));
     }
     let verified = state.auth.verify(&params.user_id, &params.user_sig)?;
+    state
+        .tidings
+        .check_user_sig_issued(&params.user_id, verified.issued_at)
+        .await?;
     let remaining = u64::try_from(verified.expires_at - tidings_service::now()).unwrap_or(0);
     if caller.is_none() {
         state.tidings.login(&params.user_id).await?;

@@ -71,9 +71,7 @@ pub(crate) async fn delete(call: &Call<'_>) -> Reply {
 /// `im_open_login_svc/kick`.
 pub(crate) async fn kick(call: &Call<'_>) -> Reply {
     let user = call.string_of(&["UserID", "Identifier"])?;
-    call.state
-        .tidings
-        .kick(&user, "logged out by the administrator");
+    call.state.tidings.invalidate_login(&user).await?;
     Ok(Map::new())
 }
 

@@ -3,7 +3,7 @@
 
 use tidings_proto::methods::ReadMemberListResult;
 use tidings_proto::{PushEvent, ReadMemberInfo};
-use tidings_service::{Delivery, ReceiptCounts};
+use tidings_service::{Delivery, ReceiptCounts, ServiceError};
 use tidings_store::UserProfile;
 
 use crate::harness::{Harness, pushed, refusal};
@@ -48,6 +48,42 @@ async fn accounts_are_imported_checked_and_deleted_with_their_sessions() {
         ]
     );
     assert_eq!(t.accounts_exist(&users(&["alice"])).await.unwrap(), [false]);
+}
+
+#[tokio::test]
+async fn deleting_or_kicking_refuses_the_user_sigs_issued_until_then() {
+    let h = Harness::start(&["alice", "bob", "carol"]).await;
+    let t = &h.tidings;
+    let before = tidings_service::now();
+    for user in ["alice", "bob", "carol"] {
+        t.check_user_sig_issued(user, before).await.unwrap();
+    }
+    t.delete_accounts(&users(&["alice"])).await.unwrap();
+    t.invalidate_login("bob").await.unwrap();
+    let after = tidings_service::now();
+    assert_eq!(
+        h.bus.take(),
+        [
+            Delivery::Kick {
+                user: "alice".into(),
+                reason: "account deleted by the administrator".into()
+            },
+            Delivery::Kick {
+                user: "bob".into(),
+                reason: "logged out by the administrator".into()
+            }
+        ]
+    );
+    for user in ["alice", "bob"] {
+        let refused = t.check_user_sig_issued(user, before).await;
+        assert!(
+            matches!(&refused, Err(ServiceError::UserSigRevoked { user: named, .. }) if named == user),
+            "{refused:?}"
+        );
+        // UserSigs name whole seconds: one of a later second than the revocation's is newer.
+        t.check_user_sig_issued(user, after + 1).await.unwrap();
+    }
+    t.check_user_sig_issued("carol", before).await.unwrap();
 }
 
 #[tokio::test]

@@ -19,6 +19,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("schema_v3.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("schema_v4.sql"),
+    },
 ];
 
 /// Any constant shared by every node: the key of the advisory lock held while migrating.

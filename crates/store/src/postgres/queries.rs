@@ -805,6 +805,35 @@ impl Store for PgStore {
         Ok(in_order_of(msg_ids, records, |r| r.msg_id.clone()))
     }
 
+    async fn revoke_user_sigs(&self, user_ids: &[String], not_before: i64) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO user_sig_revocations (user_id, not_before) \
+                 SELECT DISTINCT user_id, $2::BIGINT FROM UNNEST($1::TEXT[]) AS named(user_id) \
+                 ON CONFLICT (user_id) DO UPDATE \
+                 SET not_before = GREATEST(user_sig_revocations.not_before, excluded.not_before)",
+                &[&user_ids, &not_before],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn user_sigs_not_before(&self, user_id: &str) -> StoreResult<i64> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT not_before FROM user_sig_revocations WHERE user_id = $1",
+                &[&user_id],
+            )
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        })
+    }
+
     async fn settings(&self) -> StoreResult<Vec<(String, String)>> {
         let client = self.client().await?;
         client

@@ -223,6 +223,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn revoke_user_sigs(&self, user_ids: &[String], not_before: i64) -> StoreResult<()> {
+        let user_ids = user_ids.to_vec();
+        self.write(move |conn| users::revoke_sigs(conn, &user_ids, not_before))
+            .await
+    }
+
+    async fn user_sigs_not_before(&self, user_id: &str) -> StoreResult<i64> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| users::sigs_not_before(conn, &user_id))
+            .await
+    }
+
     async fn settings(&self) -> StoreResult<Vec<(String, String)>> {
         self.read(settings::all).await
     }

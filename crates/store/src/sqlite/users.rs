@@ -1,4 +1,4 @@
-//! SQLite queries of users: creation, profiles, deletion.
+//! SQLite queries of users: creation, profiles, deletion, UserSig revocation.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -46,4 +46,29 @@ pub(super) fn delete(conn: &Connection, user_ids: &[String]) -> StoreResult<Vec<
         .iter()
         .map(|id| Ok(stmt.execute([id])? == 1))
         .collect()
+}
+
+/// Moves each user's UserSig not-before time to `not_before`, unless it is later already.
+pub(super) fn revoke_sigs(
+    conn: &Connection,
+    user_ids: &[String],
+    not_before: i64,
+) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO user_sig_revocations (user_id, not_before) VALUES (?1, ?2) \
+         ON CONFLICT (user_id) DO UPDATE SET not_before = MAX(not_before, excluded.not_before)",
+    )?;
+    for user_id in user_ids {
+        stmt.execute(params![user_id, not_before])?;
+    }
+    Ok(())
+}
+
+/// The user's UserSig not-before time (0 when never revoked).
+pub(super) fn sigs_not_before(conn: &Connection, user_id: &str) -> StoreResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT not_before FROM user_sig_revocations WHERE user_id = ?1")?
+        .query_row([user_id], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0))
 }

@@ -478,3 +478,23 @@ pub(crate) async fn settings_are_replaced_by_name_and_kept_across_reopening(
         pairs(&[("receipts", "on"), ("webhook", "{\"url\":\"http://h/\"}")])
     );
 }
+
+pub(crate) async fn revoked_user_sigs_move_only_later_and_outlive_the_user(mut engine: TestEngine) {
+    {
+        let store = engine.store();
+        store.ensure_user("a", None, 1).await.unwrap();
+        assert_eq!(store.user_sigs_not_before("a").await.unwrap(), 0);
+        store
+            .revoke_user_sigs(&["a".into(), "b".into(), "a".into()], 100)
+            .await
+            .unwrap();
+        store.revoke_user_sigs(&["a".into()], 50).await.unwrap();
+        assert_eq!(store.delete_users(&["a".into()]).await.unwrap(), [true]);
+        store.revoke_user_sigs(&["b".into()], 200).await.unwrap();
+    }
+    engine.reopen().await;
+    let store = engine.store();
+    assert_eq!(store.user_sigs_not_before("a").await.unwrap(), 100);
+    assert_eq!(store.user_sigs_not_before("b").await.unwrap(), 200);
+    assert_eq!(store.user_sigs_not_before("c").await.unwrap(), 0);
+}

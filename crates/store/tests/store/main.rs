@@ -57,4 +57,5 @@ conformance!(
     counts_read_while_receipts_are_folded_never_go_down,
     read_state_matches_a_model_of_sends_receipts_joins_and_leaves,
     settings_are_replaced_by_name_and_kept_across_reopening,
+    revoked_user_sigs_move_only_later_and_outlive_the_user,
 );
