@@ -22,6 +22,12 @@ use tokio::sync::mpsc;
 /// under NATS's default payload limit (1 MiB).
 pub const USERS_PER_PUBLISH: usize = 8192;
 
+/// Deliveries waiting to be published, at most, so that an outage cannot exhaust memory: while
+/// NATS is away they pile up here, and past this many the newest are dropped (logged). In an
+/// outage every node lost the bus and closes its sessions once it is back, so clients catch up;
+/// a bus merely slower than the load would lose those pushes for other nodes' clients.
+pub const MAX_WAITING_PUBLISHES: usize = 65_536;
+
 /// Why the cluster bus could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -39,7 +45,9 @@ pub enum ClusterError {
 pub struct NatsBus {
     hub: Arc<Hub>,
     node: Arc<str>,
-    outgoing: mpsc::UnboundedSender<Vec<u8>>,
+    outgoing: mpsc::Sender<Vec<u8>>,
+    /// Whether deliveries are being dropped (logged once per run of drops).
+    dropping: AtomicBool,
     nodes: nodes::Nodes,
 }
 
@@ -87,7 +95,7 @@ impl NatsBus {
             .await
             .map_err(|e| failed(e.to_string()))?;
         let node: Arc<str> = node.into();
-        let (outgoing, mut queue) = mpsc::unbounded_channel::<Vec<u8>>();
+        let (outgoing, mut queue) = mpsc::channel::<Vec<u8>>(MAX_WAITING_PUBLISHES);
         let publisher = client.clone();
         tokio::spawn(async move {
             while let Some(payload) = queue.recv().await {
@@ -114,6 +122,7 @@ impl NatsBus {
             hub,
             node,
             outgoing,
+            dropping: AtomicBool::new(false),
             nodes,
         })
     }
@@ -156,10 +165,21 @@ impl Bus for NatsBus {
         self.hub.deliver(&delivery);
         for payload in wire::encode(&self.node, &delivery) {
             match payload {
-                Ok(payload) => {
-                    // The publisher task lives as long as the process.
-                    let _ = self.outgoing.send(payload);
-                }
+                Ok(payload) => match self.outgoing.try_send(payload) {
+                    Ok(()) => {
+                        if self.dropping.swap(false, Ordering::Relaxed) {
+                            tracing::info!("publishing deliveries to the other nodes again");
+                        }
+                    }
+                    Err(_) => {
+                        if !self.dropping.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(
+                                waiting = MAX_WAITING_PUBLISHES,
+                                "too many deliveries wait for the bus; dropping new ones"
+                            );
+                        }
+                    }
+                },
                 Err(e) => tracing::error!(error = %e, "cannot encode a delivery for the bus"),
             }
         }
