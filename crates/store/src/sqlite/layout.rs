@@ -16,7 +16,7 @@ use crate::{StoreError, StoreResult};
 
 /// Most delta rows a message keeps before they are folded into its readers blob: a read of the
 /// message merges at most this many small bitmaps.
-const MAX_DELTAS: u32 = 16;
+const MAX_DELTAS: u32 = 15;
 
 /// Delta bytes a message may always keep; beyond it, at most as many as its readers blob holds,
 /// so deltas never more than double the stored state.
@@ -34,7 +34,7 @@ impl DeltaRows {
     /// Whether one more delta of `added_bytes`, beside a readers blob of `readers_bytes`, would
     /// be more than a message may keep: then the blob is rewritten instead ([`fold`]).
     pub(super) fn full_for(&self, added_bytes: usize, readers_bytes: usize) -> bool {
-        self.count + 1 >= MAX_DELTAS
+        self.count + 1 > MAX_DELTAS
             || self.bytes + added_bytes > readers_bytes.max(DELTA_BYTES_FLOOR)
     }
 }
