@@ -32,6 +32,21 @@ impl ScratchDatabase {
         })
     }
 
+    /// The database `TIDINGS_TEST_STORE` asks the service and server tests to run on: none when
+    /// it is unset or empty (they use SQLite), else one on the PostgreSQL server it names.
+    /// Panics, naming the variable, when that server cannot be used.
+    pub async fn for_test_store() -> Option<Self> {
+        let server = std::env::var("TIDINGS_TEST_STORE").ok()?;
+        if server.is_empty() {
+            return None;
+        }
+        Some(
+            Self::create(&server)
+                .await
+                .unwrap_or_else(|e| panic!("TIDINGS_TEST_STORE={server}: {e}")),
+        )
+    }
+
     /// Creates an empty database named `tidings_scratch_<random>` with the rights of
     /// `admin_url` (a URL whose user may create databases).
     pub async fn create(admin_url: &str) -> StoreResult<Self> {

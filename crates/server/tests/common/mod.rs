@@ -34,14 +34,7 @@ pub struct TestData {
 impl TestData {
     /// An empty data directory, and an empty database when `TIDINGS_TEST_STORE` asks for one.
     pub async fn new() -> Self {
-        let database = match std::env::var("TIDINGS_TEST_STORE") {
-            Ok(server) if !server.is_empty() => Some(
-                ScratchDatabase::create(&server)
-                    .await
-                    .unwrap_or_else(|e| panic!("TIDINGS_TEST_STORE={server}: {e}")),
-            ),
-            _ => None,
-        };
+        let database = ScratchDatabase::for_test_store().await;
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
             database,

@@ -30,14 +30,7 @@ impl TestData {
     /// An empty store of the engine `TIDINGS_TEST_STORE` asks for (SQLite when unset).
     async fn open() -> (Arc<dyn tidings_store::Store>, Self) {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let database = match std::env::var("TIDINGS_TEST_STORE") {
-            Ok(server) if !server.is_empty() => Some(
-                ScratchDatabase::create(&server)
-                    .await
-                    .unwrap_or_else(|e| panic!("TIDINGS_TEST_STORE={server}: {e}")),
-            ),
-            _ => None,
-        };
+        let database = ScratchDatabase::for_test_store().await;
         let url = match &database {
             Some(database) => StoreUrl::Postgres(database.url().to_owned()),
             None => StoreUrl::Sqlite(dir.path().join("tidings.db")),
