@@ -5,10 +5,14 @@
 //! Needs `nats-server` on the PATH (`.ci/run` installs Debian's) and PostgreSQL
 //! (`TIDINGS_TEST_PG`, default the local server).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use std::ffi::OsStr;
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use common::{KillOnDrop, SDKAPPID, Serving, serve, sig};
 
 use tidings_sdk::{
     Client, ClientOptions, CreateGroupParams, Events, GroupMemberSpec, GroupRole,
@@ -16,19 +20,7 @@ use tidings_sdk::{
 };
 use tidings_store::scratch::ScratchDatabase;
 
-const KEY: &str = "cluster-test-key";
-const SDKAPPID: u64 = 1_400_000_000;
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A child process killed when the test ends, passing or failing.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -38,13 +30,13 @@ fn free_port() -> u16 {
 }
 
 /// A NATS server of the test's own on a free port.
-fn start_nats() -> (Process, String) {
+fn start_nats() -> (KillOnDrop, String) {
     let port = free_port();
     (start_nats_on(port), format!("nats://127.0.0.1:{port}"))
 }
 
 /// A NATS server of the test's own on `port` (again, after a restart).
-fn start_nats_on(port: u16) -> Process {
+fn start_nats_on(port: u16) -> KillOnDrop {
     let child = Command::new("nats-server")
         .args(["-a", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
@@ -59,34 +51,26 @@ fn start_nats_on(port: u16) -> Process {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Process(child)
+    KillOnDrop(child)
 }
 
-/// Starts node `node` of the cluster and returns it with its WebSocket URL.
-fn start_node(node: &str, store: &str, bus: &str, data_dir: &std::path::Path) -> (Process, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--secret-key", KEY])
-        .args(["--store", store, "--bus", bus, "--node-id", node])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tidings starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let banner = lines
-        .by_ref()
-        .map(|line| line.expect("readable"))
-        .find(|line| line.contains("listening on http://"))
-        .unwrap_or_else(|| panic!("node {node} printed no banner"));
-    let address = banner
-        .rsplit("http://")
-        .next()
-        .expect("address")
-        .trim()
-        .to_owned();
-    std::thread::spawn(move || lines.for_each(drop));
-    (Process(child), format!("ws://{address}/ws"))
+/// Starts node `node` of the cluster.
+fn start_node(node: &str, store: &str, bus: &str, data_dir: &std::path::Path) -> Serving {
+    let flags = [
+        "--store",
+        store,
+        "--bus",
+        bus,
+        "--node-id",
+        node,
+        "--data-dir",
+    ];
+    serve(
+        flags
+            .map(OsStr::new)
+            .into_iter()
+            .chain([data_dir.as_os_str()]),
+    )
 }
 
 async fn connect(url: &str, user: &str) -> (Client, Events) {
@@ -95,12 +79,7 @@ async fn connect(url: &str, user: &str) -> (Client, Events) {
 
 /// Connects to the first of `urls`, failing over to the others.
 async fn connect_failing_over(urls: &[&str], user: &str) -> (Client, Events) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs();
-    let sig = tidings_usersig::generate(SDKAPPID, KEY, user, 3600, now as i64);
-    let options = ClientOptions::new(urls[0], user, sig).fallback_urls(urls[1..].to_vec());
+    let options = ClientOptions::new(urls[0], user, sig(user)).fallback_urls(urls[1..].to_vec());
     Client::connect_with(options)
         .await
         .unwrap_or_else(|e| panic!("{user} connects to {urls:?}: {e}"))
@@ -109,11 +88,7 @@ async fn connect_failing_over(urls: &[&str], user: &str) -> (Client, Events) {
 /// REST `query_online_status` on the node of WebSocket URL `ws_url`: each user's status.
 async fn online_status(ws_url: &str, users: &[&str]) -> Vec<String> {
     let http = ws_url.replace("ws://", "http://").replace("/ws", "");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs();
-    let sig = tidings_usersig::generate(SDKAPPID, KEY, "administrator", 3600, now as i64);
+    let sig = sig("administrator");
     let url = format!(
         "{http}/v4/openim/query_online_status?sdkappid={SDKAPPID}&identifier=administrator\
          &usersig={sig}&random=1&contenttype=json"
@@ -158,12 +133,12 @@ async fn users_on_three_nodes_exchange_messages_and_receipts_as_on_one() {
     let dirs: Vec<_> = (0..3)
         .map(|_| tempfile::tempdir().expect("temp dir"))
         .collect();
-    let nodes: Vec<(Process, String)> = ["n1", "n2", "n3"]
+    let nodes: Vec<Serving> = ["n1", "n2", "n3"]
         .iter()
         .zip(&dirs)
         .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
         .collect();
-    let url = |i: usize| nodes[i].1.clone();
+    let url = |i: usize| nodes[i].url.clone();
     let (alice, mut alice_events) = connect(&url(0), "alice").await;
     let (bob, mut bob_events) = connect(&url(1), "bob").await;
     let (carol, mut carol_events) = connect(&url(2), "carol").await;
@@ -329,13 +304,13 @@ async fn sends_are_kept_while_the_bus_is_down_and_clients_catch_up_when_it_is_ba
     let dirs: Vec<_> = (0..2)
         .map(|_| tempfile::tempdir().expect("temp dir"))
         .collect();
-    let nodes: Vec<(Process, String)> = ["n1", "n2"]
+    let nodes: Vec<Serving> = ["n1", "n2"]
         .iter()
         .zip(&dirs)
         .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
         .collect();
-    let (alice, _alice_events) = connect(&nodes[0].1, "alice").await;
-    let (bob, mut bob_events) = connect(&nodes[1].1, "bob").await;
+    let (alice, _alice_events) = connect(&nodes[0].url, "alice").await;
+    let (bob, mut bob_events) = connect(&nodes[1].url, "bob").await;
 
     drop(nats);
     // Stored and acknowledged although no push can cross to bob's node now.
@@ -384,20 +359,20 @@ async fn clients_of_a_killed_node_carry_on_on_another_with_nothing_acknowledged_
     let dirs: Vec<_> = (0..3)
         .map(|_| tempfile::tempdir().expect("temp dir"))
         .collect();
-    let mut nodes: Vec<(Process, String)> = ["n1", "n2", "n3"]
+    let mut nodes: Vec<Serving> = ["n1", "n2", "n3"]
         .iter()
         .zip(&dirs)
         .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
         .collect();
-    let urls: Vec<String> = nodes.iter().map(|(_, url)| url.clone()).collect();
+    let urls: Vec<String> = nodes.iter().map(|node| node.url.clone()).collect();
     let (alice, mut alice_events) =
         connect_failing_over(&[&urls[0], &urls[1], &urls[2]], "alice").await;
     let (bob, mut bob_events) = connect(&urls[1], "bob").await;
     let before = alice.send_text("bob", "before").await.expect("sent");
 
     // SIGKILL: no close frame, no draining.
-    nodes[0].0.0.kill().expect("node 1 killed");
-    let _ = nodes[0].0.0.wait();
+    nodes[0].process.0.kill().expect("node 1 killed");
+    let _ = nodes[0].process.0.wait();
     next_event(&mut alice_events, |e| {
         matches!(e, SdkEvent::ConnectionLost { .. }).then_some(())
     })
