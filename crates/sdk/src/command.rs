@@ -38,6 +38,8 @@ pub(crate) enum Kind {
     Login(LoginParams),
     /// Logging out: a later connection loss is not repaired.
     Logout,
+    /// Sending a message: the stored message takes its place in its conversation's order.
+    Send,
 }
 
 /// State shared by the client handles and the connection task.
@@ -65,12 +67,14 @@ impl Kind {
     /// The kind of a request for `method` with encoded `params`.
     pub(crate) fn of(method: &str, params: &Value) -> Self {
         use tidings_proto::Method as _;
-        use tidings_proto::methods::{Login, Logout};
+        use tidings_proto::methods::{Login, Logout, SendMessage};
         if method == Login::NAME {
             // Parameters that do not parse are refused by the server: nothing to remember.
             serde_json::from_value(params.clone()).map_or(Self::Normal, Self::Login)
         } else if method == Logout::NAME {
             Self::Logout
+        } else if method == SendMessage::NAME {
+            Self::Send
         } else {
             Self::Normal
         }
@@ -97,7 +101,11 @@ mod tests {
             Kind::Normal
         ));
         assert!(matches!(Kind::of("logout", &json!({})), Kind::Logout));
-        assert!(matches!(Kind::of("sendMessage", &json!({})), Kind::Normal));
+        assert!(matches!(Kind::of("sendMessage", &json!({})), Kind::Send));
+        assert!(matches!(
+            Kind::of("getConversation", &json!({})),
+            Kind::Normal
+        ));
     }
 
     #[test]

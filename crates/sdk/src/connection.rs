@@ -1,5 +1,6 @@
-//! The background task that owns the socket: sends requests, routes responses, forwards pushes,
-//! pings, and reconnects after a drop.
+//! The background task that owns the socket: sends requests, routes responses, forwards pushes
+//! (new messages through their per-conversation order, filling gaps from history), pings, and
+//! reconnects after a drop.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -9,10 +10,13 @@ use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize as _;
+use serde_json::Value;
 use tidings_proto::methods::{
-    ConversationListParams, ConversationListResult, GetConversationList, LoginParams,
+    C2cHistoryParams, ConversationListParams, ConversationListResult, GetC2cHistoryMessageList,
+    GetConversationList, GetGroupHistoryMessageList, GroupHistoryParams, LoginParams,
 };
-use tidings_proto::{MAX_LIST_PAGE, Method, Push, Response};
+use tidings_proto::{MAX_LIST_PAGE, Message, Method, Push, Response};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::{Bytes, Message as WsMessage};
@@ -21,6 +25,7 @@ use crate::backoff::Backoff;
 use crate::catch_up::CatchUp;
 use crate::command::{Command, Kind, Outgoing, Reply, Shared};
 use crate::handshake::{self, Ws};
+use crate::ordering::{Fill, MessageOrder, Released};
 use crate::wire::{self, Incoming};
 use crate::{ClientOptions, SdkError, SdkEvent};
 
@@ -35,8 +40,13 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 enum Pending {
     /// A client call.
     Call { kind: Kind, reply: Reply },
-    /// A `getConversationList` page of the catch-up after a reconnect.
+    /// A `getConversationList` page of the catch-up after logging in or reconnecting.
     CatchUpPage,
+    /// A history page that fills a gap in a conversation's messages.
+    Fill {
+        conversation_id: String,
+        below_seq: u64,
+    },
 }
 
 /// How a session ended.
@@ -61,6 +71,13 @@ pub(crate) struct Connection {
     queue: VecDeque<Outgoing>,
     logged_in: bool,
     catch_up: Option<CatchUp>,
+    /// Whether the catch-up in progress follows a reconnect (and is announced to the app) rather
+    /// than the first login (which only sets where each conversation's messages start).
+    catch_up_announced: bool,
+    /// Whether every page of the catch-up in progress was received.
+    catch_up_whole: bool,
+    /// New messages in per-conversation order.
+    order: MessageOrder,
     close_waiters: Vec<oneshot::Sender<()>>,
     /// Index in `options.urls` of the node tried next.
     url_index: usize,
@@ -77,6 +94,7 @@ impl Connection {
         shared: Arc<Shared>,
         ws: Ws,
     ) {
+        let order = MessageOrder::new(options.gap_wait);
         let connection = Self {
             options,
             credentials,
@@ -87,7 +105,10 @@ impl Connection {
             pending: HashMap::new(),
             queue: VecDeque::new(),
             logged_in: true,
-            catch_up: None,
+            catch_up: Some(CatchUp::default()),
+            catch_up_announced: false,
+            catch_up_whole: true,
+            order,
             close_waiters: Vec::new(),
             url_index: 0,
         };
@@ -102,6 +123,7 @@ impl Connection {
             };
             tracing::info!(%reason, "connection lost");
             self.fail_pending(&SdkError::Disconnected);
+            self.order.fills_lost(Instant::now());
             self.catch_up = None;
             self.emit(SdkEvent::ConnectionLost { reason });
             if !self.logged_in {
@@ -114,6 +136,8 @@ impl Connection {
                 Ok(new_ws) => {
                     ws = new_ws;
                     self.catch_up = Some(CatchUp::default());
+                    self.catch_up_announced = true;
+                    self.catch_up_whole = true;
                 }
                 Err(reason) => break reason,
             }
@@ -146,6 +170,12 @@ impl Connection {
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
         loop {
+            if self.logged_in
+                && let Err(reason) = self.send_fills(sink).await
+            {
+                return End::Lost(reason);
+            }
+            let fill_due = self.order.next_due();
             tokio::select! {
                 command = self.commands.recv() => match command {
                     None => return End::Stop(SdkError::Closed),
@@ -183,6 +213,7 @@ impl Connection {
                         WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => {}
                     }
                 }
+                () = tokio::time::sleep_until(fill_due.unwrap_or_else(Instant::now)), if fill_due.is_some() => {}
                 _ = ping.tick() => {
                     if last_heard.elapsed() >= period * 2 {
                         return End::Lost("the server stopped answering pings".into());
@@ -231,6 +262,36 @@ impl Connection {
 
     fn on_push(&mut self, push: Push) -> Option<End> {
         let event = SdkEvent::from_push(push);
+        let me = self.credentials.user_id.as_str();
+        let left_group = match &event {
+            SdkEvent::MemberLeave(leave) if leave.member.user_id == me => Some(&leave.group_id),
+            SdkEvent::MemberKicked(kicked)
+                if kicked.member_list.iter().any(|m| m.user_id == me) =>
+            {
+                Some(&kicked.group_id)
+            }
+            SdkEvent::GroupDismissed(dismissed) => Some(&dismissed.group_id),
+            _ => None,
+        };
+        let joined_group = match &event {
+            SdkEvent::MemberEnter(enter) if enter.member_list.iter().any(|m| m.user_id == me) => {
+                Some(&enter.group_id)
+            }
+            SdkEvent::MemberInvited(invited)
+                if invited.member_list.iter().any(|m| m.user_id == me) =>
+            {
+                Some(&invited.group_id)
+            }
+            _ => None,
+        };
+        if let Some(group) = joined_group {
+            self.order.joined(&format!("group_{group}"));
+        }
+        if let Some(group) = left_group {
+            // Messages held for a gap were sent while the user was a member: hand them over.
+            let released = self.order.forget(&format!("group_{group}"));
+            self.emit_released(released);
+        }
         let end = match &event {
             SdkEvent::KickedOffline(kicked) => Some(End::Stop(SdkError::KickedOffline {
                 reason: kicked.reason.clone(),
@@ -242,10 +303,97 @@ impl Connection {
                 }
                 None
             }
+            SdkEvent::RecvNewMessage(message) => {
+                let released = self.order.offer(message.clone(), Instant::now());
+                self.emit_released(released);
+                return None;
+            }
             _ => None,
         };
         self.emit(event);
         end
+    }
+
+    /// Hands messages (and gaps) over to the app in the order the ordering released them.
+    fn emit_released(&self, released: Vec<Released>) {
+        for item in released {
+            self.emit(match item {
+                Released::Message(message) => SdkEvent::RecvNewMessage(message),
+                Released::Gap {
+                    conversation_id,
+                    first_seq,
+                    last_seq,
+                } => SdkEvent::MessageGap {
+                    conversation_id,
+                    first_seq,
+                    last_seq,
+                },
+            });
+        }
+    }
+
+    /// Sends the history requests of the gaps that waited long enough.
+    async fn send_fills(&mut self, sink: &mut Sink) -> Result<(), String> {
+        for fill in self.order.take_due(Instant::now()) {
+            let Fill {
+                conversation_id,
+                below_seq,
+                before_msg_id,
+                count,
+            } = fill;
+            let last_msg_id = Some(before_msg_id);
+            let request = if let Some(group_id) = conversation_id.strip_prefix("group_") {
+                let params = GroupHistoryParams {
+                    group_id: group_id.to_owned(),
+                    count,
+                    last_msg_id,
+                };
+                serde_json::to_value(params).map(|p| (GetGroupHistoryMessageList::NAME, p))
+            } else {
+                let user_id = conversation_id.strip_prefix("c2c_").unwrap_or_default();
+                let params = C2cHistoryParams {
+                    user_id: user_id.to_owned(),
+                    count,
+                    last_msg_id,
+                };
+                serde_json::to_value(params).map(|p| (GetC2cHistoryMessageList::NAME, p))
+            };
+            let id = self.ids.fetch_add(1, Ordering::Relaxed);
+            let frame = request
+                .map_err(|e| e.to_string())
+                .and_then(|(method, params)| {
+                    wire::encode_request(id, method, params).map_err(|e| e.to_string())
+                })?;
+            tracing::debug!(conversation = %conversation_id, below_seq, count, "filling a gap from history");
+            self.pending.insert(
+                id,
+                Pending::Fill {
+                    conversation_id,
+                    below_seq,
+                },
+            );
+            sink.send(WsMessage::text(frame))
+                .await
+                .map_err(|e| format!("cannot send a history request: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Takes in the history page of a fill.
+    fn on_fill(&mut self, conversation_id: &str, below_seq: u64, response: Response) {
+        let page = wire::response_result(response)
+            .and_then(|data| wire::decode_output::<Vec<Message>>("history", data));
+        let history = match page {
+            Ok(page) => Some(page),
+            Err(e) => {
+                tracing::warn!(conversation = %conversation_id, error = %e, "history cannot fill a gap");
+                None
+            }
+        };
+        let released = self
+            .order
+            .filled(conversation_id, below_seq, history, Instant::now());
+        self.emit_released(released);
     }
 
     /// Routes a response; fails only when a follow-up request cannot be sent.
@@ -261,13 +409,24 @@ impl Connection {
             }
             Some(Pending::Call { kind, reply }) => {
                 let result = wire::response_result(response);
-                if result.is_ok() {
+                if let Ok(data) = &result {
                     match kind {
                         Kind::Login(credentials) => {
+                            let other_user = credentials.user_id != self.credentials.user_id;
                             self.credentials = credentials;
                             self.logged_in = true;
+                            if other_user {
+                                // Another user's conversations: start over, from their list.
+                                self.order = MessageOrder::new(self.options.gap_wait);
+                                self.catch_up = Some(CatchUp::default());
+                                self.catch_up_announced = false;
+                                self.catch_up_whole = true;
+                                let _ = reply.send(result);
+                                return self.request_page(sink).await;
+                            }
                         }
                         Kind::Logout => self.logged_in = false,
+                        Kind::Send => self.on_sent(data),
                         Kind::Normal => {}
                     }
                 }
@@ -276,6 +435,25 @@ impl Connection {
                 Ok(())
             }
             Some(Pending::CatchUpPage) => self.on_page(sink, response).await,
+            Some(Pending::Fill {
+                conversation_id,
+                below_seq,
+            }) => {
+                self.on_fill(&conversation_id, below_seq, response);
+                Ok(())
+            }
+        }
+    }
+
+    /// An own message was stored: it takes its place in its conversation's order (its push may
+    /// come later, or not at all on a session that lost it), so it is no gap for the next one.
+    fn on_sent(&mut self, data: &Value) {
+        match Message::deserialize(data) {
+            Ok(message) => {
+                let released = self.order.offer(message, Instant::now());
+                self.emit_released(released);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read a sent message"),
         }
     }
 
@@ -290,7 +468,8 @@ impl Connection {
         let more = match page {
             Ok(page) => catch_up.apply_page(page),
             Err(e) => {
-                tracing::warn!(error = %e, "cannot fetch every conversation after reconnecting");
+                tracing::warn!(error = %e, "cannot fetch every conversation");
+                self.catch_up_whole = false;
                 false
             }
         };
@@ -298,8 +477,15 @@ impl Connection {
             return self.request_page(sink).await;
         }
         if let Some(catch_up) = self.catch_up.take() {
-            self.emit(SdkEvent::ConversationChanged(catch_up.finish()));
-            self.emit(SdkEvent::Reconnected);
+            let conversations = catch_up.finish();
+            let released = self
+                .order
+                .catch_up(&conversations, self.catch_up_whole, Instant::now());
+            if self.catch_up_announced {
+                self.emit(SdkEvent::ConversationChanged(conversations));
+                self.emit(SdkEvent::Reconnected);
+            }
+            self.emit_released(released);
         }
         Ok(())
     }
@@ -386,7 +572,7 @@ impl Connection {
                 kind: Kind::Normal,
                 reply,
             } => !reply.is_closed(),
-            Pending::Call { .. } | Pending::CatchUpPage => true,
+            Pending::Call { .. } | Pending::CatchUpPage | Pending::Fill { .. } => true,
         });
     }
 

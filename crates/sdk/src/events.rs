@@ -24,9 +24,29 @@ use tokio::sync::mpsc;
 )]
 pub enum SdkEvent {
     /// `onRecvNewMessage`: a new message in one of the user's conversations, including the user's
-    /// own messages (from this and other devices). De-duplicate by `msg_id`: after a reconnect a
-    /// message may arrive both here and in history fetched for [`SdkEvent::ConversationChanged`].
+    /// own messages (from this and other devices, and the ones this client sent).
+    ///
+    /// Within a conversation, messages come in `seq` order, each once: a message whose
+    /// predecessors have not arrived is held for [`crate::ClientOptions::gap_wait`], then the
+    /// missing ones are fetched from history and handed over first. What history does not have
+    /// is reported as [`SdkEvent::MessageGap`]. After a reconnect, the messages of tracked
+    /// conversations that arrived meanwhile follow [`SdkEvent::Reconnected`] here (up to 100 per
+    /// conversation). `onlineUserOnly` messages (`seq` 0) are not stored and have no place in
+    /// the order: they are handed over as they arrive, and are lost while disconnected.
     RecvNewMessage(Message),
+    /// Messages `first_seq..=last_seq` of a conversation will not be delivered as
+    /// [`SdkEvent::RecvNewMessage`]: they were missed and history does not have them (deleted,
+    /// or not visible to this user), or a reconnect found more than 100 missed messages in the
+    /// conversation (the older ones are reported here; load them with the history methods if
+    /// the app shows them). Messages after the gap follow.
+    MessageGap {
+        /// `c2c_<userID>` or `group_<groupID>`.
+        conversation_id: String,
+        /// The first `seq` not delivered.
+        first_seq: u64,
+        /// The last `seq` not delivered.
+        last_seq: u64,
+    },
     /// `onConversationChanged`: conversations whose unread count or last message changed. After a
     /// reconnect the client emits it once with *every* conversation (just before
     /// [`SdkEvent::Reconnected`]).
@@ -62,8 +82,10 @@ pub enum SdkEvent {
         reason: String,
     },
     /// The client reconnected and logged in again, and has emitted
-    /// [`SdkEvent::ConversationChanged`] with every conversation: refresh the history of those
-    /// whose last message changed while the connection was down.
+    /// [`SdkEvent::ConversationChanged`] with every conversation. The messages that conversations
+    /// followed before received meanwhile come next as [`SdkEvent::RecvNewMessage`] (the newest
+    /// 100 per conversation; older ones are reported as [`SdkEvent::MessageGap`]). Conversations
+    /// new to this client show their latest state in the `ConversationChanged` list only.
     Reconnected,
     /// A push this SDK version does not know, or whose payload it cannot decode; passed on as
     /// received so that nothing is lost.

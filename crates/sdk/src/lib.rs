@@ -29,7 +29,11 @@
 //!         }
 //!         SdkEvent::RecvMessageReadReceipts(receipts) => {
 //!             for receipt in receipts {
-//!                 println!("{} read: {}", receipt.msg_id, receipt.is_peer_read);
+//!                 if receipt.group_id.is_empty() {
+//!                     println!("{} read by {}: {}", receipt.msg_id, receipt.user_id, receipt.is_peer_read);
+//!                 } else {
+//!                     println!("{}: {} read, {} not", receipt.msg_id, receipt.read_count, receipt.unread_count);
+//!                 }
 //!             }
 //!         }
 //!         SdkEvent::ConnectionLost { reason } => println!("reconnecting ({reason})"),
@@ -48,9 +52,23 @@
 //! connection silent for two intervals as lost. When the connection drops, the client emits
 //! [`SdkEvent::ConnectionLost`], reconnects with exponential backoff (100 ms doubling to 5 s),
 //! logs in again with the same UserSig, then emits [`SdkEvent::ConversationChanged`] with every
-//! conversation followed by [`SdkEvent::Reconnected`], so an application can refresh the history
-//! of the conversations that changed meanwhile. Calls in flight when the connection dropped fail
+//! conversation followed by [`SdkEvent::Reconnected`], and then the messages missed meanwhile
+//! (see below). Calls in flight when the connection dropped fail
 //! with [`SdkError::Disconnected`]; calls made while reconnecting wait for the new session.
+//!
+//! # Message order
+//!
+//! Within each conversation, [`SdkEvent::RecvNewMessage`] hands messages over in `seq` order,
+//! each once, even where pushes arrive out of order or are lost (senders on different nodes of
+//! a cluster, a node that lost its bus). The client follows every conversation from the
+//! conversation list it reads after each login; a message whose predecessors have not arrived
+//! waits for them ([`ClientOptions::gap_wait`]), then they are fetched from history and handed
+//! over first. Messages history no longer has are reported as [`SdkEvent::MessageGap`]. After a
+//! reconnect, the messages a followed conversation received meanwhile follow
+//! [`SdkEvent::Reconnected`] (the newest 100 per conversation; older ones as a gap). The client's
+//! own sent messages take their place too (they are handed over once, from the `sendMessage`
+//! answer or its echo, whichever comes first). `onlineUserOnly` messages are not stored and are
+//! handed over as they arrive. `docs/protocol.md` §14.1 has the server's side and the bounds.
 //!
 //! The client stops for good, ending the event stream and failing every call, after
 //! [`Client::close`], after [`SdkEvent::KickedOffline`] or [`SdkEvent::UserSigExpired`], when
@@ -72,6 +90,7 @@ mod error;
 mod events;
 mod handshake;
 mod options;
+mod ordering;
 mod wire;
 
 pub use client::Client;

@@ -26,6 +26,7 @@ pub struct ClientOptions {
     pub(crate) backoff_initial: Duration,
     pub(crate) backoff_max: Duration,
     pub(crate) auto_reconnect: bool,
+    pub(crate) gap_wait: Duration,
 }
 
 impl ClientOptions {
@@ -37,6 +38,8 @@ impl ClientOptions {
     pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_millis(100);
     /// Default longest reconnect delay: 5 s.
     pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5);
+    /// Default [`ClientOptions::gap_wait`]: 500 ms.
+    pub const DEFAULT_GAP_WAIT: Duration = Duration::from_millis(500);
 
     /// Options for logging in as `user_id` with `user_sig` at `url` (e.g.
     /// `ws://127.0.0.1:8080/ws`), with every knob at its default.
@@ -54,6 +57,7 @@ impl ClientOptions {
             backoff_initial: Self::DEFAULT_BACKOFF_INITIAL,
             backoff_max: Self::DEFAULT_BACKOFF_MAX,
             auto_reconnect: true,
+            gap_wait: Self::DEFAULT_GAP_WAIT,
         }
     }
 
@@ -86,6 +90,16 @@ impl ClientOptions {
     /// [`crate::SdkError::Disconnected`].
     pub fn auto_reconnect(mut self, enabled: bool) -> Self {
         self.auto_reconnect = enabled;
+        self
+    }
+
+    /// How long a message whose predecessors in its conversation have not arrived waits for
+    /// them (a push overtaken by a later one, e.g. from another node of a cluster) before the
+    /// client fetches them from history. Messages of that conversation after it wait too; other
+    /// conversations do not. A longer wait asks history less often when pushes are merely late;
+    /// a shorter one delays a conversation less when a push was lost.
+    pub fn gap_wait(mut self, wait: Duration) -> Self {
+        self.gap_wait = wait;
         self
     }
 
@@ -133,6 +147,7 @@ impl fmt::Debug for ClientOptions {
             .field("backoff_initial", &self.backoff_initial)
             .field("backoff_max", &self.backoff_max)
             .field("auto_reconnect", &self.auto_reconnect)
+            .field("gap_wait", &self.gap_wait)
             .finish()
     }
 }

@@ -1001,6 +1001,14 @@ async fn sdk_reconnects_after_a_server_restart_and_catches_up() {
             .any(|e| matches!(e, SdkEvent::ConnectionLost { .. })),
         "failed attempts are not reported as new losses: {catch_up:#?}"
     );
+    // Then the SDK hands over what was missed, each conversation's in order: the C2C messages,
+    // and the group's, which was joined while connected and had no message before.
+    let mut missed = recv_messages(&mut bob_events, 4).await;
+    missed.sort_by_key(|m| m.group_id.is_some());
+    assert_eq!(
+        ids(&missed),
+        [&away[0], &away[1], &away[2], &group_away].map(|m| m.msg_id.as_str())
+    );
 
     let waited = waiting
         .await
