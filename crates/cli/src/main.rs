@@ -1,10 +1,11 @@
 //! The `tidings` command: run the server, make UserSigs, run benchmarks.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use tidings_server::{Config, Server};
 
 // glibc's malloc took a fifth of the CPU of a receipt storm, much of it in arena locks: buffers
@@ -76,16 +77,33 @@ struct ServeArgs {
     /// can sign in as any user.
     #[arg(long, env = "TIDINGS_DEMO_PUBLIC", value_parser = clap::builder::FalseyValueParser::new())]
     demo_public: bool,
+    /// Log lines as text (colours only on a terminal) or as one JSON object each, for log
+    /// collectors; with json, the start-up banner is a JSON line too.
+    #[arg(long, env = "TIDINGS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// How `tidings serve` writes its log lines (to stdout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Args)]
 struct UsersigArgs {
-    /// The application's SDKAppID.
-    #[arg(long, env = "TIDINGS_SDKAPPID")]
+    /// The application's SDKAppID [default: 1400000000, the server's default].
+    #[arg(long, env = "TIDINGS_SDKAPPID", default_value_t = Config::default().sdkappid)]
     sdkappid: u64,
-    /// The signing key.
+    /// The signing key; without it, the key the server generated into the data directory.
     #[arg(long, env = "TIDINGS_SECRET_KEY", hide_env_values = true)]
-    secret_key: String,
+    secret_key: Option<String>,
+    /// The server's data directory, whose secret.key is read when no --secret-key is given
+    /// [default: ./tidings-data].
+    #[arg(long, env = "TIDINGS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// The user the UserSig is for.
     #[arg(long)]
     user: String,
@@ -151,23 +169,47 @@ fn main() -> Result<()> {
         }
         Command::Bench(args) => tidings_bench::main(args),
         Command::Usersig(args) => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_secs();
-            let now = i64::try_from(now)?;
-            println!(
-                "{}",
-                tidings_usersig::generate(
-                    args.sdkappid,
-                    &args.secret_key,
-                    &args.user,
-                    args.expire,
-                    now
-                )
-            );
+            if let Err(e) = usersig(&args) {
+                eprintln!("tidings: {}", one_line(&e));
+                std::process::exit(1);
+            }
             Ok(())
         }
     }
+}
+
+/// Prints a UserSig, signed with --secret-key or the data directory's generated key.
+fn usersig(args: &UsersigArgs) -> Result<()> {
+    let key = match &args.secret_key {
+        Some(key) => key.clone(),
+        None => {
+            let data_dir = args
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| Config::default().data_dir);
+            let path = data_dir.join("secret.key");
+            let key = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "cannot read the secret key {} (give --data-dir of the server, or --secret-key)",
+                    path.display()
+                )
+            })?;
+            let key = key.trim().to_owned();
+            if key.is_empty() {
+                bail!("the secret key file {} is empty", path.display());
+            }
+            key
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let now = i64::try_from(now)?;
+    println!(
+        "{}",
+        tidings_usersig::generate(args.sdkappid, &key, &args.user, args.expire, now)
+    );
+    Ok(())
 }
 
 /// The error and its causes on one line, each cause once (many messages already quote their
@@ -186,12 +228,20 @@ fn one_line(error: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
+/// Logs to stdout: text with colours only when stdout is a terminal (escape codes in a file or
+/// a collector are noise), or JSON lines.
+fn init_logging(format: LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stdout().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
+}
+
 fn serve(args: &ServeArgs) -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    init_logging(args.log_format);
     let config = args.config()?;
     // The server sizes its connection caps to the open-file limit: use all the hard limit allows.
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
@@ -199,12 +249,8 @@ fn serve(args: &ServeArgs) -> Result<()> {
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let server = Server::open(&config).await?;
-        if config.demo {
-            tidings_server::seed_demo(server.state())
-                .await
-                .context("cannot create the demo users and group")?;
-        }
+        // The ports first: a start that cannot listen fails before it touches the data
+        // directory.
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -218,86 +264,225 @@ fn serve(args: &ServeArgs) -> Result<()> {
             None => None,
         };
         let metrics_address = metrics.as_ref().map(|m| m.local_addr()).transpose()?;
-        print_banner(
+        let server = Server::open(&config).await?;
+        let shutdown = shutdown_signal();
+        if config.demo {
+            tidings_server::seed_demo(server.state())
+                .await
+                .context("cannot create the demo users and group")?;
+        }
+        let banner = Banner::new(
             &config,
             &server,
             address,
             metrics_address.unwrap_or(address),
         );
+        match args.log_format {
+            LogFormat::Text => banner.print(),
+            LogFormat::Json => banner.log(),
+        }
         server
-            .serve_with_metrics(listener, metrics, shutdown_signal())
+            .serve_with_metrics(listener, metrics, shutdown)
             .await?;
         tracing::info!("stopped");
         Ok(())
     })
 }
 
-fn print_banner(config: &Config, server: &Server, address: SocketAddr, metrics: SocketAddr) {
-    let key_file = config.data_dir.join("secret.key");
-    println!("Tidings is listening on http://{address}");
-    println!("  WebSocket:  ws://{address}/ws");
-    println!("  REST API:   http://{address}/v4/");
-    println!("  health:     http://{address}/healthz   metrics: http://{metrics}/metrics");
-    println!("  Web chat: http://{address}/");
-    println!("  data dir:   {}", config.data_dir.display());
-    if let Ok(store) = config.store_config() {
-        println!("  store:      {}", store.url);
+/// What `tidings serve` tells a person at start: where it listens and how to sign in.
+struct Banner {
+    headline: String,
+    /// Label and value, printed aligned.
+    rows: Vec<(&'static str, String)>,
+    /// The command that prints a UserSig for alice with this server's key.
+    usersig_command: String,
+    demo: Option<String>,
+}
+
+impl Banner {
+    fn new(config: &Config, server: &Server, address: SocketAddr, metrics: SocketAddr) -> Self {
+        let key_file = config.data_dir.join("secret.key");
+        let mut rows = vec![
+            ("Web chat", format!("http://{address}/")),
+            ("WebSocket", format!("ws://{address}/ws")),
+            ("REST API", format!("http://{address}/v4/")),
+            ("Health", format!("http://{address}/healthz")),
+            ("Metrics", format!("http://{metrics}/metrics")),
+            ("Data dir", config.data_dir.display().to_string()),
+        ];
+        if let Ok(store) = config.store_config() {
+            rows.push(("Store", store.url.to_string()));
+        }
+        if let Some(bus) = &config.bus.url {
+            rows.push(("Bus", bus.clone()));
+        }
+        rows.push(("SDKAppID", config.sdkappid.to_string()));
+        if server.generated_key() {
+            rows.push((
+                "Secret key",
+                format!("generated into {}", key_file.display()),
+            ));
+        }
+        let sdkappid = if config.sdkappid == Config::default().sdkappid {
+            String::new()
+        } else {
+            format!(" --sdkappid {}", config.sdkappid)
+        };
+        // The key stays off the command line (shell history, `ps`): the command reads the
+        // key file, or the environment variable when the key was given to the server.
+        let usersig_command = if config.secret_key.is_some() {
+            format!(
+                "TIDINGS_SECRET_KEY=<the key> {} usersig{sdkappid} --user alice",
+                this_program()
+            )
+        } else {
+            format!(
+                "{} usersig{sdkappid} --data-dir {} --user alice",
+                this_program(),
+                shell_word(&config.data_dir.display().to_string())
+            )
+        };
+        let demo = config.demo.then(|| {
+            let users: Vec<&str> = tidings_server::DEMO_USERS
+                .iter()
+                .map(|(user_id, _)| *user_id)
+                .collect();
+            format!(
+                "Demo mode: open the web chat and sign in as any name ({} share the group \"{}\", ID {}); anyone who can reach this port can too.",
+                users.join(", "),
+                tidings_server::DEMO_GROUP_NAME,
+                tidings_server::DEMO_GROUP
+            )
+        });
+        Self {
+            headline: format!("Tidings is listening on http://{address}"),
+            rows,
+            usersig_command,
+            demo,
+        }
     }
-    if let Some(bus) = &config.bus.url {
-        println!("  bus:        {bus}");
-    }
-    println!("  SDKAppID:   {}", config.sdkappid);
-    if server.generated_key() {
-        println!("  secret key: generated into {}", key_file.display());
-    }
-    let key_hint = if config.secret_key.is_some() {
-        "<your key>".to_owned()
-    } else {
-        format!("$(cat {})", key_file.display())
-    };
-    println!("Make a UserSig for a user with:");
-    println!(
-        "  tidings usersig --sdkappid {} --secret-key {key_hint} --user alice",
-        config.sdkappid
-    );
-    if config.demo {
-        let users: Vec<&str> = tidings_server::DEMO_USERS
+
+    fn print(&self) {
+        let width = self
+            .rows
             .iter()
-            .map(|(user_id, _)| *user_id)
-            .collect();
-        println!(
-            "Demo mode: open the web chat and sign in as any name ({} share the group \"{}\"); anyone who can reach this port can too.",
-            users.join(", "),
-            tidings_server::DEMO_GROUP
+            .map(|(label, _)| label.len())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        println!("{}", self.headline);
+        for (label, value) in &self.rows {
+            println!("  {:<width$} {value}", format!("{label}:"));
+        }
+        println!("Make a UserSig for a user with:");
+        println!("  {}", self.usersig_command);
+        if let Some(demo) = &self.demo {
+            println!("{demo}");
+        }
+    }
+
+    /// The banner as one log event, for `--log-format json`.
+    fn log(&self) {
+        let value = |label: &str| {
+            self.rows
+                .iter()
+                .find(|(l, _)| *l == label)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        tracing::info!(
+            web_chat = value("Web chat"),
+            websocket = value("WebSocket"),
+            rest_api = value("REST API"),
+            health = value("Health"),
+            metrics = value("Metrics"),
+            data_dir = value("Data dir"),
+            store = value("Store"),
+            bus = value("Bus"),
+            sdkappid = value("SDKAppID"),
+            secret_key = value("Secret key"),
+            usersig_command = %self.usersig_command,
+            demo = self.demo.is_some(),
+            "{}",
+            self.headline
         );
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
+/// How to run this binary again from the current directory: its name when the shell finds
+/// this very file on PATH, else its path (relative when below the current directory, as
+/// `target/release/tidings` is under `cargo run`).
+fn this_program() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "tidings".into();
     };
+    let exe = exe.canonicalize().unwrap_or(exe);
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            dir.join("tidings")
+                .canonicalize()
+                .is_ok_and(|found| found == exe)
+        })
+    });
+    if on_path {
+        return "tidings".into();
+    }
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            exe.strip_prefix(cwd.canonicalize().unwrap_or(cwd))
+                .ok()
+                .map(Path::to_owned)
+        })
+        .unwrap_or_else(|| exe.clone());
+    shell_word(&shown.display().to_string())
+}
+
+/// `text` as one word for a POSIX shell: as is when it is plain, else single-quoted.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// Listens for SIGINT and SIGTERM from now on; the future resolves on the first of them.
+/// Called before the banner: a signal that arrives before the server's loop first waits for it
+/// must stop the server gracefully too, not by the signal's default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let listeners = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match listeners {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
+            (interrupt, terminate) => {
+                for e in [interrupt.err(), terminate.err()].into_iter().flatten() {
+                    tracing::error!(error = %e, "cannot listen for SIGINT and SIGTERM");
+                }
                 std::future::pending::<()>().await;
             }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+        #[cfg(not(unix))]
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }

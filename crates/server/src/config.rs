@@ -235,6 +235,18 @@ pub enum ConfigError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Another server holds the data directory (the embedded store takes one writer).
+    #[error(
+        "data directory {} is in use by another tidings server (it holds {})",
+        .path.display(),
+        .lock.display()
+    )]
+    DataDirInUse {
+        /// The directory.
+        path: PathBuf,
+        /// The lock file the other server holds.
+        lock: PathBuf,
+    },
 }
 
 impl Config {

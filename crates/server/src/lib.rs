@@ -6,6 +6,7 @@
 //! serves `/metrics` on a port of its own). [`Server::app`] is the pure router.
 
 pub mod config;
+mod data_dir;
 mod demo_signer;
 mod error;
 mod gateway;
@@ -32,11 +33,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 pub use config::{Config, ConfigError};
+pub use data_dir::LOCK_FILE;
 pub use demo_signer::DemoSigner;
 pub use error::WireError;
 pub use saved_settings::SavedSettings;
 pub use state::{AppState, Auth};
-pub use web::{DEMO_GROUP, DEMO_USERS, seed_demo};
+pub use web::{DEMO_GROUP, DEMO_GROUP_NAME, DEMO_USERS, seed_demo};
 pub use webhook::{WebhookSettings, Webhooks};
 
 /// Socket read buffer of each WebSocket connection. Tungstenite zero-fills the whole buffer
@@ -71,6 +73,17 @@ pub struct Server {
     gate: Arc<listen::Gate>,
     /// `/metrics` is served on its own listener, not the client port.
     separate_metrics: bool,
+    generated_key: bool,
+    /// The data directory's lock, held while the server exists.
+    _data_dir: data_dir::DataDir,
+}
+
+/// What [`Server::open`] builds besides the data directory's lock.
+struct Parts {
+    state: AppState,
+    storage: Arc<dyn StorageStats>,
+    stop: watch::Sender<bool>,
+    gate: Arc<listen::Gate>,
     generated_key: bool,
 }
 
@@ -116,14 +129,32 @@ fn metrics_handle() -> PrometheusHandle {
 
 impl Server {
     /// Opens the configured store (embedded SQLite in `config.data_dir` by default) and builds
-    /// the services. Must run inside a Tokio runtime.
+    /// the services. Must run inside a Tokio runtime. The data directory is locked for as long
+    /// as the server exists: a second server on it is refused ([`ConfigError::DataDirInUse`]).
+    /// When opening fails, a data directory that was new or empty is left as it was.
     pub async fn open(config: &Config) -> Result<Self, ServerError> {
         config.validate()?;
+        let data_dir = data_dir::DataDir::acquire(&config.data_dir)?;
+        match Self::build(config).await {
+            Ok(parts) => Ok(Self {
+                state: parts.state,
+                storage: parts.storage,
+                stop: parts.stop,
+                gate: parts.gate,
+                separate_metrics: config.metrics_listen.is_some(),
+                generated_key: parts.generated_key,
+                _data_dir: data_dir,
+            }),
+            Err(error) => {
+                data_dir.discard_if_fresh();
+                Err(error)
+            }
+        }
+    }
+
+    /// Everything [`Server::open`] builds once the data directory is held.
+    async fn build(config: &Config) -> Result<Parts, ServerError> {
         let (secret_key, generated_key) = config.resolve_secret_key()?;
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| ConfigError::DataDir {
-            path: config.data_dir.clone(),
-            source,
-        })?;
         let OpenedStore {
             store,
             stats: storage,
@@ -179,12 +210,11 @@ impl Server {
             health: Arc::default(),
             cluster,
         };
-        Ok(Self {
+        Ok(Parts {
             state,
             storage,
             stop,
             gate: listen::Gate::new(caps.open, config.limits.max_connections_per_ip),
-            separate_metrics: config.metrics_listen.is_some(),
             generated_key,
         })
     }

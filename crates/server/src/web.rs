@@ -40,6 +40,9 @@ pub const DEMO_USERS: [(&str, &str); 4] = [
 /// The ID of the Work group seeded in demo mode, holding every demo user.
 pub const DEMO_GROUP: &str = "demo";
 
+/// The demo group's name, as the page and the banner show it.
+pub const DEMO_GROUP_NAME: &str = "Demo group";
+
 /// The page's marker of demo mode, switched on when serving it in demo mode.
 const DEMO_OFF: &str = "data-demo=\"off\"";
 
@@ -200,7 +203,7 @@ pub async fn seed_demo(state: &AppState) -> ServiceResult<()> {
     let params = CreateGroupParams {
         group_type: "Work".into(),
         group_id: Some(DEMO_GROUP.into()),
-        group_name: "Demo group".into(),
+        group_name: DEMO_GROUP_NAME.into(),
         member_list: others
             .iter()
             .map(|user_id| GroupMemberSpec {
