@@ -2,14 +2,15 @@
 //
 // Builds nothing: starts the real server binary (target/debug/tidings, or $TIDINGS_BIN) in demo
 // mode on 127.0.0.1:0 with a temporary data directory, reads the page's URL from its banner, and
-// opens one browser context per user. Screenshots of the key screens go to web/test-results/.
+// opens one browser context per user. Screenshots of the main views at 1200×760 (desktop) and
+// 390×844 (phone) go to target/web-screenshots/ ($TIDINGS_SCREENSHOTS to change it).
 // Run through ./scripts/test-web, or `npm test` here after `cargo build -p tidings`.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
 const BIN = process.env.TIDINGS_BIN || join(repo, 'target', 'debug', 'tidings');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const RESULTS = join(repo, 'web', 'test-results');
+const RESULTS = process.env.TIDINGS_SCREENSHOTS || join(repo, 'target', 'web-screenshots');
+const DESKTOP = { width: 1200, height: 760 };
+const PHONE = { width: 390, height: 844 };
 const WAIT_MS = 15000;
 const CHROMIUM_ARGS = [
   '--headless',
@@ -96,7 +99,83 @@ async function waitText(what, locator, expected, timeout) {
   }
 }
 
+/** Checks that `locator`'s text stays `expected` for 1.5 s: for what must not happen (a receipt
+ * label turning "Read" for a message nobody saw), which took well under that when it did. */
+async function assertStays(what, locator, expected, ms = 1500) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    assert.equal((await locator.textContent({ timeout: WAIT_MS }))?.trim(), expected, what);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const tid = (id) => `[data-testid="${id}"]`;
+
+/** Every visible text on the page has a contrast of at least 4.5:1 with what is behind it
+ * (WCAG 2 relative luminance; backgrounds blended up the ancestors). */
+async function assertContrast(page, where) {
+  const low = await page.evaluate(() => {
+    const parse = (css) => {
+      const m = /rgba?\(([^)]+)\)/.exec(css);
+      if (!m) return null;
+      const p = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+      return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+    };
+    const over = (top, under) => ({
+      r: top.r * top.a + under.r * (1 - top.a),
+      g: top.g * top.a + under.g * (1 - top.a),
+      b: top.b * top.a + under.b * (1 - top.a),
+      a: 1,
+    });
+    const luminance = ({ r, g, b }) => {
+      const f = (v) => {
+        const c = v / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const backgroundOf = (element) => {
+      const layers = [];
+      for (let n = element; n; n = n.parentElement) {
+        const colour = parse(getComputedStyle(n).backgroundColor);
+        if (colour && colour.a > 0) {
+          layers.push(colour);
+          if (colour.a >= 1) break;
+        }
+      }
+      return layers.reverse().reduce((under, top) => over(top, under), { r: 255, g: 255, b: 255, a: 1 });
+    };
+    const found = [];
+    const done = new Set();
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const element = walker.currentNode.parentElement;
+      const text = walker.currentNode.textContent.trim();
+      if (!text || done.has(element)) continue;
+      done.add(element);
+      if (!element.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) continue;
+      if (element.closest('.visually-hidden, noscript')) continue;
+      const rect = element.getBoundingClientRect();
+      if (rect.width === 0 || rect.height === 0) continue;
+      const background = backgroundOf(element);
+      const colour = over(parse(getComputedStyle(element).color), background);
+      const [light, dark] = [luminance(colour), luminance(background)].sort((a, b) => b - a);
+      const ratio = (light + 0.05) / (dark + 0.05);
+      if (ratio < 4.5) found.push(`${JSON.stringify(text.slice(0, 30))} in ${element.tagName.toLowerCase()}.${element.className}: ${ratio.toFixed(2)}`);
+    }
+    return found;
+  });
+  assert.deepEqual(low, [], `text under 4.5:1 on ${where}`);
+}
+
+/** Every visible input has a label (a <label>, aria-label or aria-labelledby). */
+async function assertLabelled(page, where) {
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, textarea, select')]
+    .filter((e) => e.checkVisibility())
+    .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
+    .map((e) => e.id || e.outerHTML.slice(0, 80)));
+  assert.deepEqual(unlabelled, [], `inputs without a label on ${where}`);
+}
 
 async function shot(page, name) {
   mkdirSync(RESULTS, { recursive: true });
@@ -110,6 +189,15 @@ class User {
     this.page = page;
     this.context = context;
     this.errors = [];
+    /** Requests the page sent on its WebSocket, parsed. */
+    this.sent = [];
+    page.on('websocket', (ws) => ws.on('framesent', (frame) => {
+      try {
+        this.sent.push(JSON.parse(frame.payload));
+      } catch {
+        // not JSON: not a request
+      }
+    }));
     page.on('pageerror', (error) => this.errors.push(`pageerror: ${error.message}`));
     page.on('console', (message) => {
       if (message.type() === 'error') this.errors.push(`console: ${message.text()}`);
@@ -139,7 +227,7 @@ class User {
 
   async send(text, { receipts = true } = {}) {
     const toggle = this.page.locator(tid('receipt-toggle'));
-    if ((await toggle.isChecked()) !== receipts) await toggle.click();
+    if (!(await toggle.isDisabled()) && (await toggle.isChecked()) !== receipts) await toggle.click();
     await this.page.locator(tid('composer-input')).fill(text);
     await this.page.locator(tid('send-button')).click();
     await this.message(text).waitFor({ timeout: WAIT_MS });
@@ -168,8 +256,8 @@ describe('Tidings web chat', () => {
   let browser;
   const users = {};
 
-  async function signIn(name, query = '') {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+  async function signIn(name, query = '', options = {}) {
+    const context = await browser.newContext({ viewport: DESKTOP, ...options });
     const page = await context.newPage();
     const user = new User(name, page, context);
     await page.goto(`${server.url}/?user=${encodeURIComponent(name)}${query}`);
@@ -201,13 +289,26 @@ describe('Tidings web chat', () => {
   });
 
   test('the sign-in page offers demo users', async () => {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
-    const page = await context.newPage();
-    await page.goto(server.url);
-    await page.locator(tid('demo-user-alice')).waitFor({ timeout: WAIT_MS });
-    assert.equal(await page.locator(tid('login-sig')).isVisible(), false, 'demo mode needs no UserSig');
-    await shot(page, '01-sign-in-demo');
-    await context.close();
+    for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+      const context = await browser.newContext({ viewport });
+      const page = await context.newPage();
+      await page.goto(server.url);
+      await page.locator(tid('demo-user-alice')).waitFor({ timeout: WAIT_MS });
+      assert.equal(await page.locator(tid('login-sig')).isVisible(), false, 'demo mode needs no UserSig');
+      // The hint names the demo group as the page does.
+      assert.match(await page.locator(tid('login-mode')).textContent(), /share the group “Demo group”/);
+      await assertContrast(page, `sign-in (${size})`);
+      await assertLabelled(page, `sign-in (${size})`);
+      await shot(page, `01-sign-in-${size}`);
+      // Signing in moves the focus into the app.
+      await page.locator(tid('demo-user-carol')).click();
+      await page.locator('body[data-conn="online"]').waitFor({ timeout: WAIT_MS });
+      await waitFor('the focus in the app', () => page.evaluate(() => {
+        const active = document.activeElement;
+        return active && (active.dataset.testid === 'conv-item' || active.id === 'new-chat-input');
+      }));
+      await context.close();
+    }
   });
 
   test('group: Unread, then "1 read", then "All read", with read and unread member lists', async () => {
@@ -237,20 +338,27 @@ describe('Tidings web chat', () => {
     const readList = dialog.locator(tid('read-list')).locator(tid('member-item'));
     const unreadList = dialog.locator(tid('unread-list')).locator(tid('member-item'));
     await waitFor('one read member', async () => (await readList.count()) === 1);
-    assert.match(await readList.first().textContent(), /Bob\s*\(bob\)/);
-    await waitFor('first unread page', async () => (await unreadList.count()) === 1);
-    assert.equal(await dialog.locator(tid('read-more')).isVisible(), false, 'the read list is complete');
-    await dialog.locator(tid('unread-more')).click();
-    await waitFor('second unread page', async () => (await unreadList.count()) === 2);
+    assert.match(await readList.first().textContent(), /^B\s*Bob\s*@bob$/, 'avatar initial, nickname, ID');
+    // One member per page (memberPage=1): the list loads its next page while its end is in
+    // view, until it is complete.
+    await waitFor('both unread pages', async () => (await unreadList.count()) === 2);
     assert.deepEqual(
       (await unreadList.evaluateAll((items) => items.map((i) => i.dataset.userId))).sort(),
       ['carol', 'dave'],
     );
-    await waitFor('the unread list to be finished', async () => !(await dialog.locator(tid('unread-more')).isVisible()));
+    const unreadPages = alice.sent.filter((f) => f.method === 'getGroupMessageReadMemberList' && f.params.filter === 1);
+    assert.ok(unreadPages.length >= 2 && unreadPages.some((f) => f.params.nextSeq > 0), JSON.stringify(unreadPages));
+    assert.equal(await dialog.locator(tid('read-empty')).isVisible(), false);
+    assert.equal(await dialog.locator(tid('unread-empty')).isVisible(), false);
+    // The dialog has the focus, on its close button.
+    assert.equal(await alice.page.evaluate(() => document.activeElement.dataset.testid), 'members-close');
     await waitText('read count', dialog.locator(tid('read-count')), '(1)');
     await waitText('unread count', dialog.locator(tid('unread-count')), '(2)');
+    await assertContrast(alice.page, 'member panel');
     await shot(alice.page, '05-alice-member-lists');
     await dialog.locator(tid('members-close')).click();
+    // The focus returns to the label that opened it.
+    assert.equal(await alice.page.evaluate(() => document.activeElement.dataset.testid), 'receipt-label');
 
     // carol views it: "2 read"; then dave, in a fourth context: "All read".
     await carol.open('group_demo');
@@ -261,12 +369,10 @@ describe('Tidings web chat', () => {
     await shot(alice.page, '06-alice-group-all-read');
 
     await alice.label('Hello team').click();
-    await waitFor('read members, one per page', async () => {
-      if (await dialog.locator(tid('read-more')).isVisible()) await dialog.locator(tid('read-more')).click();
-      return (await readList.count()) === 3;
-    });
+    await waitFor('read members, one per page', async () => (await readList.count()) === 3);
     assert.deepEqual((await readList.evaluateAll((items) => items.map((i) => i.dataset.userId))).sort(), ['bob', 'carol', 'dave']);
     assert.equal(await unreadList.count(), 0);
+    await waitText('the empty side', dialog.locator(tid('unread-empty')), 'Everyone has read it.');
     const names = await readList.locator('.member-name').allTextContents();
     assert.deepEqual(names.sort(), ['Bob', 'Carol', 'Dave']);
     await shot(alice.page, '07-alice-member-lists-all-read');
@@ -314,6 +420,125 @@ describe('Tidings web chat', () => {
     await shot(bob.page, '11-bob-badge-cleared');
   });
 
+  test('names, avatars and dates agree everywhere', async () => {
+    const { alice, bob } = users;
+    await alice.open('group_demo');
+    // The group's name, as the sign-in hint, the README and the banner give it.
+    await waitText('the group in the list', alice.conv('group_demo').locator(tid('conv-name')), 'Demo group');
+    await waitText('the chat title', alice.page.locator(tid('chat-title')), 'Demo group');
+    await waitText('the chat subtitle', alice.page.locator(tid('chat-subtitle')), 'Group demo · 4 members');
+    // Nicknames from the profiles, with initials for avatars, in the list, previews and bubbles.
+    await waitText("bob's C2C conversation", alice.conv('c2c_bob').locator(tid('conv-name')), 'Bob');
+    assert.equal(await alice.conv('c2c_bob').locator(tid('avatar')).textContent(), 'B');
+    assert.equal(await alice.conv('group_demo').locator(tid('conv-preview')).textContent(), 'Bob: no receipt needed');
+    const sender = alice.message('no receipt needed').locator(tid('message-sender'));
+    await waitText("the bubble's sender", sender, 'Bob');
+    assert.equal(await alice.message('no receipt needed').locator(tid('avatar')).textContent(), 'B');
+    // Dates: a day separator, the clock on messages and in the list, the full date on hover.
+    const separators = alice.page.locator(tid('day-separator'));
+    assert.equal(await separators.count(), 1);
+    assert.equal((await separators.first().textContent()).trim(), 'Today');
+    const year = String(new Date().getFullYear());
+    const time = alice.message('no receipt needed').locator(tid('message-time'));
+    assert.match(await time.textContent(), /^\d{2}:\d{2}/);
+    assert.ok((await time.getAttribute('title')).includes(year), await time.getAttribute('title'));
+    const listTime = alice.conv('group_demo').locator(tid('conv-time'));
+    assert.match(await listTime.textContent(), /^\d{2}:\d{2}/);
+    assert.ok((await listTime.getAttribute('title')).includes(year));
+    await shot(alice.page, '19-desktop-group-chat');
+
+    // A day later, the same messages are "Yesterday" (the browser's clock moved, not the server's).
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const page = await context.newPage();
+    await page.clock.setFixedTime(new Date(Date.now() + 86400000));
+    await page.goto(`${server.url}/?user=bob`);
+    await page.locator('body[data-conn="online"]').waitFor({ timeout: WAIT_MS });
+    const item = page.locator(`${tid('conv-item')}[data-conv-id="group_demo"]`);
+    await waitText('the list time a day later', item.locator(tid('conv-time')), 'Yesterday');
+    await item.click();
+    await page.locator(tid('day-separator')).first().waitFor({ timeout: WAIT_MS });
+    assert.equal((await page.locator(tid('day-separator')).first().textContent()).trim(), 'Yesterday');
+    // The rules for older days, with the page's own module.
+    const labels = await page.evaluate(async () => {
+      const time = await import('/js/time.js');
+      const now = new Date(2026, 5, 17, 12, 0); // a Wednesday
+      const at = (y, m, d, h = 9) => new Date(y, m, d, h).getTime() / 1000;
+      return [
+        time.dayLabel(at(2026, 5, 17, 0), now),
+        time.dayLabel(at(2026, 5, 16, 23), now),
+        time.dayLabel(at(2026, 5, 14), now),
+        time.dayLabel(at(2026, 4, 2), now).includes('May'),
+        time.dayLabel(at(2025, 4, 2), now).includes('2025'),
+        time.listTime(at(2026, 5, 14), now),
+        time.listTime(at(2026, 4, 2), now).includes('May'),
+      ];
+    });
+    assert.deepEqual(labels, ['Today', 'Yesterday', 'Sunday', true, true, 'Sun', true]);
+    await context.close();
+    void bob;
+  });
+
+  test('accessibility basics: roles, current marker, labels, live announcements, contrast', async () => {
+    const { alice, bob } = users;
+    await alice.open('c2c_bob');
+    const items = alice.page.locator(tid('conv-item'));
+    assert.deepEqual(await items.evaluateAll((all) => [...new Set(all.map((i) => i.tagName))]), ['BUTTON']);
+    assert.deepEqual(
+      await alice.page.locator(`${tid('conv-item')}[aria-current="true"]`).evaluateAll((all) => all.map((i) => i.dataset.convId)),
+      ['c2c_bob'],
+    );
+    await assertLabelled(alice.page, 'the chat');
+    await bob.open('c2c_alice');
+    await bob.send('announce this', { receipts: true });
+    const live = alice.page.locator(tid('live-region'));
+    await waitFor('the announcement of the new message', async () => (await live.textContent()).includes('New message from Bob: announce this'));
+    await alice.page.locator(tid('composer-input')).fill('and this one');
+    await alice.page.locator(tid('send-button')).click();
+    await waitText("alice's label", alice.label('and this one'), 'Read');
+    await waitFor('the announcement of the receipt', async () => (await live.textContent()).includes('Your message “and this one”: Read'));
+    await assertContrast(alice.page, 'the chat (desktop)');
+    await shot(alice.page, '20-desktop-c2c-chat');
+  });
+
+  test('phone: the list and the chat are two screens, the member panel full-screen', async () => {
+    const dave = await signIn('dave', '', { viewport: PHONE });
+    users.davePhone = dave;
+    const visible = (id) => dave.page.locator(`#${id}`).isVisible();
+    assert.equal(await visible('sidebar'), true);
+    assert.equal(await visible('chat'), false);
+    await assertContrast(dave.page, 'the list (phone)');
+    await shot(dave.page, '21-phone-list');
+
+    await dave.open('group_demo');
+    assert.equal(await visible('sidebar'), false);
+    assert.equal(await visible('topbar'), false, 'one title: the chat header');
+    assert.equal(await dave.page.locator(tid('chat-back')).isVisible(), true);
+    const titles = await dave.page.evaluate(() => [...document.querySelectorAll('body *')]
+      .filter((e) => e.childElementCount === 0 && e.textContent.trim() === 'Demo group' && e.checkVisibility()).length);
+    assert.equal(titles, 1);
+    await dave.send('sent from a phone');
+    await assertContrast(dave.page, 'the chat (phone)');
+    await shot(dave.page, '22-phone-chat');
+
+    await dave.label('sent from a phone').click();
+    const dialog = dave.page.locator(tid('read-members-dialog'));
+    await dialog.waitFor({ timeout: WAIT_MS });
+    const box = await dialog.boundingBox();
+    assert.deepEqual([box.x, box.y, box.width, box.height], [0, 0, PHONE.width, PHONE.height]);
+    await waitFor('the unread members', async () => (await dialog.locator(tid('unread-list')).locator(tid('member-item')).count()) >= 1);
+    await shot(dave.page, '23-phone-member-panel');
+    await dialog.locator(tid('members-close')).click();
+
+    // Back, by the page's button and by the browser's.
+    await dave.page.locator(tid('chat-back')).click();
+    await waitFor('the list again', () => visible('sidebar'));
+    assert.equal(await visible('chat'), false);
+    await dave.open('group_demo');
+    await dave.page.goBack();
+    await waitFor('the list after the browser back', () => visible('sidebar'));
+    await dave.context.close();
+  });
+
   test('history scrolls back page by page', async () => {
     const { alice } = users;
     await alice.page.locator(tid('new-chat-input')).fill('carol');
@@ -349,11 +574,27 @@ describe('Tidings web chat', () => {
     assert.equal(await alice.page.locator(tid('composer-input')).inputValue(), 'hello?', 'the text is kept to retry');
     await shot(alice.page, '13-refused-request');
     await toast.locator('button').click();
+    // No such user: the conversation is not kept in the list, nor restored by a reload.
+    await waitFor('the conversation to leave the list', async () => (await alice.conv('c2c_nobody-here').count()) === 0);
+    await alice.page.reload();
+    await alice.online();
+    await alice.conv('c2c_bob').waitFor({ timeout: WAIT_MS });
+    await alice.page.locator(tid('chat-placeholder')).waitFor({ timeout: WAIT_MS });
+    assert.equal(await alice.conv('c2c_nobody-here').count(), 0);
+    assert.equal(new URL(alice.page.url()).hash, '');
+
+    // A reload restores the open conversation.
+    await alice.open('c2c_bob');
+    await alice.page.reload();
+    await alice.online();
+    await alice.page.locator('#chat-pane[data-conv-id="c2c_bob"]').waitFor({ timeout: WAIT_MS });
+    await alice.message('Hi Bob').waitFor({ timeout: WAIT_MS });
   });
 
   test('a lost connection is shown, and the page reconnects and catches up', async () => {
     const { alice, bob } = users;
     await alice.open('c2c_bob');
+    const groupUnread = await alice.unreadOf('group_demo');
     // The connection drops and stays down while bob writes: the push is missed.
     await alice.page.evaluate(() => window.tidingsDebug.dropConnection(true));
     const banner = alice.page.locator(tid('conn-banner'));
@@ -367,8 +608,8 @@ describe('Tidings web chat', () => {
     await alice.message('sent while you were away').waitFor({ timeout: WAIT_MS });
     // The catch-up reloaded the conversation list: every count is the server's, and alice has
     // read everything that arrived while she had a chat open.
-    assert.equal(await alice.unreadOf('group_demo'), 0, "alice read bob's group message while the group was open");
-    assert.equal(await alice.unreadOf('c2c_bob'), 0);
+    assert.equal(await alice.unreadOf('group_demo'), groupUnread, 'the group count is the same as before');
+    await waitFor("alice's C2C count (she saw it)", async () => (await alice.unreadOf('c2c_bob')) === 0);
     await waitText("bob's label after alice caught up", bob.label('sent while you were away'), 'Read');
 
     // The server itself goes away and comes back on the same port and data.
@@ -415,6 +656,80 @@ describe('Tidings web chat', () => {
     await erin.context.close();
   });
 
+  test('C2C "Read" only for what the peer saw; a "new messages" button below the fold', async () => {
+    const frank = await signIn('frank');
+    const gina = await signIn('gina', '&historyPage=50');
+    users.frank = frank;
+    users.gina = gina;
+    await frank.page.locator(tid('new-chat-input')).fill('gina');
+    await frank.page.locator(tid('new-chat-submit')).click();
+    await frank.page.locator('#chat-pane[data-conv-id="c2c_gina"]').waitFor({ timeout: WAIT_MS });
+    for (let i = 1; i <= 26; i += 1) await frank.send(`filler ${i}`, { receipts: false });
+    await gina.conv('c2c_frank').waitFor({ timeout: WAIT_MS });
+    await gina.open('c2c_frank');
+    await gina.message('filler 26').waitFor({ timeout: WAIT_MS });
+    await waitFor("gina's badge to clear (she saw the newest)", async () => (await gina.unreadOf('c2c_frank')) === 0);
+
+    // gina scrolls back to the top; frank's next message arrives below the fold.
+    await gina.page.locator(tid('message-list')).evaluate((list) => { list.scrollTop = 0; });
+    await waitFor('the top of the history', async () => (await gina.page.locator(tid('message-list')).evaluate((list) => list.scrollTop)) === 0);
+    await frank.send('below the fold');
+    await gina.message('below the fold').waitFor({ state: 'attached', timeout: WAIT_MS });
+    const newBelow = gina.page.locator(tid('new-below'));
+    await waitText('the new-messages button', newBelow, '1 new message ↓');
+    await waitFor("gina's badge: the message is unseen", async () => (await gina.unreadOf('c2c_frank')) === 1);
+    assert.equal(await gina.message('below the fold').getAttribute('data-seen'), null, 'not seen');
+    // Nothing on gina's screen changed: frank's label stays "Unread" (it turned "Read" within
+    // half a second when the page marked the whole conversation read).
+    await assertStays("frank's label", frank.label('below the fold'), 'Unread');
+    await shot(gina.page, '18-gina-new-below');
+
+    // gina follows the button: she sees it, the receipt goes out, the badge and button go.
+    await newBelow.click();
+    await waitText("frank's label", frank.label('below the fold'), 'Read');
+    await waitFor("gina's badge to clear", async () => (await gina.unreadOf('c2c_frank')) === 0);
+    await newBelow.waitFor({ state: 'hidden', timeout: WAIT_MS });
+  });
+
+  test('a visible window without focus sees nothing until focus returns', async () => {
+    const { frank, gina } = users;
+    // Real focus: another page of gina's browser comes to the front; hers stays visible.
+    const cdp = await gina.context.newCDPSession(gina.page);
+    await cdp.send('Emulation.setFocusEmulationEnabled', { enabled: false });
+    const other = await gina.context.newPage();
+    await other.bringToFront();
+    await waitFor("gina's page to lose focus", async () => !(await gina.page.evaluate(() => document.hasFocus())));
+    assert.equal(await gina.page.evaluate(() => document.visibilityState), 'visible');
+
+    await frank.send('while you look away');
+    await gina.message('while you look away').waitFor({ timeout: WAIT_MS });
+    await waitFor("gina's badge", async () => (await gina.unreadOf('c2c_frank')) === 1);
+    await assertStays("frank's label", frank.label('while you look away'), 'Unread');
+    assert.equal(await gina.unreadOf('c2c_frank'), 1, 'the badge stays while unfocused');
+
+    await gina.page.bringToFront();
+    await waitText("frank's label", frank.label('while you look away'), 'Read');
+    await waitFor("gina's badge to clear", async () => (await gina.unreadOf('c2c_frank')) === 0);
+    await other.close();
+    await cdp.send('Emulation.setFocusEmulationEnabled', { enabled: true });
+  });
+
+  test('a message to oneself has no receipt label', async () => {
+    const { frank } = users;
+    await frank.page.locator(tid('new-chat-input')).fill('frank');
+    await frank.page.locator(tid('new-chat-submit')).click();
+    await frank.page.locator('#chat-pane[data-conv-id="c2c_frank"]').waitFor({ timeout: WAIT_MS });
+    // Nothing to ask for: nobody else can read it.
+    assert.equal(await frank.page.locator(tid('receipt-toggle')).isDisabled(), true);
+    await frank.send('note to self', { receipts: true });
+    assert.equal(await frank.label('note to self').count(), 0);
+    await frank.page.reload();
+    await frank.online();
+    await frank.open('c2c_frank');
+    await frank.message('note to self').waitFor({ timeout: WAIT_MS });
+    assert.equal(await frank.label('note to self').count(), 0, 'nor after a reload');
+  });
+
   test('no page errors', () => {
     const problems = Object.values(users).flatMap((u) => u.errors.map((e) => `${u.name}: ${e}`))
       // A refused WebSocket while the server was down is logged by Chromium itself.
@@ -429,7 +744,7 @@ describe('Tidings web chat without demo mode', () => {
     const server = await startServer({ dataDir, demo: false });
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     try {
-      const page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
+      const page = await browser.newPage({ viewport: DESKTOP });
       await page.goto(server.url);
       await page.locator(tid('login-sig')).waitFor({ state: 'visible', timeout: WAIT_MS });
       assert.equal(await page.locator(tid('demo-users')).isVisible(), false);
@@ -439,8 +754,7 @@ describe('Tidings web chat without demo mode', () => {
       await page.locator(tid('login-submit')).click();
       await waitFor('the refusal', async () => /Error 700\d\d/.test(await page.locator(tid('login-error')).textContent()));
       await shot(page, '17-sign-in-usersig-refused');
-      const key = readFileSync(join(dataDir, 'secret.key'), 'utf8').trim();
-      const sig = execFileSync(BIN, ['usersig', '--sdkappid', '1400000000', '--secret-key', key, '--user', 'alice']).toString().trim();
+      const sig = execFileSync(BIN, ['usersig', '--data-dir', dataDir, '--user', 'alice']).toString().trim();
       await page.locator(tid('login-sig')).fill(sig);
       await page.locator(tid('login-submit')).click();
       await waitText('the signed-in user', page.locator(tid('me')), 'alice');

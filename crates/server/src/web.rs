@@ -1,8 +1,9 @@
 //! The web chat at `/` (static files built into the binary) and demo mode: `POST /demo/usersig`
 //! and the demo users and group seeded at start.
 //!
-//! The page (`web/index.html`, `web/app.js`, `web/style.css`) is plain JavaScript without a build
-//! step and speaks only the documented WebSocket protocol at `/ws`. Demo mode exists so that a
+//! The page (`web/index.html`, `web/style.css` and the ES modules in `web/js/`, one job each) is
+//! plain JavaScript without a build step or dependencies and speaks only the documented
+//! WebSocket protocol at `/ws`. Demo mode exists so that a
 //! newcomer can try the server without making UserSigs: the endpoint signs one for any user, so
 //! it is off unless `demo` is set, and then answers 404 like any unknown path. On, it signs at a
 //! bounded rate, and (unless `demo_public`) only requests whose `Host` is `localhost` or an IP
@@ -12,7 +13,7 @@ use std::net::IpAddr;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
@@ -26,8 +27,30 @@ use tidings_store::UserProfile;
 use crate::state::AppState;
 
 const INDEX_HTML: &str = include_str!("../../../web/index.html");
-const APP_JS: &str = include_str!("../../../web/app.js");
 const STYLE_CSS: &str = include_str!("../../../web/style.css");
+
+/// The page's script modules, served at `/js/<name>`.
+pub(crate) const SCRIPTS: &[(&str, &str)] = &[
+    ("attention.js", include_str!("../../../web/js/attention.js")),
+    ("banners.js", include_str!("../../../web/js/banners.js")),
+    ("chat.js", include_str!("../../../web/js/chat.js")),
+    (
+        "connection.js",
+        include_str!("../../../web/js/connection.js"),
+    ),
+    (
+        "conversations.js",
+        include_str!("../../../web/js/conversations.js"),
+    ),
+    ("dom.js", include_str!("../../../web/js/dom.js")),
+    ("main.js", include_str!("../../../web/js/main.js")),
+    ("members.js", include_str!("../../../web/js/members.js")),
+    ("people.js", include_str!("../../../web/js/people.js")),
+    ("receipts.js", include_str!("../../../web/js/receipts.js")),
+    ("session.js", include_str!("../../../web/js/session.js")),
+    ("signin.js", include_str!("../../../web/js/signin.js")),
+    ("time.js", include_str!("../../../web/js/time.js")),
+];
 
 /// The demo users (user ID, nickname) seeded in demo mode; the first owns the demo group.
 pub const DEMO_USERS: [(&str, &str); 4] = [
@@ -61,13 +84,13 @@ fn is_local_host(headers: &HeaderMap) -> bool {
     name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok()
 }
 
-/// The page's routes: `/`, `/app.js`, `/style.css` and `POST /demo/usersig`.
+/// The page's routes: `/`, `/style.css`, `/js/<module>` and `POST /demo/usersig`.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/index.html", get(index))
-        .route("/app.js", get(app_js))
         .route("/style.css", get(style_css))
+        .route("/js/{name}", get(script))
         .route("/demo/usersig", post(demo_usersig))
 }
 
@@ -103,8 +126,11 @@ async fn index(State(state): State<AppState>) -> Response {
     asset("text/html; charset=utf-8", INDEX_HTML)
 }
 
-async fn app_js() -> Response {
-    asset("text/javascript; charset=utf-8", APP_JS)
+async fn script(Path(name): Path<String>) -> Response {
+    match SCRIPTS.iter().find(|(file, _)| *file == name) {
+        Some((_, body)) => asset("text/javascript; charset=utf-8", body),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn style_css() -> Response {

@@ -95,18 +95,53 @@ async fn the_page_and_its_files_are_served_at_the_root() {
         page.headers
     );
     assert!(
-        page.body.contains("<script src=\"/app.js\"></script>"),
-        "the page loads app.js"
+        page.body
+            .contains("<script type=\"module\" src=\"/js/main.js\"></script>"),
+        "the page loads its entry module"
     );
     assert!(page.body.contains("data-testid=\"login-form\""));
 
-    let script = http(server.addr, "GET", "/app.js", None).await;
-    assert_eq!(script.status, 200);
-    assert!(
-        script
-            .header("content-type")
-            .is_some_and(|t| t.starts_with("text/javascript"))
-    );
+    // Every module the entry module imports, directly or not, is served as JavaScript, and
+    // every file of web/js is among them (a module left out of the binary fails here).
+    let mut pending = vec!["main.js".to_owned()];
+    let mut served = std::collections::BTreeMap::new();
+    while let Some(name) = pending.pop() {
+        if served.contains_key(&name) {
+            continue;
+        }
+        let script = http(server.addr, "GET", &format!("/js/{name}"), None).await;
+        assert_eq!(script.status, 200, "/js/{name}");
+        assert!(
+            script
+                .header("content-type")
+                .is_some_and(|t| t.starts_with("text/javascript")),
+            "/js/{name}"
+        );
+        for line in script.body.lines().filter(|l| l.starts_with("import ")) {
+            let imported = line
+                .rsplit("from './")
+                .next()
+                .and_then(|rest| rest.split('\'').next())
+                .expect("a relative import");
+            pending.push(imported.to_owned());
+        }
+        served.insert(name, script.body);
+    }
+    let on_disk: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/js"))
+            .expect("web/js")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .into_string()
+                    .expect("name")
+            })
+            .collect();
+    let mut on_disk = on_disk;
+    on_disk.sort();
+    assert_eq!(served.keys().cloned().collect::<Vec<_>>(), on_disk);
+    let all: String = served.values().cloned().collect();
     for method in [
         "login",
         "sendMessageReadReceipts",
@@ -114,10 +149,16 @@ async fn the_page_and_its_files_are_served_at_the_root() {
         "getGroupMessageReadMemberList",
     ] {
         assert!(
-            script.body.contains(&format!("'{method}'")),
-            "app.js calls {method}"
+            all.contains(&format!("'{method}'")),
+            "the page calls {method}"
         );
     }
+    assert_eq!(
+        http(server.addr, "GET", "/js/missing.js", None)
+            .await
+            .status,
+        404
+    );
 
     let style = http(server.addr, "GET", "/style.css", None).await;
     assert_eq!(style.status, 200);

@@ -1,0 +1,474 @@
+// The open chat: its history (newest page first, older pages on scroll), messages grouped by
+// day, what the person has seen (at least half on screen while attentive: receipts, the
+// "new messages" button, and marking the conversation read once its newest message was seen),
+// receipt labels, and the composer.
+
+import { attentive, onAttentionChange } from './attention.js';
+import { showError } from './banners.js';
+import { $, announce, el } from './dom.js';
+import * as conversations from './conversations.js';
+import { openMembers } from './members.js';
+import { avatar, groupInfo, hasNick, learn, learnGroup, nameOf } from './people.js';
+import * as receipts from './receipts.js';
+import { call, intParam, on, session } from './session.js';
+import { clockTime, dayKey, dayLabel, fullDate } from './time.js';
+
+/** Page size of history requests (scroll back). */
+const HISTORY_PAGE = intParam('historyPage', 1, 100, 20);
+const MARK_READ_DELAY_MS = 250;
+
+let open = null; // the open chat, see openConversation()
+const drafts = new Map(); // conversationID -> unsent text
+let markTimer = null;
+let markPending = null; // the chat a scheduled mark-as-read is for
+
+const observer = new IntersectionObserver(onIntersect, { root: $('message-list'), threshold: [0, 0.5, 1] });
+
+conversations.setActiveView(() => (open ? { id: open.id, caughtUp: open.caughtUp } : null));
+
+export const openId = () => (open ? open.id : null);
+
+// ---------------------------------------------------------------------------------------
+// Opening and closing.
+
+export function closeChat() {
+  flushMarkRead();
+  if (open) {
+    drafts.set(open.id, $('composer-input').value);
+    conversations.dropIfEmpty(open.id);
+  }
+  observer.disconnect();
+  open = null;
+  $('messages').replaceChildren();
+  updateNewBelow();
+  $('chat-pane').hidden = true;
+  $('chat-placeholder').hidden = false;
+  conversations.render();
+}
+
+export function openConversation(id) {
+  if (open && open.id === id) return;
+  const previous = open;
+  const conv = conversations.ensureConversation(id);
+  flushMarkRead();
+  if (previous) drafts.set(previous.id, $('composer-input').value);
+  $('composer-input').value = drafts.get(id) || '';
+  observer.disconnect();
+  open = {
+    id,
+    userID: conv.userID,
+    groupID: conv.groupID,
+    messages: new Map(), // msgID -> Message
+    elements: new Map(), // msgID -> element
+    finished: false,
+    loadingOlder: false,
+    newestId: null, // msgID of the newest message loaded
+    caughtUp: false, // the newest message has been seen
+    unseenBelow: new Set(), // others' messages that arrived below the fold, not seen yet
+  };
+  if (previous) conversations.dropIfEmpty(previous.id);
+  $('chat-placeholder').hidden = true;
+  $('chat-pane').hidden = false;
+  $('chat-pane').dataset.convId = id;
+  renderHeader();
+  $('messages').replaceChildren();
+  $('history-start').hidden = true;
+  $('load-older').hidden = false;
+  updateNewBelow();
+  // Self chat: nobody can read it, so there is nothing to ask for.
+  $('receipt-toggle').disabled = !conv.groupID && conv.userID === session.me;
+  conversations.render();
+  const opened = open;
+  reloadOpenChat(opened).catch((error) => showError(error, 'open conversation'));
+}
+
+function renderHeader() {
+  if (!open) return;
+  const conv = conversations.conversationOf(open.id) || conversations.placeholder(open.id);
+  $('chat-title').textContent = conversations.titleOf(conv);
+  $('chat-avatar').replaceChildren(avatar(open.groupID ? { groupID: open.groupID } : { userID: open.userID }));
+  let subtitle;
+  if (open.groupID) {
+    const count = groupInfo(open.groupID)?.memberCount;
+    subtitle = `Group ${open.groupID}${count ? ` · ${count} members` : ''}`;
+  } else if (open.userID === session.me) {
+    subtitle = 'Notes to yourself';
+  } else {
+    subtitle = hasNick(open.userID) ? `@${open.userID}` : '';
+  }
+  $('chat-subtitle').textContent = subtitle;
+}
+
+/** Loads the newest history page (on open and after a reconnect), receipts and names. */
+export async function reloadOpenChat(chat = open) {
+  if (!chat) return;
+  const page = await fetchHistory(chat);
+  if (open !== chat) return;
+  const newest = page.slice().reverse();
+  const known = [...chat.messages.values()];
+  const maxKnown = known.reduce((max, m) => Math.max(max, m.seq || 0), 0);
+  // After a gap (missed more than a page), start over from the newest page.
+  if (known.length && newest.length && newest[0].seq > maxKnown + 1) {
+    chat.messages.clear();
+    chat.elements.clear();
+    chat.newestId = null;
+    chat.unseenBelow.clear();
+    observer.disconnect();
+    $('messages').replaceChildren();
+  }
+  if (!known.length || !chat.messages.size) setFinished(chat, page.length < HISTORY_PAGE);
+  addMessages(chat, newest, { scrollToEnd: true });
+  if (chat.groupID) {
+    loadGroupMembers(chat);
+    await receipts.fetchGroupReceipts(chat.groupID, [...chat.messages.values()]);
+  }
+  rescanVisible();
+}
+
+async function loadGroupMembers(chat) {
+  try {
+    const result = await call('getGroupMemberList', { groupID: chat.groupID, filter: 0, nextSeq: 0, count: 100 });
+    learn(result.memberInfoList);
+    const [info] = await call('getGroupsInfo', { groupIDList: [chat.groupID] });
+    if (info && info.groupInfo) learnGroup(chat.groupID, { name: info.groupInfo.groupName, memberCount: info.groupInfo.memberCount });
+    if (open === chat) renderHeader();
+  } catch (error) {
+    showError(error, 'group members');
+  }
+}
+
+function fetchHistory(chat, lastMsgID) {
+  const params = { count: HISTORY_PAGE };
+  if (lastMsgID) params.lastMsgID = lastMsgID;
+  return chat.groupID
+    ? call('getGroupHistoryMessageList', { groupID: chat.groupID, ...params })
+    : call('getC2CHistoryMessageList', { userID: chat.userID, ...params });
+}
+
+function setFinished(chat, finished) {
+  chat.finished = finished;
+  $('load-older').hidden = finished;
+  $('history-start').hidden = !finished;
+}
+
+export async function loadOlder() {
+  const chat = open;
+  if (!chat || chat.finished || chat.loadingOlder) return;
+  const oldest = sortedMessages(chat)[0];
+  if (!oldest) return;
+  chat.loadingOlder = true;
+  try {
+    const page = await fetchHistory(chat, oldest.msgID);
+    if (open !== chat) return;
+    const list = $('message-list');
+    const before = list.scrollHeight - list.scrollTop;
+    addMessages(chat, page.slice().reverse(), {});
+    list.scrollTop = list.scrollHeight - before; // keep the view where it was
+    setFinished(chat, page.length < HISTORY_PAGE);
+    if (chat.groupID) await receipts.fetchGroupReceipts(chat.groupID, page);
+  } catch (error) {
+    showError(error, 'load older messages');
+  } finally {
+    chat.loadingOlder = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Messages.
+
+const sortedMessages = (chat) => [...chat.messages.values()].sort(compareMessages);
+
+function compareMessages(a, b) {
+  // seq numbers a conversation without gaps; online-only messages (seq 0) go last.
+  const sa = a.seq || Number.MAX_SAFE_INTEGER;
+  const sb = b.seq || Number.MAX_SAFE_INTEGER;
+  return sa - sb || a.timestamp - b.timestamp;
+}
+
+function nearBottom() {
+  const list = $('message-list');
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+}
+
+/** Adds or updates messages of the open chat, in seq order, with day separators. */
+function addMessages(chat, messages, { live = false, scrollToEnd = false } = {}) {
+  const stick = scrollToEnd || nearBottom();
+  let ownSent = false;
+  for (const msg of messages) {
+    const existing = chat.messages.get(msg.msgID);
+    if (existing) {
+      existing.receiptPeerRead = existing.receiptPeerRead || msg.receiptPeerRead;
+      existing.hasSentReceipt = existing.hasSentReceipt || msg.hasSentReceipt || receipts.wasReceipted(msg.msgID);
+      existing.isRead = existing.isRead || msg.isRead;
+      updateLabel(existing);
+      continue;
+    }
+    if (receipts.wasReceipted(msg.msgID)) msg.hasSentReceipt = true;
+    receipts.expectCounts(msg);
+    chat.messages.set(msg.msgID, msg);
+    const node = renderMessage(chat, msg);
+    chat.elements.set(msg.msgID, node);
+    insertInOrder(chat, msg, node);
+    observer.observe(node);
+    if (live && msg.isSelf) ownSent = true;
+    const newest = chat.newestId && chat.messages.get(chat.newestId);
+    if (!newest || compareMessages(msg, newest) > 0) {
+      chat.newestId = msg.msgID;
+      chat.caughtUp = false;
+      if (live && !msg.isSelf && !stick) chat.unseenBelow.add(msg.msgID);
+    }
+  }
+  renderDaySeparators(chat);
+  updateNewBelow();
+  if (stick || ownSent) {
+    const list = $('message-list');
+    list.scrollTop = list.scrollHeight;
+  }
+}
+
+function insertInOrder(chat, msg, node) {
+  const container = $('messages');
+  let after = null;
+  for (const child of container.children) {
+    const other = chat.messages.get(child.dataset.msgId);
+    if (other && compareMessages(msg, other) < 0) {
+      after = child;
+      break;
+    }
+  }
+  container.insertBefore(node, after);
+}
+
+/** One separator before the first message of each local day. */
+function renderDaySeparators(chat) {
+  const container = $('messages');
+  for (const old of container.querySelectorAll('.day-separator')) old.remove();
+  let lastDay = null;
+  for (const node of [...container.children]) {
+    const msg = chat.messages.get(node.dataset.msgId);
+    if (!msg) continue;
+    const day = dayKey(msg.timestamp);
+    if (day !== lastDay) {
+      container.insertBefore(el('div', { class: 'day-separator', testid: 'day-separator', role: 'separator', 'data-day': new Date(day).toISOString() },
+        el('span', { text: dayLabel(msg.timestamp) })), node);
+      lastDay = day;
+    }
+  }
+}
+
+function renderMessage(chat, msg) {
+  const showSender = !msg.isSelf && Boolean(chat.groupID);
+  const node = el('div', {
+    class: `msg${msg.isSelf ? ' self' : ''}`,
+    testid: 'message',
+    'data-msg-id': msg.msgID,
+    'data-seq': msg.seq,
+    'data-self': msg.isSelf ? 'true' : 'false',
+    'data-need-receipt': msg.needReadReceipt ? 'true' : 'false',
+  },
+  msg.isSelf ? null : avatar({ userID: msg.sender, size: 'sm' }),
+  el('div', { class: 'msg-body' },
+    el('div', { class: 'msg-meta' },
+      showSender ? el('span', { class: 'msg-sender', testid: 'message-sender', 'data-user-id': msg.sender, text: nameOf(msg.sender) }) : null,
+      el('time', { testid: 'message-time', datetime: new Date(msg.timestamp * 1000).toISOString(), title: fullDate(msg.timestamp), text: clockTime(msg.timestamp) })),
+    el('div', { class: 'bubble', testid: 'message-text', text: conversations.textOf(msg) })));
+  updateLabel(msg, node);
+  return node;
+}
+
+function updateLabel(msg, node = open && open.elements.get(msg.msgID)) {
+  if (!node) return;
+  const label = receipts.labelOf(msg);
+  const body = node.querySelector('.msg-body');
+  let current = node.querySelector('[data-testid="receipt-label"]');
+  if (!label) {
+    if (current) current.remove();
+    return;
+  }
+  if (!current) {
+    current = msg.groupID
+      ? el('button', { type: 'button', class: 'receipt', testid: 'receipt-label', title: 'Who has read it', onclick: (event) => openMembers(msg, event.currentTarget) })
+      : el('span', { class: 'receipt', testid: 'receipt-label' });
+    body.append(current);
+  }
+  current.textContent = label.text;
+  current.dataset.state = label.state;
+}
+
+/** Names and pictures changed: redraw what shows them. */
+on('people-changed', () => {
+  conversations.render();
+  if (!open) return;
+  renderHeader();
+  for (const node of $('messages').querySelectorAll('[data-testid="message-sender"]')) node.textContent = nameOf(node.dataset.userId);
+  for (const node of $('messages').querySelectorAll('.msg [data-testid="avatar"]')) {
+    const userID = node.dataset.key;
+    node.replaceWith(avatar({ userID, size: 'sm' }));
+  }
+});
+
+on('receipts-changed', (changed) => {
+  if (!open) return;
+  for (const receipt of changed) {
+    const msg = open.messages.get(receipt.msgID);
+    if (!msg) continue;
+    updateLabel(msg);
+    const label = receipts.labelOf(msg);
+    if (label) announce(`Your message “${conversations.textOf(msg).slice(0, 60)}”: ${label.text}`);
+  }
+});
+
+on('receipts-sent', (ids) => {
+  if (!open) return;
+  for (const id of ids) {
+    const msg = open.messages.get(id);
+    if (msg) msg.hasSentReceipt = true;
+  }
+});
+
+/** A pushed message: into the open chat when it belongs there, and into the list. */
+export function onNewMessage(msg) {
+  const id = conversations.convIdOf(msg);
+  if (open && open.id === id) addMessages(open, [msg], { live: true });
+  conversations.noteMessage(msg);
+  if (!msg.isSelf) {
+    const where = msg.groupID ? ` in ${conversations.titleOf(conversations.conversationOf(id))}` : '';
+    announce(`New message from ${nameOf(msg.sender)}${where}: ${conversations.textOf(msg).slice(0, 120)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Seen: receipts, the "new messages" button, conversation-level read.
+
+function onIntersect(entries) {
+  // Not looked at: nothing is seen now; what is on screen is reported when attention returns.
+  if (!attentive()) return;
+  const root = $('message-list');
+  for (const entry of entries) {
+    if (!entry.isIntersecting) continue;
+    const enough = entry.intersectionRatio >= 0.5 || entry.intersectionRect.height >= root.clientHeight / 2;
+    if (enough) sawMessage(entry.target.dataset.msgId);
+  }
+}
+
+/** A message was on screen while the page had the person's attention. */
+function sawMessage(msgID) {
+  const msg = open && open.messages.get(msgID);
+  if (!msg) return;
+  if (!msg.seen) {
+    msg.seen = true;
+    const node = open.elements.get(msgID);
+    if (node) node.dataset.seen = 'true';
+    open.unseenBelow.delete(msgID);
+    updateNewBelow();
+  }
+  receipts.considerReceipt(open.id, msg);
+  if (open.newestId === msgID && !open.caughtUp) {
+    open.caughtUp = true;
+    conversations.render();
+    scheduleMarkRead();
+  }
+}
+
+/** Re-checks every message element (after reconnects and when attention returns). */
+export function rescanVisible() {
+  if (!open) return;
+  for (const node of open.elements.values()) {
+    observer.unobserve(node);
+    observer.observe(node);
+  }
+}
+
+/** The "new messages" button: others' messages that arrived below the fold, unseen yet. */
+function updateNewBelow() {
+  const button = $('new-below');
+  const count = open ? open.unseenBelow.size : 0;
+  button.hidden = count === 0;
+  button.textContent = count === 1 ? '1 new message ↓' : `${count} new messages ↓`;
+}
+
+export function scrollToNewest() {
+  const list = $('message-list');
+  list.scrollTop = list.scrollHeight;
+}
+
+function markRead(chat = open) {
+  if (chat === markPending) {
+    clearTimeout(markTimer);
+    markPending = null;
+  }
+  // No attention check here: the newest message was seen (caughtUp), even when the window lost
+  // the focus during the short wait for this request.
+  if (!chat || !chat.caughtUp || session.status !== 'online') return;
+  const conv = conversations.conversationOf(chat.id);
+  const request = chat.groupID
+    ? call('markGroupMessageAsRead', { groupID: chat.groupID })
+    : call('markC2CMessageAsRead', { userID: chat.userID });
+  request.then(() => {
+    if (chat.groupID) conversations.clearUnread(chat.id);
+  }).catch((error) => {
+    // A C2C chat with a user who never wrote to us has nothing to mark: 20003 is expected there.
+    if (!(error.code === 20003 && !conv?.lastMessage)) showError(error, 'mark as read');
+  });
+}
+
+/** Marks the open chat read shortly (one request for a burst of messages). */
+function scheduleMarkRead() {
+  const chat = open;
+  if (markPending && markPending !== chat) markRead(markPending);
+  clearTimeout(markTimer);
+  markPending = chat;
+  markTimer = setTimeout(() => markRead(chat), MARK_READ_DELAY_MS);
+}
+
+/** Leaving a chat: a pending mark-as-read for it is sent now, not dropped. */
+function flushMarkRead() {
+  if (markPending) markRead(markPending);
+}
+
+onAttentionChange((now) => {
+  conversations.render();
+  if (now) rescanVisible();
+});
+
+// ---------------------------------------------------------------------------------------
+// Sending.
+
+export async function send() {
+  const chat = open;
+  const input = $('composer-input');
+  const text = input.value.trim();
+  if (!chat || !text) return;
+  const selfChat = !chat.groupID && chat.userID === session.me;
+  const params = {
+    textElem: { text },
+    needReadReceipt: $('receipt-toggle').checked && !selfChat,
+    random: Math.floor(Math.random() * 0xffffffff),
+  };
+  if (chat.groupID) params.groupID = chat.groupID;
+  else params.receiver = chat.userID;
+  input.value = '';
+  try {
+    const msg = await call('sendMessage', params);
+    if (open === chat) addMessages(chat, [msg], { live: true });
+    conversations.noteMessage(msg);
+  } catch (error) {
+    if (!input.value) input.value = text; // give the text back to retry
+    showError(error, 'send');
+    if (error.code === 20003 && !chat.groupID) noSuchUser(chat);
+  }
+}
+
+/** A C2C chat with a user the server does not know: said so, and not kept in the list. */
+function noSuchUser(chat) {
+  const conv = conversations.conversationOf(chat.id);
+  if (conv && !conv.lastMessage) conversations.remove(chat.id);
+  if (open === chat) $('chat-subtitle').textContent = `There is no user ${chat.userID} on this server`;
+}
+
+export function forget() {
+  drafts.clear();
+  clearTimeout(markTimer);
+  markPending = null;
+  $('composer-input').value = '';
+}

@@ -1,0 +1,194 @@
+// The conversation list: loading it, keeping it current from pushes, and drawing it (avatar,
+// name, last message, time, unread badge, the open one marked current).
+
+import { attentive } from './attention.js';
+import { $, el } from './dom.js';
+import { avatar, fetchProfiles, groupName, learn, learnGroup, nameOf } from './people.js';
+import { call, emit } from './session.js';
+import { fullDate, listTime } from './time.js';
+import { showError } from './banners.js';
+
+let conversations = new Map(); // conversationID -> Conversation
+let reloadTimer = null;
+/** The open chat as the list needs it: `{ id, caughtUp }` or null. Set by the chat. */
+let activeView = () => null;
+
+export const setActiveView = (provider) => {
+  activeView = provider;
+};
+export const conversationOf = (id) => conversations.get(id);
+
+export const convIdOf = (msg) => (msg.groupID ? `group_${msg.groupID}` : `c2c_${msg.userID}`);
+
+/** A conversation the server did not list (yet): opened by hand, or a first message. */
+export function placeholder(id, msg) {
+  const group = id.startsWith('group_');
+  const key = id.slice(group ? 6 : 4);
+  return {
+    conversationID: id,
+    type: group ? 2 : 1,
+    userID: group ? undefined : key,
+    groupID: group ? key : undefined,
+    showName: key,
+    unreadCount: 0,
+    lastMessage: msg || null,
+    orderKey: msg ? msg.timestamp : Math.floor(Date.now() / 1000),
+    placeholder: !msg,
+  };
+}
+
+export function ensureConversation(id) {
+  let conv = conversations.get(id);
+  if (!conv) {
+    conv = placeholder(id);
+    conversations.set(id, conv);
+    render();
+  }
+  return conv;
+}
+
+/** Drops a conversation opened by hand that never got a message (left, or no such user). */
+export function dropIfEmpty(id) {
+  const conv = conversations.get(id);
+  if (conv && conv.placeholder && !conv.lastMessage) {
+    conversations.delete(id);
+    render();
+  }
+}
+
+export function remove(id) {
+  conversations.delete(id);
+  render();
+}
+
+export async function loadConversations() {
+  const fresh = new Map();
+  let nextSeq = 0;
+  for (let page = 0; page < 1000; page += 1) {
+    const result = await call('getConversationList', { nextSeq, count: 100 });
+    for (const conv of result.conversationList) fresh.set(conv.conversationID, conv);
+    if (result.isFinished || result.conversationList.length === 0 || result.nextSeq === nextSeq) break;
+    nextSeq = result.nextSeq;
+  }
+  // Keep the conversation open now even when it has no message yet.
+  const open = activeView();
+  if (open && !fresh.has(open.id)) fresh.set(open.id, conversations.get(open.id) || placeholder(open.id));
+  conversations = fresh;
+  for (const conv of fresh.values()) if (conv.groupID) learnGroup(conv.groupID, { name: conv.showName });
+  render();
+  learnNames([...fresh.values()]).catch((error) => showError(error, 'profiles'));
+}
+
+/** Names and pictures for the list: profiles of C2C peers, members of the groups. */
+async function learnNames(list) {
+  await fetchProfiles(list.filter((c) => c.userID).map((c) => c.userID));
+  for (const conv of list.filter((c) => c.groupID).slice(0, 20)) {
+    const result = await call('getGroupMemberList', { groupID: conv.groupID, filter: 0, nextSeq: 0, count: 100 });
+    learn(result.memberInfoList);
+  }
+}
+
+export function setConversations(list) {
+  for (const conv of list) {
+    conversations.set(conv.conversationID, conv);
+    if (conv.groupID) learnGroup(conv.groupID, { name: conv.showName });
+  }
+  render();
+}
+
+/** The list reloaded shortly (one request for a burst of changes). */
+export function scheduleReload() {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => {
+    loadConversations().catch((error) => showError(error, 'conversation list'));
+  }, 200);
+}
+
+/** A new message: last message, order and (groups) the unread count. */
+export function noteMessage(msg) {
+  const id = convIdOf(msg);
+  let conv = conversations.get(id);
+  if (!conv) {
+    conv = placeholder(id, msg);
+    conversations.set(id, conv);
+    if (msg.groupID) scheduleReload();
+  }
+  conv.placeholder = false;
+  conv.lastMessage = msg;
+  conv.orderKey = Math.max(conv.orderKey || 0, msg.timestamp);
+  // Group messages come without onConversationChanged (one push per member would be too many):
+  // count them here. The open chat's count goes back to 0 once its newest message is seen.
+  if (msg.groupID && !msg.isSelf && !msg.isExcludedFromUnreadCount) conv.unreadCount = (conv.unreadCount || 0) + 1;
+  render();
+}
+
+/** After a successful mark-as-read of a group (groups get no onConversationChanged for it). */
+export function clearUnread(id) {
+  const conv = conversations.get(id);
+  if (conv) {
+    conv.unreadCount = 0;
+    render();
+  }
+}
+
+export function titleOf(conv) {
+  return conv.groupID ? groupName(conv.groupID, conv.showName) : nameOf(conv.userID);
+}
+
+export function textOf(msg) {
+  if (msg.textElem) return msg.textElem.text;
+  if (msg.customElem) return `[custom] ${msg.customElem.desc || msg.customElem.data}`;
+  return '[message]';
+}
+
+function previewOf(msg) {
+  if (!msg) return '';
+  const body = textOf(msg);
+  if (msg.isSelf) return `You: ${body}`;
+  return msg.groupID ? `${nameOf(msg.sender)}: ${body}` : body;
+}
+
+export function render() {
+  const list = $('conv-list');
+  const open = activeView();
+  const sorted = [...conversations.values()].sort((a, b) => (b.orderKey || 0) - (a.orderKey || 0));
+  // Redrawing must not take the keyboard focus away from the item that has it.
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.convId : null;
+  list.replaceChildren(...sorted.map((conv) => {
+    const active = open && open.id === conv.conversationID;
+    // The open chat, seen down to its newest message: its count goes to 0 with the
+    // mark-as-read under way. Otherwise what was not seen stays counted.
+    const unread = active && open.caughtUp && attentive() ? 0 : conv.unreadCount || 0;
+    const when = conv.lastMessage ? conv.lastMessage.timestamp : null;
+    const badge = unread > 0
+      ? el('span', { class: 'badge', testid: 'unread-badge', text: unread > 99 ? '99+' : String(unread) })
+      : null;
+    if (badge) badge.setAttribute('aria-label', `${unread} unread`);
+    return el('li', { class: 'conv-row' },
+      el('button', {
+        type: 'button',
+        class: `conv${active ? ' active' : ''}`,
+        testid: 'conv-item',
+        'data-conv-id': conv.conversationID,
+        'data-unread': unread,
+        'aria-current': active ? 'true' : null,
+        onclick: () => emit('open-conversation', conv.conversationID),
+      },
+      avatar(conv.groupID ? { groupID: conv.groupID } : { userID: conv.userID }),
+      el('span', { class: 'conv-main' },
+        el('span', { class: 'conv-top' },
+          el('span', { class: 'conv-name', testid: 'conv-name', text: titleOf(conv) }),
+          when ? el('time', { class: 'conv-time', testid: 'conv-time', datetime: new Date(when * 1000).toISOString(), title: fullDate(when), text: listTime(when) }) : null),
+        el('span', { class: 'conv-bottom' },
+          el('span', { class: 'conv-preview', testid: 'conv-preview', text: previewOf(conv.lastMessage) }),
+          badge))));
+  }));
+  $('conv-empty').hidden = sorted.length > 0;
+  if (focused) list.querySelector(`[data-conv-id="${CSS.escape(focused)}"]`)?.focus();
+}
+
+export function forget() {
+  conversations.clear();
+  clearTimeout(reloadTimer);
+  render();
+}
