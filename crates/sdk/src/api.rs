@@ -171,7 +171,9 @@ impl Client {
         .map(drop)
     }
 
-    /// `inviteUserToGroup`: adds users to a group; returns one result per user.
+    /// `inviteUserToGroup`: adds users to a group; returns one result per user, in V2TIM's
+    /// `V2TIMGroupMemberResult` numbers: [`crate::MEMBER_OP_SUCCESS`] added,
+    /// [`crate::MEMBER_OP_INVALID`] already a member, [`crate::MEMBER_OP_FAIL`] no such user.
     pub async fn invite_user_to_group(
         &self,
         group_id: impl Into<String>,
@@ -184,8 +186,10 @@ impl Client {
         self.call::<InviteUserToGroup>(params).await
     }
 
-    /// `kickGroupMember`: removes members (owner or admin); `reason` is passed on in
-    /// `onMemberKicked`. Returns one result per member.
+    /// `kickGroupMember`: removes members (owner or admin). `reason` is accepted for V2TIM
+    /// compatibility; the server neither keeps it nor puts it in `onMemberKicked`. Returns one
+    /// result per member: [`crate::MEMBER_OP_SUCCESS`] removed, [`crate::MEMBER_OP_INVALID`] not
+    /// a member.
     pub async fn kick_group_member(
         &self,
         group_id: impl Into<String>,

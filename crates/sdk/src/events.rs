@@ -68,9 +68,13 @@ pub enum SdkEvent {
     MemberKicked(MemberKicked),
     /// `onGroupDismissed`: a group was dismissed.
     GroupDismissed(GroupDismissed),
-    /// `onRecvMessageReadReceipts`: read receipts for the user's own messages.
+    /// `onRecvMessageReadReceipts`: message-level read receipts for the user's own messages.
+    /// C2C items (empty `group_id`) name the reader in `user_id`, with `is_peer_read` and the
+    /// receipt's `timestamp`; group items carry the current `read_count` and `unread_count`.
+    /// The fields that do not apply are empty or 0.
     RecvMessageReadReceipts(Vec<MessageReceipt>),
-    /// `onRecvC2CReadReceipt`: C2C peers marked their conversation with the user read.
+    /// `onRecvC2CReadReceipt`: C2C peers marked their conversation with the user read (the
+    /// conversation-level mechanism behind [`Message::is_peer_read`], not message receipts).
     RecvC2cReadReceipt(Vec<C2cReadReceipt>),
     /// `onMessageReceiptsSent`: another device of the user sent read receipts.
     MessageReceiptsSent(ReceiptsSent),

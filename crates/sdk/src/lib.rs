@@ -110,6 +110,6 @@ pub use tidings_proto::methods::{
 };
 pub use tidings_proto::{
     C2cReadReceipt, Conversation, CustomElem, ErrorCode, GroupInfo, GroupInfoResult,
-    GroupMemberInfo, GroupMemberSpec, GroupRole, GroupType, MemberOperationResult, Message,
-    MessageReceipt, ReadMemberInfo, TextElem,
+    GroupMemberInfo, GroupMemberSpec, GroupRole, GroupType, MEMBER_OP_FAIL, MEMBER_OP_INVALID,
+    MEMBER_OP_SUCCESS, MemberOperationResult, Message, MessageReceipt, ReadMemberInfo, TextElem,
 };
