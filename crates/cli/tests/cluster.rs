@@ -112,6 +112,48 @@ async fn online_status(ws_url: &str, users: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Waits until every node of `urls` finds every one of `users` online: each node then knows
+/// the others (nodes learn of each other within a moment of starting).
+async fn wait_until_nodes_know_each_other(urls: &[String], users: &[&str]) {
+    let everyone = vec!["Online".to_owned(); users.len()];
+    for url in urls {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while online_status(url, users).await != everyone {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{url} never saw {users:?} online"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A counter of the node of WebSocket URL `ws_url`, from its `/metrics` (0 when absent).
+async fn metric(ws_url: &str, series: &str) -> u64 {
+    let http = ws_url
+        .replace("ws://", "http://")
+        .replace("/ws", "/metrics");
+    let text = reqwest::get(http)
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The read and unread counts of the next read-receipt push about `msg_id`.
+async fn counts_of(events: &mut Events, msg_id: &str) -> (u64, u64) {
+    let receipt = next_event(events, |e| match e {
+        SdkEvent::RecvMessageReadReceipts(r) => r.into_iter().find(|r| r.msg_id == msg_id),
+        _ => None,
+    })
+    .await;
+    (receipt.read_count, receipt.unread_count)
+}
+
 /// The first event `pick` accepts, skipping others.
 async fn next_event<T>(events: &mut Events, mut pick: impl FnMut(SdkEvent) -> Option<T>) -> T {
     tokio::time::timeout(WAIT, async {
@@ -399,4 +441,119 @@ async fn clients_of_a_killed_node_carry_on_on_another_with_nothing_acknowledged_
     })
     .await;
     assert_eq!(after.seq, away.seq + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_coalesces_a_senders_group_receipts_and_counts_never_go_down() {
+    let database = ScratchDatabase::for_test().await;
+    let (_nats, bus) = start_nats();
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("temp dir"))
+        .collect();
+    let nodes: Vec<Serving> = ["n1", "n2", "n3"]
+        .iter()
+        .zip(&dirs)
+        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
+        .collect();
+    let urls: Vec<String> = nodes.iter().map(|node| node.url.clone()).collect();
+    // Alice's two devices on nodes 1 and 2; nine readers, three on each node.
+    let (alice, mut first_device) = connect(&urls[0], "alice").await;
+    let (_alice_again, mut second_device) = connect(&urls[1], "alice").await;
+    let names: Vec<String> = (1..=9).map(|i| format!("reader{i}")).collect();
+    let mut readers = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        readers.push(connect(&urls[i % 3], name).await);
+    }
+    let mut everyone: Vec<&str> = names.iter().map(String::as_str).collect();
+    everyone.push("alice");
+    wait_until_nodes_know_each_other(&urls, &everyone).await;
+
+    let group = alice
+        .create_group(CreateGroupParams {
+            group_type: "Work".into(),
+            group_id: None,
+            group_name: "Readers".into(),
+            member_list: names
+                .iter()
+                .map(|user| GroupMemberSpec {
+                    user_id: user.clone(),
+                    role: GroupRole::Member,
+                })
+                .collect(),
+        })
+        .await
+        .expect("group created");
+    let message = alice
+        .send_message(SendMessageParams {
+            group_id: Some(group),
+            text_elem: Some(TextElem {
+                text: "read me".into(),
+            }),
+            need_read_receipt: true,
+            ..SendMessageParams::default()
+        })
+        .await
+        .expect("group send");
+    // Every reader, on every node, at once.
+    let receipts = readers
+        .iter()
+        .map(|(reader, _)| reader.send_message_read_receipts(vec![message.msg_id.clone()]));
+    for done in futures_util::future::join_all(receipts).await {
+        done.expect("receipt");
+    }
+
+    let mut seen_by_device = vec![Vec::new(), Vec::new()];
+    for (events, counts) in [&mut first_device, &mut second_device]
+        .into_iter()
+        .zip(&mut seen_by_device)
+    {
+        while counts.last().is_none_or(|(read, _)| *read < 9) {
+            counts.push(counts_of(events, &message.msg_id).await);
+        }
+    }
+    let pulled = alice
+        .get_message_read_receipts(vec![message.msg_id.clone()])
+        .await
+        .expect("pull");
+    assert_eq!((pulled[0].read_count, pulled[0].unread_count), (9, 0));
+    // One node coalesced them all (the others routed their notes to it): never a push per
+    // reader's node. A receipt noted after the flush that already counted it may cause one
+    // more push of the same counts: take every push the node made.
+    let series = "tidings_receipt_pushes_total{kind=\"group\"}";
+    let mut pushed_by_node = Vec::new();
+    for url in &urls {
+        pushed_by_node.push(metric(url, series).await);
+    }
+    let coalescing: Vec<u64> = pushed_by_node.iter().copied().filter(|n| *n > 0).collect();
+    assert_eq!(coalescing.len(), 1, "pushes by node: {pushed_by_node:?}");
+    let pushes = coalescing[0] as usize;
+    assert!(
+        pushes <= 9,
+        "at most one push per receipt: {pushed_by_node:?}"
+    );
+    for (events, counts) in [&mut first_device, &mut second_device]
+        .into_iter()
+        .zip(&mut seen_by_device)
+    {
+        while counts.len() < pushes {
+            counts.push(counts_of(events, &message.msg_id).await);
+        }
+        assert!(
+            counts.windows(2).all(|pair| pair[0].0 <= pair[1].0),
+            "counts went down: {counts:?}"
+        );
+        assert!(
+            counts.iter().all(|(read, unread)| read + unread == 9),
+            "{counts:?}"
+        );
+        assert_eq!(
+            counts.last(),
+            Some(&(9, 0)),
+            "the last push equals the pull"
+        );
+    }
+    assert_eq!(
+        seen_by_device[0], seen_by_device[1],
+        "each push reached both devices"
+    );
 }

@@ -7,15 +7,20 @@
 //! chunks of [`USERS_PER_PUBLISH`]), whatever the number of recipients' nodes; each node keeps
 //! what concerns its own sessions, so no node needs to know where other users are. The store
 //! is the source of truth: the bus carries pushes only, without persistence.
+//!
+//! Group receipt notifications of one sender are coalesced by one node (`notes.rs`), and each
+//! node keeps its sessions' read counts from going down (`read_counts.rs`).
 
 mod nodes;
+mod notes;
+mod read_counts;
 mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
-use tidings_service::{Bus, Delivery, Hub, SessionId};
+use tidings_service::{Bus, Delivery, Hub, ReceiptNote, RoutedNotes, SessionId};
 use tokio::sync::mpsc;
 
 /// Most recipients named in one published message, so that a push to a large group stays well
@@ -28,6 +33,15 @@ pub const USERS_PER_PUBLISH: usize = 8192;
 /// a bus merely slower than the load would lose those pushes for other nodes' clients.
 pub const MAX_WAITING_PUBLISHES: usize = 65_536;
 
+/// Whether `node` can name a node: 1 to 64 ASCII letters, digits, `-` or `_` (it is a token of
+/// NATS subjects).
+pub fn is_valid_node_id(node: &str) -> bool {
+    (1..=64).contains(&node.len())
+        && node
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Why the cluster bus could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -39,6 +53,9 @@ pub enum ClusterError {
         /// What failed.
         reason: String,
     },
+    /// The node ID cannot name a node ([`is_valid_node_id`]).
+    #[error("node ID {0:?} is not 1 to 64 ASCII letters, digits, '-' or '_'")]
+    NodeId(String),
 }
 
 /// The cluster bus of one node.
@@ -49,6 +66,8 @@ pub struct NatsBus {
     /// Whether deliveries are being dropped (logged once per run of drops).
     dropping: AtomicBool,
     nodes: nodes::Nodes,
+    notes: notes::NoteRoutes,
+    read_counts: Arc<read_counts::ReadCountFloor>,
 }
 
 impl std::fmt::Debug for NatsBus {
@@ -68,6 +87,9 @@ impl NatsBus {
         sdkappid: u64,
         hub: Arc<Hub>,
     ) -> Result<Self, ClusterError> {
+        if !is_valid_node_id(node) {
+            return Err(ClusterError::NodeId(node.to_owned()));
+        }
         let failed = |reason: String| ClusterError::Nats {
             url: url.to_owned(),
             reason,
@@ -104,16 +126,24 @@ impl NatsBus {
                 }
             }
         });
-        let (local, me) = (Arc::clone(&hub), Arc::clone(&node));
+        let read_counts = Arc::new(read_counts::ReadCountFloor::default());
+        let (local, me, floor) = (
+            Arc::clone(&hub),
+            Arc::clone(&node),
+            Arc::clone(&read_counts),
+        );
         tokio::spawn(async move {
             while let Some(message) = incoming.next().await {
                 match wire::decode(&message.payload) {
-                    Ok((origin, delivery)) if *origin != *me => local.deliver(&delivery),
+                    Ok((origin, delivery)) if *origin != *me => floor.deliver(&local, &delivery),
                     Ok(_) => {} // our own, already delivered locally
                     Err(e) => tracing::warn!(error = %e, "undecodable delivery from the bus"),
                 }
             }
         });
+        let notes = notes::NoteRoutes::start(client.clone(), sdkappid, &node)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         let nodes = nodes::Nodes::start(client, sdkappid, Arc::clone(&node), Arc::clone(&hub))
             .await
             .map_err(|e| failed(e.to_string()))?;
@@ -124,7 +154,14 @@ impl NatsBus {
             outgoing,
             dropping: AtomicBool::new(false),
             nodes,
+            notes,
+            read_counts,
         })
+    }
+
+    /// Hands the group receipt notes other nodes route here to this node's notifier.
+    pub fn attach_notifier(&self, notifier: RoutedNotes) {
+        self.notes.attach(notifier);
     }
 
     /// For each of `users`, whether it has a session on any node of the cluster: this node's
@@ -162,7 +199,7 @@ fn on_bus_event(event: &async_nats::Event, lost: &AtomicBool, hub: &Hub) {
 
 impl Bus for NatsBus {
     fn publish(&self, delivery: Delivery) {
-        self.hub.deliver(&delivery);
+        self.read_counts.deliver(&self.hub, &delivery);
         for payload in wire::encode(&self.node, &delivery) {
             match payload {
                 Ok(payload) => match self.outgoing.try_send(payload) {
@@ -188,5 +225,23 @@ impl Bus for NatsBus {
     /// Other nodes' sessions are not known here, so every push may reach someone.
     fn reaches_any(&self, _users: &[String], _except: Option<SessionId>) -> bool {
         true
+    }
+
+    fn route_receipt_notes(&self, notes: Vec<ReceiptNote>) -> Vec<ReceiptNote> {
+        let mut kept = Vec::new();
+        let mut forwarded = false;
+        for note in notes {
+            let owner = self.nodes.owner_of(&note.sender);
+            if *owner == *self.node {
+                kept.push(note);
+            } else {
+                self.notes.forward(owner, note);
+                forwarded = true;
+            }
+        }
+        if forwarded {
+            self.notes.send();
+        }
+        kept
     }
 }

@@ -122,6 +122,24 @@ impl Nodes {
         seen.keys().cloned().collect()
     }
 
+    /// The node that coalesces the group receipt notifications of `sender`: the winner of
+    /// rendezvous hashing over this node and the others alive, so every node with the same
+    /// view picks the same one, and a node joining or leaving moves only the senders it wins
+    /// or won.
+    pub(crate) fn owner_of(&self, sender: &str) -> Arc<str> {
+        let seen = lock(&self.seen);
+        let alive = seen
+            .iter()
+            .filter(|(_, at)| at.elapsed() < GONE_AFTER)
+            .map(|(node, _)| node.as_str());
+        let winner = rendezvous(std::iter::once(&*self.me).chain(alive), sender);
+        if winner == &*self.me {
+            Arc::clone(&self.me)
+        } else {
+            winner.into()
+        }
+    }
+
     /// The users among `users` that other nodes alive hold a session of.
     pub(crate) async fn online_elsewhere(&self, users: &[String]) -> HashSet<String> {
         let mut waiting = self.alive();
@@ -162,6 +180,65 @@ impl Nodes {
     }
 }
 
+/// The node among `nodes` with the highest score for `key` (ties, which need a hash collision,
+/// go to the greater name). SipHash with fixed keys: the same on every node, platform and
+/// release.
+fn rendezvous<'a>(nodes: impl Iterator<Item = &'a str>, key: &str) -> &'a str {
+    use std::hash::Hasher;
+    let score = |node: &str| {
+        let mut hasher = siphasher::sip::SipHasher13::new_with_keys(0, 0);
+        hasher.write(node.as_bytes());
+        hasher.write_u8(0xff); // no node name is a prefix of another's input
+        hasher.write(key.as_bytes());
+        hasher.finish()
+    };
+    nodes
+        .map(|node| (score(node), node))
+        .max()
+        .map_or("", |(_, node)| node)
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rendezvous;
+
+    #[test]
+    fn every_view_of_the_same_nodes_picks_the_same_owner() {
+        let senders: Vec<String> = (0..1000).map(|i| format!("user{i}")).collect();
+        for sender in &senders {
+            let one = rendezvous(["n1", "n2", "n3"].into_iter(), sender);
+            let other = rendezvous(["n3", "n1", "n2"].into_iter(), sender);
+            assert_eq!(one, other);
+        }
+        let owned_by = |node: &str| {
+            senders
+                .iter()
+                .filter(|s| rendezvous(["n1", "n2", "n3"].into_iter(), s) == node)
+                .count()
+        };
+        // Spread: each of three nodes owns a fair share of 1,000 senders.
+        for node in ["n1", "n2", "n3"] {
+            assert!(
+                (200..=466).contains(&owned_by(node)),
+                "{node}: {}",
+                owned_by(node)
+            );
+        }
+    }
+
+    #[test]
+    fn a_node_leaving_moves_only_the_senders_it_owned() {
+        for i in 0..1000 {
+            let sender = format!("user{i}");
+            let before = rendezvous(["n1", "n2", "n3"].into_iter(), &sender);
+            let after = rendezvous(["n1", "n2"].into_iter(), &sender);
+            if before != "n3" {
+                assert_eq!(before, after, "{sender}");
+            }
+        }
+    }
 }

@@ -320,10 +320,10 @@ impl Config {
             }
         }
         if let Some(node) = &self.bus.node_id
-            && !tidings_proto::is_valid_id(node)
+            && !tidings_cluster::is_valid_node_id(node)
         {
             return Err(ConfigError::Invalid(format!(
-                "node ID {node:?} is not a valid ID"
+                "node ID {node:?} is not 1 to 64 ASCII letters, digits, '-' or '_'"
             )));
         }
         if self.store.pool_size == 0 || self.store.statement_timeout_ms == 0 {

@@ -184,6 +184,9 @@ impl Server {
         let callbacks: Arc<dyn Callbacks> = webhooks.clone();
         let tidings = Tidings::new(store, bus, receipts, limits, callbacks);
         webhooks.attach(&tidings);
+        if let Some(cluster) = &cluster {
+            cluster.attach_notifier(tidings.receipt_notifier().routed());
+        }
         let caps = listen::ConnectionCaps::for_this_process(config.limits.max_connections);
         if caps.websockets < config.limits.max_connections {
             tracing::warn!(

@@ -92,6 +92,17 @@ pub enum Delivery {
     },
 }
 
+/// A group message whose read count changed: what the node that notifies its sender needs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReceiptNote {
+    /// The message.
+    pub msg_id: String,
+    /// Its group.
+    pub group_id: String,
+    /// Its sender, who is notified.
+    pub sender: String,
+}
+
 /// Carries deliveries to every node's hub.
 pub trait Bus: Send + Sync + 'static {
     /// Publishes a delivery. Never blocks; delivery to slow connections is the hub's concern.
@@ -101,6 +112,14 @@ pub trait Bus: Send + Sync + 'static {
     /// that no push is built and published for nobody. A bus that cannot see every node's sessions must
     /// answer true.
     fn reaches_any(&self, users: &[String], except: Option<SessionId>) -> bool;
+
+    /// Hands each note to the node that coalesces the group receipt notifications of its
+    /// sender, and returns the notes this node coalesces itself. One node per sender, so that
+    /// the sender gets one push per window of committed counts wherever the readers are. A
+    /// single node keeps every note.
+    fn route_receipt_notes(&self, notes: Vec<ReceiptNote>) -> Vec<ReceiptNote> {
+        notes
+    }
 }
 
 /// The single-node bus: deliveries go straight to the local hub.

@@ -28,14 +28,14 @@ use tidings_proto::Event;
 use tidings_store::Store;
 
 pub use admin::ReceiptCounts;
-pub use bus::{Bus, Delivery, Hub, LocalBus, Outbound, SessionId, SharedPush};
+pub use bus::{Bus, Delivery, Hub, LocalBus, Outbound, ReceiptNote, SessionId, SharedPush};
 pub use callbacks::{
     AfterEvent, CallbackEvent, Callbacks, GroupReceiptCount, NoCallbacks, Origin, with_origin,
 };
 pub use content::{MessageContent, content_of};
 pub use error::{ServiceError, ServiceResult};
 pub use messages::SendOptions;
-pub use notifier::ReceiptNotifier;
+pub use notifier::{ReceiptNotifier, RoutedNotes};
 pub use receipts::SkippedReceipt;
 pub use settings::{Limits, ReadReceiptSettings};
 
@@ -83,6 +83,12 @@ impl Tidings {
     /// The store (for the edge's health check and benchmarks).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The group receipt notifier, to which a cluster bus hands the notes other nodes routed
+    /// here.
+    pub fn receipt_notifier(&self) -> &ReceiptNotifier {
+        &self.notifier
     }
 
     /// The limits in force.

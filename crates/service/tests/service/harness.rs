@@ -1,5 +1,6 @@
-//! The harness: a `Tidings` on a temporary store, a bus that records every delivery and answers
-//! `reaches_any` as told, and a callbacks sink that records every after-event.
+//! The harness: a `Tidings` on a temporary store, a bus that records every delivery, answers
+//! `reaches_any` as told and keeps group receipt notes or routes them away as told, and a
+//! callbacks sink that records every after-event.
 //!
 //! The store is SQLite in a temporary directory, or, when `TIDINGS_TEST_STORE` names a
 //! PostgreSQL server (a user that may create databases), a scratch database on it.
@@ -13,7 +14,7 @@ use tempfile::TempDir;
 use tidings_proto::methods::{CreateGroupParams, SendMessageParams};
 use tidings_proto::{Event, GroupMemberSpec, GroupRole, Message, PushEvent, TextElem};
 use tidings_service::{
-    AfterEvent, Bus, CallbackEvent, Callbacks, Delivery, Limits, ReadReceiptSettings,
+    AfterEvent, Bus, CallbackEvent, Callbacks, Delivery, Limits, ReadReceiptSettings, ReceiptNote,
     ServiceResult, SessionId, SharedPush, Tidings,
 };
 use tidings_store::scratch::ScratchDatabase;
@@ -60,6 +61,8 @@ pub(crate) struct RecordingBus {
     deliveries: Mutex<Vec<Delivery>>,
     online: Mutex<Option<HashSet<String>>>,
     published: Notify,
+    /// Group receipt notes routed to another node (as a cluster bus would), when `Some`.
+    routed_away: Mutex<Option<Vec<ReceiptNote>>>,
 }
 
 impl Bus for RecordingBus {
@@ -74,12 +77,43 @@ impl Bus for RecordingBus {
             Some(online) => users.iter().any(|user| online.contains(user)),
         }
     }
+
+    fn route_receipt_notes(&self, notes: Vec<ReceiptNote>) -> Vec<ReceiptNote> {
+        match &mut *self.routed_away.lock().expect("bus") {
+            Some(away) => {
+                away.extend(notes);
+                Vec::new()
+            }
+            None => notes,
+        }
+    }
 }
 
 impl RecordingBus {
     /// From now on, only these users are reachable.
     pub(crate) fn set_online(&self, users: &[&str]) {
         *self.online.lock().expect("bus") = Some(users.iter().map(|u| (*u).to_owned()).collect());
+    }
+
+    /// From now on, every group receipt note is routed to another node (kept for
+    /// [`RecordingBus::take_routed_away`]).
+    pub(crate) fn route_notes_away(&self) {
+        *self.routed_away.lock().expect("bus") = Some(Vec::new());
+    }
+
+    /// From now on, group receipt notes stay on this node again.
+    pub(crate) fn keep_notes(&self) {
+        *self.routed_away.lock().expect("bus") = None;
+    }
+
+    /// The notes routed away since the last call.
+    pub(crate) fn take_routed_away(&self) -> Vec<ReceiptNote> {
+        self.routed_away
+            .lock()
+            .expect("bus")
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Every delivery published since the last call, in order.

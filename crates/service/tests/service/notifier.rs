@@ -2,7 +2,7 @@
 //! committed counts, one push per sender per flush, never decreasing, the last equal to a pull.
 
 use tidings_proto::{MessageReceipt, PushEvent};
-use tidings_service::Delivery;
+use tidings_service::{Delivery, ReceiptNote};
 
 use crate::harness::{Harness, pushed};
 
@@ -143,5 +143,83 @@ async fn pushed_counts_never_go_down_and_the_last_equals_a_pull() {
                 || receipts_to(d, "alice").is_some()
         ),
         "nothing else was pushed: {published:?}"
+    );
+}
+
+#[tokio::test]
+async fn nothing_is_read_or_pushed_for_a_sender_nobody_would_receive() {
+    let h = Harness::start(&["alice", "bob", "carol"]).await;
+    h.create_group("alice", "Work", "g", &["bob", "carol"])
+        .await;
+    let a1 = h.send_group_receipted("alice", "g").await.msg_id;
+    let b1 = h.send_group_receipted("bob", "g").await.msg_id;
+    h.bus.set_online(&["bob"]);
+    h.forget_published();
+    h.tidings
+        .send_read_receipts("carol", vec![a1, b1.clone()], None)
+        .await
+        .unwrap();
+    // One call: both notes are in the same flush, and Alice (offline) would come first.
+    let published = h.bus.take_until(|d| receipts_to(d, "bob").is_some()).await;
+    assert!(
+        published.iter().all(|d| receipts_to(d, "alice").is_none()),
+        "{published:?}"
+    );
+    assert_eq!(
+        published
+            .iter()
+            .filter_map(|d| receipts_to(d, "bob"))
+            .map(counts)
+            .collect::<Vec<_>>(),
+        [vec![(b1, 1, 1)]]
+    );
+}
+
+#[tokio::test]
+async fn notes_go_where_the_bus_routes_them_and_routed_notes_are_pushed_here() {
+    let h = Harness::start(&["alice", "bob", "carol"]).await;
+    h.create_group("alice", "Work", "g", &["bob", "carol"])
+        .await;
+    let m = h.send_group_receipted("alice", "g").await.msg_id;
+    let b1 = h.send_group_receipted("bob", "g").await.msg_id;
+    h.bus.route_notes_away();
+    h.forget_published();
+    h.tidings
+        .send_read_receipts("carol", vec![m.clone()], None)
+        .await
+        .unwrap();
+    let away = h.bus.take_routed_away();
+    assert_eq!(
+        away,
+        [ReceiptNote {
+            msg_id: m.clone(),
+            group_id: "g".into(),
+            sender: "alice".into(),
+        }]
+    );
+    // Nothing was queued here: a later note that stays here is pushed alone.
+    h.bus.keep_notes();
+    h.tidings
+        .send_read_receipts("carol", vec![b1.clone()], None)
+        .await
+        .unwrap();
+    let published = h.bus.take_until(|d| receipts_to(d, "bob").is_some()).await;
+    assert!(
+        published.iter().all(|d| receipts_to(d, "alice").is_none()),
+        "{published:?}"
+    );
+    // This node coalesces what another node routed here.
+    h.tidings.receipt_notifier().routed().note(away);
+    let published = h
+        .bus
+        .take_until(|d| receipts_to(d, "alice").is_some())
+        .await;
+    assert_eq!(
+        published
+            .iter()
+            .filter_map(|d| receipts_to(d, "alice"))
+            .map(counts)
+            .collect::<Vec<_>>(),
+        [vec![(m, 1, 1)]]
     );
 }

@@ -1,0 +1,107 @@
+//! Group receipt notes between nodes: one node coalesces each sender's notifications
+//! ([`crate::nodes::Nodes::owner_of`]); a note whose owner is another node goes to it on
+//! `tidings.<sdkappid>.notes.<node>`, where only that node listens.
+//!
+//! Notes are sent as they come, without waiting for a window (the owner's window is the only
+//! one), but batched: a forwarding task takes everything that queued while it was publishing,
+//! one publish per owner, each message once. So a storm of receipts on one message costs the
+//! bus one small publish per forwarding round, not one per receipt.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use futures_util::StreamExt;
+use tidings_service::{ReceiptNote, RoutedNotes};
+use tokio::sync::Notify;
+
+/// Notes waiting to be forwarded, by owner node, each message once.
+type Waiting = HashMap<Arc<str>, HashMap<String, ReceiptNote>>;
+
+/// Forwards notes to their owners and takes the notes routed to this node.
+pub(crate) struct NoteRoutes {
+    waiting: Arc<Mutex<Waiting>>,
+    wake: Arc<Notify>,
+    /// This node's notifier, once the services exist; notes that arrive before are dropped
+    /// (a node only becomes an owner once others heard of it, after its start).
+    notifier: Arc<OnceLock<RoutedNotes>>,
+}
+
+/// The subject a node's notes are sent to.
+fn subject(sdkappid: u64, node: &str) -> String {
+    format!("tidings.{sdkappid}.notes.{node}")
+}
+
+impl NoteRoutes {
+    /// Starts forwarding and listening for this node's notes.
+    pub(crate) async fn start(
+        client: async_nats::Client,
+        sdkappid: u64,
+        me: &str,
+    ) -> Result<Self, async_nats::SubscribeError> {
+        let mut incoming = client.subscribe(subject(sdkappid, me)).await?;
+        let notifier: Arc<OnceLock<RoutedNotes>> = Arc::default();
+        let routed = Arc::clone(&notifier);
+        tokio::spawn(async move {
+            while let Some(message) = incoming.next().await {
+                match serde_json::from_slice::<Vec<ReceiptNote>>(&message.payload) {
+                    Ok(notes) => {
+                        if let Some(notifier) = routed.get() {
+                            notifier.note(notes);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "undecodable receipt notes from the bus"),
+                }
+            }
+        });
+        let waiting: Arc<Mutex<Waiting>> = Arc::default();
+        let wake = Arc::new(Notify::new());
+        let (queue, woken) = (Arc::clone(&waiting), Arc::clone(&wake));
+        tokio::spawn(async move {
+            loop {
+                woken.notified().await;
+                let batch = std::mem::take(&mut *lock(&queue));
+                for (owner, notes) in batch {
+                    let notes: Vec<ReceiptNote> = notes.into_values().collect();
+                    let published = match serde_json::to_vec(&notes) {
+                        Ok(payload) => client
+                            .publish(subject(sdkappid, &owner), payload.into())
+                            .await
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Err(e) = published {
+                        tracing::warn!(%owner, error = %e, "receipt notes not forwarded");
+                    }
+                }
+            }
+        });
+        Ok(Self {
+            waiting,
+            wake,
+            notifier,
+        })
+    }
+
+    /// From now on, notes routed to this node go to `notifier`.
+    pub(crate) fn attach(&self, notifier: RoutedNotes) {
+        let _ = self.notifier.set(notifier);
+    }
+
+    /// Queues `note` for its owner, another node.
+    pub(crate) fn forward(&self, owner: Arc<str>, note: ReceiptNote) {
+        lock(&self.waiting)
+            .entry(owner)
+            .or_default()
+            .entry(note.msg_id.clone())
+            .or_insert(note);
+    }
+
+    /// Wakes the forwarding task for what [`NoteRoutes::forward`] queued.
+    pub(crate) fn send(&self) {
+        self.wake.notify_one();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
