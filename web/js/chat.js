@@ -5,6 +5,7 @@
 
 import { attentive, onAttentionChange } from './attention.js';
 import { showError } from './banners.js';
+import { bubbleOf, textOf } from './content.js';
 import { $, announce, el } from './dom.js';
 import * as conversations from './conversations.js';
 import { openMembers } from './members.js';
@@ -16,6 +17,8 @@ import { clockTime, dayKey, dayLabel, fullDate } from './time.js';
 /** Page size of history requests (scroll back). */
 const HISTORY_PAGE = intParam('historyPage', 1, 100, 20);
 const MARK_READ_DELAY_MS = 250;
+/** Messages of one sender this close together form a run, drawn without repeated headers. */
+const RUN_SECONDS = 300;
 
 let open = null; // the open chat, see openConversation()
 const drafts = new Map(); // conversationID -> unsent text
@@ -123,6 +126,14 @@ export async function reloadOpenChat(chat = open) {
     await receipts.fetchGroupReceipts(chat.groupID, [...chat.messages.values()]);
   }
   rescanVisible();
+  fillScreen(chat);
+}
+
+/** History that does not fill the list cannot be scrolled back: load older pages until it
+ * does, or until the start of the conversation. */
+function fillScreen(chat) {
+  const list = $('message-list');
+  if (open === chat && !chat.finished && list.scrollHeight <= list.clientHeight) loadOlder();
 }
 
 async function loadGroupMembers(chat) {
@@ -168,9 +179,11 @@ export async function loadOlder() {
     if (chat.groupID) await receipts.fetchGroupReceipts(chat.groupID, page);
   } catch (error) {
     showError(error, 'load older messages');
+    return;
   } finally {
     chat.loadingOlder = false;
   }
+  fillScreen(chat);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -239,11 +252,13 @@ function insertInOrder(chat, msg, node) {
   container.insertBefore(node, after);
 }
 
-/** One separator before the first message of each local day. */
+/** One separator before the first message of each local day; a message that follows one of
+ * the same sender within a few minutes continues it (no repeated name, time or avatar). */
 function renderDaySeparators(chat) {
   const container = $('messages');
   for (const old of container.querySelectorAll('.day-separator')) old.remove();
   let lastDay = null;
+  let previous = null;
   for (const node of [...container.children]) {
     const msg = chat.messages.get(node.dataset.msgId);
     if (!msg) continue;
@@ -252,7 +267,11 @@ function renderDaySeparators(chat) {
       container.insertBefore(el('div', { class: 'day-separator', testid: 'day-separator', role: 'separator', 'data-day': new Date(day).toISOString() },
         el('span', { text: dayLabel(msg.timestamp) })), node);
       lastDay = day;
+      previous = null;
     }
+    const continues = previous !== null && previous.sender === msg.sender && msg.timestamp - previous.timestamp < RUN_SECONDS;
+    node.classList.toggle('cont', continues);
+    previous = msg;
   }
 }
 
@@ -271,7 +290,8 @@ function renderMessage(chat, msg) {
     el('div', { class: 'msg-meta' },
       showSender ? el('span', { class: 'msg-sender', testid: 'message-sender', 'data-user-id': msg.sender, text: nameOf(msg.sender) }) : null,
       el('time', { testid: 'message-time', datetime: new Date(msg.timestamp * 1000).toISOString(), title: fullDate(msg.timestamp), text: clockTime(msg.timestamp) })),
-    el('div', { class: 'bubble', testid: 'message-text', text: conversations.textOf(msg) })));
+    bubbleOf(msg)));
+  node.querySelector('.bubble').title = fullDate(msg.timestamp);
   updateLabel(msg, node);
   return node;
 }
@@ -314,7 +334,7 @@ on('receipts-changed', (changed) => {
     if (!msg) continue;
     updateLabel(msg);
     const label = receipts.labelOf(msg);
-    if (label) announce(`Your message “${conversations.textOf(msg).slice(0, 60)}”: ${label.text}`);
+    if (label) announce(`Your message “${textOf(msg).slice(0, 60)}”: ${label.text}`);
   }
 });
 
@@ -333,7 +353,7 @@ export function onNewMessage(msg) {
   conversations.noteMessage(msg);
   if (!msg.isSelf) {
     const where = msg.groupID ? ` in ${conversations.titleOf(conversations.conversationOf(id))}` : '';
-    announce(`New message from ${nameOf(msg.sender)}${where}: ${conversations.textOf(msg).slice(0, 120)}`);
+    announce(`New message from ${nameOf(msg.sender)}${where}: ${textOf(msg).slice(0, 120)}`);
   }
 }
 

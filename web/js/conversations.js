@@ -2,6 +2,7 @@
 // name, last message, time, unread badge, the open one marked current).
 
 import { attentive } from './attention.js';
+import { textOf } from './content.js';
 import { $, el } from './dom.js';
 import { avatar, fetchProfiles, groupName, learn, learnGroup, nameOf } from './people.js';
 import { call, emit } from './session.js';
@@ -133,12 +134,6 @@ export function clearUnread(id) {
 
 export function titleOf(conv) {
   return conv.groupID ? groupName(conv.groupID, conv.showName) : nameOf(conv.userID);
-}
-
-export function textOf(msg) {
-  if (msg.textElem) return msg.textElem.text;
-  if (msg.customElem) return `[custom] ${msg.customElem.desc || msg.customElem.data}`;
-  return '[message]';
 }
 
 function previewOf(msg) {

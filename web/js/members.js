@@ -3,6 +3,7 @@
 // following the counts live while open.
 
 import { showError } from './banners.js';
+import { textOf } from './content.js';
 import { $, el } from './dom.js';
 import { avatar, hasNick, learn, nameOf } from './people.js';
 import * as receipts from './receipts.js';
@@ -18,8 +19,6 @@ const listOf = (filter) => $(filter === 0 ? 'read-list' : 'unread-list');
 const emptyOf = (filter) => $(filter === 0 ? 'read-empty' : 'unread-empty');
 
 let panel = null; // { msg, opener, lists: {0: page, 1: page} }
-
-const textOf = (msg) => (msg.textElem ? msg.textElem.text : '[message]');
 
 export function openMembers(msg, opener) {
   const dialog = $('members-dialog');

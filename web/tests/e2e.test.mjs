@@ -368,8 +368,15 @@ describe('Tidings web chat', () => {
     await waitText("alice's label", alice.label('Hello team'), 'All read');
     await shot(alice.page, '06-alice-group-all-read');
 
+    // A list box that shows less than two rows: the next page comes only when its end is
+    // scrolled into view.
+    const short = await alice.page.addStyleTag({ content: '.member-list { max-height: 30px !important; }' });
     await alice.label('Hello team').click();
-    await waitFor('read members, one per page', async () => (await readList.count()) === 3);
+    await waitFor('two read members', async () => (await readList.count()) === 2);
+    await assertStays('read members before scrolling', { textContent: async () => String(await readList.count()) }, '2', 1000);
+    await dialog.locator(tid('read-list')).evaluate((list) => { list.scrollTop = list.scrollHeight; });
+    await waitFor('the third read member, after the scroll', async () => (await readList.count()) === 3);
+    await short.evaluate((style) => style.remove());
     assert.deepEqual((await readList.evaluateAll((items) => items.map((i) => i.dataset.userId))).sort(), ['bob', 'carol', 'dave']);
     assert.equal(await unreadList.count(), 0);
     await waitText('the empty side', dialog.locator(tid('unread-empty')), 'Everyone has read it.');
@@ -546,7 +553,8 @@ describe('Tidings web chat', () => {
     await alice.page.locator('#chat-pane[data-conv-id="c2c_carol"]').waitFor({ timeout: WAIT_MS });
     for (let i = 1; i <= 12; i += 1) await alice.send(`history ${String(i).padStart(2, '0')}`, { receipts: false });
 
-    const carol = await signIn('carol', '&historyPage=5');
+    // A short window, so that one page of five fills it and the next waits for a scroll.
+    const carol = await signIn('carol', '&historyPage=5', { viewport: { width: 1200, height: 420 } });
     await carol.open('c2c_alice');
     const texts = () => carol.page.locator(tid('message-text')).allTextContents();
     await waitFor('the newest page', async () => (await texts()).length === 5);
@@ -559,6 +567,17 @@ describe('Tidings web chat', () => {
     assert.deepEqual(await texts(), Array.from({ length: 12 }, (_, i) => `history ${String(i + 1).padStart(2, '0')}`));
     await shot(carol.page, '12-carol-history');
     await carol.context.close();
+
+    // A tall window and pages of two: older pages load until the list can scroll (or the
+    // conversation starts), since a list that cannot scroll cannot be scrolled back.
+    const tall = await signIn('carol', '&historyPage=2');
+    await tall.open('c2c_alice');
+    await waitFor('a screen filled with history', () => tall.page.evaluate(() => {
+      const list = document.getElementById('message-list');
+      const start = !document.querySelector('[data-testid="history-start"]').hidden;
+      return (start || list.scrollHeight > list.clientHeight) && document.querySelectorAll('[data-testid="message"]').length > 2;
+    }));
+    await tall.context.close();
   });
 
   test('a refused request is shown with its code', async () => {

@@ -38,6 +38,7 @@ pub(crate) const SCRIPTS: &[(&str, &str)] = &[
         "connection.js",
         include_str!("../../../web/js/connection.js"),
     ),
+    ("content.js", include_str!("../../../web/js/content.js")),
     (
         "conversations.js",
         include_str!("../../../web/js/conversations.js"),
