@@ -76,6 +76,17 @@ async function restoreRoute() {
   }
 }
 
+/** The top bar: the signed-in person as everywhere else (name and avatar, the ID beside a
+ * nickname). */
+function renderMe() {
+  if (!session.me) return;
+  const nick = people.hasNick(session.me);
+  $('me-name').textContent = people.nameOf(session.me);
+  $('me-id').hidden = !nick;
+  $('me-avatar').replaceChildren(people.avatar({ userID: session.me, size: 'sm' }));
+}
+
+on('people-changed', renderMe);
 window.addEventListener('hashchange', route);
 on('open-conversation', navigate);
 
@@ -142,6 +153,7 @@ signin.configure({
     return ready;
   },
   onSignedIn() {
+    renderMe();
     restoreRoute().then(() => {
       // Focus where the person continues: the open chat's composer, else the list.
       const first = document.querySelector('[data-testid="conv-item"]');

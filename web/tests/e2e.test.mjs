@@ -436,6 +436,10 @@ describe('Tidings web chat', () => {
     await waitText('the chat subtitle', alice.page.locator(tid('chat-subtitle')), 'Group demo · 4 members');
     // Nicknames from the profiles, with initials for avatars, in the list, previews and bubbles.
     await waitText("bob's C2C conversation", alice.conv('c2c_bob').locator(tid('conv-name')), 'Bob');
+    await waitText('the name in the top bar', alice.page.locator(tid('me-name')), 'Alice');
+    assert.equal(await alice.page.locator('#me-id').textContent(), '@alice');
+    assert.equal(await alice.page.locator('#me-id').isVisible(), true);
+    assert.equal(await alice.page.locator('.whoami [data-testid="avatar"]').textContent(), 'A');
     assert.equal(await alice.conv('c2c_bob').locator(tid('avatar')).textContent(), 'B');
     assert.equal(await alice.conv('group_demo').locator(tid('conv-preview')).textContent(), 'Bob: no receipt needed');
     const sender = alice.message('no receipt needed').locator(tid('message-sender'));
