@@ -25,7 +25,7 @@ use crate::backoff::Backoff;
 use crate::catch_up::CatchUp;
 use crate::command::{Command, Kind, Outgoing, Reply, Shared};
 use crate::handshake::{self, Ws};
-use crate::ordering::{Fill, MessageOrder, Released};
+use crate::ordering::{Fill, FillAnswer, MessageOrder, Released};
 use crate::wire::{self, Incoming};
 use crate::{ClientOptions, SdkError, SdkEvent};
 
@@ -383,16 +383,20 @@ impl Connection {
     fn on_fill(&mut self, conversation_id: &str, below_seq: u64, response: Response) {
         let page = wire::response_result(response)
             .and_then(|data| wire::decode_output::<Vec<Message>>("history", data));
-        let history = match page {
-            Ok(page) => Some(page),
+        let answer = match page {
+            Ok(page) => FillAnswer::History(page),
+            Err(e) if e.is_transient() => {
+                tracing::debug!(conversation = %conversation_id, error = %e, "history busy; filling a gap later");
+                FillAnswer::Retry
+            }
             Err(e) => {
                 tracing::warn!(conversation = %conversation_id, error = %e, "history cannot fill a gap");
-                None
+                FillAnswer::Refused
             }
         };
         let released = self
             .order
-            .filled(conversation_id, below_seq, history, Instant::now());
+            .filled(conversation_id, below_seq, answer, Instant::now());
         self.emit_released(released);
     }
 

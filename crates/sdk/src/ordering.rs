@@ -49,6 +49,21 @@ pub(crate) enum Released {
     },
 }
 
+/// Times a gap's history request is sent when the server answers that it could not serve it
+/// for now (overloaded, rate limit), before the gap is given up as if history lacked it.
+pub(crate) const MAX_FILL_ATTEMPTS: u32 = 3;
+
+/// The answer to a [`Fill`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FillAnswer {
+    /// The history page.
+    History(Vec<Message>),
+    /// The server could not answer for now (6999, 7008): ask again after the gap wait.
+    Retry,
+    /// The server refused (the user left the group meanwhile): the gap will not be filled.
+    Refused,
+}
+
 /// A history request that fills a gap: the `count` messages of `conversation_id` older than
 /// message `before_msg_id`, whose `seq` is `below_seq`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +85,8 @@ struct Track {
     due: Option<Instant>,
     /// `below_seq` of the fill in flight.
     filling: Option<u64>,
+    /// History requests sent for the current gap.
+    attempts: u32,
     /// Recency, for choosing what to forget.
     used: u64,
     /// Nothing was handed over yet: `last` is the conversation's end seen by a catch-up, and a
@@ -270,18 +287,19 @@ impl MessageOrder {
                 count: u32::try_from(missing).unwrap_or(u32::MAX).min(MAX_FILL),
             });
             track.filling = Some(below_seq);
+            track.attempts += 1;
             track.due = None;
         }
         fills
     }
 
-    /// Takes in the answer to a [`Fill`]: the history page, or `None` when the server refused it.
-    /// Whatever is still missing below `below_seq` afterwards is reported as a gap.
+    /// Takes in the answer to a [`Fill`]. Whatever is still missing below `below_seq` afterwards
+    /// is reported as a gap, unless the server asked to retry and attempts are left.
     pub(crate) fn filled(
         &mut self,
         conversation_id: &str,
         below_seq: u64,
-        history: Option<Vec<Message>>,
+        answer: FillAnswer,
         now: Instant,
     ) -> Vec<Released> {
         let gap_wait = self.gap_wait;
@@ -291,7 +309,16 @@ impl MessageOrder {
         if track.filling == Some(below_seq) {
             track.filling = None;
         }
-        for message in history.into_iter().flatten() {
+        let history = match answer {
+            FillAnswer::Retry if track.attempts < MAX_FILL_ATTEMPTS => {
+                track.due = Some(now + gap_wait);
+                return Vec::new();
+            }
+            FillAnswer::Retry | FillAnswer::Refused => Vec::new(),
+            FillAnswer::History(page) => page,
+        };
+        track.attempts = 0;
+        for message in history {
             let fits = message.seq > track.last && message.seq < below_seq;
             if fits && conversation_id_matches(&message, conversation_id) {
                 track.held.entry(message.seq).or_insert(message);
@@ -323,6 +350,7 @@ impl MessageOrder {
     pub(crate) fn fills_lost(&mut self, now: Instant) {
         for track in self.tracks.values_mut() {
             if track.filling.take().is_some() {
+                track.attempts = 0;
                 track.due = Some(now);
             }
         }
@@ -341,6 +369,7 @@ impl MessageOrder {
             held: BTreeMap::new(),
             due: None,
             filling: None,
+            attempts: 0,
             used,
             fresh: false,
         });
@@ -399,6 +428,7 @@ impl Track {
     fn schedule(&mut self, now: Instant, gap_wait: Duration) {
         if self.held.is_empty() {
             self.due = None;
+            self.attempts = 0;
         } else if self.held.len() >= MAX_HELD {
             self.due = Some(now);
         } else if self.due.is_none() {
@@ -546,7 +576,7 @@ mod tests {
         // History is newest first, and may reach further back than asked.
         let history = vec![msg(5), msg(4), msg(3)];
         assert_eq!(
-            seen(order.filled("group_g", 6, Some(history), now + WAIT)),
+            seen(order.filled("group_g", 6, FillAnswer::History(history), now + WAIT)),
             [Seen::M(4), Seen::M(5), Seen::M(6)]
         );
         assert_eq!(order.next_due(), None);
@@ -563,7 +593,12 @@ mod tests {
         assert_eq!((fill[0].below_seq, fill[0].count), (7, 3));
         // 4 and 6 exist; 5 was deleted. 8 is above the fill: it may still come.
         assert_eq!(
-            seen(order.filled("group_g", 7, Some(vec![msg(6), msg(4)]), now + WAIT)),
+            seen(order.filled(
+                "group_g",
+                7,
+                FillAnswer::History(vec![msg(6), msg(4)]),
+                now + WAIT
+            )),
             [Seen::M(4), Seen::Gap(5, 5), Seen::M(6), Seen::M(7)]
         );
         // The gap below 9 waits anew.
@@ -578,8 +613,42 @@ mod tests {
         order.offer(msg(4), now);
         order.take_due(now + WAIT);
         assert_eq!(
-            seen(order.filled("group_g", 4, None, now)),
+            seen(order.filled("group_g", 4, FillAnswer::Refused, now)),
             [Seen::Gap(2, 3), Seen::M(4)]
+        );
+    }
+
+    #[test]
+    fn a_busy_server_is_asked_again_a_few_times() {
+        let now = Instant::now();
+        let mut order = order_at(1);
+        order.offer(msg(3), now);
+        let mut clock = now;
+        for _ in 1..MAX_FILL_ATTEMPTS {
+            clock += WAIT;
+            assert_eq!(order.take_due(clock).len(), 1);
+            assert_eq!(
+                seen(order.filled("group_g", 3, FillAnswer::Retry, clock)),
+                []
+            );
+            assert_eq!(order.next_due(), Some(clock + WAIT));
+        }
+        clock += WAIT;
+        assert_eq!(order.take_due(clock).len(), 1);
+        assert_eq!(
+            seen(order.filled("group_g", 3, FillAnswer::Retry, clock)),
+            [Seen::Gap(2, 2), Seen::M(3)]
+        );
+        // The next gap gets its own attempts, and an answer ends them.
+        order.offer(msg(5), clock);
+        clock += WAIT;
+        assert_eq!(order.take_due(clock).len(), 1);
+        order.filled("group_g", 5, FillAnswer::Retry, clock);
+        clock += WAIT;
+        assert_eq!(order.take_due(clock).len(), 1);
+        assert_eq!(
+            seen(order.filled("group_g", 5, FillAnswer::History(vec![msg(4)]), clock)),
+            [Seen::M(4), Seen::M(5)]
         );
     }
 
@@ -591,7 +660,7 @@ mod tests {
         let fill = order.take_due(now + WAIT);
         assert_eq!((fill[0].below_seq, fill[0].count), (500, MAX_FILL));
         let page: Vec<Message> = (400..500).rev().map(msg).collect();
-        let out = seen(order.filled("group_g", 500, Some(page), now));
+        let out = seen(order.filled("group_g", 500, FillAnswer::History(page), now));
         assert_eq!(out[0], Seen::Gap(1, 399));
         assert_eq!(out.len(), 102);
         assert_eq!(out[101], Seen::M(500));
@@ -611,7 +680,12 @@ mod tests {
         let fill = order.take_due(later);
         assert_eq!((fill[0].below_seq, fill[0].count), (6, 2));
         assert_eq!(
-            seen(order.filled("group_g", 6, Some(vec![msg(5), msg(4)]), later)),
+            seen(order.filled(
+                "group_g",
+                6,
+                FillAnswer::History(vec![msg(5), msg(4)]),
+                later
+            )),
             [Seen::M(4), Seen::M(5), Seen::M(6)]
         );
         // A catch-up showing nothing new changes nothing.
@@ -670,7 +744,12 @@ mod tests {
         let fill = order.take_due(now);
         assert_eq!((fill[0].below_seq, fill[0].count), (5, 2));
         assert_eq!(
-            seen(order.filled("group_g", 5, Some(vec![msg(4), msg(3), msg(2)]), now)),
+            seen(order.filled(
+                "group_g",
+                5,
+                FillAnswer::History(vec![msg(4), msg(3), msg(2)]),
+                now
+            )),
             [Seen::M(3), Seen::M(4), Seen::M(5)]
         );
         // Without the join, a conversation first seen in a catch-up starts after its last message.
@@ -699,7 +778,7 @@ mod tests {
         assert_eq!(order.take_due(later).len(), 1);
         // A late answer to the lost request is still welcome.
         assert_eq!(
-            seen(order.filled("group_g", 3, Some(vec![msg(2)]), later)),
+            seen(order.filled("group_g", 3, FillAnswer::History(vec![msg(2)]), later)),
             [Seen::M(2), Seen::M(3)]
         );
     }
@@ -800,7 +879,7 @@ mod tests {
             let step = |order: &mut MessageOrder, clock: Instant, out: &mut Vec<Seen>| {
                 for fill in order.take_due(clock) {
                     let page = history(fill.below_seq, fill.count);
-                    out.extend(seen(order.filled(&fill.conversation_id, fill.below_seq, Some(page), clock)));
+                    out.extend(seen(order.filled(&fill.conversation_id, fill.below_seq, FillAnswer::History(page), clock)));
                 }
             };
             for (_, seq) in stream {

@@ -2,7 +2,8 @@
 //! on one scratch PostgreSQL database and a private NATS server, with node A's link to NATS
 //! going through a relay the test can hold (its publishes wait, then arrive late) or cut (what it
 //! held is gone). A client on node B must still see every conversation's messages in `seq`
-//! order, each once.
+//! order, each once. And on one node, a message the server never pushes to a device is filled
+//! in from history.
 //!
 //! Needs `nats-server` on the PATH (`.ci/run` installs Debian's) and PostgreSQL
 //! (`TIDINGS_TEST_PG`, default the local server).
@@ -319,6 +320,42 @@ async fn raw_texts_until(raw: &mut Raw, marker: &str) -> Vec<String> {
 }
 
 // ---- tests ---------------------------------------------------------------------------------
+
+/// REST `sendmsg` with `SyncOtherMachine` 2 keeps a message off the sender's own devices. When
+/// the sender's next message arrives, carol's SDK finds the hole before it and fills it from
+/// history, so her conversation reads 1, 2 (one node, on the test's store engine).
+#[tokio::test]
+async fn a_message_never_pushed_to_a_device_is_filled_from_history() {
+    let server = TestServer::start().await;
+    let (_bob, _bob_events) = server.client("bob").await;
+    let (_carol, mut carol_events) = client(&server, "carol", Duration::from_millis(50)).await;
+    let admin = server.sig("administrator");
+    let url = format!(
+        "http://{}/v4/openim/sendmsg?sdkappid=1400000000&identifier=administrator\
+         &usersig={admin}&random=1&contenttype=json",
+        server.addr
+    );
+    for (text, sync) in [("quiet", 2), ("next", 1)] {
+        let body = serde_json::json!({
+            "SyncOtherMachine": sync, "From_Account": "carol", "To_Account": "bob",
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
+        });
+        let reply: Value = reqwest::Client::new()
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .expect("REST answers")
+            .json()
+            .await
+            .expect("JSON reply");
+        assert_eq!(reply["ActionStatus"], "OK", "{reply}");
+    }
+    assert_eq!(
+        next_messages(&mut carol_events, 2).await,
+        [pair(1, "quiet"), pair(2, "next")]
+    );
+}
 
 /// A group message from node A is overtaken by a later one sent on node B; carol, on B, is
 /// handed them in order, once the late push comes. Her own C2C send takes its place in the
