@@ -56,6 +56,17 @@ fn start_nats_on(port: u16) -> KillOnDrop {
 
 /// Starts node `node` of the cluster.
 fn start_node(node: &str, store: &str, bus: &str, data_dir: &std::path::Path) -> Serving {
+    start_node_with(node, store, bus, data_dir, &[])
+}
+
+/// Starts node `node` of the cluster with `more` flags.
+fn start_node_with(
+    node: &str,
+    store: &str,
+    bus: &str,
+    data_dir: &std::path::Path,
+    more: &[&OsStr],
+) -> Serving {
     let flags = [
         "--store",
         store,
@@ -69,7 +80,8 @@ fn start_node(node: &str, store: &str, bus: &str, data_dir: &std::path::Path) ->
         flags
             .map(OsStr::new)
             .into_iter()
-            .chain([data_dir.as_os_str()]),
+            .chain([data_dir.as_os_str()])
+            .chain(more.iter().copied()),
     )
 }
 
@@ -83,6 +95,79 @@ async fn connect_failing_over(urls: &[&str], user: &str) -> (Client, Events) {
     Client::connect_with(options)
         .await
         .unwrap_or_else(|e| panic!("{user} connects to {urls:?}: {e}"))
+}
+
+/// A REST call as the administrator on the node of WebSocket URL `ws_url`; the reply's JSON.
+async fn rest(ws_url: &str, endpoint: &str, body: serde_json::Value) -> serde_json::Value {
+    let http = ws_url.replace("ws://", "http://").replace("/ws", "");
+    let sig = sig("administrator");
+    let url = format!(
+        "{http}/v4/{endpoint}?sdkappid={SDKAPPID}&identifier=administrator\
+         &usersig={sig}&random=1&contenttype=json"
+    );
+    reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("REST answers")
+        .json()
+        .await
+        .expect("JSON reply")
+}
+
+/// An app backend's webhook endpoint: records the `CallbackCommand` and body of each callback.
+struct WebhookReceiver {
+    url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl WebhookReceiver {
+    async fn start() -> Self {
+        let received: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> =
+            std::sync::Arc::default();
+        let log = std::sync::Arc::clone(&received);
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: axum::Json<serde_json::Value>| {
+                log.lock().expect("log").push(body.0);
+                async {
+                    axum::Json(
+                        serde_json::json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, received }
+    }
+
+    /// How many callbacks of `command` whose `field` is `value` arrived so far.
+    fn count(&self, command: &str, field: &str, value: &serde_json::Value) -> usize {
+        self.received
+            .lock()
+            .expect("log")
+            .iter()
+            .filter(|body| body["CallbackCommand"] == command && body[field] == *value)
+            .count()
+    }
+
+    /// Waits until a callback of `command` whose `field` is `value` arrived.
+    async fn wait_for(&self, command: &str, field: &str, value: &serde_json::Value) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.count(command, field, value) == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {command} with {field} = {value}: {:?}",
+                self.received.lock().expect("log")
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 /// REST `query_online_status` on the node of WebSocket URL `ws_url`: each user's status.
@@ -556,4 +641,156 @@ async fn one_node_coalesces_a_senders_group_receipts_and_counts_never_go_down() 
         seen_by_device[0], seen_by_device[1],
         "each push reached both devices"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_limit_settings_webhooks_and_kicks_hold_across_nodes() {
+    let database = ScratchDatabase::for_test().await;
+    let (_nats, bus) = start_nats();
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("temp dir"))
+        .collect();
+    let config = dirs[0].path().join("two-devices.toml");
+    std::fs::write(&config, "[limits]\nmax_devices_per_user = 2\n").expect("config written");
+    let nodes: Vec<Serving> = ["n1", "n2", "n3"]
+        .iter()
+        .zip(&dirs)
+        .map(|(node, dir)| {
+            let flags = [OsStr::new("--config"), config.as_os_str()];
+            start_node_with(node, database.url(), &bus, dir.path(), &flags)
+        })
+        .collect();
+    let urls: Vec<String> = nodes.iter().map(|node| node.url.clone()).collect();
+    let (_first, mut first_events) = connect(&urls[0], "alice").await;
+    let (bob, _bob_events) = connect(&urls[1], "bob").await;
+    let (carol, mut carol_events) = connect(&urls[2], "carol").await;
+    wait_until_nodes_know_each_other(&urls, &["alice", "bob", "carol"]).await;
+
+    // The device limit (2) holds for the cluster: Alice's third login, on node 3, logs out
+    // her oldest session, on node 1; the other two stay.
+    let (_second, mut second_events) = connect(&urls[1], "alice").await;
+    let (_third, mut third_events) = connect(&urls[2], "alice").await;
+    let kicked = next_event(&mut first_events, |e| match e {
+        SdkEvent::KickedOffline(k) => Some(k),
+        _ => None,
+    })
+    .await;
+    assert_eq!(kicked.reason, "logged in on more than 2 devices");
+    let hello = bob.send_text("alice", "hello").await.expect("sent");
+    for events in [&mut second_events, &mut third_events] {
+        next_event(events, |e| match e {
+            SdkEvent::RecvNewMessage(m) if m.msg_id == hello.msg_id => Some(()),
+            SdkEvent::KickedOffline(k) => panic!("a newer session was kicked: {k:?}"),
+            _ => None,
+        })
+        .await;
+    }
+
+    // Settings changed over REST on node 1 hold on node 3 at once: receipts switched off and
+    // a webhook set in one change.
+    let hooks = WebhookReceiver::start().await;
+    let receipted = bob
+        .send_message(SendMessageParams {
+            receiver: Some("carol".into()),
+            text_elem: Some(TextElem {
+                text: "read me".into(),
+            }),
+            need_read_receipt: true,
+            ..SendMessageParams::default()
+        })
+        .await
+        .expect("sent");
+    let change = serde_json::json!({
+        "ReadReceipt": { "Enabled": false },
+        "Webhook": { "Url": hooks.url },
+    });
+    let reply = rest(&urls[0], "tidings/set_settings", change).await;
+    assert_eq!(reply["ErrorCode"], 0, "{reply}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while carol
+        .send_message_read_receipts(vec![receipted.msg_id.clone()])
+        .await
+        .is_ok()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node 3 still takes receipts"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Webhooks: once per event, from the node that handled it, whichever nodes the parties
+    // are on.
+    let from_carol = carol.send_text("bob", "from node 3").await.expect("sent");
+    let from_bob = bob.send_text("carol", "from node 2").await.expect("sent");
+    let c2c = "C2C.CallbackAfterSendMsg";
+    let id = |m: &tidings_sdk::Message| serde_json::Value::from(m.msg_id.clone());
+    hooks.wait_for(c2c, "MsgId", &id(&from_carol)).await;
+    hooks.wait_for(c2c, "MsgId", &id(&from_bob)).await;
+    let group = carol
+        .create_group(CreateGroupParams {
+            group_type: "Work".into(),
+            group_id: None,
+            group_name: "Webhooks".into(),
+            member_list: ["alice", "bob"]
+                .iter()
+                .map(|user| GroupMemberSpec {
+                    user_id: (*user).into(),
+                    role: GroupRole::Member,
+                })
+                .collect(),
+        })
+        .await
+        .expect("group created");
+    let to_group = carol
+        .send_message(SendMessageParams {
+            group_id: Some(group),
+            text_elem: Some(TextElem {
+                text: "all nodes".into(),
+            }),
+            ..SendMessageParams::default()
+        })
+        .await
+        .expect("group send");
+    hooks
+        .wait_for("Group.CallbackAfterSendMsg", "MsgId", &id(&to_group))
+        .await;
+    // A last event from node 1 comes after any duplicate the others would have sent.
+    let (dave, _dave_events) = connect(&urls[0], "dave").await;
+    let last = dave.send_text("bob", "last").await.expect("sent");
+    hooks.wait_for(c2c, "MsgId", &id(&last)).await;
+    assert_eq!(hooks.count(c2c, "MsgId", &id(&from_carol)), 1);
+    assert_eq!(hooks.count(c2c, "MsgId", &id(&from_bob)), 1);
+    assert_eq!(
+        hooks.count("Group.CallbackAfterSendMsg", "MsgId", &id(&to_group)),
+        1
+    );
+    // Switched on again over REST on node 2: node 3 takes the receipt.
+    let change = serde_json::json!({ "ReadReceipt": { "Enabled": true } });
+    let reply = rest(&urls[1], "tidings/set_settings", change).await;
+    assert_eq!(reply["ErrorCode"], 0, "{reply}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while carol
+        .send_message_read_receipts(vec![receipted.msg_id.clone()])
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node 3 still refuses receipts"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The administrator logs Carol out from node 1; her session is on node 3.
+    let reply = rest(
+        &urls[0],
+        "im_open_login_svc/kick",
+        serde_json::json!({ "UserID": "carol" }),
+    )
+    .await;
+    assert_eq!(reply["ErrorCode"], 0, "{reply}");
+    next_event(&mut carol_events, |e| {
+        matches!(e, SdkEvent::KickedOffline(_)).then_some(())
+    })
+    .await;
 }

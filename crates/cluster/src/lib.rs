@@ -9,15 +9,18 @@
 //! is the source of truth: the bus carries pushes only, without persistence.
 //!
 //! Group receipt notifications of one sender are coalesced by one node (`notes.rs`), and each
-//! node keeps its sessions' read counts from going down (`read_counts.rs`).
+//! node keeps its sessions' read counts from going down (`read_counts.rs`). The device limit
+//! holds for the cluster (`nodes.rs`: a user's sessions on every node, and one logged out on
+//! its node), and settings changed on one node are reloaded by the others at once
+//! (`tidings.<sdkappid>.settings`).
 
 mod nodes;
 mod notes;
 mod read_counts;
 mod wire;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use futures_util::StreamExt;
 use tidings_service::{Bus, Delivery, Hub, ReceiptNote, RoutedNotes, SessionId};
@@ -68,7 +71,14 @@ pub struct NatsBus {
     nodes: nodes::Nodes,
     notes: notes::NoteRoutes,
     read_counts: Arc<read_counts::ReadCountFloor>,
+    client: async_nats::Client,
+    sdkappid: u64,
+    /// What this node does when another changed the settings.
+    on_settings_changed: Arc<OnceLock<SettingsChanged>>,
 }
+
+/// Reloads the settings another node changed.
+type SettingsChanged = Box<dyn Fn() + Send + Sync>;
 
 impl std::fmt::Debug for NatsBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,13 +105,16 @@ impl NatsBus {
             reason,
         };
         let lost_bus = Arc::new(AtomicBool::new(false));
+        let on_settings_changed: Arc<OnceLock<SettingsChanged>> = Arc::default();
         let (lost, sessions) = (Arc::clone(&lost_bus), Arc::clone(&hub));
+        let settings = Arc::clone(&on_settings_changed);
         let client = async_nats::ConnectOptions::new()
             .name(format!("tidings {node}"))
             .retry_on_initial_connect()
             .event_callback(move |event| {
                 let (lost, sessions) = (Arc::clone(&lost), Arc::clone(&sessions));
-                async move { on_bus_event(&event, &lost, &sessions) }
+                let settings = Arc::clone(&settings);
+                async move { on_bus_event(&event, &lost, &sessions, &settings) }
             })
             .connect(url)
             .await
@@ -144,9 +157,28 @@ impl NatsBus {
         let notes = notes::NoteRoutes::start(client.clone(), sdkappid, &node)
             .await
             .map_err(|e| failed(e.to_string()))?;
-        let nodes = nodes::Nodes::start(client, sdkappid, Arc::clone(&node), Arc::clone(&hub))
+        let mut settings_notices = client
+            .subscribe(format!("tidings.{sdkappid}.settings"))
             .await
             .map_err(|e| failed(e.to_string()))?;
+        let (reload, me) = (Arc::clone(&on_settings_changed), Arc::clone(&node));
+        tokio::spawn(async move {
+            while let Some(notice) = settings_notices.next().await {
+                if *notice.payload != *me.as_bytes()
+                    && let Some(reload) = reload.get()
+                {
+                    reload();
+                }
+            }
+        });
+        let nodes = nodes::Nodes::start(
+            client.clone(),
+            sdkappid,
+            Arc::clone(&node),
+            Arc::clone(&hub),
+        )
+        .await
+        .map_err(|e| failed(e.to_string()))?;
         tracing::info!(%node, "joined the cluster bus");
         Ok(Self {
             hub,
@@ -156,7 +188,62 @@ impl NatsBus {
             nodes,
             notes,
             read_counts,
+            client,
+            sdkappid,
+            on_settings_changed,
         })
+    }
+
+    /// Holds the device limit for the whole cluster after `user` logged in here: asks the
+    /// other nodes for the user's sessions and, beyond the limit, logs out the oldest
+    /// wherever they are. Runs in the background, so the login is not slowed by the cluster.
+    pub fn limit_devices(&self, user: &str) {
+        let (nodes, hub) = (self.nodes.clone(), Arc::clone(&self.hub));
+        let (user, me) = (user.to_owned(), Arc::clone(&self.node));
+        tokio::spawn(async move {
+            let limit = hub.max_sessions_per_user();
+            let here = hub.sessions_of(&user);
+            if here.is_empty() {
+                return; // gone already
+            }
+            let mut all: Vec<(u64, String, SessionId)> = here
+                .into_iter()
+                .map(|(id, at)| (at, me.to_string(), id))
+                .collect();
+            for (node, id, at) in nodes.sessions_elsewhere(&user).await {
+                all.push((at, node, id));
+            }
+            if all.len() <= limit {
+                return;
+            }
+            all.sort();
+            let reason = hub.device_limit_reason();
+            let beyond = all.len() - limit;
+            for (_, node, id) in all.into_iter().take(beyond) {
+                if node == *me {
+                    hub.kick_session(&user, id, &reason);
+                } else {
+                    nodes.kick(&node, &user, id, &reason).await;
+                }
+            }
+        });
+    }
+
+    /// Has `reload` run whenever another node says the settings changed (it should read them
+    /// from the store).
+    pub fn on_settings_changed(&self, reload: impl Fn() + Send + Sync + 'static) {
+        let _ = self.on_settings_changed.set(Box::new(reload));
+    }
+
+    /// Tells the other nodes that this one changed the settings in the store.
+    pub fn announce_settings_changed(&self) {
+        let (client, me) = (self.client.clone(), self.node.as_bytes().to_vec());
+        let subject = format!("tidings.{}.settings", self.sdkappid);
+        tokio::spawn(async move {
+            if let Err(e) = client.publish(subject, me.into()).await {
+                tracing::warn!(error = %e, "other nodes were not told of changed settings");
+            }
+        });
     }
 
     /// Hands the group receipt notes other nodes route here to this node's notifier.
@@ -179,8 +266,14 @@ impl NatsBus {
 
 /// Follows the connection to NATS. Pushes other nodes published while it was down are lost, so
 /// once it is back every local session is dropped: its client reconnects and catches up from
-/// the store, and nothing is missed silently. (NATS itself reconnects and resubscribes.)
-fn on_bus_event(event: &async_nats::Event, lost: &AtomicBool, hub: &Hub) {
+/// the store, and nothing is missed silently. So may be a notice of changed settings: they are
+/// reloaded. (NATS itself reconnects and resubscribes.)
+fn on_bus_event(
+    event: &async_nats::Event,
+    lost: &AtomicBool,
+    hub: &Hub,
+    settings: &OnceLock<SettingsChanged>,
+) {
     match event {
         async_nats::Event::Disconnected => {
             lost.store(true, Ordering::SeqCst);
@@ -192,6 +285,9 @@ fn on_bus_event(event: &async_nats::Event, lost: &AtomicBool, hub: &Hub) {
                 "cluster bus back; closing sessions so that clients catch up"
             );
             hub.drop_all();
+            if let Some(reload) = settings.get() {
+                reload();
+            }
         }
         _ => {}
     }

@@ -1,14 +1,18 @@
 //! The other nodes of the cluster: who is alive (each node announces itself every second on
-//! `tidings.<sdkappid>.nodes`), and which users they hold a session of (asked on
-//! `tidings.<sdkappid>.presence`, every node answering for its own hub).
+//! `tidings.<sdkappid>.nodes`), and what they hold, asked of all of them at once, every node
+//! answering for its own hub: which users have a session (`tidings.<sdkappid>.presence`), and a
+//! user's sessions with their login times (`tidings.<sdkappid>.sessions`). One session of
+//! another node is logged out on `tidings.<sdkappid>.kick.<node>`, where only that node
+//! listens.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tidings_service::Hub;
+use tidings_service::{Hub, SessionId};
 use tokio::time::Instant;
 
 /// How often a node announces itself.
@@ -17,31 +21,36 @@ const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
 /// A node not heard from for this long counts as gone.
 const GONE_AFTER: Duration = Duration::from_secs(3);
 
-/// Longest a presence question waits for the nodes alive to answer.
+/// Longest a question waits for the nodes alive to answer.
 pub(crate) const ANSWER_WAIT: Duration = Duration::from_millis(500);
 
+/// A node's answer to a question asked of every node.
 #[derive(Serialize, Deserialize)]
-struct Question {
-    users: Vec<String>,
+struct Answer<T> {
+    node: String,
+    answer: T,
 }
 
+/// Log out one session of this node.
 #[derive(Serialize, Deserialize)]
-struct Answer {
-    node: String,
-    online: Vec<String>,
+struct Kick {
+    user: String,
+    session: SessionId,
+    reason: String,
 }
 
 /// This node's view of the others.
+#[derive(Clone)]
 pub(crate) struct Nodes {
     client: async_nats::Client,
-    presence: String,
+    sdkappid: u64,
     me: Arc<str>,
     seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl Nodes {
     /// Starts announcing this node, following the others' announcements, and answering their
-    /// presence questions from `hub`.
+    /// questions from `hub`.
     pub(crate) async fn start(
         client: async_nats::Client,
         sdkappid: u64,
@@ -49,10 +58,8 @@ impl Nodes {
         hub: Arc<Hub>,
     ) -> Result<Self, async_nats::SubscribeError> {
         let announcements = format!("tidings.{sdkappid}.nodes");
-        let presence = format!("tidings.{sdkappid}.presence");
         let seen = Arc::new(Mutex::new(HashMap::new()));
         let mut heard = client.subscribe(announcements.clone()).await?;
-        let mut questions = client.subscribe(presence.clone()).await?;
         let (followed, myself) = (Arc::clone(&seen), Arc::clone(&me));
         let (greeter, subject) = (client.clone(), announcements.clone());
         tokio::spawn(async move {
@@ -84,35 +91,112 @@ impl Nodes {
                 }
             }
         });
-        let (answerer, name) = (client.clone(), Arc::clone(&me));
+        let this = Self {
+            client,
+            sdkappid,
+            me,
+            seen,
+        };
+        let online = Arc::clone(&hub);
+        this.answer("presence", move |users: Vec<String>| -> Vec<String> {
+            users.into_iter().filter(|u| online.is_online(u)).collect()
+        })
+        .await?;
+        let sessions = Arc::clone(&hub);
+        this.answer("sessions", move |user: String| sessions.sessions_of(&user))
+            .await?;
+        let mut kicks = this
+            .client
+            .subscribe(format!("tidings.{sdkappid}.kick.{}", this.me))
+            .await?;
         tokio::spawn(async move {
-            while let Some(message) = questions.next().await {
-                let (Some(reply), Ok(question)) = (
-                    message.reply,
-                    serde_json::from_slice::<Question>(&message.payload),
-                ) else {
-                    continue;
-                };
-                let online = question
-                    .users
-                    .into_iter()
-                    .filter(|user| hub.is_online(user))
-                    .collect();
-                let answer = Answer {
-                    node: name.to_string(),
-                    online,
-                };
-                if let Ok(payload) = serde_json::to_vec(&answer) {
-                    let _ = answerer.publish(reply, payload.into()).await;
+            while let Some(message) = kicks.next().await {
+                if let Ok(kick) = serde_json::from_slice::<Kick>(&message.payload) {
+                    hub.kick_session(&kick.user, kick.session, &kick.reason);
                 }
             }
         });
-        Ok(Self {
-            client,
-            presence,
-            me,
-            seen,
-        })
+        Ok(this)
+    }
+
+    /// Answers the questions other nodes ask on `tidings.<sdkappid>.<topic>` with `reply`.
+    async fn answer<Q, A>(
+        &self,
+        topic: &str,
+        reply: impl Fn(Q) -> A + Send + 'static,
+    ) -> Result<(), async_nats::SubscribeError>
+    where
+        Q: DeserializeOwned + Send + 'static,
+        A: Serialize + Send + 'static,
+    {
+        let mut questions = self
+            .client
+            .subscribe(format!("tidings.{}.{topic}", self.sdkappid))
+            .await?;
+        let (answerer, name) = (self.client.clone(), Arc::clone(&self.me));
+        tokio::spawn(async move {
+            while let Some(message) = questions.next().await {
+                let (Some(inbox), Ok(question)) =
+                    (message.reply, serde_json::from_slice::<Q>(&message.payload))
+                else {
+                    continue;
+                };
+                let answer = Answer {
+                    node: name.to_string(),
+                    answer: reply(question),
+                };
+                if let Ok(payload) = serde_json::to_vec(&answer) {
+                    let _ = answerer.publish(inbox, payload.into()).await;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Asks every other node alive `question` on `tidings.<sdkappid>.<topic>`, and returns the
+    /// answers that came within [`ANSWER_WAIT`], by node.
+    async fn ask<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        topic: &str,
+        question: &Q,
+    ) -> Vec<(String, A)> {
+        let mut waiting = self.alive();
+        let mut answers = Vec::new();
+        if waiting.is_empty() {
+            return answers;
+        }
+        let Ok(payload) = serde_json::to_vec(question) else {
+            return answers;
+        };
+        let inbox = self.client.new_inbox();
+        let Ok(mut replies) = self.client.subscribe(inbox.clone()).await else {
+            return answers;
+        };
+        let asked = self
+            .client
+            .publish_with_reply(
+                format!("tidings.{}.{topic}", self.sdkappid),
+                inbox,
+                payload.into(),
+            )
+            .await;
+        if asked.is_err() {
+            return answers;
+        }
+        let deadline = Instant::now() + ANSWER_WAIT;
+        while !waiting.is_empty() {
+            let Ok(Some(message)) = tokio::time::timeout_at(deadline, replies.next()).await else {
+                tracing::debug!(topic, missing = ?waiting, "not every node answered");
+                break;
+            };
+            if let Ok(answer) = serde_json::from_slice::<Answer<A>>(&message.payload)
+                && answer.node != *self.me
+            {
+                waiting.remove(&answer.node);
+                answers.push((answer.node, answer.answer));
+            }
+        }
+        answers
     }
 
     /// The other nodes heard from lately.
@@ -120,6 +204,44 @@ impl Nodes {
         let mut seen = lock(&self.seen);
         seen.retain(|_, at| at.elapsed() < GONE_AFTER);
         seen.keys().cloned().collect()
+    }
+
+    /// The users among `users` that other nodes alive hold a session of.
+    pub(crate) async fn online_elsewhere(&self, users: &[String]) -> HashSet<String> {
+        self.ask::<_, Vec<String>>("presence", &users)
+            .await
+            .into_iter()
+            .flat_map(|(_, online)| online)
+            .collect()
+    }
+
+    /// The sessions of `user` on the other nodes alive: node, session and login time.
+    pub(crate) async fn sessions_elsewhere(&self, user: &str) -> Vec<(String, SessionId, u64)> {
+        self.ask::<_, Vec<(SessionId, u64)>>("sessions", &user)
+            .await
+            .into_iter()
+            .flat_map(|(node, sessions)| {
+                sessions
+                    .into_iter()
+                    .map(move |(id, at)| (node.clone(), id, at))
+            })
+            .collect()
+    }
+
+    /// Logs out session `session` of `user` on node `node`.
+    pub(crate) async fn kick(&self, node: &str, user: &str, session: SessionId, reason: &str) {
+        let kick = Kick {
+            user: user.to_owned(),
+            session,
+            reason: reason.to_owned(),
+        };
+        let Ok(payload) = serde_json::to_vec(&kick) else {
+            return;
+        };
+        let subject = format!("tidings.{}.kick.{node}", self.sdkappid);
+        if let Err(e) = self.client.publish(subject, payload.into()).await {
+            tracing::warn!(%node, error = %e, "a session on another node was not logged out");
+        }
     }
 
     /// The node that coalesces the group receipt notifications of `sender`: the winner of
@@ -138,45 +260,6 @@ impl Nodes {
         } else {
             winner.into()
         }
-    }
-
-    /// The users among `users` that other nodes alive hold a session of.
-    pub(crate) async fn online_elsewhere(&self, users: &[String]) -> HashSet<String> {
-        let mut waiting = self.alive();
-        let mut online = HashSet::new();
-        if waiting.is_empty() {
-            return online;
-        }
-        let Ok(payload) = serde_json::to_vec(&Question {
-            users: users.to_vec(),
-        }) else {
-            return online;
-        };
-        let inbox = self.client.new_inbox();
-        let Ok(mut answers) = self.client.subscribe(inbox.clone()).await else {
-            return online;
-        };
-        let asked = self
-            .client
-            .publish_with_reply(self.presence.clone(), inbox, payload.into())
-            .await;
-        if asked.is_err() {
-            return online;
-        }
-        let deadline = Instant::now() + ANSWER_WAIT;
-        while !waiting.is_empty() {
-            let Ok(Some(message)) = tokio::time::timeout_at(deadline, answers.next()).await else {
-                tracing::debug!(missing = ?waiting, "presence: not every node answered");
-                break;
-            };
-            if let Ok(answer) = serde_json::from_slice::<Answer>(&message.payload)
-                && answer.node != *self.me
-            {
-                waiting.remove(&answer.node);
-                online.extend(answer.online);
-            }
-        }
-        online
     }
 }
 

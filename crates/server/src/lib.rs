@@ -92,6 +92,36 @@ fn generated_node_id() -> String {
     format!("node-{:08x}", rand::random::<u32>())
 }
 
+/// What a node of a cluster does when another changed the settings: reload them from the store
+/// and apply them, as the node that changed them did. (It holds the services weakly: the bus
+/// that calls it is theirs.)
+fn settings_reloader(
+    tidings: std::sync::Weak<Tidings>,
+    webhooks: Arc<Webhooks>,
+    saved: Arc<SavedSettings>,
+) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let (tidings, webhooks, saved) =
+            (tidings.clone(), Arc::clone(&webhooks), Arc::clone(&saved));
+        tokio::spawn(async move {
+            let Some(tidings) = tidings.upgrade() else {
+                return;
+            };
+            let _changing = saved.changing().await;
+            match saved.in_force(tidings.store().as_ref()).await {
+                Ok((receipts, webhook)) => {
+                    tidings.set_read_receipt_settings(receipts);
+                    webhooks.set_settings(webhook);
+                    tracing::info!("settings reloaded: another node changed them");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reload the settings another node changed")
+                }
+            }
+        });
+    }
+}
+
 /// Connections the separate metrics port takes at once (scrapers, not clients).
 const METRICS_CONNECTIONS: usize = 64;
 
@@ -187,6 +217,14 @@ impl Server {
         if let Some(cluster) = &cluster {
             cluster.attach_notifier(tidings.receipt_notifier().routed());
         }
+        let saved_settings = Arc::new(saved_settings);
+        if let Some(cluster) = &cluster {
+            cluster.on_settings_changed(settings_reloader(
+                Arc::downgrade(&tidings),
+                Arc::clone(&webhooks),
+                Arc::clone(&saved_settings),
+            ));
+        }
         let caps = listen::ConnectionCaps::for_this_process(config.limits.max_connections);
         if caps.websockets < config.limits.max_connections {
             tracing::warn!(
@@ -206,7 +244,7 @@ impl Server {
             shutdown,
             metrics: metrics_handle(),
             webhooks,
-            saved_settings: Arc::new(saved_settings),
+            saved_settings,
             demo: config
                 .demo
                 .then(|| Arc::new(DemoSigner::new(config.demo_public))),

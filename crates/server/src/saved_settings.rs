@@ -45,6 +45,22 @@ impl SavedSettings {
         file_receipts: ReadReceiptSettings,
         file_webhook: WebhookSettings,
     ) -> StoreResult<(Self, ReadReceiptSettings, WebhookSettings)> {
+        let this = Self {
+            file_receipts,
+            file_webhook,
+            changing: Mutex::new(()),
+        };
+        let (receipts, webhook) = this.in_force(store).await?;
+        Ok((this, receipts, webhook))
+    }
+
+    /// The settings in force by the saved ones and the file's (see the module's rule): what
+    /// another node of a cluster saved, once it says so.
+    pub(crate) async fn in_force(
+        &self,
+        store: &dyn Store,
+    ) -> StoreResult<(ReadReceiptSettings, WebhookSettings)> {
+        let (file_receipts, file_webhook) = (&self.file_receipts, &self.file_webhook);
         let stored = store.settings().await?;
         let saved = |name: &str| {
             stored
@@ -55,21 +71,16 @@ impl SavedSettings {
         let receipts = choose(
             READ_RECEIPTS,
             saved(READ_RECEIPTS),
-            &file_receipts,
+            file_receipts,
             ReadReceiptSettings::validate,
         );
         let webhook = choose(
             WEBHOOK,
             saved(WEBHOOK),
-            &file_webhook,
+            file_webhook,
             WebhookSettings::validate,
         );
-        let this = Self {
-            file_receipts,
-            file_webhook,
-            changing: Mutex::new(()),
-        };
-        Ok((this, receipts, webhook))
+        Ok((receipts, webhook))
     }
 
     /// Taken by a change for its whole course: read, save, apply.

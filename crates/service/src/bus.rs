@@ -152,6 +152,18 @@ pub type SessionId = u64;
 struct SessionSlot {
     id: SessionId,
     queue: mpsc::Sender<Outbound>,
+    /// When it logged in, Unix nanoseconds: across nodes, the oldest of a user's sessions is
+    /// the one to log out beyond the device limit.
+    logged_in_at: u64,
+}
+
+/// Now, in Unix nanoseconds.
+fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        })
 }
 
 /// The sessions of this node, by user.
@@ -180,15 +192,60 @@ impl Hub {
         let slots = sessions.entry(user.to_owned()).or_default();
         while slots.len() >= self.max_sessions_per_user {
             let oldest = slots.remove(0);
-            let _ = oldest.queue.try_send(Outbound::Kicked(format!(
-                "logged in on more than {} devices",
-                self.max_sessions_per_user
-            )));
+            let _ = oldest
+                .queue
+                .try_send(Outbound::Kicked(self.device_limit_reason()));
             metrics::counter!("tidings_sessions_kicked_total").increment(1);
+            metrics::gauge!("tidings_sessions").decrement(1.0);
         }
-        slots.push(SessionSlot { id, queue });
+        slots.push(SessionSlot {
+            id,
+            queue,
+            logged_in_at: unix_nanos(),
+        });
         metrics::gauge!("tidings_sessions").increment(1.0);
         id
+    }
+
+    /// Sessions a user may have (on this node; a cluster bus holds it for the cluster).
+    pub fn max_sessions_per_user(&self) -> usize {
+        self.max_sessions_per_user
+    }
+
+    /// Why a session logged out for the device limit is told it was.
+    pub fn device_limit_reason(&self) -> String {
+        format!(
+            "logged in on more than {} devices",
+            self.max_sessions_per_user
+        )
+    }
+
+    /// The user's sessions on this node and when each logged in (Unix nanoseconds).
+    pub fn sessions_of(&self, user: &str) -> Vec<(SessionId, u64)> {
+        let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
+        sessions
+            .get(user)
+            .into_iter()
+            .flatten()
+            .map(|slot| (slot.id, slot.logged_in_at))
+            .collect()
+    }
+
+    /// Logs out one session of the user: it is sent `onKickedOffline` with `reason` and
+    /// receives nothing more. Whether it was here.
+    pub fn kick_session(&self, user: &str, id: SessionId, reason: &str) -> bool {
+        let kicked = {
+            let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
+            let slot = sessions
+                .get(user)
+                .and_then(|slots| slots.iter().find(|slot| slot.id == id));
+            slot.map(|slot| slot.queue.try_send(Outbound::Kicked(reason.to_owned())))
+        };
+        if kicked.is_some() {
+            metrics::counter!("tidings_sessions_kicked_total").increment(1);
+            self.unregister(user, id);
+        }
+        kicked.is_some()
     }
 
     /// Removes a session (on logout or disconnect). Unknown IDs are ignored.

@@ -49,6 +49,9 @@ impl Session {
     fn register(&mut self, state: &AppState, user: String) -> mpsc::Receiver<Outbound> {
         let (sender, queue) = mpsc::channel(state.limits.outbound_queue);
         let session_id = state.hub.register(&user, sender);
+        if let Some(cluster) = &state.cluster {
+            cluster.limit_devices(&user);
+        }
         self.caller = Some(Caller { user, session_id });
         metrics::counter!("tidings_logins_total").increment(1);
         queue

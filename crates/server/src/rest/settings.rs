@@ -76,5 +76,8 @@ pub(crate) async fn set(call: &Call<'_>) -> Reply {
         .map_err(ServiceError::from)?;
     call.state.tidings.set_read_receipt_settings(receipts);
     call.state.webhooks.set_settings(webhook);
+    if let Some(cluster) = &call.state.cluster {
+        cluster.announce_settings_changed();
+    }
     Ok(current(call))
 }

@@ -125,6 +125,35 @@ async fn the_oldest_session_is_kicked_beyond_the_device_limit() {
 }
 
 #[tokio::test]
+async fn one_session_is_kicked_by_id_and_sessions_carry_their_login_order() {
+    let hub = Hub::new(4);
+    let (first_tx, mut first_rx) = mpsc::channel(4);
+    let (second_tx, mut second_rx) = mpsc::channel(4);
+    let first = hub.register("alice", first_tx);
+    let second = hub.register("alice", second_tx);
+    let sessions = hub.sessions_of("alice");
+    assert_eq!(
+        sessions.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        [first, second]
+    );
+    assert!(sessions[0].1 <= sessions[1].1, "{sessions:?}");
+    assert!(hub.kick_session("alice", first, "elsewhere"));
+    assert!(!hub.kick_session("alice", first, "elsewhere"), "only once");
+    assert!(
+        !hub.kick_session("bob", second, "elsewhere"),
+        "not another user's"
+    );
+    assert_eq!(
+        first_rx.recv().await,
+        Some(Outbound::Kicked("elsewhere".into()))
+    );
+    assert_eq!(first_rx.recv().await, None, "and its queue closes");
+    assert_eq!(hub.sessions_of("alice"), [(second, sessions[1].1)]);
+    hub.deliver(&to_alice(&push("still here"), None));
+    assert!(matches!(second_rx.recv().await, Some(Outbound::Push(_))));
+}
+
+#[tokio::test]
 async fn dropping_all_sessions_closes_every_queue_and_later_sessions_register_anew() {
     let hub = Hub::new(4);
     let (tx1, mut rx1) = mpsc::channel(4);
