@@ -451,8 +451,10 @@ impl Connection {
 
     /// An own message was stored: it takes its place in its conversation's order (its push may
     /// come later, or not at all on a session that lost it), so it is no gap for the next one.
+    /// An `onlineUserOnly` message has no place in the order: only its echo is handed over.
     fn on_sent(&mut self, data: &Value) {
         match Message::deserialize(data) {
+            Ok(message) if message.seq == 0 => {}
             Ok(message) => {
                 let released = self.order.offer(message, Instant::now());
                 self.emit_released(released);

@@ -321,6 +321,51 @@ async fn raw_texts_until(raw: &mut Raw, marker: &str) -> Vec<String> {
 
 // ---- tests ---------------------------------------------------------------------------------
 
+/// The client's own sends are handed over once each, in order, whether their answer or their
+/// echo comes first; an `onlineUserOnly` one (no `seq`) once too.
+#[tokio::test]
+async fn own_messages_are_handed_over_once() {
+    let server = TestServer::start().await;
+    let (bob, _bob_events) = server.client("bob").await;
+    let (carol, mut carol_events) = client(&server, "carol", Duration::from_secs(3600)).await;
+    let mut sent = Vec::new();
+    for (text, online_user_only) in [("one", false), ("live", true), ("two", false)] {
+        let message = carol
+            .send_message(SendMessageParams {
+                receiver: Some("bob".into()),
+                text_elem: Some(TextElem { text: text.into() }),
+                online_user_only,
+                ..SendMessageParams::default()
+            })
+            .await
+            .expect("send");
+        sent.push(message.seq);
+    }
+    assert_eq!(sent, [1, 0, 2]);
+    // A marker from bob: every earlier push to carol came before it.
+    bob.send_text("carol", "marker").await.expect("marker");
+    let mut texts = Vec::new();
+    loop {
+        let (seq, text) = next_message(&mut carol_events)
+            .await
+            .unwrap_or_else(|gap| panic!("unexpected gap {gap:?}"));
+        let done = text == "marker";
+        texts.push((seq, text));
+        if done {
+            break;
+        }
+    }
+    assert_eq!(
+        texts,
+        [
+            pair(1, "one"),
+            pair(0, "live"),
+            pair(2, "two"),
+            pair(3, "marker")
+        ]
+    );
+}
+
 /// REST `sendmsg` with `SyncOtherMachine` 2 keeps a message off the sender's own devices. When
 /// the sender's next message arrives, carol's SDK finds the hole before it and fills it from
 /// history, so her conversation reads 1, 2 (one node, on the test's store engine).
