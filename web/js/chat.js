@@ -67,6 +67,8 @@ export function openConversation(id) {
     loadingOlder: false,
     newestId: null, // msgID of the newest message loaded
     caughtUp: false, // the newest message has been seen
+    seenUpTo: null, // { seq, timestamp } of the newest stored message seen
+    markedSeq: 0, // the read position this page set last
     unseenBelow: new Set(), // others' messages that arrived below the fold, not seen yet
   };
   if (previous) conversations.dropIfEmpty(previous.id);
@@ -383,10 +385,14 @@ function sawMessage(msgID) {
     updateNewBelow();
   }
   receipts.considerReceipt(open.id, msg);
+  // The read position follows what was seen, up to the newest stored message seen so far.
+  if (msg.seq > 0 && (!open.seenUpTo || msg.seq > open.seenUpTo.seq)) {
+    open.seenUpTo = { seq: msg.seq, timestamp: msg.timestamp };
+    scheduleMarkRead();
+  }
   if (open.newestId === msgID && !open.caughtUp) {
     open.caughtUp = true;
     conversations.render();
-    scheduleMarkRead();
   }
 }
 
@@ -417,15 +423,18 @@ function markRead(chat = open) {
     clearTimeout(markTimer);
     markPending = null;
   }
-  // No attention check here: the newest message was seen (caughtUp), even when the window lost
-  // the focus during the short wait for this request.
-  if (!chat || !chat.caughtUp || session.status !== 'online') return;
+  // No attention check here: the messages were seen, even when the window lost the focus
+  // during the short wait for this request.
+  if (!chat || !chat.seenUpTo || session.status !== 'online') return;
+  const upTo = chat.seenUpTo;
+  if (chat.markedSeq >= upTo.seq) return;
   const conv = conversations.conversationOf(chat.id);
-  const request = chat.groupID
-    ? call('markGroupMessageAsRead', { groupID: chat.groupID })
-    : call('markC2CMessageAsRead', { userID: chat.userID });
+  // Up to the newest message seen, not "everything now": one that arrived since stays unread.
+  const request = call('cleanConversationUnreadMessageCount', chat.groupID
+    ? { conversationID: chat.id, cleanSequence: upTo.seq }
+    : { conversationID: chat.id, cleanTimestamp: upTo.timestamp });
   request.then(() => {
-    if (chat.groupID) conversations.clearUnread(chat.id);
+    chat.markedSeq = Math.max(chat.markedSeq, upTo.seq);
   }).catch((error) => {
     // A C2C chat with a user who never wrote to us has nothing to mark: 20003 is expected there.
     if (!(error.code === 20003 && !conv?.lastMessage)) showError(error, 'mark as read');

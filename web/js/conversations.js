@@ -123,15 +123,6 @@ export function noteMessage(msg) {
   render();
 }
 
-/** After a successful mark-as-read of a group (groups get no onConversationChanged for it). */
-export function clearUnread(id) {
-  const conv = conversations.get(id);
-  if (conv) {
-    conv.unreadCount = 0;
-    render();
-  }
-}
-
 export function titleOf(conv) {
   return conv.groupID ? groupName(conv.groupID, conv.showName) : nameOf(conv.userID);
 }

@@ -558,7 +558,7 @@ describe('Tidings web chat', () => {
     for (let i = 1; i <= 12; i += 1) await alice.send(`history ${String(i).padStart(2, '0')}`, { receipts: false });
 
     // A short window, so that one page of five fills it and the next waits for a scroll.
-    const carol = await signIn('carol', '&historyPage=5', { viewport: { width: 1200, height: 420 } });
+    const carol = await signIn('carol', '&historyPage=5', { viewport: { width: 1200, height: 360 } });
     await carol.open('c2c_alice');
     const texts = () => carol.page.locator(tid('message-text')).allTextContents();
     await waitFor('the newest page', async () => (await texts()).length === 5);
@@ -586,8 +586,8 @@ describe('Tidings web chat', () => {
 
   test('a refused request is shown with its code', async () => {
     const { alice } = users;
-    await alice.page.locator(tid('new-chat-input')).fill('nobody-here');
-    await alice.page.locator(tid('new-chat-submit')).click();
+    // The address names a chat with a user who does not exist (a link, an old bookmark).
+    await alice.page.evaluate(() => { location.hash = 'c2c_nobody-here'; });
     await alice.page.locator('#chat-pane[data-conv-id="c2c_nobody-here"]').waitFor({ timeout: WAIT_MS });
     await alice.page.locator(tid('composer-input')).fill('hello?');
     await alice.page.locator(tid('send-button')).click();
@@ -605,6 +605,18 @@ describe('Tidings web chat', () => {
     await alice.page.locator(tid('chat-placeholder')).waitFor({ timeout: WAIT_MS });
     assert.equal(await alice.conv('c2c_nobody-here').count(), 0);
     assert.equal(new URL(alice.page.url()).hash, '');
+
+    // Where the server tells profiles (getUsersInfo), "Chat" with an unknown ID is refused at
+    // once and opens nothing.
+    const profiles = await alice.page.evaluate(() => window.tidingsDebug.state.conn
+      .call('getUsersInfo', { userIDList: ['bob'] }).then(() => true, () => false));
+    if (profiles) {
+      await alice.page.locator(tid('new-chat-input')).fill('nobody-else');
+      await alice.page.locator(tid('new-chat-submit')).click();
+      await alice.page.locator(`${tid('error-toast')}[data-code="20003"]`).waitFor({ timeout: WAIT_MS });
+      assert.equal(await alice.conv('c2c_nobody-else').count(), 0);
+      await alice.page.locator(tid('chat-placeholder')).waitFor({ timeout: WAIT_MS });
+    }
 
     // A reload restores the open conversation.
     await alice.open('c2c_bob');
