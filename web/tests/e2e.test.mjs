@@ -286,6 +286,7 @@ describe('Tidings web chat', () => {
     await server?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     if (problems.length) console.error(`page errors:\n${problems.join('\n')}`);
+    console.log(`screenshots: ${RESULTS}`);
   });
 
   test('the sign-in page offers demo users', async () => {
