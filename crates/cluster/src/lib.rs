@@ -3,9 +3,10 @@
 //! sessions they hold.
 //!
 //! Subject layout: one subject per cluster, `tidings.<sdkappid>.deliveries`, that every node
-//! publishes to and subscribes to. A delivery is published once (a long recipient list in
-//! chunks of [`USERS_PER_PUBLISH`]), whatever the number of recipients' nodes; each node keeps
-//! what concerns its own sessions, so no node needs to know where other users are. The store
+//! publishes to and subscribes to. A delivery is published once (a large one compressed, and
+//! split only where even compressed it exceeds NATS's payload limit), whatever the number of
+//! recipients or of their nodes; each node keeps what concerns its own sessions, so no node
+//! needs to know where other users are. The store
 //! is the source of truth: the bus carries pushes only, without persistence.
 //!
 //! Group receipt notifications of one sender are coalesced by one node (`notes.rs`), and each
@@ -25,10 +26,6 @@ use std::sync::{Arc, OnceLock};
 use futures_util::StreamExt;
 use tidings_service::{Bus, Delivery, Hub, ReceiptNote, RoutedNotes, SessionId};
 use tokio::sync::mpsc;
-
-/// Most recipients named in one published message, so that a push to a large group stays well
-/// under NATS's default payload limit (1 MiB).
-pub const USERS_PER_PUBLISH: usize = 8192;
 
 /// Deliveries waiting to be published, at most, so that an outage cannot exhaust memory: while
 /// NATS is away they pile up here, and past this many the newest are dropped (logged). In an
@@ -65,7 +62,8 @@ pub enum ClusterError {
 pub struct NatsBus {
     hub: Arc<Hub>,
     node: Arc<str>,
-    outgoing: mpsc::Sender<Vec<u8>>,
+    /// Deliveries for the publishing task, which encodes them off the caller's path.
+    outgoing: mpsc::Sender<Delivery>,
     /// Whether deliveries are being dropped (logged once per run of drops).
     dropping: AtomicBool,
     nodes: nodes::Nodes,
@@ -130,12 +128,21 @@ impl NatsBus {
             .await
             .map_err(|e| failed(e.to_string()))?;
         let node: Arc<str> = node.into();
-        let (outgoing, mut queue) = mpsc::channel::<Vec<u8>>(MAX_WAITING_PUBLISHES);
-        let publisher = client.clone();
+        let (outgoing, mut queue) = mpsc::channel::<Delivery>(MAX_WAITING_PUBLISHES);
+        let (publisher, origin) = (client.clone(), Arc::clone(&node));
         tokio::spawn(async move {
-            while let Some(payload) = queue.recv().await {
-                if let Err(e) = publisher.publish(subject.clone(), payload.into()).await {
-                    tracing::warn!(error = %e, "a delivery was not published to the other nodes");
+            while let Some(delivery) = queue.recv().await {
+                let payloads = match wire::encode(&origin, &delivery, publisher.max_payload()) {
+                    Ok(payloads) => payloads,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot encode a delivery for the bus");
+                        continue;
+                    }
+                };
+                for payload in payloads {
+                    if let Err(e) = publisher.publish(subject.clone(), payload.into()).await {
+                        tracing::warn!(error = %e, "a delivery was not published to the other nodes");
+                    }
                 }
             }
         });
@@ -296,24 +303,19 @@ fn on_bus_event(
 impl Bus for NatsBus {
     fn publish(&self, delivery: Delivery) {
         self.read_counts.deliver(&self.hub, &delivery);
-        for payload in wire::encode(&self.node, &delivery) {
-            match payload {
-                Ok(payload) => match self.outgoing.try_send(payload) {
-                    Ok(()) => {
-                        if self.dropping.swap(false, Ordering::Relaxed) {
-                            tracing::info!("publishing deliveries to the other nodes again");
-                        }
-                    }
-                    Err(_) => {
-                        if !self.dropping.swap(true, Ordering::Relaxed) {
-                            tracing::warn!(
-                                waiting = MAX_WAITING_PUBLISHES,
-                                "too many deliveries wait for the bus; dropping new ones"
-                            );
-                        }
-                    }
-                },
-                Err(e) => tracing::error!(error = %e, "cannot encode a delivery for the bus"),
+        match self.outgoing.try_send(delivery) {
+            Ok(()) => {
+                if self.dropping.swap(false, Ordering::Relaxed) {
+                    tracing::info!("publishing deliveries to the other nodes again");
+                }
+            }
+            Err(_) => {
+                if !self.dropping.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        waiting = MAX_WAITING_PUBLISHES,
+                        "too many deliveries wait for the bus; dropping new ones"
+                    );
+                }
             }
         }
     }
