@@ -9,7 +9,7 @@ import { bubbleOf, textOf } from './content.js';
 import { $, announce, el } from './dom.js';
 import * as conversations from './conversations.js';
 import { openMembers } from './members.js';
-import { avatar, groupInfo, hasNick, learn, learnGroup, nameOf } from './people.js';
+import { avatar, groupInfo, hasNick, learn, learnGroup, learnSender, nameOf } from './people.js';
 import * as receipts from './receipts.js';
 import { call, intParam, on, session } from './session.js';
 import { clockTime, dayKey, dayLabel, fullDate } from './time.js';
@@ -219,6 +219,7 @@ function addMessages(chat, messages, { live = false, scrollToEnd = false } = {})
       continue;
     }
     if (receipts.wasReceipted(msg.msgID)) msg.hasSentReceipt = true;
+    learnSender(msg);
     receipts.expectCounts(msg);
     chat.messages.set(msg.msgID, msg);
     const node = renderMessage(chat, msg);
@@ -351,6 +352,7 @@ on('receipts-sent', (ids) => {
 /** A pushed message: into the open chat when it belongs there, and into the list. */
 export function onNewMessage(msg) {
   const id = conversations.convIdOf(msg);
+  learnSender(msg);
   if (open && open.id === id) addMessages(open, [msg], { live: true });
   conversations.noteMessage(msg);
   if (!msg.isSelf) {

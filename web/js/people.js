@@ -29,6 +29,14 @@ export function learn(list) {
   if (changed) emit('people-changed');
 }
 
+/** A message carries its sender's profile as it was when sent: used for a sender not known yet
+ * (a member beyond the first page of a large group), never over a profile already known. */
+export function learnSender(msg) {
+  if (!profiles.has(msg.sender) && (msg.nickName || msg.faceURL)) {
+    learn([{ userID: msg.sender, nickName: msg.nickName, faceURL: msg.faceURL }]);
+  }
+}
+
 export function learnGroup(groupID, info) {
   const before = groups.get(groupID) || {};
   groups.set(groupID, { ...before, ...info });

@@ -486,6 +486,17 @@ describe('Tidings web chat', () => {
       ];
     });
     assert.deepEqual(labels, ['Today', 'Yesterday', 'Sunday', true, true, 'Sun', true]);
+    // A message's copy of its sender's profile names a sender not known yet, and never
+    // overrides a known profile.
+    const names = await page.evaluate(async () => {
+      const people = await import('/js/people.js');
+      people.learnSender({ sender: 'zed', nickName: 'Zed', faceURL: '' });
+      people.learnSender({ sender: 'zed', nickName: 'Zed (old)', faceURL: '' });
+      people.learnSender({ sender: 'bob', nickName: 'Bobby (old)', faceURL: '' });
+      people.learnSender({ sender: 'yan' });
+      return [people.nameOf('zed'), people.nameOf('bob'), people.nameOf('yan')];
+    });
+    assert.deepEqual(names, ['Zed', 'Bob', 'yan']);
     await context.close();
     void bob;
   });
