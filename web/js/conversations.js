@@ -21,6 +21,17 @@ export const conversationOf = (id) => conversations.get(id);
 
 export const convIdOf = (msg) => (msg.groupID ? `group_${msg.groupID}` : `c2c_${msg.userID}`);
 
+/**
+ * An orderKey above every conversation's: the server's orderKeys are its activity numbers (larger
+ * is more recent, not a time), so new local activity goes above all of them until the server's
+ * own number for it arrives with onConversationChanged.
+ */
+function nextOrderKey() {
+  let top = 0;
+  for (const conv of conversations.values()) top = Math.max(top, conv.orderKey || 0);
+  return top + 1;
+}
+
 /** A conversation the server did not list (yet): opened by hand, or a first message. */
 export function placeholder(id, msg) {
   const group = id.startsWith('group_');
@@ -33,7 +44,7 @@ export function placeholder(id, msg) {
     showName: key,
     unreadCount: 0,
     lastMessage: msg || null,
-    orderKey: msg ? msg.timestamp : Math.floor(Date.now() / 1000),
+    orderKey: nextOrderKey(),
     placeholder: !msg,
   };
 }
@@ -116,7 +127,7 @@ export function noteMessage(msg) {
   }
   conv.placeholder = false;
   conv.lastMessage = msg;
-  conv.orderKey = Math.max(conv.orderKey || 0, msg.timestamp);
+  conv.orderKey = nextOrderKey();
   // Group messages come without onConversationChanged (one push per member would be too many):
   // count them here. The open chat's count goes back to 0 once its newest message is seen.
   if (msg.groupID && !msg.isSelf && !msg.isExcludedFromUnreadCount) conv.unreadCount = (conv.unreadCount || 0) + 1;

@@ -36,6 +36,9 @@ pub enum ErrorCode {
     AlreadyMember = 10013,
     /// The group is full (10014).
     GroupFull = 10014,
+    /// The user would own, or belong to, more groups than the server allows (`[limits]
+    /// max_groups_created_per_user`, `max_groups_joined_per_user`) (10037).
+    GroupQuotaExceeded = 10037,
     /// The requested group ID is taken (10021).
     GroupIdInUse = 10021,
     /// The message does not exist, or carries no read-receipt information (10062).
@@ -59,7 +62,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation tests.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         Self::NotLoggedIn,
         Self::InvalidParameters,
         Self::InvalidIdentifier,
@@ -76,6 +79,7 @@ impl ErrorCode {
         Self::AlreadyMember,
         Self::GroupFull,
         Self::GroupIdInUse,
+        Self::GroupQuotaExceeded,
         Self::ReceiptInfoNotFound,
         Self::UserSigExpired,
         Self::UserSigEmpty,

@@ -112,8 +112,8 @@ methods! {
     KickGroupMember = "kickGroupMember" (KickParams) -> Vec<MemberOperationResult>;
     /// A page of a group's members, in joining order.
     GetGroupMemberList = "getGroupMemberList" (GroupMemberListParams) -> GroupMemberListResult, snapshot;
-    /// The groups the caller belongs to.
-    GetJoinedGroupList = "getJoinedGroupList" (Empty) -> Vec<GroupInfo>, snapshot;
+    /// The groups the caller belongs to, in group ID order: all, or a page.
+    GetJoinedGroupList = "getJoinedGroupList" (JoinedGroupListParams) -> Vec<GroupInfo>, snapshot;
     /// Information on named groups.
     GetGroupsInfo = "getGroupsInfo" (GroupsInfoParams) -> Vec<GroupInfoResult>, snapshot;
     /// Marks a C2C conversation read up to now.
@@ -226,6 +226,22 @@ pub struct GroupHistoryParams {
     /// Continue with messages older than this one; absent for the newest page.
     #[serde(rename = "lastMsgID", default, skip_serializing_if = "Option::is_none")]
     pub last_msg_id: Option<String>,
+}
+
+/// `getJoinedGroupList` parameters, all optional: without them, every group of the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinedGroupListParams {
+    /// Continue after this group ID (the last of the previous page); empty for the first.
+    #[serde(
+        rename = "afterGroupID",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub after_group_id: String,
+    /// Page size, 1 to 100; absent for every group after `afterGroupID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
 }
 
 /// `getConversationList` parameters.

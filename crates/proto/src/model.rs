@@ -289,6 +289,9 @@ pub const MEMBER_OP_SUCCESS: u32 = 1;
 /// `MemberOperationResult::result`: nothing to do: the user was already a member (adding), or
 /// is not one (removing).
 pub const MEMBER_OP_INVALID: u32 = 2;
+/// `MemberOperationResult::result`: not added: the user already belongs to as many groups as
+/// the server allows (`[limits] max_groups_joined_per_user`).
+pub const MEMBER_OP_OVER_LIMIT: u32 = 4;
 
 /// One group of a `getGroupsInfo` answer (V2TimGroupInfoResult).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,10 +7,10 @@ use tidings_proto::methods::{
     GetGroupHistoryMessageList, GetGroupMemberList, GetGroupMessageReadMemberList, GetGroupsInfo,
     GetJoinedGroupList, GetMessageReadReceipts, GetTotalUnreadMessageCount, GroupHistoryParams,
     GroupIdParams, GroupMemberListParams, GroupMemberListResult, GroupsInfoParams, InviteParams,
-    InviteUserToGroup, JoinGroup, JoinGroupParams, KickGroupMember, KickParams, Login, LoginParams,
-    Logout, MarkC2cMessageAsRead, MarkGroupMessageAsRead, MessageIdListParams, QuitGroup,
-    ReadMemberListParams, ReadMemberListResult, SendMessage, SendMessageParams,
-    SendMessageReadReceipts, SendReceiptsResult, UserIdParams,
+    InviteUserToGroup, JoinGroup, JoinGroupParams, JoinedGroupListParams, KickGroupMember,
+    KickParams, Login, LoginParams, Logout, MarkC2cMessageAsRead, MarkGroupMessageAsRead,
+    MessageIdListParams, QuitGroup, ReadMemberListParams, ReadMemberListResult, SendMessage,
+    SendMessageParams, SendMessageReadReceipts, SendReceiptsResult, UserIdParams,
 };
 use tidings_proto::{
     Conversation, GroupInfo, GroupInfoResult, MAX_LIST_PAGE, MemberOperationResult, Message,
@@ -225,7 +225,22 @@ impl Client {
 
     /// `getJoinedGroupList`: the groups the caller belongs to.
     pub async fn get_joined_group_list(&self) -> Result<Vec<GroupInfo>, SdkError> {
-        self.call::<GetJoinedGroupList>(Empty {}).await
+        self.call::<GetJoinedGroupList>(JoinedGroupListParams::default())
+            .await
+    }
+
+    /// A page of the caller's groups in group ID order: `count` groups after `after_group_id`
+    /// (empty for the first page); a page shorter than `count` is the last.
+    pub async fn get_joined_group_page(
+        &self,
+        after_group_id: &str,
+        count: u32,
+    ) -> Result<Vec<GroupInfo>, SdkError> {
+        self.call::<GetJoinedGroupList>(JoinedGroupListParams {
+            after_group_id: after_group_id.to_owned(),
+            count: Some(count),
+        })
+        .await
     }
 
     /// `getGroupsInfo`: information on up to 100 groups, one result per group.

@@ -161,6 +161,11 @@ pub struct LimitsConfig {
     pub max_devices_per_user: usize,
     /// Members per group.
     pub max_group_members: u64,
+    /// Existing groups one user may own; creating another is refused (10037).
+    pub max_groups_created_per_user: u64,
+    /// Groups one user may belong to; joining another is refused (10037), an invitation
+    /// answers 4 for that user. It also bounds what a user's group listings read.
+    pub max_groups_joined_per_user: u64,
     /// Pushes queued per connection before a slow connection is closed.
     pub outbound_queue: usize,
     /// Webhook events queued before new ones are dropped (and counted).
@@ -194,6 +199,8 @@ impl Default for LimitsConfig {
             max_requests_in_progress: 256,
             max_devices_per_user: 10,
             max_group_members: 100_000,
+            max_groups_created_per_user: 500,
+            max_groups_joined_per_user: 2_000,
             outbound_queue: 4096,
             webhook_queue: 10_000,
             http_body_timeout_ms: 10_000,

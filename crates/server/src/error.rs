@@ -38,6 +38,7 @@ impl From<ServiceError> for WireError {
             ServiceError::OwnerCannotQuit(_) => ErrorCode::OwnerCannotQuit,
             ServiceError::AlreadyMember { .. } => ErrorCode::AlreadyMember,
             ServiceError::GroupFull { .. } => ErrorCode::GroupFull,
+            ServiceError::GroupQuotaExceeded { .. } => ErrorCode::GroupQuotaExceeded,
             ServiceError::GroupIdInUse(_) => ErrorCode::GroupIdInUse,
             ServiceError::ReceiptsNotSupported(_) => ErrorCode::InterfaceNotSupported,
             ServiceError::ReceiptInfoNotFound(_) => ErrorCode::ReceiptInfoNotFound,

@@ -202,6 +202,8 @@ impl Server {
         };
         let limits = Limits {
             max_group_members: config.limits.max_group_members,
+            max_groups_created_per_user: config.limits.max_groups_created_per_user,
+            max_groups_joined_per_user: config.limits.max_groups_joined_per_user,
             receipt_window: Duration::from_millis(config.read_receipts.notify_window_ms),
         };
         let (saved_settings, receipts, webhook) = SavedSettings::load(

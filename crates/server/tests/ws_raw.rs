@@ -2069,10 +2069,13 @@ async fn the_conversation_list_pages_newest_first() {
         "new activity moves it to the top"
     );
     assert_eq!(first["isFinished"], false);
+    // nextSeq is an orderKey: below the oldest conversation's there is nothing.
+    let oldest = pages[2][0].clone();
+    assert_eq!(oldest, "c2c_peer-a");
     let past_end = ok(
         &mut alice,
         "getConversationList",
-        json!({"nextSeq": 99, "count": 10}),
+        json!({"nextSeq": 1, "count": 10}),
     )
     .await;
     assert_eq!(past_end["conversationList"], json!([]));

@@ -8,68 +8,55 @@ use tidings_proto::{
     C2cReadReceipt, CONVERSATION_TYPE_C2C, CONVERSATION_TYPE_GROUP, Conversation, GroupType,
     MAX_LIST_PAGE,
 };
-use tidings_store::{ConvKey, GroupRecord};
+use tidings_store::{ConvKey, ConversationEntry, GroupRecord, ReadMoved, ReadScope};
 
 use crate::checks::{check_id, check_page};
 use crate::error::InGroup;
 use crate::render::{Viewer, render};
 use crate::{AfterEvent, ServiceError, ServiceResult, Tidings, now};
 
-/// Orders activity within one second (`orderKey` counts seconds): message IDs begin with their
-/// creation time in milliseconds, strictly increasing on this server.
-fn last_activity(conversation: &Conversation) -> Option<(i64, &str)> {
-    conversation.last_message.as_ref().map(|message| {
-        let millis = message
-            .msg_id
-            .split('-')
-            .next()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0);
-        (millis, message.msg_id.as_str())
-    })
+/// A conversation's `orderKey`: its activity number (see `C2cConversationRecord::activity`).
+fn order_key(activity: u64) -> i64 {
+    i64::try_from(activity).unwrap_or(i64::MAX)
 }
 
+/// Conversations per `onConversationChanged` push when many change at once.
+const CHANGED_PER_PUSH: usize = 100;
+
 impl Tidings {
-    /// A page of the user's conversations, newest activity first. `nextSeq` is an offset into
-    /// that order.
+    /// A page of the user's conversations, newest activity first (`orderKey` descending).
+    /// `nextSeq` is the `orderKey` of the page's last conversation: the next page holds those
+    /// below it, so a conversation that moves meanwhile is neither repeated nor makes another
+    /// be skipped. Reads one index page and builds only the page's conversations.
     pub async fn conversation_list(
         &self,
         user: &str,
         params: ConversationListParams,
     ) -> ServiceResult<ConversationListResult> {
         check_page(params.count, MAX_LIST_PAGE, "count")?;
-        let mut all = self.all_conversations(user).await?;
-        all.sort_by(|a, b| {
-            b.order_key
-                .cmp(&a.order_key)
-                .then_with(|| last_activity(b).cmp(&last_activity(a)))
-                .then_with(|| a.conversation_id.cmp(&b.conversation_id))
-        });
-        let total = all.len();
-        let start = usize::try_from(params.next_seq)
-            .unwrap_or(usize::MAX)
-            .min(total);
-        let end = start.saturating_add(params.count as usize).min(total);
+        let before = (params.next_seq != 0).then_some(params.next_seq);
+        let mut entries = self
+            .store
+            .conversation_page(user, before, params.count + 1)
+            .await?;
+        let is_finished = entries.len() <= params.count as usize;
+        entries.truncate(params.count as usize);
+        let next_seq = entries.last().map_or(0, ConversationEntry::activity);
+        let mut conversation_list = Vec::with_capacity(entries.len());
+        for entry in entries {
+            conversation_list.push(match entry {
+                ConversationEntry::C2c(mine) => self.c2c_conversation_of(user, mine).await?,
+                ConversationEntry::Group(group, member) => {
+                    self.group_conversation(user, &group, member.read_seq)
+                        .await?
+                }
+            });
+        }
         Ok(ConversationListResult {
-            conversation_list: all.drain(start..end).collect(),
-            next_seq: end as u64,
-            is_finished: end == total,
+            conversation_list,
+            next_seq,
+            is_finished,
         })
-    }
-
-    /// Every conversation of the user, unordered.
-    async fn all_conversations(&self, user: &str) -> ServiceResult<Vec<Conversation>> {
-        let mut all = Vec::new();
-        for c2c in self.store.c2c_conversations(user).await? {
-            all.push(self.c2c_conversation(user, &c2c.peer).await?);
-        }
-        for (group, member) in self.store.joined_groups(user).await? {
-            all.push(
-                self.group_conversation(user, &group, member.read_seq)
-                    .await?,
-            );
-        }
-        Ok(all)
     }
 
     /// One conversation of the user: `c2c_<userID>` (the peer must exist; without messages it
@@ -96,14 +83,10 @@ impl Tidings {
         )))
     }
 
-    /// The sum of the unread counts of the user's conversations (AVChatRoom groups count 0).
+    /// The sum of the unread counts of the user's conversations (AVChatRoom groups count 0),
+    /// counted by the store in one read, without building any conversation.
     pub async fn total_unread(&self, user: &str) -> ServiceResult<u64> {
-        Ok(self
-            .all_conversations(user)
-            .await?
-            .iter()
-            .map(|c| c.unread_count)
-            .sum())
+        Ok(self.store.total_unread(user).await?)
     }
 
     /// The owner's view of a C2C conversation.
@@ -123,7 +106,18 @@ impl Tidings {
                 last_time: 0,
                 read_seq: 0,
                 read_time: 0,
+                activity: 0,
             });
+        self.c2c_conversation_of(owner, mine).await
+    }
+
+    /// The owner's view of the C2C conversation whose owner's side is `mine`.
+    async fn c2c_conversation_of(
+        &self,
+        owner: &str,
+        mine: tidings_store::C2cConversationRecord,
+    ) -> ServiceResult<Conversation> {
+        let peer = mine.peer.as_str();
         let theirs = self.store.c2c_conversation(peer, owner).await?;
         let conv = ConvKey::c2c(owner, peer);
         let unread_count = self.store.count_unread(&conv, mine.read_seq, owner).await?;
@@ -147,9 +141,7 @@ impl Tidings {
             unread_count,
             c2c_read_timestamp: mine.read_time,
             group_read_sequence: 0,
-            order_key: last_message
-                .as_ref()
-                .map_or(mine.last_time.max(mine.read_time), |m| m.timestamp),
+            order_key: order_key(mine.activity),
             last_message,
         })
     }
@@ -203,9 +195,7 @@ impl Tidings {
             unread_count,
             c2c_read_timestamp: 0,
             group_read_sequence: read_seq,
-            order_key: last_message
-                .as_ref()
-                .map_or(group.created_at, |m| m.timestamp),
+            order_key: order_key(group.activity),
             last_message,
         })
     }
@@ -250,15 +240,54 @@ impl Tidings {
                 "conversationID must be c2c_<userID>, group_<groupID>, c2c, group or empty, not {id:?}"
             )));
         }
-        if id != "group" {
-            for conversation in self.store.c2c_conversations(user).await? {
-                self.clean_c2c_unread(user, &conversation.peer, 0).await?;
+        let scope = ReadScope {
+            c2c: id != "group",
+            groups: id != "c2c",
+        };
+        self.mark_all_read(user, scope).await
+    }
+
+    /// Marks every conversation of the scope read in one store write, then tells: each C2C
+    /// peer whose conversation moved (`onRecvC2CReadReceipt`, and the after-event), and the
+    /// user's devices, with the conversations that moved only, a hundred per push.
+    async fn mark_all_read(&self, user: &str, scope: ReadScope) -> ServiceResult<()> {
+        let moved = self.store.mark_all_read(user, scope, now()).await?;
+        let mut changed = Vec::new();
+        for position in moved {
+            match position {
+                ReadMoved::C2c {
+                    peer, read_time, ..
+                } => {
+                    self.emit_callback(|| AfterEvent::C2cReadReported {
+                        reader: user.to_owned(),
+                        peer: peer.clone(),
+                        read_time,
+                    });
+                    self.push::<OnRecvC2cReadReceipt>(
+                        vec![peer.clone()],
+                        vec![C2cReadReceipt {
+                            user_id: user.to_owned(),
+                            timestamp: read_time,
+                        }],
+                    );
+                    changed.push(self.c2c_conversation(user, &peer).await?);
+                }
+                ReadMoved::Group { group_id, read_seq } => {
+                    // A group deleted meanwhile has no conversation left to show.
+                    if let Some(group) = self.store.get_group(&group_id).await? {
+                        changed.push(self.group_conversation(user, &group, read_seq).await?);
+                    }
+                }
+            }
+            if changed.len() == CHANGED_PER_PUSH {
+                self.push::<OnConversationChanged>(
+                    vec![user.to_owned()],
+                    std::mem::take(&mut changed),
+                );
             }
         }
-        if id != "c2c" {
-            for (group, _) in self.store.joined_groups(user).await? {
-                self.clean_group_unread(user, &group.group_id, 0).await?;
-            }
+        if !changed.is_empty() {
+            self.push::<OnConversationChanged>(vec![user.to_owned()], changed);
         }
         Ok(())
     }

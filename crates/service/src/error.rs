@@ -50,6 +50,16 @@ pub enum ServiceError {
         /// Member limit.
         limit: u64,
     },
+    /// The user would own or belong to more groups than allowed.
+    #[error("{user} would {what} more than {limit} groups, the most this server allows")]
+    GroupQuotaExceeded {
+        /// The user.
+        user: String,
+        /// "own" or "belong to".
+        what: &'static str,
+        /// The quota.
+        limit: u64,
+    },
     /// The group ID is taken.
     #[error("group ID {0} is already in use")]
     GroupIdInUse(String),

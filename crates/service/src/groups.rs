@@ -9,11 +9,12 @@ use tidings_proto::events::{
 };
 use tidings_proto::methods::{
     CreateGroupParams, CreateGroupResult, GroupMemberListParams, GroupMemberListResult,
-    InviteParams, KickParams,
+    InviteParams, JoinedGroupListParams, KickParams,
 };
 use tidings_proto::{
     GroupInfo, GroupMemberInfo, GroupRole, GroupType, MAX_LIST_PAGE, MEMBER_OP_FAIL,
-    MEMBER_OP_INVALID, MEMBER_OP_SUCCESS, MemberOperationResult, ReadMemberInfo,
+    MEMBER_OP_INVALID, MEMBER_OP_OVER_LIMIT, MEMBER_OP_SUCCESS, MemberOperationResult,
+    ReadMemberInfo,
 };
 use tidings_store::{GroupRecord, MemberRecord, NewGroup, NewMember};
 
@@ -161,6 +162,19 @@ impl Tidings {
         {
             return Err(ServiceError::UserNotFound(missing.clone()));
         }
+        if let Some(owner) = owner {
+            let counts = self.store.group_counts(owner).await?;
+            if counts.owned >= self.limits.max_groups_created_per_user {
+                return Err(ServiceError::GroupQuotaExceeded {
+                    user: owner.to_owned(),
+                    what: "own",
+                    limit: self.limits.max_groups_created_per_user,
+                });
+            }
+        }
+        for member in &members {
+            self.require_room_to_join(&member.user_id).await?;
+        }
         let group = NewGroup {
             group_id: group_id.clone(),
             group_type,
@@ -195,8 +209,29 @@ impl Tidings {
                 user: user.to_owned(),
             });
         }
+        self.require_room_to_join(user).await?;
         self.add_to_group(&group, user, &[user.to_owned()]).await?;
         Ok(())
+    }
+
+    /// Refuses a user who already belongs to as many groups as allowed.
+    async fn require_room_to_join(&self, user: &str) -> ServiceResult<()> {
+        if self.has_room_to_join(user).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::GroupQuotaExceeded {
+                user: user.to_owned(),
+                what: "belong to",
+                limit: self.limits.max_groups_joined_per_user,
+            })
+        }
+    }
+
+    /// Whether the user may belong to one more group. A check before the write, so users
+    /// joining several groups at the same moment may pass it together: the quota bounds a
+    /// user's groups to about itself, not to the unit.
+    async fn has_room_to_join(&self, user: &str) -> ServiceResult<bool> {
+        Ok(self.store.group_counts(user).await?.joined < self.limits.max_groups_joined_per_user)
     }
 
     /// Leaves a group. The owner cannot; they dismiss it instead.
@@ -272,7 +307,8 @@ impl Tidings {
     }
 
     /// Adds users as ordinary members (used by joins, invitations and the REST API): unknown
-    /// users are reported failed, members already present invalid. A user adding themself
+    /// users are reported failed, members already present invalid, users who belong to as many
+    /// groups as allowed over the limit (and are not added). A user adding themself
     /// entered (`onMemberEnter`); anyone else was invited (`onMemberInvited`).
     pub async fn add_to_group(
         &self,
@@ -282,7 +318,7 @@ impl Tidings {
     ) -> ServiceResult<Vec<MemberOperationResult>> {
         let existing = self.store.get_users(users).await?;
         let joined_at = now();
-        let candidates: Vec<NewMember> = users
+        let mut candidates: Vec<NewMember> = users
             .iter()
             .filter(|id| existing.iter().any(|u| &&u.user_id == id))
             .map(|id| NewMember {
@@ -292,6 +328,7 @@ impl Tidings {
             })
             .collect();
         let mut joining = 0;
+        let mut over_limit = Vec::new();
         for candidate in &candidates {
             if self
                 .store
@@ -299,9 +336,14 @@ impl Tidings {
                 .await?
                 .is_none()
             {
-                joining += 1;
+                if self.has_room_to_join(&candidate.user_id).await? {
+                    joining += 1;
+                } else {
+                    over_limit.push(candidate.user_id.clone());
+                }
             }
         }
+        candidates.retain(|candidate| !over_limit.contains(&candidate.user_id));
         if group.member_count + joining > self.limits.max_group_members {
             return Err(ServiceError::GroupFull {
                 group: group.group_id.clone(),
@@ -323,6 +365,7 @@ impl Tidings {
             .iter()
             .map(|id| {
                 let result = match candidates.iter().position(|m| &m.user_id == id) {
+                    None if over_limit.contains(id) => MEMBER_OP_OVER_LIMIT,
                     None => MEMBER_OP_FAIL,
                     Some(index) if added[index] => MEMBER_OP_SUCCESS,
                     Some(_) => MEMBER_OP_INVALID,
@@ -513,14 +556,45 @@ impl Tidings {
         })
     }
 
-    /// Groups the user belongs to.
+    /// Every group the user belongs to, in group ID order: at most the per-user quota, read
+    /// page by page.
     pub async fn joined_group_list(&self, user: &str) -> ServiceResult<Vec<GroupInfo>> {
-        self.store
-            .joined_groups(user)
-            .await?
-            .iter()
-            .map(|(group, member)| group_info(group, Some(member)))
-            .collect()
+        self.joined_group_page(user, JoinedGroupListParams::default())
+            .await
+    }
+
+    /// The groups the user belongs to after `params.after_group_id`, in group ID order: a page
+    /// of `params.count`, or all of them (at most the per-user quota; a user above it, from
+    /// before the quota was lowered, gets that many).
+    pub async fn joined_group_page(
+        &self,
+        user: &str,
+        params: JoinedGroupListParams,
+    ) -> ServiceResult<Vec<GroupInfo>> {
+        /// Groups read per store call when all are asked for.
+        const CHUNK: u32 = 500;
+        let wanted = match params.count {
+            Some(count) => {
+                check_page(count, MAX_LIST_PAGE, "count")?;
+                u64::from(count)
+            }
+            None => self.limits.max_groups_joined_per_user,
+        };
+        let mut after = params.after_group_id;
+        let mut groups = Vec::new();
+        while (groups.len() as u64) < wanted {
+            let limit = (wanted - groups.len() as u64).min(u64::from(CHUNK)) as u32;
+            let page = self.store.joined_groups_page(user, &after, limit).await?;
+            let done = (page.len() as u32) < limit;
+            for (group, member) in &page {
+                groups.push(group_info(group, Some(member))?);
+            }
+            match page.last() {
+                Some((last, _)) if !done => after = last.group_id.clone(),
+                _ => break,
+            }
+        }
+        Ok(groups)
     }
 
     /// Information on groups, each found or refused on its own (the edge turns refusals into

@@ -247,6 +247,8 @@ impl Tidings {
         if !online_only
             && sender_is_member
             && let Some(member) = self.store.get_member(group_id, &sender).await?
+            // Read again: the message moved the group's place in the list (its activity).
+            && let Some(group) = self.store.get_group(group_id).await?
         {
             // Sending reads nothing: the sender's read position stays where it was.
             let conversation = self

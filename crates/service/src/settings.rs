@@ -44,6 +44,11 @@ impl ReadReceiptSettings {
 pub struct Limits {
     /// Most members of one group.
     pub max_group_members: u64,
+    /// Most existing groups one user may own (creating another is refused).
+    pub max_groups_created_per_user: u64,
+    /// Most groups one user may belong to (joining, being invited or created into another is
+    /// refused). It also bounds what a user's group listings read.
+    pub max_groups_joined_per_user: u64,
     /// Group receipt notifications to a sender are coalesced over this window.
     pub receipt_window: Duration,
 }
@@ -52,6 +57,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_group_members: 100_000,
+            max_groups_created_per_user: 500,
+            max_groups_joined_per_user: 2_000,
             receipt_window: Duration::from_millis(100),
         }
     }

@@ -117,6 +117,43 @@ pub trait Store: Send + Sync + 'static {
     /// Groups the user currently belongs to, with the membership.
     async fn joined_groups(&self, user_id: &str) -> StoreResult<Vec<(GroupRecord, MemberRecord)>>;
 
+    /// Groups the user currently belongs to with group ID > `after`, in group ID order, at most
+    /// `limit`, with the membership.
+    async fn joined_groups_page(
+        &self,
+        user_id: &str,
+        after: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(GroupRecord, MemberRecord)>>;
+
+    /// How many existing groups the user owns and how many the user belongs to.
+    async fn group_counts(&self, user_id: &str) -> StoreResult<GroupCounts>;
+
+    /// A page of the owner's conversation list, most recent activity first: the C2C
+    /// conversations and the groups the owner belongs to with activity < `before` (all when
+    /// None), at most `limit`. Reads only the index of each kind ordered by activity, never a
+    /// message.
+    async fn conversation_page(
+        &self,
+        owner: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationEntry>>;
+
+    /// The owner's unread messages over all C2C conversations and all groups the owner belongs
+    /// to (AVChatRoom groups count none), with the rule of [`Store::count_unread`].
+    async fn total_unread(&self, owner: &str) -> StoreResult<u64>;
+
+    /// Marks read, in one transaction, every conversation of the scope whose read position is
+    /// behind its last message: a C2C conversation up to its last message at `max(read time,
+    /// now)`, a group up to its last sequence. Returns the positions it moved.
+    async fn mark_all_read(
+        &self,
+        owner: &str,
+        scope: ReadScope,
+        now: i64,
+    ) -> StoreResult<Vec<ReadMoved>>;
+
     /// Sets a member's group read position (the sequence up to which messages count as read).
     async fn set_group_read_seq(&self, group_id: &str, user_id: &str, seq: u64) -> StoreResult<()>;
 

@@ -55,6 +55,10 @@ pub struct GroupRecord {
     pub last_seq: u64,
     /// Current member count.
     pub member_count: u64,
+    /// The group conversation's place in its members' conversation lists: a number from the
+    /// store's one activity counter, taken at creation and by every stored message (larger is
+    /// more recent, unique across all conversations).
+    pub activity: u64,
 }
 
 /// A member to add.
@@ -182,6 +186,68 @@ pub struct C2cConversationRecord {
     pub read_seq: u64,
     /// When the owner last marked it read (Unix seconds, 0 never).
     pub read_time: i64,
+    /// The conversation's place in the owner's conversation list: a number from the store's
+    /// one activity counter, taken by every message (larger is more recent, unique within the
+    /// owner's list).
+    pub activity: u64,
+}
+
+/// One entry of a user's conversation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConversationEntry {
+    /// A C2C conversation, as the owner's side.
+    C2c(C2cConversationRecord),
+    /// A group the user belongs to, with the membership.
+    Group(GroupRecord, MemberRecord),
+}
+
+impl ConversationEntry {
+    /// The entry's place in the list (see [`C2cConversationRecord::activity`]).
+    pub fn activity(&self) -> u64 {
+        match self {
+            Self::C2c(c2c) => c2c.activity,
+            Self::Group(group, _) => group.activity,
+        }
+    }
+}
+
+/// Which of a user's conversations [`crate::Store::mark_all_read`] marks read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadScope {
+    /// All C2C conversations.
+    pub c2c: bool,
+    /// All groups the user belongs to.
+    pub groups: bool,
+}
+
+/// A read position that [`crate::Store::mark_all_read`] moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadMoved {
+    /// The owner's side of a C2C conversation, now read up to `read_seq` at `read_time`.
+    C2c {
+        /// The other user.
+        peer: String,
+        /// The new read position.
+        read_seq: u64,
+        /// The new read time (Unix seconds).
+        read_time: i64,
+    },
+    /// A group, now read up to `read_seq`.
+    Group {
+        /// The group.
+        group_id: String,
+        /// The new read position.
+        read_seq: u64,
+    },
+}
+
+/// How many groups a user owns and belongs to (owned ones included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupCounts {
+    /// Existing groups the user owns.
+    pub owned: u64,
+    /// Groups the user is a current member of.
+    pub joined: u64,
 }
 
 /// Read state of one group message that asked for receipts.

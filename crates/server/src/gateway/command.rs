@@ -44,7 +44,7 @@ pub(crate) enum UserCommand {
     InviteUserToGroup(InviteParams),
     KickGroupMember(KickParams),
     GetGroupMemberList(GroupMemberListParams),
-    GetJoinedGroupList,
+    GetJoinedGroupList(JoinedGroupListParams),
     GetGroupsInfo(GroupsInfoParams),
     MarkC2cMessageAsRead(UserIdParams),
     MarkGroupMessageAsRead(GroupIdParams),
@@ -94,9 +94,7 @@ impl<'a> Command<'a> {
             M::InviteUserToGroup => user.decode::<InviteUserToGroup>(U::InviteUserToGroup),
             M::KickGroupMember => user.decode::<KickGroupMember>(U::KickGroupMember),
             M::GetGroupMemberList => user.decode::<GetGroupMemberList>(U::GetGroupMemberList),
-            M::GetJoinedGroupList => {
-                user.decode::<GetJoinedGroupList>(|Empty {}| U::GetJoinedGroupList)
-            }
+            M::GetJoinedGroupList => user.decode::<GetJoinedGroupList>(U::GetJoinedGroupList),
             M::GetGroupsInfo => user.decode::<GetGroupsInfo>(U::GetGroupsInfo),
             M::MarkC2cMessageAsRead => user.decode::<MarkC2cMessageAsRead>(U::MarkC2cMessageAsRead),
             M::MarkGroupMessageAsRead => {

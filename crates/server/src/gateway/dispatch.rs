@@ -133,7 +133,9 @@ async fn run(state: &AppState, caller: &Caller, command: UserCommand) -> Result<
         U::GetGroupMemberList(p) => {
             encode::<GetGroupMemberList>(t.group_member_list(user, p).await?)
         }
-        U::GetJoinedGroupList => encode::<GetJoinedGroupList>(t.joined_group_list(user).await?),
+        U::GetJoinedGroupList(params) => {
+            encode::<GetJoinedGroupList>(t.joined_group_page(user, params).await?)
+        }
         U::GetGroupsInfo(p) => {
             let results = t.groups_info(user, &p.group_id_list).await?;
             encode::<GetGroupsInfo>(results.into_iter().map(group_info_result).collect())

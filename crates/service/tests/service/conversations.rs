@@ -283,28 +283,41 @@ async fn clean_unread_addresses_one_conversation_a_kind_or_all() {
 }
 
 #[tokio::test]
-async fn the_conversation_list_is_newest_activity_first_in_pages() {
-    let h = Harness::start(&["alice", "bob", "carol", "dave"]).await;
-    h.send_c2c("bob", "alice", "first").await;
-    h.send_c2c("carol", "alice", "second").await;
-    h.send_c2c("dave", "alice", "third").await;
-    h.send_c2c("bob", "alice", "fourth").await;
+async fn the_conversation_list_pages_below_the_last_order_key_so_moves_neither_repeat_nor_skip() {
+    let h = Harness::start(&["alice", "bob", "carol", "dave", "erin"]).await;
+    h.create_group("erin", "Work", "g", &["alice"]).await;
+    h.send_c2c("carol", "alice", "1").await;
+    h.send_c2c("dave", "alice", "2").await;
+    h.send_group("erin", "g", "3").await;
+    h.send_c2c("bob", "alice", "4").await;
     let page = |next_seq, count| {
         h.tidings
             .conversation_list("alice", ConversationListParams { next_seq, count })
     };
-    let first = page(0, 2).await.unwrap();
     let ids = |list: &[Conversation]| -> Vec<String> {
         list.iter().map(|c| c.conversation_id.clone()).collect()
     };
+    let whole = page(0, 100).await.unwrap();
     assert_eq!(
-        (
-            ids(&first.conversation_list),
-            first.next_seq,
-            first.is_finished
-        ),
-        (vec!["c2c_bob".to_owned(), "c2c_dave".to_owned()], 2, false)
+        ids(&whole.conversation_list),
+        ["c2c_bob", "group_g", "c2c_dave", "c2c_carol"]
     );
+    assert!(whole.is_finished);
+    let keys: Vec<i64> = whole
+        .conversation_list
+        .iter()
+        .map(|c| c.order_key)
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] > w[1]), "{keys:?}");
+
+    let first = page(0, 2).await.unwrap();
+    assert_eq!(
+        (ids(&first.conversation_list), first.is_finished),
+        (vec!["c2c_bob".to_owned(), "group_g".to_owned()], false)
+    );
+    assert_eq!(first.next_seq, keys[1] as u64);
+    // Leaving a group already seen does not make the next page skip one.
+    h.tidings.quit_group("alice", "g").await.unwrap();
     let rest = page(first.next_seq, 2).await.unwrap();
     assert_eq!(
         (
@@ -312,10 +325,67 @@ async fn the_conversation_list_is_newest_activity_first_in_pages() {
             rest.next_seq,
             rest.is_finished
         ),
-        (vec!["c2c_carol".to_owned()], 3, true)
+        (
+            vec!["c2c_dave".to_owned(), "c2c_carol".to_owned()],
+            keys[3] as u64,
+            true
+        )
+    );
+
+    // A conversation not seen yet moves to the front: the next page does not repeat one seen.
+    let first = page(0, 1).await.unwrap();
+    assert_eq!(ids(&first.conversation_list), ["c2c_bob"]);
+    h.send_c2c("carol", "alice", "5").await;
+    let rest = page(first.next_seq, 5).await.unwrap();
+    assert_eq!(
+        (ids(&rest.conversation_list), rest.is_finished),
+        (vec!["c2c_dave".to_owned()], true)
+    );
+    assert_eq!(
+        ids(&page(0, 1).await.unwrap().conversation_list),
+        ["c2c_carol"]
     );
     assert_eq!(
         refusal(page(0, 0).await),
         "InvalidParameters(\"count must be between 1 and 100, not 0\")"
     );
+}
+
+#[tokio::test]
+async fn cleaning_everything_tells_each_moved_peer_once_and_pushes_only_moved_conversations() {
+    let h = Harness::start(&["alice", "bob", "carol", "dave"]).await;
+    h.create_group("carol", "Work", "g", &["bob"]).await;
+    h.create_group("carol", "Work", "quiet", &["bob"]).await;
+    h.send_c2c("alice", "bob", "unread").await;
+    h.send_c2c("bob", "dave", "own message only").await;
+    h.send_group("carol", "g", "unread too").await;
+    h.tidings.mark_c2c_read("bob", "dave").await.unwrap();
+    h.forget_published();
+    h.tidings
+        .clean_unread("bob", cleaning("", 0, 0))
+        .await
+        .unwrap();
+    let deliveries = h.bus.take();
+    let receipts: Vec<(Vec<&str>, &str)> = deliveries
+        .iter()
+        .filter_map(|d| match pushed(d) {
+            (users, PushEvent::OnRecvC2cReadReceipt(list)) => {
+                Some((users, list[0].user_id.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(receipts, [(vec!["alice"], "bob")]);
+    let mut changed: Vec<(String, u64)> = conversations_pushed_to(&deliveries, "bob")
+        .into_iter()
+        .map(|c| (c.conversation_id, c.unread_count))
+        .collect();
+    changed.sort();
+    assert_eq!(
+        changed,
+        [("c2c_alice".to_owned(), 0), ("group_g".to_owned(), 0)]
+    );
+    assert_eq!(h.tidings.total_unread("bob").await.unwrap(), 0);
+    let reported: Vec<AfterEvent> = h.callbacks.take();
+    assert_eq!(reported.len(), 1, "{reported:?}");
 }

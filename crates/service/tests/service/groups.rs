@@ -6,11 +6,12 @@ use tidings_proto::events::{
     OnMemberEnter, OnMemberInvited, OnMemberKicked, OnMemberLeave,
 };
 use tidings_proto::methods::{
-    CreateGroupParams, GroupHistoryParams, GroupMemberListParams, InviteParams, KickParams,
+    CreateGroupParams, GroupHistoryParams, GroupMemberListParams, InviteParams,
+    JoinedGroupListParams, KickParams,
 };
 use tidings_proto::{
     GroupInfo, GroupMemberSpec, GroupRole, GroupType, MEMBER_OP_FAIL, MEMBER_OP_INVALID,
-    MEMBER_OP_SUCCESS, MemberOperationResult, ReadMemberInfo,
+    MEMBER_OP_OVER_LIMIT, MEMBER_OP_SUCCESS, MemberOperationResult, ReadMemberInfo,
 };
 use tidings_service::Limits;
 
@@ -555,5 +556,127 @@ async fn group_information_is_answered_per_group_with_the_callers_role() {
     assert_eq!(
         t.joined_group_list("bob").await.unwrap(),
         std::slice::from_ref(found)
+    );
+}
+
+#[tokio::test]
+async fn per_user_quotas_bound_the_groups_a_user_owns_and_belongs_to() {
+    let setup = Setup {
+        limits: Limits {
+            max_groups_created_per_user: 2,
+            max_groups_joined_per_user: 3,
+            ..Limits::default()
+        },
+        ..Setup::default()
+    };
+    let h = Harness::start_with(setup, &["alice", "bob", "carol"]).await;
+    let t = &h.tidings;
+    t.create_group("alice", group_params("Public", "a1", &[]))
+        .await
+        .unwrap();
+    t.create_group("alice", group_params("Public", "a2", &["bob"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal(
+            t.create_group("alice", group_params("Public", "a3", &[]))
+                .await
+        ),
+        "GroupQuotaExceeded { user: \"alice\", what: \"own\", limit: 2 }"
+    );
+    t.create_group("carol", group_params("Public", "c1", &["bob"]))
+        .await
+        .unwrap();
+    t.join_group("bob", "a1").await.unwrap();
+    // bob now belongs to a2, c1 and a1: full.
+    assert_eq!(
+        refusal(
+            t.create_group("bob", group_params("Public", "b1", &[]))
+                .await
+        ),
+        "GroupQuotaExceeded { user: \"bob\", what: \"belong to\", limit: 3 }"
+    );
+    assert_eq!(
+        refusal(
+            t.create_group("carol", group_params("Public", "c2", &["bob"]))
+                .await
+        ),
+        "GroupQuotaExceeded { user: \"bob\", what: \"belong to\", limit: 3 }"
+    );
+    t.create_group("carol", group_params("Public", "c2", &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal(t.join_group("bob", "c2").await),
+        "GroupQuotaExceeded { user: \"bob\", what: \"belong to\", limit: 3 }"
+    );
+    h.forget_published();
+    let invited = t
+        .invite_to_group(
+            "carol",
+            InviteParams {
+                group_id: "c2".into(),
+                user_list: vec!["bob".into(), "alice".into()],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        invited,
+        [
+            MemberOperationResult {
+                member_id: "bob".into(),
+                result: MEMBER_OP_OVER_LIMIT,
+            },
+            MemberOperationResult {
+                member_id: "alice".into(),
+                result: MEMBER_OP_SUCCESS,
+            },
+        ]
+    );
+    assert!(t.store().get_member("c2", "bob").await.unwrap().is_none());
+    // Leaving makes room again; dismissing a group gives back its owner's quota.
+    t.quit_group("bob", "c1").await.unwrap();
+    t.join_group("bob", "c2").await.unwrap();
+    t.dismiss_group("alice", "a1").await.unwrap();
+    t.create_group("alice", group_params("Public", "a3", &[]))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_joined_group_list_comes_whole_or_page_by_page_in_group_id_order() {
+    let h = Harness::start(&["alice", "bob"]).await;
+    let t = &h.tidings;
+    for id in ["g3", "g1", "g5", "g2", "g4"] {
+        t.create_group("alice", group_params("Public", id, &[]))
+            .await
+            .unwrap();
+    }
+    let ids = |groups: Vec<GroupInfo>| -> Vec<String> {
+        groups.into_iter().map(|g| g.group_id).collect()
+    };
+    assert_eq!(
+        ids(t.joined_group_list("alice").await.unwrap()),
+        ["g1", "g2", "g3", "g4", "g5"]
+    );
+    let page = |after: &str, count| {
+        t.joined_group_page(
+            "alice",
+            JoinedGroupListParams {
+                after_group_id: after.to_owned(),
+                count,
+            },
+        )
+    };
+    assert_eq!(ids(page("", Some(2)).await.unwrap()), ["g1", "g2"]);
+    assert_eq!(ids(page("g2", Some(2)).await.unwrap()), ["g3", "g4"]);
+    assert_eq!(ids(page("g4", Some(2)).await.unwrap()), ["g5"]);
+    assert_eq!(ids(page("g2", None).await.unwrap()), ["g3", "g4", "g5"]);
+    assert!(ids(page("", None).await.unwrap()).len() == 5);
+    assert!(t.joined_group_list("bob").await.unwrap().is_empty());
+    assert_eq!(
+        refusal(page("", Some(101)).await),
+        "InvalidParameters(\"count must be between 1 and 100, not 101\")"
     );
 }

@@ -59,6 +59,15 @@ async fn a_c2c_message_reaches_the_receiver_and_the_senders_sessions() {
         is_read: false,
         ..sent.clone()
     };
+    // Both sides of a C2C conversation share its activity number.
+    let activity = h
+        .tidings
+        .store()
+        .c2c_conversation("alice", "bob")
+        .await
+        .unwrap()
+        .unwrap()
+        .activity as i64;
     let conversation =
         |owner_peer: &str, unread_count, last_message: &Message| tidings_proto::Conversation {
             conversation_id: format!("c2c_{owner_peer}"),
@@ -71,7 +80,7 @@ async fn a_c2c_message_reaches_the_receiver_and_the_senders_sessions() {
             c2c_read_timestamp: 0,
             group_read_sequence: 0,
             last_message: Some(last_message.clone()),
-            order_key: sent.timestamp,
+            order_key: activity,
         };
     assert_eq!(
         h.bus.take(),
@@ -250,6 +259,14 @@ async fn a_group_message_reaches_the_other_members_and_the_senders_sessions() {
         is_read: false,
         ..sent.clone()
     };
+    let activity = h
+        .tidings
+        .store()
+        .get_group("g")
+        .await
+        .unwrap()
+        .unwrap()
+        .activity as i64;
     let alices_conversation = tidings_proto::Conversation {
         conversation_id: "group_g".into(),
         conversation_type: CONVERSATION_TYPE_GROUP,
@@ -261,7 +278,7 @@ async fn a_group_message_reaches_the_other_members_and_the_senders_sessions() {
         c2c_read_timestamp: 0,
         group_read_sequence: 0,
         last_message: Some(sent.clone()),
-        order_key: sent.timestamp,
+        order_key: activity,
     };
     assert_eq!(
         h.bus.take(),

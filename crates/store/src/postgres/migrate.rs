@@ -23,6 +23,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: include_str!("schema_v4.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("schema_v5.sql"),
+    },
 ];
 
 /// Any constant shared by every node: the key of the advisory lock held while migrating.

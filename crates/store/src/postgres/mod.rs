@@ -9,6 +9,7 @@
 //! two nodes' batches cannot deadlock) before reading them. Commits use the server's durable
 //! default (`synchronous_commit = on`), so a call returns only after its data is on disk.
 
+mod conversations;
 mod migrate;
 mod queries;
 mod receipts;

@@ -12,9 +12,10 @@ use super::rows::{
 };
 use crate::codec::{decode_bitmap, encode_bitmap};
 use crate::{
-    C2cConversationRecord, ConvKey, GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole,
-    GroupType, MemberRecord, MessageRecord, NewGroup, NewMember, NewMessage, StorageStats, Store,
-    StoreError, StoreResult, UserProfile, UserRecord,
+    C2cConversationRecord, ConvKey, ConversationEntry, GroupCounts, GroupReceiptRecord,
+    GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord, NewGroup,
+    NewMember, NewMessage, ReadMoved, ReadScope, StorageStats, Store, StoreError, StoreResult,
+    UserProfile, UserRecord,
 };
 
 /// The group row, locked until the transaction ends: the member bitmap, next ordinal and last
@@ -210,7 +211,8 @@ async fn append_group_message(
     // the one at this sequence.
     let row = tx
         .query_opt(
-            "UPDATE groups SET last_seq = last_seq + 1 WHERE group_id = $1 \
+            "UPDATE groups SET last_seq = last_seq + 1, \
+             activity = nextval('conversation_activity') WHERE group_id = $1 \
              RETURNING last_seq, member_bitmap",
             &[&group_id],
         )
@@ -268,15 +270,26 @@ async fn append_c2c_message(
         .await?
         .try_get(0)?;
     insert_message(tx, &conv, seq, m).await?;
-    let upsert = "INSERT INTO c2c_conversations (owner, peer, last_seq, last_time) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (owner, peer) DO UPDATE SET \
+    let activity: i64 = tx
+        .query_one("SELECT nextval('conversation_activity')", &[])
+        .await?
+        .try_get(0)?;
+    let upsert = "INSERT INTO c2c_conversations (owner, peer, last_seq, last_time, activity) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (owner, peer) DO UPDATE SET \
          last_seq = GREATEST(c2c_conversations.last_seq, excluded.last_seq), \
-         last_time = GREATEST(c2c_conversations.last_time, excluded.last_time)";
-    tx.execute(upsert, &[&m.sender, &receiver, &seq, &m.timestamp])
-        .await?;
+         last_time = GREATEST(c2c_conversations.last_time, excluded.last_time), \
+         activity = GREATEST(c2c_conversations.activity, excluded.activity)";
+    tx.execute(
+        upsert,
+        &[&m.sender, &receiver, &seq, &m.timestamp, &activity],
+    )
+    .await?;
     if receiver != m.sender {
-        tx.execute(upsert, &[&receiver, &m.sender, &seq, &m.timestamp])
-            .await?;
+        tx.execute(
+            upsert,
+            &[&receiver, &m.sender, &seq, &m.timestamp, &activity],
+        )
+        .await?;
     }
     Ok(seq)
 }
@@ -408,8 +421,9 @@ impl Store for PgStore {
         let tx = client.transaction().await?;
         let inserted = tx
             .execute(
-                "INSERT INTO groups (group_id, group_type, name, owner, created_at, member_bitmap) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (group_id) DO NOTHING",
+                "INSERT INTO groups (group_id, group_type, name, owner, created_at, member_bitmap, \
+                 activity) VALUES ($1, $2, $3, $4, $5, $6, nextval('conversation_activity')) \
+                 ON CONFLICT (group_id) DO NOTHING",
                 &[
                     &group.group_id,
                     &group.group_type.as_str(),
@@ -590,10 +604,48 @@ impl Store for PgStore {
         found
             .iter()
             .map(|row| {
-                // The group's seven columns come first.
-                Ok((rows::group(row)?, rows::member_from(row, 7)?))
+                // The group's columns come first.
+                Ok((
+                    rows::group(row)?,
+                    rows::member_from(row, rows::GROUP_COLUMN_COUNT)?,
+                ))
             })
             .collect()
+    }
+
+    async fn joined_groups_page(
+        &self,
+        user_id: &str,
+        after: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(GroupRecord, MemberRecord)>> {
+        self.joined_page(user_id, after, limit).await
+    }
+
+    async fn group_counts(&self, user_id: &str) -> StoreResult<GroupCounts> {
+        self.counts(user_id).await
+    }
+
+    async fn conversation_page(
+        &self,
+        owner: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationEntry>> {
+        self.page(owner, before, limit).await
+    }
+
+    async fn total_unread(&self, owner: &str) -> StoreResult<u64> {
+        self.unread_total(owner).await
+    }
+
+    async fn mark_all_read(
+        &self,
+        owner: &str,
+        scope: ReadScope,
+        now: i64,
+    ) -> StoreResult<Vec<ReadMoved>> {
+        self.all_read(owner, scope, now).await
     }
 
     async fn set_group_read_seq(&self, group_id: &str, user_id: &str, seq: u64) -> StoreResult<()> {
@@ -742,8 +794,9 @@ impl Store for PgStore {
         self.client()
             .await?
             .execute(
-                "INSERT INTO c2c_conversations (owner, peer, read_seq, read_time) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (owner, peer) DO UPDATE SET \
+                "INSERT INTO c2c_conversations (owner, peer, read_seq, read_time, activity) \
+                 VALUES ($1, $2, $3, $4, nextval('conversation_activity')) \
+                 ON CONFLICT (owner, peer) DO UPDATE SET \
                  read_seq = excluded.read_seq, read_time = excluded.read_time",
                 &[&owner, &peer, &bigint(seq)?, &time],
             )

@@ -8,12 +8,13 @@ use crate::{
 };
 
 pub(super) const GROUP_COLUMNS: &str =
-    "group_id, group_type, name, owner, created_at, last_seq, member_count";
+    "group_id, group_type, name, owner, created_at, last_seq, member_count, activity";
 pub(super) const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, \
      m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, '')";
 pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
      need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at";
-pub(super) const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time";
+pub(super) const C2C_COLUMNS: &str =
+    "owner, peer, last_seq, last_time, read_seq, read_time, activity";
 pub(super) const USER_COLUMNS: &str = "user_id, nick, face_url, created_at";
 
 /// A BIGINT column as an unsigned number.
@@ -31,6 +32,9 @@ pub(super) fn bigint(value: impl TryInto<i64>) -> StoreResult<i64> {
         .map_err(|_| StoreError::Corrupt("a number does not fit a BIGINT".into()))
 }
 
+/// How many columns [`GROUP_COLUMNS`] selects: a joined query's next columns start here.
+pub(super) const GROUP_COLUMN_COUNT: usize = 8;
+
 pub(super) fn group(row: &Row) -> StoreResult<GroupRecord> {
     let type_name: String = row.try_get(1)?;
     Ok(GroupRecord {
@@ -42,6 +46,7 @@ pub(super) fn group(row: &Row) -> StoreResult<GroupRecord> {
         created_at: row.try_get(4)?,
         last_seq: unsigned(row, 5)?,
         member_count: unsigned(row, 6)?,
+        activity: unsigned(row, 7)?,
     })
 }
 
@@ -94,6 +99,7 @@ pub(super) fn c2c(row: &Row) -> StoreResult<C2cConversationRecord> {
         last_time: row.try_get(3)?,
         read_seq: unsigned(row, 4)?,
         read_time: row.try_get(5)?,
+        activity: unsigned(row, 6)?,
     })
 }
 

@@ -4,13 +4,16 @@
 use roaring::RoaringBitmap;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::conversations::{GROUP_COLUMN_COUNT, next_activity, prefixed};
 use super::layout::delete_conversation_receipts;
 use super::receipt_cache::ReceiptCache;
-use super::rows::{GROUP_COLUMNS, MEMBER_COLUMNS, group_from_row, member_from_row};
+use super::rows::{
+    GROUP_COLUMNS, MEMBER_COLUMNS, group_from_row, member_from_row, member_from_row_offset,
+};
 use crate::codec::{decode_bitmap, encode_bitmap};
 use crate::{
-    ConvKey, GroupRecord, GroupRole, GroupType, MemberRecord, NewGroup, NewMember, StoreError,
-    StoreResult,
+    ConvKey, GroupCounts, GroupRecord, GroupRole, GroupType, MemberRecord, NewGroup, NewMember,
+    StoreError, StoreResult,
 };
 
 /// Groups with ID > `after` (of one type when given), at most `limit`; and how many there are.
@@ -44,14 +47,15 @@ pub(super) fn create(
 ) -> StoreResult<GroupRecord> {
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO groups (group_id, group_type, name, owner, created_at, \
-         member_bitmap) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         member_bitmap, activity) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             group.group_id,
             group.group_type.as_str(),
             group.name,
             group.owner,
             group.created_at,
-            encode_bitmap(&RoaringBitmap::new())?
+            encode_bitmap(&RoaringBitmap::new())?,
+            next_activity(conn)?
         ],
     )?;
     if inserted == 0 {
@@ -334,4 +338,38 @@ pub(super) fn joined(
         }
     }
     Ok(joined)
+}
+
+/// The groups a user currently belongs to with ID > `after`, in ID order, at most `limit`.
+pub(super) fn joined_page(
+    conn: &Connection,
+    user_id: &str,
+    after: &str,
+    limit: u32,
+) -> StoreResult<Vec<(GroupRecord, MemberRecord)>> {
+    let group_columns = prefixed("g", GROUP_COLUMNS);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {group_columns}, {MEMBER_COLUMNS} FROM members m \
+         JOIN groups g ON g.group_id = m.group_id LEFT JOIN users u ON u.user_id = m.user_id \
+         WHERE m.user_id = ?1 AND m.active = 1 AND m.group_id > ?2 \
+         ORDER BY m.group_id LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![user_id, after, limit], |row| {
+        Ok((
+            group_from_row(row)?,
+            member_from_row_offset(row, GROUP_COLUMN_COUNT)?,
+        ))
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// How many existing groups the user owns and belongs to.
+pub(super) fn counts(conn: &Connection, user_id: &str) -> StoreResult<GroupCounts> {
+    let owned = conn
+        .prepare_cached("SELECT COUNT(*) FROM groups WHERE owner = ?1")?
+        .query_row([user_id], |row| row.get(0))?;
+    let joined = conn
+        .prepare_cached("SELECT COUNT(*) FROM members WHERE user_id = ?1 AND active = 1")?
+        .query_row([user_id], |row| row.get(0))?;
+    Ok(GroupCounts { owned, joined })
 }

@@ -55,9 +55,11 @@ fn append_group_message(
             });
         }
     };
+    let activity = conversations::next_activity(conn)?;
     let seq: u64 = conn.query_row(
-        "UPDATE groups SET last_seq = last_seq + 1 WHERE group_id = ?1 RETURNING last_seq",
-        [group_id],
+        "UPDATE groups SET last_seq = last_seq + 1, activity = ?2 WHERE group_id = ?1 \
+         RETURNING last_seq",
+        params![group_id, activity],
         |row| row.get(0),
     )?;
     insert_message(conn, &ConvKey::Group(group_id.into()).encode(), seq, m)?;

@@ -23,6 +23,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: include_str!("schema_v4.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("schema_v5.sql"),
+    },
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

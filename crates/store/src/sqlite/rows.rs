@@ -9,13 +9,14 @@ use crate::{
 
 pub(super) const USER_COLUMNS: &str = "user_id, nick, face_url, created_at";
 pub(super) const GROUP_COLUMNS: &str =
-    "group_id, group_type, name, owner, created_at, last_seq, member_count";
+    "group_id, group_type, name, owner, created_at, last_seq, member_count, activity";
 /// Selected from `members m LEFT JOIN users u ON u.user_id = m.user_id`.
 pub(super) const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, \
      m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, '')";
 pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
      need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at";
-pub(super) const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time";
+pub(super) const C2C_COLUMNS: &str =
+    "owner, peer, last_seq, last_time, read_seq, read_time, activity";
 
 /// A stored value the schema allows but this build cannot read, as a row-mapping error.
 fn unreadable(column: usize, what: String) -> rusqlite::Error {
@@ -51,21 +52,30 @@ pub(super) fn group_from_row(row: &Row<'_>) -> rusqlite::Result<GroupRecord> {
         created_at: row.get(4)?,
         last_seq: row.get(5)?,
         member_count: row.get(6)?,
+        activity: row.get(7)?,
     })
 }
 
 pub(super) fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRecord> {
+    member_from_row_offset(row, 0)
+}
+
+/// A member whose [`MEMBER_COLUMNS`] start at column `first`.
+pub(super) fn member_from_row_offset(
+    row: &Row<'_>,
+    first: usize,
+) -> rusqlite::Result<MemberRecord> {
     Ok(MemberRecord {
-        group_id: row.get(0)?,
-        user_id: row.get(1)?,
-        ordinal: row.get(2)?,
-        role: role_at(row, 3)?,
-        joined_at: row.get(4)?,
-        read_seq: row.get(5)?,
-        active: row.get(6)?,
+        group_id: row.get(first)?,
+        user_id: row.get(first + 1)?,
+        ordinal: row.get(first + 2)?,
+        role: role_at(row, first + 3)?,
+        joined_at: row.get(first + 4)?,
+        read_seq: row.get(first + 5)?,
+        active: row.get(first + 6)?,
         profile: UserProfile {
-            nick: row.get(7)?,
-            face_url: row.get(8)?,
+            nick: row.get(first + 7)?,
+            face_url: row.get(first + 8)?,
         },
     })
 }
@@ -98,5 +108,6 @@ pub(super) fn c2c_from_row(row: &Row<'_>) -> rusqlite::Result<C2cConversationRec
         last_time: row.get(3)?,
         read_seq: row.get(4)?,
         read_time: row.get(5)?,
+        activity: row.get(6)?,
     })
 }

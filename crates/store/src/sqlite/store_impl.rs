@@ -7,9 +7,10 @@ use super::{
     SqliteStore, conversations, groups, health, layout, messages, receipts, settings, users,
 };
 use crate::{
-    C2cConversationRecord, ConvKey, GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole,
-    GroupType, MemberRecord, MessageRecord, NewGroup, NewMember, NewMessage, StorageStats, Store,
-    StoreResult, UserProfile, UserRecord,
+    C2cConversationRecord, ConvKey, ConversationEntry, GroupCounts, GroupReceiptRecord,
+    GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord, NewGroup,
+    NewMember, NewMessage, ReadMoved, ReadScope, StorageStats, Store, StoreResult, UserProfile,
+    UserRecord,
 };
 
 #[async_trait]
@@ -115,6 +116,50 @@ impl Store for SqliteStore {
     async fn joined_groups(&self, user_id: &str) -> StoreResult<Vec<(GroupRecord, MemberRecord)>> {
         let user_id = user_id.to_owned();
         self.read(move |conn| groups::joined(conn, &user_id)).await
+    }
+
+    async fn joined_groups_page(
+        &self,
+        user_id: &str,
+        after: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(GroupRecord, MemberRecord)>> {
+        let (user_id, after) = (user_id.to_owned(), after.to_owned());
+        self.read(move |conn| groups::joined_page(conn, &user_id, &after, limit))
+            .await
+    }
+
+    async fn group_counts(&self, user_id: &str) -> StoreResult<GroupCounts> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| groups::counts(conn, &user_id)).await
+    }
+
+    async fn conversation_page(
+        &self,
+        owner: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationEntry>> {
+        let owner = owner.to_owned();
+        self.read(move |conn| conversations::page(conn, &owner, before, limit))
+            .await
+    }
+
+    async fn total_unread(&self, owner: &str) -> StoreResult<u64> {
+        let owner = owner.to_owned();
+        self.read(move |conn| conversations::total_unread(conn, &owner))
+            .await
+    }
+
+    async fn mark_all_read(
+        &self,
+        owner: &str,
+        scope: ReadScope,
+        now: i64,
+    ) -> StoreResult<Vec<ReadMoved>> {
+        let owner = owner.to_owned();
+        self.write(move |conn| conversations::mark_all_read(conn, &owner, scope, now))
+            .await
     }
 
     async fn set_group_read_seq(&self, group_id: &str, user_id: &str, seq: u64) -> StoreResult<()> {

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use tidings_store::{ConvKey, GroupRole, GroupType, NewGroup, RoaringBitmap, StoreError};
+use tidings_store::{
+    ConvKey, ConversationEntry, GroupCounts, GroupRole, GroupType, NewGroup, ReadMoved, ReadScope,
+    RoaringBitmap, StoreError,
+};
 
 use crate::engine::TestEngine;
 use crate::fixtures::*;
@@ -497,4 +500,263 @@ pub(crate) async fn revoked_user_sigs_move_only_later_and_outlive_the_user(mut e
     assert_eq!(store.user_sigs_not_before("a").await.unwrap(), 100);
     assert_eq!(store.user_sigs_not_before("b").await.unwrap(), 200);
     assert_eq!(store.user_sigs_not_before("c").await.unwrap(), 0);
+}
+
+/// The names of a conversation page's entries: `c2c:<peer>` or `group:<id>`.
+fn entry_names(entries: &[ConversationEntry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|entry| match entry {
+            ConversationEntry::C2c(c2c) => format!("c2c:{}", c2c.peer),
+            ConversationEntry::Group(group, _) => format!("group:{}", group.group_id),
+        })
+        .collect()
+}
+
+pub(crate) async fn the_conversation_list_is_read_by_activity_and_pages_stay_stable_while_conversations_move(
+    engine: TestEngine,
+) {
+    let store = engine.store();
+    group_with(&store, "g1", &["a", "b"]).await;
+    group_with(&store, "g2", &["c", "a"]).await;
+    group_with(&store, "other", &["c", "d"]).await;
+    store
+        .append_message(c2c_message("m1", "a", "b", 100))
+        .await
+        .unwrap();
+    store
+        .append_message(group_message("m2", "b", "g1", false))
+        .await
+        .unwrap();
+    store
+        .append_message(c2c_message("m3", "c", "a", 90))
+        .await
+        .unwrap();
+    store
+        .append_message(group_message("m4", "d", "other", false))
+        .await
+        .unwrap();
+    // Newest activity first, whatever the message times say: c2c:c, group:g1, c2c:b, group:g2.
+    let all = store.conversation_page("a", None, 10).await.unwrap();
+    assert_eq!(
+        entry_names(&all),
+        vec!["c2c:c", "group:g1", "c2c:b", "group:g2"]
+    );
+    let activities: Vec<u64> = all.iter().map(ConversationEntry::activity).collect();
+    assert!(activities.windows(2).all(|w| w[0] > w[1]), "{activities:?}");
+    if let ConversationEntry::Group(group, member) = &all[1] {
+        assert_eq!((group.last_seq, member.user_id.as_str()), (1, "a"));
+    } else {
+        panic!("second entry is g1");
+    }
+    // Both sides of a C2C conversation take the same number.
+    let c_side = store.conversation_page("c", None, 10).await.unwrap();
+    assert_eq!(
+        entry_names(&c_side),
+        vec!["group:other", "c2c:a", "group:g2"]
+    );
+    assert_eq!(c_side[1].activity(), all[0].activity());
+
+    let first = store.conversation_page("a", None, 2).await.unwrap();
+    assert_eq!(entry_names(&first), vec!["c2c:c", "group:g1"]);
+    // g2 moves to the front between pages: the next page neither repeats nor skips.
+    store
+        .append_message(group_message("m5", "c", "g2", false))
+        .await
+        .unwrap();
+    let cursor = first.last().unwrap().activity();
+    let second = store.conversation_page("a", Some(cursor), 2).await.unwrap();
+    assert_eq!(entry_names(&second), vec!["c2c:b"]);
+    assert_eq!(
+        entry_names(&store.conversation_page("a", None, 1).await.unwrap()),
+        vec!["group:g2"]
+    );
+    // A group left is no longer listed; one never joined never was.
+    store.remove_members("g1", &["a".into()]).await.unwrap();
+    assert_eq!(
+        entry_names(&store.conversation_page("a", None, 10).await.unwrap()),
+        vec!["group:g2", "c2c:c", "c2c:b"]
+    );
+    assert!(
+        store
+            .conversation_page("nobody", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub(crate) async fn total_unread_and_marking_everything_read_cover_every_conversation(
+    engine: TestEngine,
+) {
+    let store = engine.store();
+    group_with(&store, "g", &["b", "a"]).await;
+    for (i, sender) in ["b", "b", "a"].into_iter().enumerate() {
+        store
+            .append_message(group_message(&format!("g{i}"), sender, "g", false))
+            .await
+            .unwrap();
+    }
+    let mut excluded = group_message("gx", "b", "g", false);
+    excluded.excluded_unread = true;
+    store.append_message(excluded).await.unwrap();
+    store
+        .append_message(c2c_message("c1", "b", "a", 100))
+        .await
+        .unwrap();
+    store
+        .append_message(c2c_message("c2", "c", "a", 101))
+        .await
+        .unwrap();
+    store
+        .append_message(c2c_message("c3", "a", "c", 102))
+        .await
+        .unwrap();
+    store
+        .append_message(c2c_message("c4", "a", "d", 103))
+        .await
+        .unwrap();
+    // Group: g0, g1 (own and excluded messages do not count); C2C: c1, c2.
+    assert_eq!(store.total_unread("a").await.unwrap(), 4);
+    assert_eq!(store.total_unread("b").await.unwrap(), 1);
+    store.set_c2c_read("a", "b", 1, 150).await.unwrap();
+    assert_eq!(store.total_unread("a").await.unwrap(), 3);
+
+    // Only C2C conversations behind their last message move; the group stays unread.
+    let moved = store
+        .mark_all_read(
+            "a",
+            ReadScope {
+                c2c: true,
+                groups: false,
+            },
+            200,
+        )
+        .await
+        .unwrap();
+    let mut moved_peers: Vec<(String, u64, i64)> = moved
+        .iter()
+        .map(|m| match m {
+            ReadMoved::C2c {
+                peer,
+                read_seq,
+                read_time,
+            } => (peer.clone(), *read_seq, *read_time),
+            ReadMoved::Group { .. } => panic!("no group in a C2C scope"),
+        })
+        .collect();
+    moved_peers.sort();
+    assert_eq!(
+        moved_peers,
+        vec![("c".to_owned(), 2, 200), ("d".to_owned(), 1, 200)]
+    );
+    assert_eq!(store.total_unread("a").await.unwrap(), 2);
+    let moved = store
+        .mark_all_read(
+            "a",
+            ReadScope {
+                c2c: true,
+                groups: true,
+            },
+            300,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        moved,
+        vec![ReadMoved::Group {
+            group_id: "g".into(),
+            read_seq: 4
+        }]
+    );
+    assert_eq!(store.total_unread("a").await.unwrap(), 0);
+    assert_eq!(
+        store.get_member("g", "a").await.unwrap().unwrap().read_seq,
+        4
+    );
+    let c = store.c2c_conversation("a", "c").await.unwrap().unwrap();
+    assert_eq!((c.read_seq, c.read_time), (2, 200));
+    // A second call finds nothing behind.
+    assert!(
+        store
+            .mark_all_read(
+                "a",
+                ReadScope {
+                    c2c: true,
+                    groups: true
+                },
+                400
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub(crate) async fn an_avchatroom_counts_no_unread_messages(engine: TestEngine) {
+    let store = engine.store();
+    store
+        .create_group(
+            NewGroup {
+                group_id: "live".into(),
+                group_type: GroupType::AvChatRoom,
+                name: "live".into(),
+                owner: "b".into(),
+                created_at: 1,
+            },
+            vec![
+                member("b", GroupRole::Owner),
+                member("a", GroupRole::Member),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .append_message(group_message("l1", "b", "live", false))
+        .await
+        .unwrap();
+    assert_eq!(store.total_unread("a").await.unwrap(), 0);
+}
+
+pub(crate) async fn joined_groups_come_page_by_page_and_are_counted(engine: TestEngine) {
+    let store = engine.store();
+    group_with(&store, "g3", &["a", "b"]).await;
+    group_with(&store, "g1", &["b", "a"]).await;
+    group_with(&store, "g2", &["a"]).await;
+    group_with(&store, "g4", &["b"]).await;
+    let first = store.joined_groups_page("a", "", 2).await.unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .map(|(g, m)| (g.group_id.as_str(), m.user_id.as_str(), m.role))
+            .collect::<Vec<_>>(),
+        vec![
+            ("g1", "a", GroupRole::Member),
+            ("g2", "a", GroupRole::Owner)
+        ]
+    );
+    let second = store.joined_groups_page("a", "g2", 2).await.unwrap();
+    assert_eq!(
+        second
+            .iter()
+            .map(|(g, _)| g.group_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["g3"]
+    );
+    assert_eq!(
+        store.group_counts("a").await.unwrap(),
+        GroupCounts {
+            owned: 2,
+            joined: 3
+        }
+    );
+    store.remove_members("g1", &["a".into()]).await.unwrap();
+    store.delete_group("g2").await.unwrap();
+    assert_eq!(
+        store.group_counts("a").await.unwrap(),
+        GroupCounts {
+            owned: 1,
+            joined: 1
+        }
+    );
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tidings_store::{SqliteOptions, SqliteStore, Store, StoreError};
+use tidings_store::{ConversationEntry, SqliteOptions, SqliteStore, Store, StoreError};
 
 use crate::fixtures::*;
 
@@ -120,13 +120,28 @@ async fn a_database_written_by_the_first_release_opens_with_all_its_data() {
         .await
         .unwrap();
     assert_eq!(next.seq, 3);
+    // Existing conversations were numbered in the order of their activity, new activity
+    // numbers come after them.
+    let bobs = store.conversation_page("bob", None, 10).await.unwrap();
+    let order: Vec<(String, u64)> = bobs
+        .iter()
+        .map(|entry| match entry {
+            ConversationEntry::C2c(c2c) => (format!("c2c:{}", c2c.peer), c2c.activity),
+            ConversationEntry::Group(group, _) => {
+                (format!("group:{}", group.group_id), group.activity)
+            }
+        })
+        .collect();
+    assert_eq!(order.len(), 2, "{order:?}");
+    assert_eq!(order[0].0, "group:team");
+    assert!(order[1].1 > 0 && order[0].1 > order[1].1, "{order:?}");
     store.check_health(30).await.unwrap();
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 }
 
 #[tokio::test]
@@ -144,7 +159,7 @@ async fn a_database_of_a_newer_schema_is_refused() {
             refused,
             Err(StoreError::SchemaTooNew {
                 found: 99,
-                known: 4
+                known: 5
             })
         ),
         "{refused:?}"
