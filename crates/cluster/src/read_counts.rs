@@ -81,8 +81,7 @@ impl ReadCountFloor {
 mod tests {
     use super::*;
     use tidings_proto::MessageReceipt;
-    use tidings_service::Outbound;
-    use tokio::sync::mpsc;
+    use tidings_service::{Outbound, OutboundQueue, outbound_queue};
 
     fn counts(pairs: &[(&str, u64)]) -> Delivery {
         Delivery::Push {
@@ -99,9 +98,9 @@ mod tests {
         }
     }
 
-    fn received(queue: &mut mpsc::Receiver<Outbound>) -> Vec<Vec<(String, u64)>> {
+    fn received(queue: &mut OutboundQueue) -> Vec<Vec<(String, u64)>> {
         let mut pushes = Vec::new();
-        while let Ok(Outbound::Push(push)) = queue.try_recv() {
+        while let Some(Outbound::Push(push)) = queue.try_recv() {
             let PushEvent::OnRecvMessageReadReceipts(receipts) = push.event() else {
                 panic!("a receipt push: {push:?}");
             };
@@ -118,7 +117,7 @@ mod tests {
     #[test]
     fn a_lower_count_than_one_delivered_is_left_out() {
         let hub = Hub::new(10);
-        let (sender, mut queue) = mpsc::channel(16);
+        let (sender, mut queue) = outbound_queue(16, usize::MAX);
         hub.register("alice", sender);
         let floor = ReadCountFloor::default();
         for delivery in [
@@ -147,7 +146,7 @@ mod tests {
     #[test]
     fn c2c_receipts_and_other_pushes_pass_unchanged() {
         let hub = Hub::new(10);
-        let (sender, mut queue) = mpsc::channel(16);
+        let (sender, mut queue) = outbound_queue(16, usize::MAX);
         hub.register("alice", sender);
         let floor = ReadCountFloor::default();
         let c2c = Delivery::Push {
@@ -160,7 +159,7 @@ mod tests {
         floor.deliver(&hub, &c2c);
         floor.deliver(&hub, &c2c);
         let mut got = 0;
-        while let Ok(Outbound::Push(_)) = queue.try_recv() {
+        while let Some(Outbound::Push(_)) = queue.try_recv() {
             got += 1;
         }
         assert_eq!(got, 2);

@@ -168,6 +168,9 @@ pub struct LimitsConfig {
     pub max_groups_joined_per_user: u64,
     /// Pushes queued per connection before a slow connection is closed.
     pub outbound_queue: usize,
+    /// Bytes of push frames queued per connection before a slow connection is closed (1008),
+    /// whatever their number: large pushes to a client that does not read must not pile up.
+    pub outbound_queue_bytes: usize,
     /// Webhook events queued before new ones are dropped (and counted).
     pub webhook_queue: usize,
     /// Milliseconds a REST request's body may take to arrive, counted once the request is
@@ -202,6 +205,7 @@ impl Default for LimitsConfig {
             max_groups_created_per_user: 500,
             max_groups_joined_per_user: 2_000,
             outbound_queue: 4096,
+            outbound_queue_bytes: 4 * 1024 * 1024,
             webhook_queue: 10_000,
             http_body_timeout_ms: 10_000,
             login_timeout_ms: 10_000,
@@ -340,6 +344,7 @@ impl Config {
         }
         if self.limits.requests_per_second == 0
             || self.limits.outbound_queue == 0
+            || self.limits.outbound_queue_bytes == 0
             || self.limits.max_requests_in_progress == 0
             || self.limits.http_body_timeout_ms == 0
             || self.limits.login_timeout_ms == 0

@@ -300,53 +300,118 @@ async fn online(server: &TestServer, user: &str) -> bool {
     reply["QueryResult"][0]["Status"] == "Online"
 }
 
-#[tokio::test]
-async fn a_logged_in_connection_that_stops_reading_is_closed_after_the_write_timeout() {
-    let server = TestServer::start_with(|config| config.limits.write_timeout_ms = 300).await;
-    // The victim's receive buffer is tiny, so the server's writes stall soon after it stops
-    // reading; its queue (4096 pushes) is far from full, so only the write timeout can end it.
+/// A WebSocket client logged in as `user` whose receive buffer is tiny, so that the server's
+/// writes stall soon after it stops reading.
+async fn slow_reader(
+    server: &TestServer,
+    user: &str,
+) -> tokio_tungstenite::WebSocketStream<TcpStream> {
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket
         .set_recv_buffer_size(4096)
         .expect("small receive buffer");
     let stream = socket.connect(server.addr).await.expect("connect");
-    let (mut victim, _) = tokio_tungstenite::client_async(server.url.as_str(), stream)
+    let (mut ws, _) = tokio_tungstenite::client_async(server.url.as_str(), stream)
         .await
         .expect("upgrade");
     let login = json!({"id": 1, "method": "login",
-        "params": {"userID": "alice", "userSig": server.sig("alice")}});
-    victim
-        .send(Message::Text(login.to_string().into()))
+        "params": {"userID": user, "userSig": server.sig(user)}});
+    ws.send(Message::Text(login.to_string().into()))
         .await
         .expect("send login");
-    let response = tokio::time::timeout(WAIT, victim.next())
+    let response = tokio::time::timeout(WAIT, ws.next())
         .await
         .expect("login response");
     assert!(
         matches!(&response, Some(Ok(Message::Text(text))) if text.contains(r#""code":0"#)),
         "{response:?}"
     );
-    assert!(online(&server, "alice").await);
+    assert!(online(server, user).await);
+    ws
+}
+
+/// Sends `user` 12 KiB messages, 20 at a time, until the server dropped `user`'s session;
+/// returns how many were sent (at most `limit`).
+async fn push_until_offline(server: &TestServer, user: &str, limit: usize) -> usize {
     let mut sender = server.raw_login("bob").await;
     let text = "x".repeat(12 * 1024);
     let mut sent = 0;
-    while online(&server, "alice").await {
+    while online(server, user).await {
         assert!(
-            sent < 800,
-            "alice is still online after {sent} pushes of 12 KiB"
+            sent < limit,
+            "{user} is still online after {sent} pushes of 12 KiB"
         );
         for _ in 0..20 {
             let response = sender
                 .call(
                     "sendMessage",
-                    json!({"receiver": "alice", "textElem": {"text": text}}),
+                    json!({"receiver": user, "textElem": {"text": text}}),
                 )
                 .await;
             assert_eq!(response["code"], 0, "{response}");
         }
         sent += 20;
     }
-    drop(victim);
+    sent
+}
+
+/// Reads what the server wrote (pushes first) up to its close frame.
+async fn close_frame_after_pushes(
+    ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>,
+) -> (CloseCode, String) {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await {
+            Ok(Some(Ok(Message::Close(Some(frame))))) => {
+                return (frame.code, frame.reason.as_str().to_owned());
+            }
+            Ok(Some(Ok(Message::Text(_) | Message::Ping(_)))) => continue,
+            other => panic!("expected pushes and a close frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_logged_in_connection_that_stops_reading_is_closed_with_1008_after_the_write_timeout() {
+    // Its queue (4096 pushes, 64 MiB) is far from full, so only the write timeout can end it.
+    let server = TestServer::start_with(|config| {
+        config.limits.write_timeout_ms = 2000;
+        config.limits.outbound_queue_bytes = 64 * 1024 * 1024;
+    })
+    .await;
+    let mut victim = slow_reader(&server, "alice").await;
+    push_until_offline(&server, "alice", 800).await;
+    // Once it reads again, it gets what was written before the timeout, then the close frame.
+    assert_eq!(
+        close_frame_after_pushes(&mut victim).await,
+        (
+            CloseCode::Policy,
+            "too slow to read; reconnect and catch up".to_owned()
+        )
+    );
+}
+
+#[tokio::test]
+async fn large_pushes_to_a_connection_that_stops_reading_fill_its_byte_budget_and_close_it() {
+    // The write timeout is out of reach, and 4096 pushes of 12 KiB would be 48 MiB: only the
+    // 256 KiB budget can end it, after a few hundred pushes at most (what the kernel's socket
+    // buffers take, and 21 in the queue).
+    let server = TestServer::start_with(|config| {
+        config.limits.write_timeout_ms = 60_000;
+        config.limits.outbound_queue_bytes = 256 * 1024;
+    })
+    .await;
+    let mut victim = slow_reader(&server, "alice").await;
+    push_until_offline(&server, "alice", 2000).await;
+    assert_eq!(
+        close_frame_after_pushes(&mut victim).await,
+        (
+            CloseCode::Policy,
+            "pushes may have been missed; reconnect and catch up".to_owned()
+        )
+    );
+    // Others are still served.
+    let mut carol = server.raw_login("carol").await;
+    assert_eq!(carol.call("getJoinedGroupList", json!({})).await["code"], 0);
 }
 
 /// Whether the server ends `stream` (end of stream or reset) before the wait is over.

@@ -3,19 +3,21 @@
 //! Services never touch connections. They publish a [`Delivery`] on the [`Bus`]; every node's
 //! [`Hub`] hands it to the sessions of the addressed users that it holds. The single-node bus
 //! ([`LocalBus`]) hands it straight to the local hub; a cluster bus publishes it to the other
-//! nodes as well. A push travels typed ([`PushEvent`]); the first session that writes it
-//! encodes it, once for all its sessions.
+//! nodes as well. A push travels typed ([`PushEvent`]); the hub encodes it when it first queues
+//! it for a session, once for all its sessions. Each session's queue
+//! ([`outbound_queue`]) is bounded in pushes and in the bytes of their frames.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use tidings_proto::PushEvent;
 use tokio::sync::mpsc;
 
-/// One push for any number of sessions: the typed event, and its frame text once the first
-/// session that writes it has encoded it. Sessions share it through an `Arc`, so a push to a
-/// 100,000-member group is encoded once, and a push nobody writes is never encoded.
+/// One push for any number of sessions: the typed event, and its frame text once encoded (when
+/// the hub first queues it for a session, which must know its size). Sessions share it through
+/// an `Arc`, so a push to a 100,000-member group is encoded once, and a push no session gets is
+/// never encoded.
 #[derive(Debug)]
 pub struct SharedPush {
     event: PushEvent,
@@ -68,6 +70,93 @@ pub enum Outbound {
     Push(Arc<SharedPush>),
     /// The session must send `onKickedOffline` with this reason and log out.
     Kicked(String),
+}
+
+impl Outbound {
+    /// What it counts against its queue's byte budget: the frame text of a push (encoding it
+    /// if nobody has yet), the reason of a kick.
+    fn queued_bytes(&self) -> usize {
+        match self {
+            Self::Push(push) => push.frame().map_or(0, str::len),
+            Self::Kicked(reason) => reason.len(),
+        }
+    }
+}
+
+/// A session's outbound queue: at most `max_pushes` entries, and pushes whose frames add up to
+/// at most `max_bytes` (a push into an empty queue is taken whatever its size). The hub holds
+/// the sending half; when a push does not fit, the hub drops the session, as a client that
+/// cannot keep up must reconnect and catch up anyway, and its queue's memory is freed.
+pub fn outbound_queue(max_pushes: usize, max_bytes: usize) -> (OutboundSender, OutboundQueue) {
+    let (entries, receiver) = mpsc::channel(max_pushes.max(1));
+    let queued_bytes = Arc::new(AtomicUsize::new(0));
+    let sender = OutboundSender {
+        entries,
+        queued_bytes: Arc::clone(&queued_bytes),
+        max_bytes,
+    };
+    (
+        sender,
+        OutboundQueue {
+            entries: receiver,
+            queued_bytes,
+        },
+    )
+}
+
+/// The hub's end of a session's outbound queue.
+#[derive(Debug)]
+pub struct OutboundSender {
+    entries: mpsc::Sender<Outbound>,
+    queued_bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
+}
+
+impl OutboundSender {
+    /// Queues `outbound` unless the queue is full, in entries or (for a push) in bytes, or
+    /// closed. A kick is taken within the byte budget or beyond it: it ends the session.
+    fn try_send(&self, outbound: Outbound) -> Result<(), ()> {
+        let bytes = outbound.queued_bytes();
+        let before = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
+        let over_budget = before > 0 && before.saturating_add(bytes) > self.max_bytes;
+        if (over_budget && matches!(outbound, Outbound::Push(_)))
+            || self.entries.try_send(outbound).is_err()
+        {
+            self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            return Err(());
+        }
+        Ok(())
+    }
+}
+
+/// The session's end of its outbound queue.
+#[derive(Debug)]
+pub struct OutboundQueue {
+    entries: mpsc::Receiver<Outbound>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl OutboundQueue {
+    /// The next entry; `None` once the hub dropped the session and the queue is empty.
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        let outbound = self.entries.recv().await?;
+        self.queued_bytes
+            .fetch_sub(outbound.queued_bytes(), Ordering::AcqRel);
+        Some(outbound)
+    }
+
+    /// The next entry if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Outbound> {
+        let outbound = self.entries.try_recv().ok()?;
+        self.queued_bytes
+            .fetch_sub(outbound.queued_bytes(), Ordering::AcqRel);
+        Some(outbound)
+    }
+
+    /// Bytes of the pushes (and kicks) waiting in the queue.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Acquire)
+    }
 }
 
 /// Something to deliver to users' connections.
@@ -151,7 +240,7 @@ pub type SessionId = u64;
 #[derive(Debug)]
 struct SessionSlot {
     id: SessionId,
-    queue: mpsc::Sender<Outbound>,
+    queue: OutboundSender,
     /// When it logged in, Unix nanoseconds: across nodes, the oldest of a user's sessions is
     /// the one to log out beyond the device limit.
     logged_in_at: u64,
@@ -186,7 +275,7 @@ impl Hub {
 
     /// Registers a logged-in session's outbound queue. The hub holds the queue's only sender:
     /// when it drops the slot (slow consumer, kick), the session sees its queue close.
-    pub fn register(&self, user: &str, queue: mpsc::Sender<Outbound>) -> SessionId {
+    pub fn register(&self, user: &str, queue: OutboundSender) -> SessionId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
         let slots = sessions.entry(user.to_owned()).or_default();
@@ -301,8 +390,8 @@ impl Hub {
         metrics::gauge!("tidings_sessions").decrement(dropped as f64);
     }
 
-    /// Hands a delivery to the addressed local sessions. A session whose queue is full is
-    /// dropped from the hub (its connection closes and the client reconnects and catches up),
+    /// Hands a delivery to the addressed local sessions. A session whose queue is full (in
+    /// pushes or in bytes) is dropped from the hub (its connection closes and the client reconnects and catches up),
     /// so one slow reader never blocks or loses pushes silently for anyone else.
     pub fn deliver(&self, delivery: &Delivery) {
         let mut overflowed = Vec::new();

@@ -28,7 +28,10 @@ use tidings_proto::Event;
 use tidings_store::Store;
 
 pub use admin::ReceiptCounts;
-pub use bus::{Bus, Delivery, Hub, LocalBus, Outbound, ReceiptNote, SessionId, SharedPush};
+pub use bus::{
+    Bus, Delivery, Hub, LocalBus, Outbound, OutboundQueue, OutboundSender, ReceiptNote, SessionId,
+    SharedPush, outbound_queue,
+};
 pub use callbacks::{
     AfterEvent, CallbackEvent, Callbacks, GroupReceiptCount, NoCallbacks, Origin, with_origin,
 };

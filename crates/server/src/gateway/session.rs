@@ -16,8 +16,7 @@ use futures_util::FutureExt;
 use futures_util::future::{Fuse, FusedFuture};
 use tidings_proto::events::{KickedOffline, OnKickedOffline, OnUserSigExpired, UserSigExpired};
 use tidings_proto::{ErrorCode, Event};
-use tidings_service::Outbound;
-use tokio::sync::mpsc;
+use tidings_service::{Outbound, OutboundQueue, SessionId, outbound_queue};
 use tokio::time::MissedTickBehavior;
 
 use super::command::Caller;
@@ -46,8 +45,11 @@ struct Session {
 
 impl Session {
     /// Registers the connection in the hub for `user`'s pushes; returns the queue they arrive on.
-    fn register(&mut self, state: &AppState, user: String) -> mpsc::Receiver<Outbound> {
-        let (sender, queue) = mpsc::channel(state.limits.outbound_queue);
+    fn register(&mut self, state: &AppState, user: String) -> OutboundQueue {
+        let (sender, queue) = outbound_queue(
+            state.limits.outbound_queue,
+            state.limits.outbound_queue_bytes,
+        );
         let session_id = state.hub.register(&user, sender);
         if let Some(cluster) = &state.cluster {
             cluster.limit_devices(&user);
@@ -110,7 +112,7 @@ enum Wake {
     Shutdown,
 }
 
-async fn next_outbound(queue: &mut Option<mpsc::Receiver<Outbound>>) -> Option<Outbound> {
+async fn next_outbound(queue: &mut Option<OutboundQueue>) -> Option<Outbound> {
     match queue {
         Some(queue) => queue.recv().await,
         None => std::future::pending().await,
@@ -151,7 +153,9 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
     let mut session = Some(Session::default());
     let mut waiting: VecDeque<Incoming> = VecDeque::new();
     let mut logout_due = false;
-    let mut queue: Option<mpsc::Receiver<Outbound>> = None;
+    let mut queue: Option<OutboundQueue> = None;
+    // Who the hub has this connection as, to drop it at once when it stops reading.
+    let mut registered: Option<(String, SessionId)> = None;
     let mut expires_at: Option<Instant> = None;
     let mut holding = false;
     loop {
@@ -207,6 +211,10 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
                     }) => {
                         if done.caller.is_none() {
                             queue = Some(done.register(state, user));
+                            registered = done
+                                .caller
+                                .as_ref()
+                                .map(|caller| (caller.user.clone(), caller.session_id));
                         }
                         if expires_at != Some(at) {
                             expiry.as_mut().reset(at.into());
@@ -251,11 +259,14 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
             }
             // The hub dropped the session: its queue overflowed, or the node lost the cluster's
             // bus. Either way pushes may be missing, and the client must catch up.
+            // Its queue is gone; the close frame may wait behind frames the client has not read
+            // yet, so it gets as long as any frame.
             Wake::Outbound(None) => {
                 close(
                     &mut socket,
                     CLOSE_POLICY,
                     "pushes may have been missed; reconnect and catch up",
+                    write_timeout,
                 )
                 .await;
                 break;
@@ -272,6 +283,7 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
                     &mut socket,
                     CLOSE_POLICY,
                     "no login within the login timeout",
+                    CLOSE_WRITE_TIMEOUT,
                 )
                 .await;
                 break;
@@ -282,29 +294,46 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
                     continue;
                 }
                 if pinged {
-                    close(&mut socket, CLOSE_POLICY, "no answer to ping").await;
+                    close(
+                        &mut socket,
+                        CLOSE_POLICY,
+                        "no answer to ping",
+                        CLOSE_WRITE_TIMEOUT,
+                    )
+                    .await;
                     break;
                 }
                 pinged = true;
                 Message::Ping(Bytes::new())
             }
             Wake::Shutdown => {
-                close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await;
+                close(
+                    &mut socket,
+                    CLOSE_GOING_AWAY,
+                    "server shutting down",
+                    CLOSE_WRITE_TIMEOUT,
+                )
+                .await;
                 break;
             }
         };
         // A peer that does not read would hold this task, and every push queued for it, for
-        // as long as it likes: past the write timeout it is closed and its queue freed.
+        // as long as it likes: past the write timeout its queue is freed, and it is closed once
+        // it has read what was written (or after another write timeout).
         match tokio::time::timeout(write_timeout, socket.send(message)).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => break,
             Err(_) => {
                 drop(queue.take());
+                if let Some((user, session_id)) = registered.take() {
+                    state.hub.unregister(&user, session_id);
+                }
                 metrics::counter!("tidings_sessions_write_timeouts_total").increment(1);
                 close(
                     &mut socket,
                     CLOSE_POLICY,
                     "too slow to read; reconnect and catch up",
+                    write_timeout,
                 )
                 .await;
                 break;
@@ -356,17 +385,13 @@ fn text_message(text: String) -> Message {
     Message::Text(Utf8Bytes::from(text))
 }
 
-/// Sends a close frame, giving up after a moment: a peer that does not read cannot take it.
-async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+/// Sends a close frame, giving up after `within`: a peer that does not read cannot take it.
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str, within: Duration) {
     let frame = CloseFrame {
         code,
         reason: Utf8Bytes::from_static(reason),
     };
-    let _ = tokio::time::timeout(
-        CLOSE_WRITE_TIMEOUT,
-        socket.send(Message::Close(Some(frame))),
-    )
-    .await;
+    let _ = tokio::time::timeout(within, socket.send(Message::Close(Some(frame)))).await;
 }
 
 /// Runs one request and encodes its response, recording metrics.

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use tidings_proto::Event;
 use tidings_proto::events::{KickedOffline, OnKickedOffline};
-use tokio::sync::mpsc;
 
 use super::*;
 
@@ -34,8 +33,8 @@ fn pushed(outbound: Option<Outbound>) -> Arc<SharedPush> {
 #[tokio::test]
 async fn every_session_of_the_user_gets_the_same_push() {
     let hub = Hub::new(4);
-    let (tx1, mut rx1) = mpsc::channel(4);
-    let (tx2, mut rx2) = mpsc::channel(4);
+    let (tx1, mut rx1) = outbound_queue(4, usize::MAX);
+    let (tx2, mut rx2) = outbound_queue(4, usize::MAX);
     hub.register("alice", tx1);
     hub.register("alice", tx2);
     let hello = push("hello");
@@ -62,8 +61,8 @@ fn a_push_is_encoded_once_as_its_frame_and_shared() {
 #[tokio::test]
 async fn a_push_can_leave_out_the_session_that_caused_it() {
     let hub = Hub::new(4);
-    let (tx1, mut rx1) = mpsc::channel(4);
-    let (tx2, mut rx2) = mpsc::channel(4);
+    let (tx1, mut rx1) = outbound_queue(4, usize::MAX);
+    let (tx2, mut rx2) = outbound_queue(4, usize::MAX);
     let caller = hub.register("alice", tx1);
     hub.register("alice", tx2);
     let receipted = push("receipted");
@@ -77,7 +76,7 @@ async fn a_push_can_leave_out_the_session_that_caused_it() {
 #[test]
 fn a_push_reaches_anyone_only_through_a_session_it_does_not_leave_out() {
     let hub = Hub::new(4);
-    let (tx, _rx) = mpsc::channel(4);
+    let (tx, _rx) = outbound_queue(4, usize::MAX);
     let users = ["bob".to_owned(), "alice".to_owned()];
     assert!(!hub.reaches_any(&users, None), "nobody is online");
     let alice = hub.register("alice", tx);
@@ -92,8 +91,8 @@ fn a_push_reaches_anyone_only_through_a_session_it_does_not_leave_out() {
 #[tokio::test]
 async fn a_full_queue_closes_that_session_only() {
     let hub = Hub::new(4);
-    let (slow_tx, mut slow_rx) = mpsc::channel(1);
-    let (fast_tx, mut fast_rx) = mpsc::channel(8);
+    let (slow_tx, mut slow_rx) = outbound_queue(1, usize::MAX);
+    let (fast_tx, mut fast_rx) = outbound_queue(8, usize::MAX);
     hub.register("alice", slow_tx);
     hub.register("alice", fast_tx);
     let (one, two) = (push("1"), push("2"));
@@ -113,8 +112,8 @@ async fn a_full_queue_closes_that_session_only() {
 #[tokio::test]
 async fn the_oldest_session_is_kicked_beyond_the_device_limit() {
     let hub = Hub::new(1);
-    let (old_tx, mut old_rx) = mpsc::channel(4);
-    let (new_tx, _new_rx) = mpsc::channel(4);
+    let (old_tx, mut old_rx) = outbound_queue(4, usize::MAX);
+    let (new_tx, _new_rx) = outbound_queue(4, usize::MAX);
     hub.register("alice", old_tx);
     hub.register("alice", new_tx);
     assert_eq!(
@@ -127,8 +126,8 @@ async fn the_oldest_session_is_kicked_beyond_the_device_limit() {
 #[tokio::test]
 async fn one_session_is_kicked_by_id_and_sessions_carry_their_login_order() {
     let hub = Hub::new(4);
-    let (first_tx, mut first_rx) = mpsc::channel(4);
-    let (second_tx, mut second_rx) = mpsc::channel(4);
+    let (first_tx, mut first_rx) = outbound_queue(4, usize::MAX);
+    let (second_tx, mut second_rx) = outbound_queue(4, usize::MAX);
     let first = hub.register("alice", first_tx);
     let second = hub.register("alice", second_tx);
     let sessions = hub.sessions_of("alice");
@@ -156,8 +155,8 @@ async fn one_session_is_kicked_by_id_and_sessions_carry_their_login_order() {
 #[tokio::test]
 async fn dropping_all_sessions_closes_every_queue_and_later_sessions_register_anew() {
     let hub = Hub::new(4);
-    let (tx1, mut rx1) = mpsc::channel(4);
-    let (tx2, mut rx2) = mpsc::channel(4);
+    let (tx1, mut rx1) = outbound_queue(4, usize::MAX);
+    let (tx2, mut rx2) = outbound_queue(4, usize::MAX);
     hub.register("alice", tx1);
     hub.register("bob", tx2);
     hub.drop_all();
@@ -168,9 +167,52 @@ async fn dropping_all_sessions_closes_every_queue_and_later_sessions_register_an
     );
     assert_eq!(rx2.recv().await, None);
     assert_eq!(hub.session_count(), 0);
-    let (tx3, mut rx3) = mpsc::channel(4);
+    let (tx3, mut rx3) = outbound_queue(4, usize::MAX);
     hub.register("alice", tx3);
     let sent = push("again");
     hub.deliver(&to_alice(&sent, None));
     assert_eq!(pushed(rx3.recv().await), sent);
+}
+
+#[tokio::test]
+async fn a_queue_full_in_bytes_closes_that_session_though_it_has_room_for_more_pushes() {
+    let hub = Hub::new(4);
+    // Each frame below is 1,048 bytes: two fit in 2,200 bytes, a third does not.
+    let (slow_tx, mut slow_rx) = outbound_queue(100, 2200);
+    let (fast_tx, mut fast_rx) = outbound_queue(100, 2200);
+    hub.register("alice", slow_tx);
+    hub.register("alice", fast_tx);
+    let big: Vec<_> = (0..3)
+        .map(|n| push(&format!("{n}{}", "x".repeat(999))))
+        .collect();
+    assert_eq!(big[0].frame().map(str::len), Some(1048));
+    hub.deliver(&to_alice(&big[0], None));
+    hub.deliver(&to_alice(&big[1], None));
+    assert_eq!(slow_rx.queued_bytes(), 2096);
+    // The fast session reads one, so the third fits its queue; the slow one read nothing.
+    assert!(Arc::ptr_eq(&pushed(fast_rx.recv().await), &big[0]));
+    assert_eq!(fast_rx.queued_bytes(), 1048);
+    hub.deliver(&to_alice(&big[2], None));
+    assert_eq!(hub.session_count(), 1);
+    assert!(Arc::ptr_eq(&pushed(slow_rx.recv().await), &big[0]));
+    assert!(Arc::ptr_eq(&pushed(slow_rx.recv().await), &big[1]));
+    assert_eq!(
+        slow_rx.recv().await,
+        None,
+        "the slow session's queue is closed"
+    );
+    assert_eq!(slow_rx.queued_bytes(), 0);
+    assert!(Arc::ptr_eq(&pushed(fast_rx.recv().await), &big[1]));
+    assert!(Arc::ptr_eq(&pushed(fast_rx.recv().await), &big[2]));
+}
+
+#[tokio::test]
+async fn a_push_larger_than_the_byte_budget_still_reaches_an_empty_queue() {
+    let hub = Hub::new(4);
+    let (tx, mut rx) = outbound_queue(100, 10);
+    hub.register("alice", tx);
+    let large = push(&"x".repeat(100));
+    hub.deliver(&to_alice(&large, None));
+    assert_eq!(hub.session_count(), 1);
+    assert!(Arc::ptr_eq(&pushed(rx.recv().await), &large));
 }
