@@ -5,8 +5,9 @@ It logs users in with UserSigs made by Tencent's own `tls-sig-api-v2`, uses seve
 (connections) per user, and checks the whole flow of the core and read-receipt issues:
 
 - C2C and group messages reach every device, with multi-device echoes;
-- exact `unreadCount`s from `getConversationList`, and what `markC2CMessageAsRead` /
-  `markGroupMessageAsRead` change (and what they do not);
+- exact `unreadCount`s from `getConversationList` (paged by its `orderKey` cursor), and what
+  `markC2CMessageAsRead` / `markGroupMessageAsRead` change (and what they do not);
+- `getJoinedGroupList` whole and page by page;
 - the read-receipt flow in C2C and in a group: send with `needReadReceipt` -> receivers send
   receipts -> the sender is pushed `onRecvMessageReadReceipts` with exact counts -> pulls counts ->
   pages the read and unread members; a late joiner is refused and not counted, a duplicate receipt
@@ -257,9 +258,29 @@ async def conversations(conn, page=1):
         if data["isFinished"]:
             break
         eq(len(data["conversationList"]), page, f"{conn.name}: a non-final conversation page")
+        # nextSeq is the orderKey of the page's last conversation (§8 getConversationList).
+        eq(data["nextSeq"], data["conversationList"][-1]["orderKey"], f"{conn.name}: the cursor")
         next_seq = data["nextSeq"]
     check(order == sorted(order, reverse=True), f"{conn.name}: conversations by orderKey desc")
+    eq(len(order), len(set(order)), f"{conn.name}: no two conversations share an orderKey")
+    eq(len(order), len(found), f"{conn.name}: no conversation on two pages")
     return found
+
+
+async def joined_groups(conn):
+    """The caller's groups, whole and paged one at a time (§8 getJoinedGroupList)."""
+    whole = [g["groupID"] for g in await conn.ok("getJoinedGroupList", {})]
+    eq(whole, sorted(whole), f"{conn.name}: joined groups in group ID order")
+    paged, after = [], ""
+    for _ in range(1000):
+        page = await conn.ok("getJoinedGroupList", {"afterGroupID": after, "count": 1})
+        paged += [g["groupID"] for g in page]
+        if len(page) < 1:
+            break
+        after = page[-1]["groupID"]
+    eq(paged, whole, f"{conn.name}: joined groups paged one by one")
+    await conn.fail("getJoinedGroupList", {"count": 0}, 6017)
+    return whole
 
 
 async def unread(conn, conversation_id):
@@ -716,6 +737,7 @@ async def run(url, sdkappid, key, prefix):
     await a1.fail("createGroup", {"groupType": "Work", "groupName": "x", "groupID": gid}, 10021)
     eq(await a1.ok("createGroup", {"groupType": "AVChatRoom", "groupID": live,
                                    "groupName": "Live"}), {"groupID": live}, "AVChatRoom")
+    eq(await joined_groups(a1), sorted([gid, live]), "alice's groups")
     await a1.fail("sendMessage", {"groupID": live, "textElem": {"text": "x"},
                                   "needReadReceipt": True}, 7013)
     # A leaver stays counted.
