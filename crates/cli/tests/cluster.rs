@@ -794,3 +794,91 @@ async fn device_limit_settings_webhooks_and_kicks_hold_across_nodes() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_of_a_node_stopped_gracefully_are_told_and_carry_on_on_another() {
+    let database = ScratchDatabase::for_test().await;
+    let (_nats, bus) = start_nats();
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("temp dir"))
+        .collect();
+    let mut nodes: Vec<Serving> = ["n1", "n2"]
+        .iter()
+        .zip(&dirs)
+        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
+        .collect();
+    let urls: Vec<String> = nodes.iter().map(|node| node.url.clone()).collect();
+    let (alice, mut alice_events) = connect_failing_over(&[&urls[0], &urls[1]], "alice").await;
+    let (bob, mut bob_events) = connect(&urls[1], "bob").await;
+    wait_until_nodes_know_each_other(&urls, &["alice", "bob"]).await;
+    let before = alice.send_text("bob", "before").await.expect("sent");
+
+    // SIGTERM: node 1 drains. Its client is told why (1001) rather than left to time out.
+    let pid = nodes[0].process.0.id().to_string();
+    let signalled = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(signalled.success());
+    let reason = next_event(&mut alice_events, |e| match e {
+        SdkEvent::ConnectionLost { reason } => Some(reason),
+        _ => None,
+    })
+    .await;
+    assert!(
+        reason.contains("server shutting down") && reason.contains("1001"),
+        "{reason}"
+    );
+    let away = bob
+        .send_text("alice", "while you moved")
+        .await
+        .expect("sent");
+    next_event(&mut alice_events, |e| {
+        matches!(e, SdkEvent::Reconnected).then_some(())
+    })
+    .await;
+    let history = alice
+        .get_c2c_history_message_list("bob", 10, None)
+        .await
+        .expect("history on the other node");
+    let ids: Vec<&str> = history.iter().map(|m| m.msg_id.as_str()).collect();
+    assert_eq!(ids, [away.msg_id.as_str(), before.msg_id.as_str()]);
+    let after = alice.send_text("bob", "after").await.expect("sent");
+    next_event(&mut bob_events, |e| match e {
+        SdkEvent::RecvNewMessage(m) if m.msg_id == after.msg_id => Some(()),
+        _ => None,
+    })
+    .await;
+    // The stopped node left the cluster at once: whichever node coalesced Alice's group
+    // receipt notifications before, the one left does now, and her counts arrive.
+    let group = alice
+        .create_group(CreateGroupParams {
+            group_type: "Work".into(),
+            group_id: None,
+            group_name: "After".into(),
+            member_list: vec![GroupMemberSpec {
+                user_id: "bob".into(),
+                role: GroupRole::Member,
+            }],
+        })
+        .await
+        .expect("group created");
+    let message = alice
+        .send_message(SendMessageParams {
+            group_id: Some(group),
+            text_elem: Some(TextElem {
+                text: "read me".into(),
+            }),
+            need_read_receipt: true,
+            ..SendMessageParams::default()
+        })
+        .await
+        .expect("group send");
+    bob.send_message_read_receipts(vec![message.msg_id.clone()])
+        .await
+        .expect("receipt");
+    assert_eq!(counts_of(&mut alice_events, &message.msg_id).await, (1, 0));
+    // The stopped node ended by itself, cleanly, once its clients had gone.
+    let status = nodes[0].process.0.wait().expect("node 1 waited for");
+    assert!(status.success(), "{status}");
+}

@@ -24,6 +24,10 @@ const GONE_AFTER: Duration = Duration::from_secs(3);
 /// Longest a question waits for the nodes alive to answer.
 pub(crate) const ANSWER_WAIT: Duration = Duration::from_millis(500);
 
+/// How a node that stops says so on the announcements subject, before its name (a node ID has
+/// no `:`).
+const LEAVING: &str = "leaving:";
+
 /// A node's answer to a question asked of every node.
 #[derive(Serialize, Deserialize)]
 struct Answer<T> {
@@ -46,6 +50,8 @@ pub(crate) struct Nodes {
     sdkappid: u64,
     me: Arc<str>,
     seen: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Set when this node stops: it announces itself no more.
+    leaving: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Nodes {
@@ -60,28 +66,38 @@ impl Nodes {
         let announcements = format!("tidings.{sdkappid}.nodes");
         let seen = Arc::new(Mutex::new(HashMap::new()));
         let mut heard = client.subscribe(announcements.clone()).await?;
+        let leaving = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (followed, myself) = (Arc::clone(&seen), Arc::clone(&me));
         let (greeter, subject) = (client.clone(), announcements.clone());
+        let stopping = Arc::clone(&leaving);
         tokio::spawn(async move {
             while let Some(message) = heard.next().await {
                 let node = String::from_utf8_lossy(&message.payload).into_owned();
                 if *node == *myself {
                     continue;
                 }
+                if let Some(gone) = node.strip_prefix(LEAVING) {
+                    lock(&followed).remove(gone);
+                    continue;
+                }
                 let new = lock(&followed).insert(node, Instant::now()).is_none();
                 // A node just started knows nobody yet: answer its first announcement with ours
                 // rather than let it wait for our next one.
-                if new {
+                if new && !stopping.load(std::sync::atomic::Ordering::SeqCst) {
                     let payload = myself.as_bytes().to_vec();
                     let _ = greeter.publish(subject.clone(), payload.into()).await;
                 }
             }
         });
         let (announcer, name) = (client.clone(), Arc::clone(&me));
+        let stopping = Arc::clone(&leaving);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(ANNOUNCE_EVERY);
             loop {
                 every.tick().await;
+                if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
                 let payload = name.as_bytes().to_vec();
                 if let Err(e) = announcer
                     .publish(announcements.clone(), payload.into())
@@ -96,6 +112,7 @@ impl Nodes {
             sdkappid,
             me,
             seen,
+            leaving,
         };
         let online = Arc::clone(&hub);
         this.answer("presence", move |users: Vec<String>| -> Vec<String> {
@@ -117,6 +134,30 @@ impl Nodes {
             }
         });
         Ok(this)
+    }
+
+    /// Tells the other nodes that this one stops, so that they count it gone at once (they
+    /// route no more receipt notes to it and ask it nothing), and stops announcing it.
+    pub(crate) async fn leave(&self) {
+        self.leaving
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let subject = format!("tidings.{}.nodes", self.sdkappid);
+        let payload = format!("{LEAVING}{}", self.me).into_bytes();
+        let told = async {
+            self.client
+                .publish(subject, payload.into())
+                .await
+                .map_err(|e| e.to_string())?;
+            self.client.flush().await.map_err(|e| e.to_string())
+        };
+        // Bounded: with the bus away, stopping must not wait for it.
+        match tokio::time::timeout(ANSWER_WAIT, told).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the other nodes were not told that this one stops")
+            }
+            Err(_) => tracing::warn!("the other nodes were not told in time that this one stops"),
+        }
     }
 
     /// Answers the questions other nodes ask on `tidings.<sdkappid>.<topic>` with `reply`.

@@ -317,8 +317,13 @@ impl Server {
         });
         let stop = self.stop;
         let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+        let cluster = self.state.cluster.clone();
         let signal = async move {
             shutdown.await;
+            // The others stop counting on this node before its clients come to them.
+            if let Some(cluster) = cluster {
+                cluster.leave().await;
+            }
             let _ = stop.send(true);
             let _ = closed_tx.send(());
         };
