@@ -718,6 +718,19 @@ async fn device_limit_settings_webhooks_and_kicks_hold_across_nodes() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Every node reports the new webhook (so node 2 posts too).
+    for url in &urls {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let settings = rest(url, "tidings/get_settings", serde_json::json!({})).await;
+            if settings["Webhook"]["Url"] == hooks.url.as_str() {
+                assert_eq!(settings["ReadReceipt"]["Enabled"], false, "{settings}");
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{url}: {settings}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     // Webhooks: once per event, from the node that handled it, whichever nodes the parties
     // are on.
     let from_carol = carol.send_text("bob", "from node 3").await.expect("sent");

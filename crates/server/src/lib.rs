@@ -110,8 +110,10 @@ fn settings_reloader(
             let _changing = saved.changing().await;
             match saved.in_force(tidings.store().as_ref()).await {
                 Ok((receipts, webhook)) => {
-                    tidings.set_read_receipt_settings(receipts);
+                    // Webhooks first: whoever sees receipts follow a change of both sees
+                    // webhooks follow it too.
                     webhooks.set_settings(webhook);
+                    tidings.set_read_receipt_settings(receipts);
                     tracing::info!("settings reloaded: another node changed them");
                 }
                 Err(e) => {
