@@ -32,7 +32,7 @@ use crate::state::AppState;
 const CLOSE_POLICY: u16 = 1008;
 /// Close code sent on server shutdown (going away).
 const CLOSE_GOING_AWAY: u16 = 1001;
-/// How long a close frame may take to be written.
+/// How long a close frame may take to be written, and the client's close frame to come back.
 const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Requests of one connection waiting behind the running one; more are refused with 7008.
 const MAX_IN_FLIGHT: usize = 64;
@@ -386,12 +386,26 @@ fn text_message(text: String) -> Message {
 }
 
 /// Sends a close frame, giving up after `within`: a peer that does not read cannot take it.
+/// Then waits a moment for the client's close frame, which says it read ours: dropping the
+/// socket with the client's frames unread would reset the connection, and a reset can reach the
+/// client before the close frame does.
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str, within: Duration) {
     let frame = CloseFrame {
         code,
         reason: Utf8Bytes::from_static(reason),
     };
-    let _ = tokio::time::timeout(within, socket.send(Message::Close(Some(frame)))).await;
+    let sent = tokio::time::timeout(within, socket.send(Message::Close(Some(frame)))).await;
+    if !matches!(sent, Ok(Ok(()))) {
+        return;
+    }
+    let answered = async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, answered).await;
 }
 
 /// Runs one request and encodes its response, recording metrics.
