@@ -15,6 +15,9 @@ It logs users in with UserSigs made by Tencent's own `tls-sig-api-v2`, uses seve
   the pull;
 - disconnecting every device, missing traffic, reconnecting and catching up through the
   conversation list and history (§14);
+- recalling group and C2C messages (`revokeMessage`): every device of every party is pushed
+  `onRecvMessageRevoked`, history shows the recall, receipts for it are refused, its counts stay
+  readable;
 - misuse: each refused with its documented error code and a non-empty `desc`.
 
 It starts nothing: point it at a running server.
@@ -822,7 +825,40 @@ async def run(url, sdkappid, key, prefix):
     for device in (a2, a3):
         check_monotone(device)
 
-    # --- 10. An expired UserSig -----------------------------------------------------------------
+    # --- 10. Recall (revokeMessage, onRecvMessageRevoked, §8, §12.13) --------------------------
+    rid = f"{prefix}_recall"
+    await a1.ok("createGroup", {"groupType": "Work", "groupID": rid, "groupName": "recall",
+                                "memberList": [{"userID": bob}, {"userID": carol}]})
+    for conn in (a1, a3, b3, c1):
+        conn.mark()
+    r1 = await a1.ok("sendMessage", {"groupID": rid, "textElem": {"text": "oops"},
+                                     "needReadReceipt": True})
+    await b3.ok("sendMessageReadReceipts", {"messageIDList": [r1["msgID"]]})
+    await c1.fail("revokeMessage", {"msgID": r1["msgID"]}, 10007)  # not the sender, no admin
+    await a1.fail("revokeMessage", {"msgID": f"{prefix}-no-such-message"}, 20022)
+    await a1.fail("revokeMessage", {}, 6017)
+    await a1.fail("revokeMessage", {"msgID": r1["msgID"], "reason": "x" * 257}, 6017)
+    eq(await a1.ok("revokeMessage", {"msgID": r1["msgID"], "reason": "typo"}), {}, "revokeMessage")
+    for conn in (a1, a3, b3, c1):
+        data = await conn.wait("onRecvMessageRevoked", by_id(r1["msgID"]))
+        eq((data["operateUser"]["userID"], data["reason"]), (alice, "typo"),
+           f"{conn.name}: onRecvMessageRevoked")
+    await a1.fail("revokeMessage", {"msgID": r1["msgID"]}, 20023)
+    await c1.fail("sendMessageReadReceipts", {"messageIDList": [r1["msgID"]]}, 20023)
+    recalled = (await c1.ok("getGroupHistoryMessageList", {"groupID": rid, "count": 10}))[0]
+    eq((recalled["msgID"], recalled["status"], recalled["isRevoked"],
+        recalled["revokerInfo"]["userID"], recalled["revokeReason"], "textElem" in recalled),
+       (r1["msgID"], 6, True, alice, "typo", False), "a recalled message in history")
+    eq(await counts(a1, r1["msgID"]), {r1["msgID"]: group_item(r1["msgID"], rid, 1, 1)},
+       "the counts of a recalled message stay readable to its sender")
+    w3 = await a1.ok("sendMessage", {"receiver": bob, "textElem": {"text": "wrong chat"}})
+    await b3.fail("revokeMessage", {"msgID": w3["msgID"]}, 10007)  # only the C2C sender
+    await a1.ok("revokeMessage", {"msgID": w3["msgID"]})
+    await b3.wait("onRecvMessageRevoked", by_id(w3["msgID"]))
+    print("recall: group and C2C messages recalled, every device told, history marked, "
+          "receipts refused (20023), counts still readable")
+
+    # --- 11. An expired UserSig -----------------------------------------------------------------
     await asyncio.sleep(max(0.0, expiring_made + 2.2 - time.time()))
     late = await Conn.open(url, "late")
     await late.fail("login", {"userID": alice, "userSig": expiring}, 70001)

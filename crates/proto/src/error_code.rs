@@ -22,6 +22,18 @@ pub enum ErrorCode {
     Internal = 6999,
     /// The C2C receiver does not exist (never logged in, never imported) (20003).
     UserNotFound = 20003,
+    /// A C2C message's sender may recall it only within the server's time limit (20016).
+    RevokeTimeLimit = 20016,
+    /// The C2C message to recall does not exist (20022).
+    RevokeMessageNotFound = 20022,
+    /// The message was recalled: it cannot be recalled again and takes no more read receipts
+    /// (20023).
+    MessageRevoked = 20023,
+    /// The group message to recall does not exist (10030).
+    GroupRevokeMessageNotFound = 10030,
+    /// A group message's sender may recall it only within the server's time limit; the group's
+    /// owner and admins may at any time (10031).
+    GroupRevokeTimeLimit = 10031,
     /// The message payload is too large (80002).
     MessageTooLarge = 80002,
     /// Invalid group parameters (10004).
@@ -62,7 +74,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation tests.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 30] = [
         Self::NotLoggedIn,
         Self::InvalidParameters,
         Self::InvalidIdentifier,
@@ -71,6 +83,11 @@ impl ErrorCode {
         Self::FrameTooLarge,
         Self::Internal,
         Self::UserNotFound,
+        Self::RevokeTimeLimit,
+        Self::RevokeMessageNotFound,
+        Self::MessageRevoked,
+        Self::GroupRevokeMessageNotFound,
+        Self::GroupRevokeTimeLimit,
         Self::MessageTooLarge,
         Self::GroupInvalidParameters,
         Self::GroupPermissionDenied,

@@ -95,6 +95,21 @@ events! {
     OnRecvC2cReadReceipt = "onRecvC2CReadReceipt" (Vec<C2cReadReceipt>);
     /// Another device of the user sent receipts for these messages (multi-device sync).
     OnMessageReceiptsSent = "onMessageReceiptsSent" (ReceiptsSent);
+    /// A message of one of the user's conversations was recalled.
+    OnRecvMessageRevoked = "onRecvMessageRevoked" (MessageRevoked);
+}
+
+/// `onRecvMessageRevoked` payload (V2TIM's `onRecvMessageRevoked(msgID, operateUser, reason)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRevoked {
+    /// The recalled message.
+    #[serde(rename = "msgID")]
+    pub msg_id: String,
+    /// Who recalled it: the sender, a group owner or admin, or the App administrator.
+    pub operate_user: ReadMemberInfo,
+    /// Why (may be empty).
+    pub reason: String,
 }
 
 /// `onKickedOffline` payload.

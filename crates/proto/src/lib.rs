@@ -40,6 +40,9 @@ pub const MAX_LIST_PAGE: u32 = 100;
 /// Longest user or group ID, in bytes (Tencent's limit for identifiers).
 pub const MAX_ID_BYTES: usize = 32;
 
+/// Longest `reason` of a `revokeMessage` call, in bytes.
+pub const MAX_REVOKE_REASON_BYTES: usize = 256;
+
 /// Checks that `id` is a valid user or group identifier: 1 to [`MAX_ID_BYTES`] bytes of printable
 /// ASCII other than space (Tencent allows 0x20–0x7e; spaces are refused here because they make IDs
 /// ambiguous in URLs and logs).

@@ -128,6 +128,9 @@ methods! {
     GetMessageReadReceipts = "getMessageReadReceipts" (MessageIdListParams) -> Vec<MessageReceipt>, snapshot;
     /// Sender side: a page of the members who have (or have not) read a group message.
     GetGroupMessageReadMemberList = "getGroupMessageReadMemberList" (ReadMemberListParams) -> ReadMemberListResult, snapshot;
+    /// Recalls a message: its sender within the server's time limit, a group's owner and admins
+    /// at any time.
+    RevokeMessage = "revokeMessage" (RevokeMessageParams) -> Empty;
 }
 
 /// `login` parameters.
@@ -524,4 +527,17 @@ mod tests {
             ]
         );
     }
+}
+
+/// `revokeMessage` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokeMessageParams {
+    /// The message to recall.
+    #[serde(rename = "msgID")]
+    pub msg_id: String,
+    /// Why (shown to everyone as the message's `revokeReason`), at most
+    /// [`crate::MAX_REVOKE_REASON_BYTES`] bytes.
+    #[serde(default)]
+    pub reason: String,
 }

@@ -9,6 +9,8 @@ pub const ELEM_TYPE_CUSTOM: u32 = 2;
 
 /// `status` of a message stored by the server (V2TIM_MSG_STATUS_SEND_SUCC).
 pub const MSG_STATUS_SENT: u32 = 2;
+/// `status` of a recalled message (V2TIM_MSG_STATUS_LOCAL_REVOKED).
+pub const MSG_STATUS_REVOKED: u32 = 6;
 
 /// `type` of a C2C conversation (V2TIM_C2C).
 pub const CONVERSATION_TYPE_C2C: u32 = 1;
@@ -86,8 +88,18 @@ pub struct Message {
     /// Application data attached to the message.
     #[serde(default)]
     pub cloud_custom_data: String,
-    /// [`MSG_STATUS_SENT`] for every message the server returns.
+    /// [`MSG_STATUS_SENT`], or [`MSG_STATUS_REVOKED`] once the message was recalled.
     pub status: u32,
+    /// The message was recalled (the Web SDK's `isRevoked`; `status` says it too). A recalled
+    /// message carries no element and no `cloudCustomData`: they were erased.
+    #[serde(default)]
+    pub is_revoked: bool,
+    /// Who recalled it (V2TIM's `revokerInfo`), once recalled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoker_info: Option<ReadMemberInfo>,
+    /// Why it was recalled (V2TIM's `revokeReason`; may be empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub revoke_reason: String,
 }
 
 /// One conversation of the caller (V2TimConversation).

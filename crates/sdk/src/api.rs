@@ -12,6 +12,7 @@ use tidings_proto::methods::{
     MessageIdListParams, QuitGroup, ReadMemberListParams, ReadMemberListResult, SendMessage,
     SendMessageParams, SendMessageReadReceipts, SendReceiptsResult, UserIdParams,
 };
+use tidings_proto::methods::{RevokeMessage, RevokeMessageParams};
 use tidings_proto::{
     Conversation, GroupInfo, GroupInfoResult, MAX_LIST_PAGE, MemberOperationResult, Message,
     MessageReceipt, TextElem,
@@ -333,6 +334,22 @@ impl Client {
             count,
         };
         self.call::<GetGroupMessageReadMemberList>(params).await
+    }
+
+    /// `revokeMessage`: recalls a message, with an optional `reason` (at most 256 bytes). The
+    /// sender may within the server's time limit (2 minutes by default); a group's owner and
+    /// admins at any time. Every party, this client included, gets
+    /// [`crate::SdkEvent::RecvMessageRevoked`].
+    pub async fn revoke_message(
+        &self,
+        msg_id: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Result<(), SdkError> {
+        let params = RevokeMessageParams {
+            msg_id: msg_id.into(),
+            reason: reason.into(),
+        };
+        self.call::<RevokeMessage>(params).await.map(|_| ())
     }
 }
 

@@ -7,9 +7,10 @@ use serde::Deserialize as _;
 use serde_json::Value;
 use tidings_proto::events::{
     GroupDismissed, KickedOffline, MemberEnter, MemberInvited, MemberKicked, MemberLeave,
-    OnConversationChanged, OnGroupDismissed, OnKickedOffline, OnMemberEnter, OnMemberInvited,
-    OnMemberKicked, OnMemberLeave, OnMessageReceiptsSent, OnRecvC2cReadReceipt,
-    OnRecvMessageReadReceipts, OnRecvNewMessage, OnUserSigExpired, ReceiptsSent,
+    MessageRevoked, OnConversationChanged, OnGroupDismissed, OnKickedOffline, OnMemberEnter,
+    OnMemberInvited, OnMemberKicked, OnMemberLeave, OnMessageReceiptsSent, OnRecvC2cReadReceipt,
+    OnRecvMessageReadReceipts, OnRecvMessageRevoked, OnRecvNewMessage, OnUserSigExpired,
+    ReceiptsSent,
 };
 use tidings_proto::{C2cReadReceipt, Conversation, Event, Message, MessageReceipt, Push};
 use tokio::sync::mpsc;
@@ -78,6 +79,9 @@ pub enum SdkEvent {
     RecvC2cReadReceipt(Vec<C2cReadReceipt>),
     /// `onMessageReceiptsSent`: another device of the user sent read receipts.
     MessageReceiptsSent(ReceiptsSent),
+    /// `onRecvMessageRevoked`: a message of one of the user's conversations was recalled; its
+    /// history entry now has status 6 and no element.
+    RecvMessageRevoked(MessageRevoked),
     /// The connection dropped. The client reconnects by itself: calls made meanwhile wait for the
     /// new session (up to the request timeout). Only after [`crate::Client::logout`], or with
     /// [`crate::ClientOptions::auto_reconnect`] off, it stops instead and the stream ends.
@@ -127,6 +131,9 @@ impl SdkEvent {
             }
             OnMessageReceiptsSent::NAME => {
                 decode::<OnMessageReceiptsSent>(&data).map(Self::MessageReceiptsSent)
+            }
+            OnRecvMessageRevoked::NAME => {
+                decode::<OnRecvMessageRevoked>(&data).map(Self::RecvMessageRevoked)
             }
             _ => return Self::Unknown { event, data },
         };
@@ -276,6 +283,7 @@ mod tests {
         OnRecvMessageReadReceipts::NAME,
         OnRecvC2cReadReceipt::NAME,
         OnMessageReceiptsSent::NAME,
+        OnRecvMessageRevoked::NAME,
     ];
 
     #[test]

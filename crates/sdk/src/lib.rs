@@ -101,7 +101,7 @@ pub use options::ClientOptions;
 pub use tidings_proto as proto;
 pub use tidings_proto::events::{
     GroupDismissed, KickedOffline, MemberEnter, MemberInvited, MemberKicked, MemberLeave,
-    ReceiptsSent,
+    MessageRevoked, ReceiptsSent,
 };
 pub use tidings_proto::methods::{
     ConversationListResult, CreateGroupParams, GroupMemberListResult, READ_MEMBERS_FILTER_READ,

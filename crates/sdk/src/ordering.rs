@@ -468,6 +468,9 @@ mod tests {
             msg_body: None,
             cloud_custom_data: String::new(),
             status: MSG_STATUS_SENT,
+            is_revoked: false,
+            revoker_info: None,
+            revoke_reason: String::new(),
         }
     }
 

@@ -126,6 +126,7 @@ fn check_exchange(kind: MethodKind, params: &Value, data: &Value, line: usize) {
         SendMessageReadReceipts,
         GetMessageReadReceipts,
         GetGroupMessageReadMemberList,
+        RevokeMessage,
     );
 }
 
@@ -155,6 +156,7 @@ fn check_push(event: &str, data: &Value, line: usize) {
         OnRecvMessageReadReceipts,
         OnRecvC2cReadReceipt,
         OnMessageReceiptsSent,
+        OnRecvMessageRevoked,
     );
 }
 

@@ -166,6 +166,9 @@ pub struct LimitsConfig {
     /// Groups one user may belong to; joining another is refused (10037), an invitation
     /// answers 4 for that user. It also bounds what a user's group listings read.
     pub max_groups_joined_per_user: u64,
+    /// Seconds after sending during which a sender may recall a message (`revokeMessage`;
+    /// Tencent's default). Group owners and admins, and the App administrator, may at any time.
+    pub revoke_time_limit_secs: u64,
     /// Pushes queued per connection before a slow connection is closed.
     pub outbound_queue: usize,
     /// Bytes of push frames queued per connection before a slow connection is closed (1008),
@@ -204,6 +207,7 @@ impl Default for LimitsConfig {
             max_group_members: 100_000,
             max_groups_created_per_user: 500,
             max_groups_joined_per_user: 2_000,
+            revoke_time_limit_secs: 120,
             outbound_queue: 4096,
             outbound_queue_bytes: 4 * 1024 * 1024,
             webhook_queue: 10_000,

@@ -43,6 +43,15 @@ impl From<ServiceError> for WireError {
             ServiceError::ReceiptsNotSupported(_) => ErrorCode::InterfaceNotSupported,
             ServiceError::ReceiptInfoNotFound(_) => ErrorCode::ReceiptInfoNotFound,
             ServiceError::UserSigRevoked { .. } => ErrorCode::UserSigRevoked,
+            ServiceError::RevokeMessageNotFound { group: false, .. } => {
+                ErrorCode::RevokeMessageNotFound
+            }
+            ServiceError::RevokeMessageNotFound { group: true, .. } => {
+                ErrorCode::GroupRevokeMessageNotFound
+            }
+            ServiceError::RevokeTimeLimit { group: false, .. } => ErrorCode::RevokeTimeLimit,
+            ServiceError::RevokeTimeLimit { group: true, .. } => ErrorCode::GroupRevokeTimeLimit,
+            ServiceError::MessageRevoked(_) => ErrorCode::MessageRevoked,
             ServiceError::Store(store) => return store_error(store),
         };
         Self::new(code, error.to_string())

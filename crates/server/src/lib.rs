@@ -207,6 +207,7 @@ impl Server {
             max_groups_created_per_user: config.limits.max_groups_created_per_user,
             max_groups_joined_per_user: config.limits.max_groups_joined_per_user,
             receipt_window: Duration::from_millis(config.read_receipts.notify_window_ms),
+            revoke_time_limit: Duration::from_secs(config.limits.revoke_time_limit_secs),
         };
         let (saved_settings, receipts, webhook) = SavedSettings::load(
             store.as_ref(),

@@ -351,6 +351,126 @@ fn by_key<'a>(list: &'a [Value], msg_key: &str) -> &'a Value {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Recalls (admin_msgwithdraw, group_msg_recall) and recalled messages in history
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn rest_recalls_reach_clients_and_history_marks_recalled_messages() {
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    let (alice, mut alice_events) = server.client("alice").await;
+    let (_bob, _bob_events) = server.client("bob").await;
+    let recalled = alice.send_text("bob", "one").await.expect("sent");
+    let kept = alice.send_text("bob", "two").await.expect("sent");
+
+    rest.fail(
+        "openim/admin_msgwithdraw",
+        json!({ "From_Account": "bob", "To_Account": "alice", "MsgKey": recalled.msg_id }),
+        20022,
+    )
+    .await;
+    rest.fail(
+        "openim/admin_msgwithdraw",
+        json!({ "From_Account": "alice", "To_Account": "bob" }),
+        90001,
+    )
+    .await;
+    rest.ok(
+        "openim/admin_msgwithdraw",
+        json!({ "From_Account": "alice", "To_Account": "bob", "MsgKey": recalled.msg_id }),
+    )
+    .await;
+    rest.fail(
+        "openim/admin_msgwithdraw",
+        json!({ "From_Account": "alice", "To_Account": "bob", "MsgKey": recalled.msg_id }),
+        20023,
+    )
+    .await;
+    let push = next_event(&mut alice_events, |event| match event {
+        SdkEvent::RecvMessageRevoked(push) if push.msg_id == recalled.msg_id => Some(push),
+        _ => None,
+    })
+    .await;
+    assert_eq!(push.operate_user.user_id, ADMIN);
+    let list = roam(&rest, "alice", "bob").await;
+    let flags: Vec<(&str, u64, usize)> = list
+        .iter()
+        .map(|m| {
+            (
+                m["MsgKey"].as_str().expect("MsgKey"),
+                m["MsgFlagBits"].as_u64().expect("MsgFlagBits"),
+                m["MsgBody"].as_array().expect("MsgBody").len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            (kept.msg_id.as_str(), 0, 1),
+            (recalled.msg_id.as_str(), 8, 0)
+        ]
+    );
+
+    let group = rest.create_group("Public", "alice", &["bob"]).await;
+    alice.send_group_text(&group, "g1").await.expect("sent");
+    alice.send_group_text(&group, "g2").await.expect("sent");
+    let reply = rest
+        .ok(
+            "group_open_http_svc/group_msg_recall",
+            json!({ "GroupId": group, "MsgSeqList": [{ "MsgSeq": 1 }, { "MsgSeq": 9 }, { "MsgSeq": 1 }] }),
+        )
+        .await;
+    assert_eq!(
+        reply["RecallRetList"],
+        json!([{ "MsgSeq": 1, "RetCode": 0 }, { "MsgSeq": 9, "RetCode": 10030 }, { "MsgSeq": 1, "RetCode": 20023 }])
+    );
+    let eleven: Vec<Value> = (1..=11).map(|seq| json!({ "MsgSeq": seq })).collect();
+    rest.fail(
+        "group_open_http_svc/group_msg_recall",
+        json!({ "GroupId": group, "MsgSeqList": eleven }),
+        10004,
+    )
+    .await;
+    rest.fail(
+        "group_open_http_svc/group_msg_recall",
+        json!({ "GroupId": "missing", "MsgSeqList": [{ "MsgSeq": 1 }] }),
+        10010,
+    )
+    .await;
+    let listed = |reply: &Value| -> Vec<(u64, u64)> {
+        reply["RspMsgList"]
+            .as_array()
+            .expect("RspMsgList")
+            .iter()
+            .map(|m| {
+                (
+                    m["MsgSeq"].as_u64().expect("MsgSeq"),
+                    m["IsPlaceMsg"].as_u64().expect("IsPlaceMsg"),
+                )
+            })
+            .collect()
+    };
+    let without = rest
+        .ok(
+            "group_open_http_svc/group_msg_get_simple",
+            json!({ "GroupId": group, "ReqMsgNumber": 20 }),
+        )
+        .await;
+    assert_eq!(
+        listed(&without),
+        [(2, 0)],
+        "recalled messages are left out by default"
+    );
+    let with = rest
+        .ok(
+            "group_open_http_svc/group_msg_get_simple",
+            json!({ "GroupId": group, "ReqMsgNumber": 20, "WithRecalledMsg": 1 }),
+        )
+        .await;
+    assert_eq!(listed(&with), [(2, 0), (1, 2)]);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The common protocol
 // ---------------------------------------------------------------------------------------------
 
@@ -432,7 +552,7 @@ async fn every_endpoint_answers_http_200_with_an_envelope_and_refuses_bad_bodies
             | "openim/sendmsg"
             | "openim/batchsendmsg"
             | "openim/get_c2c_unread_msg_num" => 90003,
-            "openim/admin_set_msg_read" => 90008,
+            "openim/admin_set_msg_read" | "openim/admin_msgwithdraw" => 90008,
             "openim/c2c_msg_read_receipt" => 20001,
             other => invalid_body_code(other),
         };

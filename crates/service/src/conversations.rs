@@ -126,6 +126,7 @@ impl Tidings {
             read_seq: mine.read_seq,
             peer_read_seq: theirs.map_or(0, |c| c.read_seq),
             receipted: HashSet::new(),
+            ..Viewer::default()
         };
         let last_message = match self.store.history(&conv, None, 1).await?.first() {
             Some(record) => Some(render(record, &viewer)?),
@@ -180,6 +181,7 @@ impl Tidings {
             read_seq,
             peer_read_seq: 0,
             receipted,
+            ..Viewer::default()
         };
         let last_message = match last.first() {
             Some(record) => Some(render(record, &viewer)?),

@@ -79,6 +79,30 @@ pub enum ServiceError {
         /// UserSigs issued before this time are refused.
         not_before: i64,
     },
+    /// The message to recall does not exist (or is not one the caller can see).
+    #[error("message {msg_id} does not exist")]
+    RevokeMessageNotFound {
+        /// The message as named.
+        msg_id: String,
+        /// Whether it was named as a group message (Tencent's group code applies).
+        group: bool,
+    },
+    /// The sender's time to recall the message is over.
+    #[error(
+        "message {msg_id} was sent more than {limit_secs} s ago: its sender may recall it only within that time{}",
+        if *group { "; the group's owner and admins may at any time" } else { "" }
+    )]
+    RevokeTimeLimit {
+        /// The message.
+        msg_id: String,
+        /// The limit in force, seconds.
+        limit_secs: u64,
+        /// Whether it is a group message.
+        group: bool,
+    },
+    /// The message was recalled: it cannot be recalled again and takes no more receipts.
+    #[error("message {0} was recalled")]
+    MessageRevoked(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -109,6 +133,7 @@ impl ServiceError {
             StoreError::NotRecipient { msg_id } => Self::PermissionDenied(format!(
                 "you were not a member of group {group_id} when message {msg_id} was sent"
             )),
+            StoreError::Revoked { msg_id } => Self::MessageRevoked(msg_id),
             other => Self::Store(other),
         }
     }

@@ -19,6 +19,7 @@ mod messages;
 mod notifier;
 mod receipts;
 mod render;
+mod revoke;
 mod settings;
 
 use std::sync::{Arc, RwLock};

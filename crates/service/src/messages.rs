@@ -1,12 +1,12 @@
 //! Sending messages and reading history.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rand::Rng;
 use tidings_proto::events::{OnConversationChanged, OnRecvNewMessage};
 use tidings_proto::methods::{C2cHistoryParams, GroupHistoryParams, SendMessageParams};
 use tidings_proto::{MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
-use tidings_store::{ConvKey, MessageRecord, NewMessage};
+use tidings_store::{ConvKey, MessageRecord, NewMessage, UserProfile};
 
 use crate::checks::{check_id, check_page};
 use crate::content;
@@ -172,6 +172,7 @@ impl Tidings {
                 message,
                 seq: 0,
                 receipt_at: None,
+                revoked: None,
             }
         } else {
             let record = self.store.append_message(message).await?;
@@ -223,6 +224,7 @@ impl Tidings {
                 message,
                 seq: 0,
                 receipt_at: None,
+                revoked: None,
             }
         } else {
             let stored = if options.as_admin {
@@ -285,6 +287,7 @@ impl Tidings {
             read_seq: mine.map_or(0, |c| c.read_seq),
             peer_read_seq: theirs.map_or(0, |c| c.read_seq),
             receipted: HashSet::new(),
+            revokers: self.revoker_profiles(&records).await?,
         };
         records
             .iter()
@@ -327,11 +330,36 @@ impl Tidings {
             read_seq: member.read_seq,
             peer_read_seq: 0,
             receipted,
+            revokers: self.revoker_profiles(&records).await?,
         };
         records
             .iter()
             .map(|record| render(record, &viewer))
             .collect()
+    }
+
+    /// The profiles of those who recalled any of `records` (one read, and none when nothing
+    /// was recalled).
+    pub(crate) async fn revoker_profiles(
+        &self,
+        records: &[MessageRecord],
+    ) -> ServiceResult<HashMap<String, UserProfile>> {
+        let mut revokers: Vec<String> = records
+            .iter()
+            .filter_map(|r| r.revoked.as_ref().map(|r| r.by.clone()))
+            .collect();
+        if revokers.is_empty() {
+            return Ok(HashMap::new());
+        }
+        revokers.sort_unstable();
+        revokers.dedup();
+        Ok(self
+            .store
+            .get_users(&revokers)
+            .await?
+            .into_iter()
+            .map(|user| (user.user_id, user.profile))
+            .collect())
     }
 
     /// The sequence to continue history before: that of `last_msg_id`, which must belong to

@@ -28,6 +28,9 @@ pub struct ReceiptNotifier {
     /// whose counts it changed.
     notes: mpsc::UnboundedSender<Vec<ReceiptNote>>,
     bus: Arc<dyn Bus>,
+    /// Held by the worker from reading counts until their pushes are published; see
+    /// [`ReceiptNotifier::fence`].
+    flushing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for ReceiptNotifier {
@@ -40,8 +43,27 @@ impl ReceiptNotifier {
     /// Starts the worker on the current Tokio runtime.
     pub fn start(store: Arc<dyn Store>, bus: Arc<dyn Bus>, window: Duration) -> Self {
         let (notes, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(store, Arc::clone(&bus), window, queue));
-        Self { notes, bus }
+        let flushing = Arc::new(tokio::sync::Mutex::new(()));
+        tokio::spawn(run(
+            store,
+            Arc::clone(&bus),
+            window,
+            queue,
+            Arc::clone(&flushing),
+        ));
+        Self {
+            notes,
+            bus,
+            flushing,
+        }
+    }
+
+    /// Waits until no flush of this node that may have read counts before now is still to
+    /// publish them. A recall calls it after its commit and before its own push: a flush that
+    /// read the message before the recall has published by then, and every later flush (on any
+    /// node) sees it recalled and leaves it out.
+    pub(crate) async fn fence(&self) {
+        drop(self.flushing.lock().await);
     }
 
     /// Notes that the counts of these group messages changed: this node coalesces the ones
@@ -94,6 +116,7 @@ async fn run(
     bus: Arc<dyn Bus>,
     window: Duration,
     mut queue: mpsc::UnboundedReceiver<Vec<ReceiptNote>>,
+    flushing: Arc<tokio::sync::Mutex<()>>,
 ) {
     while let Some(first) = queue.recv().await {
         tokio::time::sleep(window).await;
@@ -109,6 +132,7 @@ async fn run(
         while let Ok(notes) = queue.try_recv() {
             add(notes);
         }
+        let _flushing = flushing.lock().await;
         if let Err(e) = flush(store.as_ref(), bus.as_ref(), pending).await {
             tracing::error!(error = %e, "cannot send group receipt notifications");
         }
@@ -136,6 +160,10 @@ async fn flush(store: &dyn Store, bus: &dyn Bus, mut pending: Pending) -> Result
         let Some(note) = pending.get(&state.msg_id) else {
             continue;
         };
+        // A recalled message's counts stay readable, but are pushed to nobody any more.
+        if state.revoked {
+            continue;
+        }
         let read_count = state.readers.len();
         by_sender
             .entry(note.sender.as_str())

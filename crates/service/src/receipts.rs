@@ -141,10 +141,7 @@ impl Tidings {
             Vec::new()
         } else {
             let (newly, late) = match Self::one_conversation(&messages)? {
-                ConvKey::C2c(..) => (
-                    self.record_c2c_receipts(reader, &messages, ids).await?,
-                    Vec::new(),
-                ),
+                ConvKey::C2c(..) => self.record_c2c_receipts(reader, messages, ids).await?,
                 ConvKey::Group(group_id) => {
                     self.record_group_receipts(reader, &group_id, messages, ids)
                         .await?
@@ -178,14 +175,16 @@ impl Tidings {
     }
 
     /// Records C2C receipts and tells each message's sender at once; returns the newly
-    /// receipted IDs. The cached facts alone decide that `reader` is each message's receiver:
-    /// the store's write checks nothing more, it only sets the receipt time where none is set.
+    /// receipted IDs and the recalled messages skipped. The cached facts alone decide that
+    /// `reader` is each message's receiver: the store's write only sets the receipt time where
+    /// none is set, and refuses the call when a message was recalled, which is then written
+    /// again without it.
     async fn record_c2c_receipts(
         &self,
         reader: &str,
-        messages: &[Arc<MessageFacts>],
-        ids: Vec<String>,
-    ) -> ServiceResult<Vec<String>> {
+        mut messages: Vec<Arc<MessageFacts>>,
+        mut ids: Vec<String>,
+    ) -> ServiceResult<(Vec<String>, Vec<SkippedReceipt>)> {
         if let Some(facts) = messages
             .iter()
             .find(|f| f.receiver.as_deref() != Some(reader))
@@ -196,7 +195,18 @@ impl Tidings {
             )));
         }
         let time = now();
-        let changed = self.store.record_c2c_receipts(&ids, time).await?;
+        let mut recalled = Vec::new();
+        let changed = loop {
+            match self.store.record_c2c_receipts(&ids, time).await {
+                Err(StoreError::Revoked { msg_id }) => {
+                    drop_recalled(&mut ids, &mut messages, &mut recalled, msg_id)?;
+                    if ids.is_empty() {
+                        return Ok((Vec::new(), recalled));
+                    }
+                }
+                other => break other?,
+            }
+        };
         let newly: Vec<String> = ids
             .into_iter()
             .zip(&changed)
@@ -212,7 +222,7 @@ impl Tidings {
             // One conversation: every message has the same sender.
             self.push::<OnRecvMessageReadReceipts>(vec![messages[0].sender.clone()], receipts);
         }
-        Ok(newly)
+        Ok((newly, recalled))
     }
 
     /// Records group receipts (membership is checked in the same write) and notes the changed
@@ -235,45 +245,56 @@ impl Tidings {
         })?;
         self.require_receipts_in(group_type)?;
         let mut late = Vec::new();
-        let updates = match self
-            .store
-            .record_group_receipts(group_id, reader, ids.clone())
-            .await
-        {
-            Err(StoreError::NotRecipient { .. }) => {
-                let ordinal = self.require_member(group_id, reader).await?.ordinal;
-                let states = self.store.group_receipts(&ids).await?;
-                let is_recipient = |msg_id: &str| {
-                    states
-                        .iter()
-                        .any(|s| s.msg_id == msg_id && s.recipients.contains(ordinal))
-                };
-                let mut kept = Vec::with_capacity(ids.len());
-                for (msg_id, facts) in ids.into_iter().zip(messages) {
-                    if is_recipient(&msg_id) {
-                        kept.push((msg_id, facts));
-                    } else {
-                        late.push(SkippedReceipt {
-                            error: ServiceError::of_group_store_error(
-                                group_id,
-                                StoreError::NotRecipient {
-                                    msg_id: msg_id.clone(),
-                                },
-                            ),
-                            msg_id,
-                        });
+        // Each refusal drops at least one message before the next write, or ends the call.
+        let updates = loop {
+            match self
+                .store
+                .record_group_receipts(group_id, reader, ids.clone())
+                .await
+            {
+                Err(StoreError::Revoked { msg_id }) => {
+                    drop_recalled(&mut ids, &mut messages, &mut late, msg_id)?;
+                    if ids.is_empty() {
+                        return Ok((Vec::new(), late));
                     }
                 }
-                (ids, messages) = kept.into_iter().unzip();
-                if ids.is_empty() {
-                    return Ok((Vec::new(), late));
+                Err(StoreError::NotRecipient { .. }) => {
+                    let ordinal = self.require_member(group_id, reader).await?.ordinal;
+                    let states = self.store.group_receipts(&ids).await?;
+                    let is_recipient = |msg_id: &str| {
+                        states
+                            .iter()
+                            .any(|s| s.msg_id == msg_id && s.recipients.contains(ordinal))
+                    };
+                    let mut kept = Vec::with_capacity(ids.len());
+                    for (msg_id, facts) in ids.into_iter().zip(messages) {
+                        if is_recipient(&msg_id) {
+                            kept.push((msg_id, facts));
+                        } else {
+                            late.push(SkippedReceipt {
+                                error: ServiceError::of_group_store_error(
+                                    group_id,
+                                    StoreError::NotRecipient {
+                                        msg_id: msg_id.clone(),
+                                    },
+                                ),
+                                msg_id,
+                            });
+                        }
+                    }
+                    (ids, messages) = kept.into_iter().unzip();
+                    if ids.is_empty() {
+                        return Ok((Vec::new(), late));
+                    }
+                    // Once more with the messages the reader received: a refusal now is final.
+                    break self
+                        .store
+                        .record_group_receipts(group_id, reader, ids.clone())
+                        .await
+                        .in_group(group_id)?;
                 }
-                self.store
-                    .record_group_receipts(group_id, reader, ids)
-                    .await
-                    .in_group(group_id)?
+                other => break other.in_group(group_id)?,
             }
-            other => other.in_group(group_id)?,
         };
         // `updates` follows the order of `ids`, which is the order of `messages`.
         let changed: Vec<(GroupReceiptUpdate, &Arc<MessageFacts>)> = updates
@@ -472,4 +493,26 @@ impl Tidings {
             is_finished,
         })
     }
+}
+
+/// Takes a recalled message (the store's refusal named it) out of a receipt call, noting it as
+/// skipped; a store naming a message the call does not hold is an error, not a loop.
+fn drop_recalled(
+    ids: &mut Vec<String>,
+    messages: &mut Vec<Arc<MessageFacts>>,
+    skipped: &mut Vec<SkippedReceipt>,
+    msg_id: String,
+) -> ServiceResult<()> {
+    let Some(at) = ids.iter().position(|id| *id == msg_id) else {
+        return Err(ServiceError::Store(StoreError::Corrupt(format!(
+            "the store refused receipts for message {msg_id}, which the call did not name"
+        ))));
+    };
+    ids.remove(at);
+    messages.remove(at);
+    skipped.push(SkippedReceipt {
+        error: ServiceError::MessageRevoked(msg_id.clone()),
+        msg_id,
+    });
+    Ok(())
 }

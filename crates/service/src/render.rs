@@ -1,9 +1,9 @@
 //! Turns stored messages into V2TIM message objects as one viewer sees them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use tidings_proto::{MSG_STATUS_SENT, Message};
-use tidings_store::MessageRecord;
+use tidings_proto::{MSG_STATUS_REVOKED, MSG_STATUS_SENT, Message, ReadMemberInfo};
+use tidings_store::{MessageRecord, UserProfile};
 
 use crate::ServiceResult;
 use crate::content::{MessageContent, content_of};
@@ -20,6 +20,17 @@ pub(crate) struct Viewer<'a> {
     pub peer_read_seq: u64,
     /// Group: messages the viewer already sent a receipt for.
     pub receipted: HashSet<String>,
+    /// Profiles of the users who recalled messages being rendered (missing ones: empty).
+    pub revokers: HashMap<String, UserProfile>,
+}
+
+/// A user as V2TIM's user info: the ID and, when known, the profile's nickname and picture.
+pub(crate) fn user_info(user_id: &str, profile: Option<&UserProfile>) -> ReadMemberInfo {
+    ReadMemberInfo {
+        user_id: user_id.to_owned(),
+        nick_name: profile.map(|p| p.nick.clone()).unwrap_or_default(),
+        face_url: profile.map(|p| p.face_url.clone()).unwrap_or_default(),
+    }
 }
 
 /// Renders a message fresh from the store for a user: their own messages are read; anyone
@@ -38,10 +49,14 @@ pub(crate) fn render_for(record: &MessageRecord, user: &str) -> ServiceResult<Me
 pub(crate) fn render(record: &MessageRecord, viewer: &Viewer<'_>) -> ServiceResult<Message> {
     let stored = &record.message;
     let is_self = stored.sender == viewer.user;
-    let (text_elem, custom_elem, msg_body) = match content_of(stored)? {
-        MessageContent::Text(text) => (Some(text), None, None),
-        MessageContent::Custom(custom) => (None, Some(custom), None),
-        MessageContent::Verbatim(elements) => (None, None, Some(elements)),
+    // A recalled message's body was erased: it has no element to show.
+    let (text_elem, custom_elem, msg_body) = match &record.revoked {
+        Some(_) => (None, None, None),
+        None => match content_of(stored)? {
+            MessageContent::Text(text) => (Some(text), None, None),
+            MessageContent::Custom(custom) => (None, Some(custom), None),
+            MessageContent::Verbatim(elements) => (None, None, Some(elements)),
+        },
     };
     let user_id = match (&stored.group_id, &stored.receiver) {
         (None, Some(receiver)) if is_self => Some(receiver.clone()),
@@ -76,6 +91,20 @@ pub(crate) fn render(record: &MessageRecord, viewer: &Viewer<'_>) -> ServiceResu
         custom_elem,
         msg_body,
         cloud_custom_data: stored.cloud_custom_data.clone(),
-        status: MSG_STATUS_SENT,
+        status: if record.revoked.is_some() {
+            MSG_STATUS_REVOKED
+        } else {
+            MSG_STATUS_SENT
+        },
+        is_revoked: record.revoked.is_some(),
+        revoker_info: record
+            .revoked
+            .as_ref()
+            .map(|r| user_info(&r.by, viewer.revokers.get(&r.by))),
+        revoke_reason: record
+            .revoked
+            .as_ref()
+            .map(|r| r.reason.clone())
+            .unwrap_or_default(),
     })
 }

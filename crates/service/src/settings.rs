@@ -51,6 +51,9 @@ pub struct Limits {
     pub max_groups_joined_per_user: u64,
     /// Group receipt notifications to a sender are coalesced over this window.
     pub receipt_window: Duration,
+    /// How long after sending a sender may recall a message (group owners and admins, and the
+    /// App administrator, may at any time).
+    pub revoke_time_limit: Duration,
 }
 
 impl Default for Limits {
@@ -60,6 +63,7 @@ impl Default for Limits {
             max_groups_created_per_user: 500,
             max_groups_joined_per_user: 2_000,
             receipt_window: Duration::from_millis(100),
+            revoke_time_limit: Duration::from_secs(120),
         }
     }
 }

@@ -24,6 +24,12 @@ pub enum StoreError {
         /// The message.
         msg_id: String,
     },
+    /// The message was recalled: it takes no more receipts.
+    #[error("message {msg_id} was recalled")]
+    Revoked {
+        /// The message.
+        msg_id: String,
+    },
     /// The database refused or failed a statement (the engine's own message; never shown to
     /// clients).
     #[error("database error: {0}")]

@@ -212,14 +212,16 @@ pub trait Store: Send + Sync + 'static {
     async fn set_c2c_read(&self, owner: &str, peer: &str, seq: u64, time: i64) -> StoreResult<()>;
 
     /// Records C2C message-level receipts at `time`; returns for each message whether it was
-    /// newly receipted.
+    /// newly receipted. Fails, recording nothing, with [`StoreError::Revoked`] when one of them
+    /// was recalled.
     async fn record_c2c_receipts(&self, msg_ids: &[String], time: i64) -> StoreResult<Vec<bool>>;
 
     /// Adds `reader`, who must be a current member of the group, to the readers of each of the
     /// group's messages; returns the new state of each and whether it changed. Fails, recording
     /// nothing, with [`StoreError::NotFound`] (no such group), [`StoreError::NotMember`], or
     /// [`StoreError::NotRecipient`] when the reader is not a recipient of one of them (or it is
-    /// not a message of this group, or has no receipt state).
+    /// not a message of this group, or has no receipt state), or [`StoreError::Revoked`] when
+    /// one of them was recalled.
     async fn record_group_receipts(
         &self,
         group_id: &str,
@@ -229,6 +231,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Read state of group messages that asked for receipts (missing ones are left out).
     async fn group_receipts(&self, msg_ids: &[String]) -> StoreResult<Vec<GroupReceiptRecord>>;
+
+    /// Recalls a message: records `revocation` and erases its body and application data, in
+    /// the same transaction that orders it after every receipt already recorded, so that no
+    /// receipt is recorded for it afterwards. Returns the message as stored now and whether this
+    /// call recalled it (false: it already was, and keeps its first revocation); None when it
+    /// does not exist.
+    async fn revoke_message(
+        &self,
+        msg_id: &str,
+        revocation: Revocation,
+    ) -> StoreResult<Option<(MessageRecord, bool)>>;
 
     /// Refuses, from now on, the users' UserSigs issued before `not_before` (Unix seconds). A
     /// user's not-before time only ever moves later, and outlives the user's deletion.

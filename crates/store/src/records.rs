@@ -169,6 +169,19 @@ pub struct MessageRecord {
     pub seq: u64,
     /// C2C: when the receiver sent a message-level receipt.
     pub receipt_at: Option<i64>,
+    /// Set once the message was recalled; its body and application data are erased then.
+    pub revoked: Option<Revocation>,
+}
+
+/// Who recalled a message, when and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// The user who recalled it (the sender, a group owner or admin), or the App administrator.
+    pub by: String,
+    /// Unix seconds.
+    pub at: i64,
+    /// The reason given (may be empty).
+    pub reason: String,
 }
 
 /// A user's side of a C2C conversation.
@@ -259,6 +272,8 @@ pub struct GroupReceiptRecord {
     pub recipients: RoaringBitmap,
     /// Ordinals of the recipients who sent a receipt.
     pub readers: RoaringBitmap,
+    /// The message was recalled: its state stays readable, but takes no more receipts.
+    pub revoked: bool,
 }
 
 /// Outcome of recording one group receipt.

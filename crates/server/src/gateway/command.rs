@@ -52,6 +52,7 @@ pub(crate) enum UserCommand {
     SendMessageReadReceipts(MessageIdListParams),
     GetMessageReadReceipts(MessageIdListParams),
     GetGroupMessageReadMemberList(ReadMemberListParams),
+    RevokeMessage(RevokeMessageParams),
 }
 
 impl<'a> Command<'a> {
@@ -113,6 +114,7 @@ impl<'a> Command<'a> {
             M::GetGroupMessageReadMemberList => {
                 user.decode::<GetGroupMessageReadMemberList>(U::GetGroupMessageReadMemberList)
             }
+            M::RevokeMessage => user.decode::<RevokeMessage>(U::RevokeMessage),
         }
     }
 }

@@ -166,6 +166,10 @@ async fn run(state: &AppState, caller: &Caller, command: UserCommand) -> Result<
         U::GetGroupMessageReadMemberList(p) => {
             encode::<GetGroupMessageReadMemberList>(t.read_member_list(user, p).await?)
         }
+        U::RevokeMessage(p) => {
+            t.revoke_message(user, p).await?;
+            encode::<RevokeMessage>(Empty {})
+        }
     }
 }
 

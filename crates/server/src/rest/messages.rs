@@ -1,4 +1,4 @@
-//! Message endpoints: C2C and group sends, C2C roaming history, group history.
+//! Message endpoints: C2C and group sends, C2C roaming history, group history, recalls.
 
 use serde_json::{Value, json};
 use tidings_proto::methods::{GROUP_AT_ALL, SendMessageParams};
@@ -185,6 +185,13 @@ fn group_at_accounts(call: &Call<'_>) -> Result<Vec<String>, RestError> {
         .collect()
 }
 
+/// `MsgFlagBits` of a recalled message in roaming history.
+const MSG_FLAG_RECALLED: u8 = 8;
+/// `IsPlaceMsg` of a recalled message in group history.
+const PLACE_MSG_RECALLED: u8 = 2;
+/// Most messages one `group_msg_recall` call may recall (Tencent's limit).
+const MAX_GROUP_RECALL: usize = 10;
+
 fn roam_item(record: &MessageRecord) -> Value {
     let message = &record.message;
     json!({
@@ -193,7 +200,8 @@ fn roam_item(record: &MessageRecord) -> Value {
         "MsgSeq": record.seq,
         "MsgRandom": message.random,
         "MsgTimeStamp": message.timestamp,
-        "MsgFlagBits": 0,
+        // Tencent's flag of a recalled message.
+        "MsgFlagBits": if record.revoked.is_some() { MSG_FLAG_RECALLED } else { 0 },
         "IsPeerRead": u8::from(record.receipt_at.is_some()),
         "MsgKey": message.msg_id,
         "MsgId": message.msg_id,
@@ -249,12 +257,15 @@ pub(crate) async fn group_history(call: &Call<'_>) -> Reply {
         .tidings
         .group_messages(&group_id, up_to, count as u32)
         .await?;
+    // Tencent leaves recalled messages out unless asked for (as placeholders, `IsPlaceMsg` 2).
+    let with_recalled = call.opt_u64("WithRecalledMsg")?.unwrap_or(0) == 1;
     let items: Vec<Value> = records
         .iter()
+        .filter(|record| with_recalled || record.revoked.is_none())
         .map(|record| {
             json!({
                 "From_Account": record.message.sender,
-                "IsPlaceMsg": 0,
+                "IsPlaceMsg": if record.revoked.is_some() { PLACE_MSG_RECALLED } else { 0 },
                 "IsSystemMsg": 0,
                 "MsgBody": msg_body_of(&record.message),
                 "MsgPriority": 1,
@@ -272,4 +283,46 @@ pub(crate) async fn group_history(call: &Call<'_>) -> Reply {
     Ok(fields(
         json!({ "GroupId": group_id, "IsFinished": 1, "RspMsgList": items }),
     ))
+}
+
+/// `openim/admin_msgwithdraw`: recalls the C2C message `MsgKey` that `From_Account` sent to
+/// `To_Account`, at any time.
+pub(crate) async fn withdraw_c2c(call: &Call<'_>) -> Reply {
+    let from = call
+        .string("From_Account")
+        .map_err(|e| RestError::new(codes::OPENIM_FROM_ACCOUNT, e.info))?;
+    let to = call
+        .string("To_Account")
+        .map_err(|e| RestError::new(codes::OPENIM_TO_ACCOUNT, e.info))?;
+    let key = call.string("MsgKey")?;
+    call.state
+        .tidings
+        .admin_revoke_c2c(&call.state.auth.admin, &from, &to, &key)
+        .await?;
+    Ok(fields(json!({})))
+}
+
+/// `group_open_http_svc/group_msg_recall`: recalls group messages by `MsgSeq`, at any time;
+/// `RecallRetList` gives each one's `RetCode` (0, 10030 no such message, 20023 already
+/// recalled).
+pub(crate) async fn recall_group(call: &Call<'_>) -> Reply {
+    let group_id = call.string("GroupId")?;
+    let seqs = call.object_numbers("MsgSeqList", "MsgSeq", MAX_GROUP_RECALL)?;
+    let outcomes = call
+        .state
+        .tidings
+        .admin_revoke_group(&call.state.auth.admin, &group_id, &seqs)
+        .await?;
+    let list: Vec<Value> = seqs
+        .iter()
+        .zip(outcomes)
+        .map(|(seq, outcome)| {
+            let code = match outcome {
+                Ok(()) => 0,
+                Err(error) => RestError::from(error).in_service(call.invalid_code).code,
+            };
+            json!({ "MsgSeq": seq, "RetCode": code })
+        })
+        .collect();
+    Ok(fields(json!({ "RecallRetList": list })))
 }

@@ -233,6 +233,8 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     route!("openim",              "admin_getroammsg",             messages::roam),
     route!("group_open_http_svc", "send_group_msg",               messages::send_group),
     route!("group_open_http_svc", "group_msg_get_simple",         messages::group_history),
+    route!("openim",              "admin_msgwithdraw",            messages::withdraw_c2c),
+    route!("group_open_http_svc", "group_msg_recall",             messages::recall_group),
     route!("group_open_http_svc", "create_group",                 groups::create),
     route!("group_open_http_svc", "get_group_info",               groups::info),
     route!("group_open_http_svc", "get_group_member_info",        groups::members),

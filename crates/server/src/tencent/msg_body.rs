@@ -99,9 +99,13 @@ pub(crate) fn msg_body(content: &MessageContent) -> Value {
     }
 }
 
-/// The `MsgBody` of a stored message; an empty array when its stored body cannot be read (the
-/// failure is logged), so one damaged message does not fail a whole listing or callback.
+/// The `MsgBody` of a stored message; an empty array for a recalled one (its body was erased),
+/// and when its stored body cannot be read (the failure is logged), so one damaged message does not fail a whole listing or callback.
 pub(crate) fn msg_body_of(message: &NewMessage) -> Value {
+    // A recalled message's body was erased.
+    if message.body.is_empty() {
+        return Value::Array(Vec::new());
+    }
     match content_of(message) {
         Ok(content) => msg_body(&content),
         Err(error) => {

@@ -9,3 +9,4 @@ mod harness;
 mod messages;
 mod notifier;
 mod receipts;
+mod revoke;

@@ -30,6 +30,7 @@ fn stored_text(sent: &Message, receiver: Option<&str>, text: &str) -> MessageRec
         },
         seq: sent.seq,
         receipt_at: None,
+        revoked: None,
     }
 }
 

@@ -14,8 +14,8 @@ use crate::codec::{decode_bitmap, encode_bitmap};
 use crate::{
     C2cConversationRecord, ConvKey, ConversationEntry, GroupCounts, GroupReceiptRecord,
     GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord, NewGroup,
-    NewMember, NewMessage, ReadMoved, ReadScope, StorageStats, Store, StoreError, StoreResult,
-    UserProfile, UserRecord,
+    NewMember, NewMessage, ReadMoved, ReadScope, Revocation, StorageStats, Store, StoreError,
+    StoreResult, UserProfile, UserRecord,
 };
 
 /// The group row, locked until the transaction ends: the member bitmap, next ordinal and last
@@ -322,6 +322,7 @@ impl PgStore {
             message,
             seq: seq as u64,
             receipt_at: None,
+            revoked: None,
         })
     }
 }
@@ -813,11 +814,28 @@ impl Store for PgStore {
             // lock, then finds `receipt_at` set and changes nothing.
             let changed = tx
                 .execute(
-                    "UPDATE messages SET receipt_at = $2 WHERE msg_id = $1 AND receipt_at IS NULL",
+                    "UPDATE messages SET receipt_at = $2 \
+                     WHERE msg_id = $1 AND receipt_at IS NULL AND revoked_at IS NULL",
                     &[msg_id, &time],
                 )
-                .await?;
-            newly.push(changed == 1);
+                .await?
+                == 1;
+            // Only a message that changed nothing can be a recalled one. Dropping the
+            // transaction uncommitted undoes what the call set before.
+            if !changed
+                && tx
+                    .query_opt(
+                        "SELECT 1 FROM messages WHERE msg_id = $1 AND revoked_at IS NOT NULL",
+                        &[msg_id],
+                    )
+                    .await?
+                    .is_some()
+            {
+                return Err(StoreError::Revoked {
+                    msg_id: msg_id.clone(),
+                });
+            }
+            newly.push(changed);
         }
         tx.commit().await?;
         Ok(newly)
@@ -839,7 +857,8 @@ impl Store for PgStore {
             .client()
             .await?
             .query(
-                "SELECT msg_id, recipients, readers FROM group_receipts WHERE msg_id = ANY($1)",
+                "SELECT msg_id, recipients, readers, revoked FROM group_receipts \
+                 WHERE msg_id = ANY($1)",
                 &[&msg_ids],
             )
             .await?;
@@ -852,10 +871,46 @@ impl Store for PgStore {
                     msg_id: row.try_get(0)?,
                     recipients: decode_bitmap(recipients)?,
                     readers: decode_bitmap(readers)?,
+                    revoked: row.try_get(3)?,
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(in_order_of(msg_ids, records, |r| r.msg_id.clone()))
+    }
+
+    async fn revoke_message(
+        &self,
+        msg_id: &str,
+        revocation: Revocation,
+    ) -> StoreResult<Option<(MessageRecord, bool)>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Receipt batches lock a message's receipt row and read `revoked` from it: updating that
+        // row orders this recall after every batch that holds it, and every later batch (also
+        // one already waiting for the lock, which then re-reads the row) sees the recall.
+        tx.execute(
+            "UPDATE group_receipts SET revoked = TRUE WHERE msg_id = $1",
+            &[&msg_id],
+        )
+        .await?;
+        let changed = tx
+            .execute(
+                "UPDATE messages SET revoked_at = $2, revoked_by = $3, revoke_reason = $4, \
+                 body = '', cloud_custom_data = '' WHERE msg_id = $1 AND revoked_at IS NULL",
+                &[&msg_id, &revocation.at, &revocation.by, &revocation.reason],
+            )
+            .await?
+            == 1;
+        let record = tx
+            .query_opt(
+                &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = $1"),
+                &[&msg_id],
+            )
+            .await?
+            .map(|row| rows::message(&row))
+            .transpose()?;
+        tx.commit().await?;
+        Ok(record.map(|record| (record, changed)))
     }
 
     async fn revoke_user_sigs(&self, user_ids: &[String], not_before: i64) -> StoreResult<()> {

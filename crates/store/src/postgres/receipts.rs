@@ -141,6 +141,7 @@ fn clone_error(error: &StoreError) -> StoreError {
 /// The read state of one message, locked for the batch.
 struct Locked {
     group_id: String,
+    revoked: bool,
     recipients: RoaringBitmap,
     readers: RoaringBitmap,
     changed: bool,
@@ -162,7 +163,7 @@ async fn record_batch(
     let mut states: HashMap<String, Locked> = HashMap::with_capacity(msg_ids.len());
     for row in tx
         .query(
-            "SELECT msg_id, group_id, recipients, readers FROM group_receipts \
+            "SELECT msg_id, group_id, recipients, readers, revoked FROM group_receipts \
              WHERE msg_id = ANY($1) ORDER BY msg_id FOR UPDATE",
             &[&msg_ids],
         )
@@ -177,6 +178,7 @@ async fn record_batch(
             row.try_get(0)?,
             Locked {
                 group_id: row.try_get(1)?,
+                revoked: row.try_get(4)?,
                 recipients: decode_bitmap(recipients)?,
                 readers,
                 changed: false,
@@ -279,6 +281,11 @@ fn apply(
         });
         if !receivable {
             return Err(StoreError::NotRecipient {
+                msg_id: msg_id.clone(),
+            });
+        }
+        if states.get(msg_id).is_some_and(|state| state.revoked) {
+            return Err(StoreError::Revoked {
                 msg_id: msg_id.clone(),
             });
         }

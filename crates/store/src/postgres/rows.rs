@@ -4,7 +4,7 @@ use tokio_postgres::Row;
 
 use crate::{
     C2cConversationRecord, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord,
-    NewMessage, StoreError, StoreResult, UserProfile, UserRecord,
+    NewMessage, Revocation, StoreError, StoreResult, UserProfile, UserRecord,
 };
 
 pub(super) const GROUP_COLUMNS: &str =
@@ -12,7 +12,7 @@ pub(super) const GROUP_COLUMNS: &str =
 pub(super) const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, \
      m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, '')";
 pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
-     need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at";
+     need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at, revoked_at, revoked_by, revoke_reason";
 pub(super) const C2C_COLUMNS: &str =
     "owner, peer, last_seq, last_time, read_seq, read_time, activity";
 pub(super) const USER_COLUMNS: &str = "user_id, nick, face_url, created_at";
@@ -88,6 +88,14 @@ pub(super) fn message(row: &Row) -> StoreResult<MessageRecord> {
         },
         seq: unsigned(row, 11)?,
         receipt_at: row.try_get(12)?,
+        revoked: match row.try_get::<_, Option<i64>>(13)? {
+            None => None,
+            Some(at) => Some(Revocation {
+                at,
+                by: row.try_get::<_, Option<String>>(14)?.unwrap_or_default(),
+                reason: row.try_get::<_, Option<String>>(15)?.unwrap_or_default(),
+            }),
+        },
     })
 }
 

@@ -4,9 +4,10 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::layout::insert_receipt_state;
+use super::receipt_cache::ReceiptCache;
 use super::rows::{MESSAGE_COLUMNS, message_from_row};
 use super::{conversations, groups};
-use crate::{ConvKey, MessageRecord, NewMessage, StoreError, StoreResult};
+use crate::{ConvKey, MessageRecord, NewMessage, Revocation, StoreError, StoreResult};
 
 /// Stores a message with the next sequence of its conversation. `as_admin`: a group message
 /// of the App administrator, who need not be a member.
@@ -26,6 +27,7 @@ pub(super) fn append(
         message,
         seq,
         receipt_at: None,
+        revoked: None,
     })
 }
 
@@ -200,4 +202,33 @@ pub(super) fn count_unread(
         .query_row(params![conversation.encode(), after_seq, viewer], |row| {
             row.get(0)
         })?)
+}
+
+/// Recalls a message (see `Store::revoke_message`). The writer is the only connection that
+/// records receipts, so marking the held receipt state too is all it takes for no receipt to
+/// follow.
+pub(super) fn revoke(
+    conn: &Connection,
+    receipts: &mut ReceiptCache,
+    msg_id: &str,
+    revocation: Revocation,
+) -> StoreResult<Option<(MessageRecord, bool)>> {
+    let changed =
+        conn.prepare_cached(
+            "UPDATE messages SET revoked_at = ?2, revoked_by = ?3, revoke_reason = ?4, \
+             body = '', cloud_custom_data = '' WHERE msg_id = ?1 AND revoked_at IS NULL",
+        )?
+        .execute(params![
+            msg_id,
+            revocation.at,
+            revocation.by,
+            revocation.reason
+        ])? == 1;
+    let record = get(conn, &[msg_id.to_owned()])?.pop();
+    // Last, after every statement that could fail: a failed job's savepoint rolls back its SQL,
+    // not this cache.
+    if changed {
+        receipts.mark_revoked(msg_id);
+    }
+    Ok(record.map(|record| (record, changed)))
 }

@@ -27,6 +27,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         sql: include_str!("schema_v5.sql"),
     },
+    Migration {
+        version: 6,
+        sql: include_str!("schema_v6.sql"),
+    },
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -28,6 +28,8 @@ const ENTRY_OVERHEAD_BYTES: usize = 160;
 pub(super) struct CachedReceipt {
     pub(super) group_id: String,
     pub(super) recipients: RoaringBitmap,
+    /// The message was recalled: it takes no more receipts.
+    pub(super) revoked: bool,
     readers: RoaringBitmap,
     /// Readers added in the current batch, not yet written.
     added: RoaringBitmap,
@@ -167,6 +169,14 @@ impl ReceiptCache {
         self.batch += 1;
     }
 
+    /// Notes that a message was recalled, if its state is held (a state loaded later reads it
+    /// from the message).
+    pub(super) fn mark_revoked(&mut self, msg_id: &str) {
+        if let Some(state) = self.entries.get_mut(msg_id) {
+            state.revoked = true;
+        }
+    }
+
     /// Drops the states of a group's messages (the group is being deleted).
     pub(super) fn forget_group(&mut self, group_id: &str) {
         self.entries.retain(|_, state| state.group_id != group_id);
@@ -175,14 +185,16 @@ impl ReceiptCache {
 }
 
 fn load(conn: &Connection, msg_id: &str) -> StoreResult<CachedReceipt> {
-    let row: Option<(Vec<u8>, Vec<u8>, String)> = conn
+    let row: Option<(Vec<u8>, Vec<u8>, String, bool)> = conn
         .prepare_cached(
-            "SELECT r.recipients, r.readers, m.group_id FROM group_receipts r \
-             JOIN messages m ON m.msg_id = r.msg_id WHERE r.msg_id = ?1",
+            "SELECT r.recipients, r.readers, m.group_id, m.revoked_at IS NOT NULL \
+             FROM group_receipts r JOIN messages m ON m.msg_id = r.msg_id WHERE r.msg_id = ?1",
         )?
-        .query_row([msg_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .query_row([msg_id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
         .optional()?;
-    let (recipients, readers, group_id) =
+    let (recipients, readers, group_id, revoked) =
         row.ok_or_else(|| StoreError::NotFound(format!("receipt state of {msg_id}")))?;
     let (mut readers, deltas) = layout::stored_readers(conn, msg_id, &readers)?;
     readers.remove_run_compression();
@@ -190,6 +202,7 @@ fn load(conn: &Connection, msg_id: &str) -> StoreResult<CachedReceipt> {
         fixed_bytes: ENTRY_OVERHEAD_BYTES + msg_id.len() + group_id.len() + recipients.len(),
         readers_bytes: readers.serialized_size(),
         recipients: decode_bitmap(&recipients)?,
+        revoked,
         readers,
         added: RoaringBitmap::new(),
         deltas,

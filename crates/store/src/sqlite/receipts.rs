@@ -10,17 +10,29 @@ use crate::codec::decode_bitmap;
 use crate::{GroupReceiptRecord, GroupReceiptUpdate, StoreError, StoreResult};
 
 /// Sets the receipt time of C2C messages that have none; for each, whether it was set now.
+/// A recalled message refuses the whole call (the job's savepoint undoes what it set).
 pub(super) fn record_c2c(
     conn: &Connection,
     msg_ids: &[String],
     time: i64,
 ) -> StoreResult<Vec<bool>> {
     let mut stmt = conn.prepare_cached(
-        "UPDATE messages SET receipt_at = ?2 WHERE msg_id = ?1 AND receipt_at IS NULL",
+        "UPDATE messages SET receipt_at = ?2 \
+         WHERE msg_id = ?1 AND receipt_at IS NULL AND revoked_at IS NULL",
     )?;
+    let mut revoked =
+        conn.prepare_cached("SELECT 1 FROM messages WHERE msg_id = ?1 AND revoked_at IS NOT NULL")?;
     let mut newly = Vec::with_capacity(msg_ids.len());
     for msg_id in msg_ids {
-        newly.push(stmt.execute(params![msg_id, time])? == 1);
+        let changed = stmt.execute(params![msg_id, time])? == 1;
+        // Only a message that changed nothing can be a recalled one: the usual receipt costs
+        // no second statement.
+        if !changed && revoked.exists([msg_id])? {
+            return Err(StoreError::Revoked {
+                msg_id: msg_id.clone(),
+            });
+        }
+        newly.push(changed);
     }
     Ok(newly)
 }
@@ -48,6 +60,11 @@ pub(super) fn record_group(
         if state.group_id != group_id || !state.recipients.contains(reader_ordinal) {
             return Err(not_recipient());
         }
+        if state.revoked {
+            return Err(StoreError::Revoked {
+                msg_id: msg_id.clone(),
+            });
+        }
     }
     msg_ids
         .into_iter()
@@ -60,19 +77,22 @@ pub(super) fn group_states(
     conn: &Connection,
     msg_ids: Vec<String>,
 ) -> StoreResult<Vec<GroupReceiptRecord>> {
-    let mut load =
-        conn.prepare_cached("SELECT recipients, readers FROM group_receipts WHERE msg_id = ?1")?;
+    let mut load = conn.prepare_cached(
+        "SELECT r.recipients, r.readers, m.revoked_at IS NOT NULL FROM group_receipts r \
+         JOIN messages m ON m.msg_id = r.msg_id WHERE r.msg_id = ?1",
+    )?;
     let mut records = Vec::with_capacity(msg_ids.len());
     for msg_id in msg_ids {
-        let blobs: Option<(Vec<u8>, Vec<u8>)> = load
-            .query_row([&msg_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        let blobs: Option<(Vec<u8>, Vec<u8>, bool)> = load
+            .query_row([&msg_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .optional()?;
-        if let Some((recipients, readers)) = blobs {
+        if let Some((recipients, readers, revoked)) = blobs {
             let (readers, _) = stored_readers(conn, &msg_id, &readers)?;
             records.push(GroupReceiptRecord {
                 msg_id,
                 recipients: decode_bitmap(&recipients)?,
                 readers,
+                revoked,
             });
         }
     }

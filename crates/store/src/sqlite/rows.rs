@@ -4,7 +4,7 @@ use rusqlite::Row;
 
 use crate::{
     C2cConversationRecord, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord,
-    NewMessage, UserProfile, UserRecord,
+    NewMessage, Revocation, UserProfile, UserRecord,
 };
 
 pub(super) const USER_COLUMNS: &str = "user_id, nick, face_url, created_at";
@@ -14,7 +14,7 @@ pub(super) const GROUP_COLUMNS: &str =
 pub(super) const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, \
      m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, '')";
 pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
-     need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at";
+     need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at, revoked_at, revoked_by, revoke_reason";
 pub(super) const C2C_COLUMNS: &str =
     "owner, peer, last_seq, last_time, read_seq, read_time, activity";
 
@@ -97,6 +97,14 @@ pub(super) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<MessageRecord>
         },
         seq: row.get(11)?,
         receipt_at: row.get(12)?,
+        revoked: match row.get::<_, Option<i64>>(13)? {
+            None => None,
+            Some(at) => Some(Revocation {
+                at,
+                by: row.get::<_, Option<String>>(14)?.unwrap_or_default(),
+                reason: row.get::<_, Option<String>>(15)?.unwrap_or_default(),
+            }),
+        },
     })
 }
 

@@ -9,8 +9,8 @@ use super::{
 use crate::{
     C2cConversationRecord, ConvKey, ConversationEntry, GroupCounts, GroupReceiptRecord,
     GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord, NewGroup,
-    NewMember, NewMessage, ReadMoved, ReadScope, StorageStats, Store, StoreResult, UserProfile,
-    UserRecord,
+    NewMember, NewMessage, ReadMoved, ReadScope, Revocation, StorageStats, Store, StoreResult,
+    UserProfile, UserRecord,
 };
 
 #[async_trait]
@@ -266,6 +266,18 @@ impl Store for SqliteStore {
         let msg_ids = msg_ids.to_vec();
         self.read(move |conn| receipts::group_states(conn, msg_ids))
             .await
+    }
+
+    async fn revoke_message(
+        &self,
+        msg_id: &str,
+        revocation: Revocation,
+    ) -> StoreResult<Option<(MessageRecord, bool)>> {
+        let msg_id = msg_id.to_owned();
+        self.write_with_receipts(move |conn, cache| {
+            messages::revoke(conn, cache, &msg_id, revocation)
+        })
+        .await
     }
 
     async fn revoke_user_sigs(&self, user_ids: &[String], not_before: i64) -> StoreResult<()> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tidings_store::{
     ConvKey, ConversationEntry, GroupCounts, GroupRole, GroupType, NewGroup, ReadMoved, ReadScope,
-    RoaringBitmap, StoreError,
+    Revocation, RoaringBitmap, StoreError,
 };
 
 use crate::engine::TestEngine;
@@ -759,4 +759,181 @@ pub(crate) async fn joined_groups_come_page_by_page_and_are_counted(engine: Test
             joined: 1
         }
     );
+}
+
+fn revocation(by: &str, at: i64) -> Revocation {
+    Revocation {
+        by: by.into(),
+        at,
+        reason: "typo".into(),
+    }
+}
+
+pub(crate) async fn a_recalled_message_keeps_its_place_and_loses_its_content(engine: TestEngine) {
+    let store = engine.store();
+    let mut sent = c2c_message("c1", "a", "b", 10);
+    sent.cloud_custom_data = "app data".into();
+    store.append_message(sent).await.unwrap();
+    store
+        .append_message(c2c_message("c2", "b", "a", 11))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .revoke_message("nope", revocation("a", 20))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let (record, changed) = store
+        .revoke_message("c1", revocation("a", 20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(changed);
+    assert_eq!(record.seq, 1);
+    assert_eq!(record.revoked, Some(revocation("a", 20)));
+    assert_eq!(record.message.body, "");
+    assert_eq!(record.message.cloud_custom_data, "");
+    assert_eq!(record.message.sender, "a");
+
+    // A second recall changes nothing and keeps the first one's facts.
+    let (again, changed) = store
+        .revoke_message("c1", revocation("admin", 30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!changed);
+    assert_eq!(again.revoked, Some(revocation("a", 20)));
+
+    let history = store
+        .history(&ConvKey::c2c("a", "b"), None, 10)
+        .await
+        .unwrap();
+    let seen: Vec<(u64, bool)> = history
+        .iter()
+        .map(|r| (r.seq, r.revoked.is_some()))
+        .collect();
+    assert_eq!(seen, vec![(2, false), (1, true)]);
+    let read_back = store.get_messages(&["c1".into()]).await.unwrap();
+    assert_eq!(read_back[0].revoked, Some(revocation("a", 20)));
+}
+
+pub(crate) async fn a_recalled_message_takes_no_receipts_but_keeps_its_counts(engine: TestEngine) {
+    let store = engine.store();
+    group_with(&store, "g", &["a", "b", "c"]).await;
+    store
+        .append_message(group_message("g1", "a", "g", true))
+        .await
+        .unwrap();
+    store
+        .append_message(group_message("g2", "a", "g", true))
+        .await
+        .unwrap();
+    store
+        .record_group_receipts("g", "b", vec!["g1".into()])
+        .await
+        .unwrap();
+    store
+        .revoke_message("g1", revocation("a", 20))
+        .await
+        .unwrap();
+
+    // Refused whole: g2 is not recorded either.
+    let refused = store
+        .record_group_receipts("g", "c", vec!["g2".into(), "g1".into()])
+        .await;
+    assert!(matches!(refused, Err(StoreError::Revoked { msg_id }) if msg_id == "g1"));
+    let states = store
+        .group_receipts(&["g1".into(), "g2".into()])
+        .await
+        .unwrap();
+    let counts: Vec<(&str, u64, u64, bool)> = states
+        .iter()
+        .map(|s| {
+            (
+                s.msg_id.as_str(),
+                s.readers.len(),
+                s.recipients.len(),
+                s.revoked,
+            )
+        })
+        .collect();
+    assert_eq!(counts, vec![("g1", 1, 2, true), ("g2", 0, 2, false)]);
+    // The message that was not recalled still takes receipts.
+    let updates = store
+        .record_group_receipts("g", "c", vec!["g2".into()])
+        .await
+        .unwrap();
+    assert_eq!(updates[0].read_count, 1);
+
+    // C2C: same refusal, nothing recorded.
+    store
+        .append_message(c2c_message("c1", "a", "b", 10))
+        .await
+        .unwrap();
+    store
+        .append_message(c2c_message("c2", "a", "b", 11))
+        .await
+        .unwrap();
+    store
+        .revoke_message("c1", revocation("a", 20))
+        .await
+        .unwrap();
+    let refused = store
+        .record_c2c_receipts(&["c2".into(), "c1".into()], 30)
+        .await;
+    assert!(matches!(refused, Err(StoreError::Revoked { msg_id }) if msg_id == "c1"));
+    let c2 = store.get_messages(&["c2".into()]).await.unwrap();
+    assert_eq!(c2[0].receipt_at, None);
+    assert_eq!(
+        store.record_c2c_receipts(&["c2".into()], 30).await.unwrap(),
+        vec![true]
+    );
+}
+
+pub(crate) async fn receipts_racing_a_recall_are_all_recorded_before_it_or_refused(
+    engine: TestEngine,
+) {
+    let store = engine.store();
+    let users: Vec<String> = (0..41).map(|i| format!("u{i}")).collect();
+    let names: Vec<&str> = users.iter().map(String::as_str).collect();
+    group_with(&store, "g", &names).await;
+    store
+        .append_message(group_message("m", "u0", "g", true))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for reader in users.into_iter().skip(1) {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store
+                .record_group_receipts("g", &reader, vec!["m".into()])
+                .await
+        }));
+    }
+    let recall = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.revoke_message("m", revocation("u0", 20)).await })
+    };
+    let mut recorded = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(updates) => recorded += u64::from(updates[0].changed),
+            Err(StoreError::Revoked { .. }) => {}
+            Err(other) => panic!("unexpected refusal {other}"),
+        }
+    }
+    assert!(recall.await.unwrap().unwrap().unwrap().1);
+    // Whatever the interleaving, the readers are exactly the receipts that were accepted.
+    let state = store.group_receipts(&["m".into()]).await.unwrap();
+    assert_eq!(state[0].readers.len(), recorded);
+    assert!(state[0].revoked);
+    assert!(matches!(
+        store
+            .record_group_receipts("g", "u1", vec!["m".into()])
+            .await,
+        Err(StoreError::Revoked { .. })
+    ));
 }

@@ -62,4 +62,7 @@ conformance!(
     total_unread_and_marking_everything_read_cover_every_conversation,
     an_avchatroom_counts_no_unread_messages,
     joined_groups_come_page_by_page_and_are_counted,
+    a_recalled_message_keeps_its_place_and_loses_its_content,
+    a_recalled_message_takes_no_receipts_but_keeps_its_counts,
+    receipts_racing_a_recall_are_all_recorded_before_it_or_refused,
 );

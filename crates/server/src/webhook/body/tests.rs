@@ -24,6 +24,7 @@ fn text_message(receiver: Option<&str>, group_id: Option<&str>) -> MessageRecord
         },
         seq: 5,
         receipt_at: None,
+        revoked: None,
     }
 }
 
