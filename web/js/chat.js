@@ -361,6 +361,15 @@ export function onNewMessage(msg) {
   }
 }
 
+/** `onRecvMessageRevoked`: the open chat shows the message as recalled, as history will. */
+export function onRevoked({ msgID }) {
+  const msg = open && open.messages.get(msgID);
+  const node = open && open.elements.get(msgID);
+  if (!msg || !node) return;
+  Object.assign(msg, { isRevoked: true, status: 6, textElem: undefined, customElem: undefined, msgBody: undefined });
+  node.querySelector('.bubble').replaceWith(bubbleOf(msg));
+}
+
 // ---------------------------------------------------------------------------------------
 // Seen: receipts, the "new messages" button, conversation-level read.
 

@@ -5,6 +5,8 @@ import { el } from './dom.js';
 
 /** One line of text for a message. */
 export function textOf(msg) {
+  // A recalled message's content was erased by the server (status 6, docs/protocol.md §12.13).
+  if (msg.isRevoked) return 'Message recalled';
   if (msg.textElem) return msg.textElem.text;
   if (msg.customElem) return `[custom] ${msg.customElem.desc || msg.customElem.data}`;
   return '[message]';

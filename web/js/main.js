@@ -114,6 +114,8 @@ function onPush(event, data) {
       // Conversation-level: it clears unread counts, but a label says "Read" only for a
       // message the peer saw on screen (its message-level receipt).
       return undefined;
+    case 'onRecvMessageRevoked':
+      return chat.onRevoked(data);
     case 'onMessageReceiptsSent':
       return receipts.sentElsewhere(data.messageIDList || []);
     case 'onUserSigExpired':
