@@ -9,6 +9,7 @@ pub mod config;
 mod data_dir;
 mod demo_signer;
 mod error;
+pub mod fuzzing;
 mod gateway;
 mod health;
 mod http;

@@ -53,3 +53,22 @@ pub(crate) async fn upgrade(
             drop((permit, ticket));
         })
 }
+
+/// Decodes a text frame as a logged-in connection's loop would, without running it: the
+/// envelope, then the method's params. Returns the response frame of a refused request, or
+/// `None` for a request that would run. For the fuzz targets (`crate::fuzzing`).
+pub(crate) fn decode_frame(text: &str) -> Option<String> {
+    let incoming = match frame::parse(text) {
+        Ok(incoming) => incoming,
+        Err((id, error)) => return Some(frame::response(id, Err(error))),
+    };
+    let caller = command::Caller {
+        user: "fuzz".into(),
+        session_id: 0,
+    };
+    let method = incoming.method.as_ref().copied().map_err(String::as_str);
+    match command::Command::decode(method, &incoming.params, Some(&caller)) {
+        Ok(_) => None,
+        Err(error) => Some(frame::response(Some(incoming.id), Err(error))),
+    }
+}
