@@ -106,8 +106,9 @@ pub struct StoreConfig {
     /// Which engine: absent or `sqlite:PATH` for the embedded one (in the data directory when
     /// absent), `postgres://…` or `postgresql://…` for PostgreSQL.
     pub url: Option<String>,
-    /// SQLite: `full` (acknowledged writes survive power loss) or `normal` (they survive a
-    /// killed process).
+    /// `full` (acknowledged writes survive power loss) or `normal` (they survive a killed
+    /// process; on PostgreSQL `synchronous_commit = off`: a crash of the database server may
+    /// lose its last fraction of a second of commits).
     pub synchronous: String,
     /// PostgreSQL: most connections this node opens.
     pub pool_size: usize,

@@ -57,7 +57,7 @@ impl std::fmt::Display for StoreUrl {
 pub struct StoreConfig {
     /// The engine and its location.
     pub url: StoreUrl,
-    /// SQLite: how hard each commit syncs.
+    /// How hard each commit syncs: SQLite's WAL sync, PostgreSQL's `synchronous_commit`.
     pub synchronous: Synchronous,
     /// PostgreSQL: most connections.
     pub pool_size: usize,
@@ -115,6 +115,7 @@ pub async fn open_store(config: &StoreConfig) -> StoreResult<OpenedStore> {
             let mut options = PgOptions::new(url);
             options.pool_size = config.pool_size;
             options.statement_timeout = config.statement_timeout;
+            options.synchronous = config.synchronous;
             Ok(OpenedStore::of(PgStore::open(options).await.map_err(
                 |e| match e {
                     StoreError::Unavailable(reason) => StoreError::Unavailable(format!(

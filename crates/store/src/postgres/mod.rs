@@ -7,8 +7,12 @@
 //! rollback returns the number), membership changes lock the group row before reading the
 //! member bitmap, and a receipt batch locks the receipt rows it changes (in message-ID order, so
 //! two nodes' batches cannot deadlock) before reading them. Commits use the server's durable
-//! default (`synchronous_commit = on`), so a call returns only after its data is on disk.
+//! default (`synchronous_commit = on`), so a call returns only after its data is on disk, unless
+//! [`Synchronous::Normal`] asks for `synchronous_commit = off` (as SQLite's `normal`: what was
+//! acknowledged survives a killed Tidings process, but a crash of the database server may lose
+//! its last fraction of a second of commits).
 
+mod cached;
 mod conversations;
 mod migrate;
 mod queries;
@@ -24,7 +28,7 @@ use deadpool_postgres::{
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-use crate::{StoreError, StoreResult};
+use crate::{StoreError, StoreResult, Synchronous};
 use receipts::ReceiptBatcher;
 
 /// Options of the PostgreSQL engine.
@@ -39,6 +43,9 @@ pub struct PgOptions {
     pub statement_timeout: Duration,
     /// Most group receipt calls recorded in one transaction.
     pub max_receipt_batch: usize,
+    /// `Full`: each commit waits for its WAL flush (the server's default); `Normal`: it does
+    /// not (`synchronous_commit = off` for this store's sessions).
+    pub synchronous: Synchronous,
 }
 
 impl PgOptions {
@@ -49,6 +56,7 @@ impl PgOptions {
             pool_size: 16,
             statement_timeout: Duration::from_secs(5),
             max_receipt_batch: 512,
+            synchronous: Synchronous::Full,
         }
     }
 }
@@ -82,7 +90,7 @@ impl PgStore {
             .tcp_user_timeout(options.statement_timeout)
             .keepalives(true)
             .keepalives_idle(options.statement_timeout)
-            .options(format!("-c statement_timeout={timeout_ms}"))
+            .options(session_options(timeout_ms, options.synchronous))
             .application_name("tidings");
         let manager = Manager::from_config(
             config,
@@ -111,6 +119,15 @@ impl PgStore {
     async fn client(&self) -> StoreResult<Object> {
         connection(&self.pool).await
     }
+}
+
+/// The settings every session of the store starts with.
+fn session_options(statement_timeout_ms: u128, synchronous: Synchronous) -> String {
+    let mut options = format!("-c statement_timeout={statement_timeout_ms}");
+    if synchronous == Synchronous::Normal {
+        options.push_str(" -c synchronous_commit=off");
+    }
+    options
 }
 
 async fn connection(pool: &Pool) -> StoreResult<Object> {
@@ -174,4 +191,21 @@ pub(crate) fn is_retryable(e: &tokio_postgres::Error) -> bool {
     e.code().is_some_and(|code| {
         *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_sessions_commit_without_waiting_for_the_flush() {
+        assert_eq!(
+            session_options(5000, Synchronous::Full),
+            "-c statement_timeout=5000"
+        );
+        assert_eq!(
+            session_options(5000, Synchronous::Normal),
+            "-c statement_timeout=5000 -c synchronous_commit=off"
+        );
+    }
 }

@@ -2,8 +2,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::cached::CachedQueries;
 use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
 use roaring::RoaringBitmap;
 
 use super::PgStore;
@@ -21,7 +21,7 @@ use crate::{
 /// The group row, locked until the transaction ends: the member bitmap, next ordinal and last
 /// sequence it returns stay true until then. None when there is no such group.
 async fn lock_group(
-    tx: &impl GenericClient,
+    tx: &impl CachedQueries,
     group_id: &str,
 ) -> StoreResult<Option<(RoaringBitmap, u32, i64)>> {
     let row = tx
@@ -42,7 +42,7 @@ async fn lock_group(
 }
 
 async fn save_member_bitmap(
-    tx: &impl GenericClient,
+    tx: &impl CachedQueries,
     group_id: &str,
     bitmap: &mut RoaringBitmap,
     next_ordinal: u32,
@@ -64,7 +64,7 @@ async fn save_member_bitmap(
 
 /// Adds members under the group row's lock; shared by creation and later additions.
 async fn insert_members(
-    tx: &impl GenericClient,
+    tx: &impl CachedQueries,
     group_id: &str,
     members: &[NewMember],
 ) -> StoreResult<Vec<bool>> {
@@ -143,7 +143,7 @@ async fn insert_members(
     Ok(added)
 }
 
-async fn query_group(tx: &impl GenericClient, group_id: &str) -> StoreResult<Option<GroupRecord>> {
+async fn query_group(tx: &impl CachedQueries, group_id: &str) -> StoreResult<Option<GroupRecord>> {
     tx.query_opt(
         &format!("SELECT {GROUP_COLUMNS} FROM groups WHERE group_id = $1"),
         &[&group_id],
@@ -154,7 +154,7 @@ async fn query_group(tx: &impl GenericClient, group_id: &str) -> StoreResult<Opt
 }
 
 async fn query_member(
-    tx: &impl GenericClient,
+    tx: &impl CachedQueries,
     group_id: &str,
     user_id: &str,
 ) -> StoreResult<Option<MemberRecord>> {
@@ -171,7 +171,7 @@ async fn query_member(
 }
 
 async fn insert_message(
-    tx: &impl GenericClient,
+    tx: &impl CachedQueries,
     conv: &str,
     seq: i64,
     m: &NewMessage,
@@ -201,7 +201,7 @@ async fn insert_message(
 }
 
 async fn append_group_message(
-    tx: &impl GenericClient,
+    tx: &impl CachedQueries,
     m: &NewMessage,
     group_id: &str,
     as_admin: bool,
@@ -254,7 +254,7 @@ async fn append_group_message(
 }
 
 async fn append_c2c_message(
-    tx: &impl GenericClient,
+    tx: &impl CachedQueries,
     m: &NewMessage,
     receiver: &str,
 ) -> StoreResult<i64> {

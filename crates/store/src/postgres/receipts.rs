@@ -10,10 +10,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use deadpool_postgres::{GenericClient, Pool};
+use deadpool_postgres::Pool;
 use roaring::RoaringBitmap;
 use tokio::sync::{mpsc, oneshot};
 
+use super::cached::CachedQueries;
 use super::{connection, is_retryable};
 use crate::codec::{decode_bitmap, encode_bitmap};
 use crate::{GroupReceiptUpdate, StoreError, StoreResult};
@@ -216,7 +217,7 @@ async fn record_batch(
 
 /// The ordinal of each (group, reader) of the batch who is a current member.
 async fn reader_ordinals(
-    tx: &impl GenericClient,
+    tx: &impl CachedQueries,
     batch: &[ReceiptCall],
 ) -> Result<HashMap<(String, String), u32>, Failure> {
     let groups: Vec<&str> = batch.iter().map(|c| c.group_id.as_str()).collect();
@@ -241,7 +242,7 @@ async fn reader_ordinals(
 
 /// The groups named by the batch that exist.
 async fn existing_groups(
-    tx: &impl GenericClient,
+    tx: &impl CachedQueries,
     batch: &[ReceiptCall],
 ) -> Result<HashSet<String>, Failure> {
     let groups: Vec<&str> = batch.iter().map(|c| c.group_id.as_str()).collect();

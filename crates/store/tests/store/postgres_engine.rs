@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tidings_store::{GroupRole, Store, StoreError, StoreUrl, open_store};
+use tidings_store::{GroupRole, Store, StoreError, StoreUrl, Synchronous, open_store};
 
 use crate::engine::TestEngine;
 use crate::fixtures::*;
@@ -200,5 +200,21 @@ async fn a_database_of_a_newer_schema_is_refused() {
             })
         ),
         "{refused:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_whose_commits_do_not_wait_for_the_flush_serves_and_keeps_its_writes() {
+    let engine = TestEngine::postgres().await;
+    let mut config = engine.config();
+    config.synchronous = Synchronous::Normal;
+    let store = open_store(&config)
+        .await
+        .expect("opens with synchronous_commit off");
+    assert!(store.store.ensure_user("a", None, 1).await.unwrap());
+    let seen = engine.store().get_users(&["a".to_owned()]).await.unwrap();
+    assert_eq!(
+        seen.iter().map(|u| u.user_id.as_str()).collect::<Vec<_>>(),
+        ["a"]
     );
 }
