@@ -81,7 +81,7 @@ async fn c2c(
     }
     let bar = progress(users.len() as u64, "c2c: login", ctx.quiet);
     let Some(conns) = deadline
-        .run(login_many(&target.url, &users, true, &bar))
+        .run(login_many(&target.urls, &users, true, &bar))
         .await
     else {
         report.cut_short("logins");

@@ -259,15 +259,17 @@ pub(crate) type LoggedIn = (
     Option<mpsc::UnboundedReceiver<PushFrame>>,
 );
 
-/// Logs in every `(user, sig)` on its own connection, at most 128 handshakes at once, in order.
+/// Logs in every `(user, sig)` on its own connection, at most 128 handshakes at once, in order;
+/// the `i`-th user connects to `urls[i % urls.len()]` (the nodes of a cluster in turn).
 pub(crate) async fn login_many(
-    url: &str,
+    urls: &[String],
     users: &[(String, String)],
     want_pushes: bool,
     bar: &indicatif::ProgressBar,
 ) -> Result<Vec<LoggedIn>> {
-    let results: Vec<Result<LoggedIn>> = futures_util::stream::iter(users)
-        .map(|(user, sig)| async move {
+    let results: Vec<Result<LoggedIn>> = futures_util::stream::iter(users.iter().enumerate())
+        .map(|(index, (user, sig))| async move {
+            let url = &urls[index % urls.len()];
             let (conn, pushes) = Conn::login(url, user, sig, want_pushes).await?;
             bar.inc(1);
             Ok((std::sync::Arc::new(conn), pushes))

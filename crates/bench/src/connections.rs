@@ -1,13 +1,14 @@
 //! `connections`: N idle, logged-in connections. Reports the login rate and the server's
 //! resident memory per connection (`VmRSS` deltas of `/proc/<pid>/status`: this process when the
-//! server runs in it, `--server-pid` otherwise).
+//! server runs in it, otherwise the sum over the `--server-pid` processes, e.g. every node of a
+//! cluster whose `--url`s the connections are spread over).
 //!
 //! The client ends are kept as lean as possible so that they barely show in the in-process
 //! memory figure: a hand-rolled WebSocket handshake and one masked login frame on a plain
 //! `TcpStream`, after which the client keeps only the socket. Each connection needs a file
 //! descriptor at each end, so the open-file limit is raised to its hard limit; when this process
 //! cannot hold both ends, the client ends go to child processes (`tidings bench connect-helper`,
-//! hidden), each holding up to 15,000. Beyond 20,000 connections the client ends bind to several
+//! hidden), each holding up to 15,000. Beyond 12,000 connections the client ends bind to several
 //! source addresses (127.0.0.2, 127.0.0.3, …) so that no source runs out of ephemeral ports.
 
 use std::io::Write as _;
@@ -22,7 +23,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::report::{Bound, Deadline, Report, progress, rate};
-use crate::target::{Signer, Target, WsAddr, parse_loopback_url, rss_bytes, run_tag};
+use crate::target::{Signer, Target, WsAddr, parse_loopback_url, run_tag};
 use crate::{ConnectionsArgs, RunContext};
 
 /// The issue's memory target per idle connection.
@@ -31,15 +32,17 @@ const BYTES_PER_CONNECTION: f64 = 30.0 * 1024.0;
 const FD_RESERVE: u64 = 300;
 /// Client ends per helper process.
 const PER_HELPER: usize = 15_000;
-/// Connections per source address.
-const PER_SOURCE: usize = 20_000;
+/// Connections per source address. A socket bound before it connects gets its port at bind
+/// time, and Linux's bind takes ephemeral ports from one half of the range first (about 14,000 of
+/// the default 28,232); past that, the load stalled.
+const PER_SOURCE: usize = 12_000;
 
 /// Parameters of a helper process (internal).
 #[derive(Debug, Clone, Args)]
 pub struct HelperArgs {
-    /// The server's WebSocket URL.
-    #[arg(long)]
-    target: String,
+    /// The servers' WebSocket URLs (comma-separated): connection `i` goes to the `i mod n`-th.
+    #[arg(long, value_delimiter = ',', required = true)]
+    target: Vec<String>,
     /// SDKAppID.
     #[arg(long)]
     sdkappid: u64,
@@ -215,32 +218,53 @@ fn sign_range(
         .collect()
 }
 
-/// Connects and logs in the signed users; returns the sockets and the failures.
+/// What [`connect_all`] did.
+struct Connected {
+    streams: Vec<TcpStream>,
+    errors: Vec<String>,
+    /// Logged-in connections per target, in the targets' order.
+    per_target: Vec<usize>,
+}
+
+/// Connects and logs in the signed users, user `i` to `targets[i mod n]`.
 async fn connect_all(
-    target: &WsAddr,
+    targets: &[WsAddr],
     users: Vec<(usize, String, String)>,
     total: usize,
     concurrency: usize,
     bar: &indicatif::ProgressBar,
-) -> (Vec<TcpStream>, Vec<String>) {
-    let results: Vec<Result<TcpStream>> = futures_util::stream::iter(users)
+) -> Connected {
+    let results: Vec<(usize, Result<TcpStream>)> = futures_util::stream::iter(users)
         .map(|(i, user, sig)| async move {
+            let which = i % targets.len();
+            let target = &targets[which];
             let result = raw_login(target, source_for(i, total, target), &user, &sig).await;
             bar.inc(1);
-            result
+            (which, result)
         })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
-    let mut streams = Vec::with_capacity(results.len());
-    let mut errors = Vec::new();
-    for result in results {
+    let mut connected = Connected {
+        streams: Vec::with_capacity(results.len()),
+        errors: Vec::new(),
+        per_target: vec![0; targets.len()],
+    };
+    for (which, result) in results {
         match result {
-            Ok(stream) => streams.push(stream),
-            Err(e) => errors.push(e.to_string()),
+            Ok(stream) => {
+                connected.streams.push(stream);
+                connected.per_target[which] += 1;
+            }
+            Err(e) => connected.errors.push(e.to_string()),
         }
     }
-    (streams, errors)
+    connected
+}
+
+/// How many of `total` connections go to the `which`-th of `targets` URLs, in turn.
+fn share_of(total: usize, targets: usize, which: usize) -> usize {
+    (total + targets - 1 - which) / targets
 }
 
 pub(crate) async fn run(ctx: &RunContext, args: &ConnectionsArgs) -> Result<Report> {
@@ -281,29 +305,30 @@ async fn connections(
         ));
         wanted = cap;
     }
+    // In process, this process holds both ends of every connection; otherwise the client ends.
+    let ends_here = if target.in_process() { 2 } else { 1 };
     let helpers = match args.client_processes {
         Some(n) => n,
-        None if !target.in_process() || 2 * wanted as u64 + FD_RESERVE <= fd_limit => 0,
+        None if ends_here * wanted as u64 + FD_RESERVE <= fd_limit => 0,
         None => wanted.div_ceil(PER_HELPER),
     };
     report.params["client_processes"] = serde_json::json!(helpers);
     report.params["held"] = serde_json::json!(wanted);
+    report.params["nodes"] = serde_json::json!(target.nodes());
     let prefix = run_tag();
 
-    // Warm up (first connection allocates lazily built state), then the baseline.
-    let warm = raw_login(
-        &target.ws,
-        None,
-        &format!("{prefix}-warm"),
-        &target.signer.sign(&format!("{prefix}-warm")),
-    )
-    .await?;
-    drop(warm);
+    // Warm up every server (a first connection allocates lazily built state), then the
+    // baseline.
+    for (node, ws) in target.ws.iter().enumerate() {
+        let user = format!("{prefix}-warm{node}");
+        let warm = raw_login(ws, None, &user, &target.signer.sign(&user)).await?;
+        drop(warm);
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let rss_before = target.server_pid.and_then(rss_bytes);
+    let rss_before = target.server_rss();
 
     let bar = progress(wanted as u64, "connections", ctx.quiet);
-    let (held, failures, login_time, mut children) = if helpers == 0 {
+    let (held, failures, login_time, mut children, per_url) = if helpers == 0 {
         let users = sign_range(&target.signer, &prefix, 0..wanted);
         let begin = Instant::now();
         let outcome = deadline
@@ -315,20 +340,26 @@ async fn connections(
                 &bar,
             ))
             .await;
-        let Some((streams, errors)) = outcome else {
+        let Some(connected) = outcome else {
             bar.finish_and_clear();
             report.cut_short("connecting");
             return Ok(());
         };
         let elapsed = begin.elapsed();
-        (Held::Local(streams), errors, elapsed, Vec::new())
+        (
+            Held::Local(connected.streams),
+            connected.errors,
+            elapsed,
+            Vec::new(),
+            connected.per_target,
+        )
     } else {
         spawn_helpers(ctx, args, target, &prefix, wanted, helpers, deadline, &bar).await?
     };
     bar.finish_and_clear();
     let connected = held.count(&children);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_after = target.server_pid.and_then(rss_bytes);
+    let rss_after = target.server_rss();
     let sessions = target.local.as_ref().map(|local| local.hub.session_count());
 
     report.check(
@@ -342,6 +373,22 @@ async fn connections(
             ),
         },
     );
+    if target.nodes() > 1 {
+        let spread = (0..target.nodes())
+            .all(|which| per_url.get(which) == Some(&share_of(wanted, target.nodes(), which)));
+        report.check(
+            "connections spread over every URL in turn",
+            spread,
+            format!("logged in per URL: {per_url:?}"),
+        );
+        for (which, count) in per_url.iter().enumerate() {
+            report.metric(
+                &format!("connections_on_url_{which}"),
+                *count as f64,
+                "connections",
+            );
+        }
+    }
     if let Some(sessions) = sessions {
         report.check(
             "the server holds one session per connection",
@@ -375,11 +422,19 @@ async fn connections(
             );
             report.metric("rss_before_mib", before as f64 / 1_048_576.0, "MiB");
             report.metric("rss_after_mib", after as f64 / 1_048_576.0, "MiB");
-            let who = if helpers > 0 || !target.in_process() {
-                "server only (client ends in other processes)"
+            let who = if !target.in_process() {
+                format!(
+                    "{} server processes summed, over {} node URLs (client ends in other \
+                     processes)",
+                    target.server_pids.len(),
+                    target.nodes()
+                )
+            } else if helpers > 0 {
+                "server only (client ends in other processes)".to_owned()
             } else {
                 "server plus the bare client sockets in the same process (a socket and its \
                  reactor registration each)"
+                    .to_owned()
             };
             report
                 .notes
@@ -418,7 +473,15 @@ impl Held {
     }
 }
 
-type Spawned = (Held, Vec<String>, Duration, Vec<tokio::process::Child>);
+/// The held connections, the failures, the time to log in, the helpers, and the logged-in
+/// connections per URL.
+type Spawned = (
+    Held,
+    Vec<String>,
+    Duration,
+    Vec<tokio::process::Child>,
+    Vec<usize>,
+);
 
 /// Starts helper processes, lets them sign, then connects them all at once.
 #[allow(clippy::too_many_arguments)]
@@ -447,7 +510,7 @@ async fn spawn_helpers(
                 "bench",
                 "connect-helper",
                 "--target",
-                &target.url,
+                &target.urls.join(","),
                 "--prefix",
                 prefix,
             ])
@@ -489,6 +552,7 @@ async fn spawn_helpers(
         }
     }
     let mut connected = 0;
+    let mut per_url = vec![0usize; target.nodes()];
     let mut errors = Vec::new();
     let mut elapsed = Duration::ZERO;
     for reader in &mut lines {
@@ -502,6 +566,16 @@ async fn spawn_helpers(
             };
             let mut words = line.splitn(4, ' ');
             match words.next() {
+                Some("per-url") => {
+                    let counts = words.next().unwrap_or("").split(',');
+                    for (which, count) in counts.enumerate() {
+                        if let (Some(total), Ok(count)) =
+                            (per_url.get_mut(which), count.parse::<usize>())
+                        {
+                            *total += count;
+                        }
+                    }
+                }
                 Some("progress") => {
                     let n: u64 = words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
                     bar.inc(n);
@@ -524,7 +598,7 @@ async fn spawn_helpers(
         }
     }
     let _ = ctx;
-    Ok((Held::Remote(connected), errors, elapsed, children))
+    Ok((Held::Remote(connected), errors, elapsed, children, per_url))
 }
 
 /// The helper process: sign, wait for `go`, connect, report, hold until stdin closes.
@@ -534,7 +608,11 @@ pub(crate) fn helper_main(args: &HelperArgs) -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let target = parse_loopback_url(&args.target)?;
+        let targets = args
+            .target
+            .iter()
+            .map(|url| parse_loopback_url(url))
+            .collect::<Result<Vec<_>>>()?;
         let signer = Signer {
             sdkappid: args.sdkappid,
             secret_key: args.key.clone(),
@@ -546,16 +624,18 @@ pub(crate) fn helper_main(args: &HelperArgs) -> Result<()> {
             return Ok(());
         }
         let bar = indicatif::ProgressBar::hidden();
-        let (held, errors) = connect_all(&target, users, args.total, args.concurrency, &bar).await;
+        let connected = connect_all(&targets, users, args.total, args.concurrency, &bar).await;
         say(&format!("progress {}", args.count))?;
-        let first_error = errors.first().map_or("", String::as_str);
+        let per_url: Vec<String> = connected.per_target.iter().map(usize::to_string).collect();
+        say(&format!("per-url {}", per_url.join(",")))?;
+        let first_error = connected.errors.first().map_or("", String::as_str);
         say(&format!(
             "ready {} {} {first_error}",
-            held.len(),
-            errors.len()
+            connected.streams.len(),
+            connected.errors.len()
         ))?;
         while stdin.next_line().await?.is_some() {}
-        drop(held);
+        drop(connected);
         Ok(())
     })
 }
@@ -582,5 +662,18 @@ mod tests {
         let long = client_frame(&[b'x'; 300]);
         assert_eq!(long[1], 0x80 | 126);
         assert_eq!(u16::from_be_bytes([long[2], long[3]]), 300);
+    }
+
+    #[test]
+    fn connections_go_to_the_urls_in_turn() {
+        assert_eq!(
+            (0..3).map(|w| share_of(10, 3, w)).collect::<Vec<_>>(),
+            [4, 3, 3]
+        );
+        assert_eq!(
+            (0..2).map(|w| share_of(40, 2, w)).collect::<Vec<_>>(),
+            [20, 20]
+        );
+        assert_eq!(share_of(1, 3, 2), 0);
     }
 }

@@ -5,7 +5,8 @@
 //! by `--url` (loopback only). It shows a progress bar on stderr, prints a table (or `--json`)
 //! at the end, checks that the results are exact, and stops within `--max-seconds`.
 //!
-//! Scenarios: `receipt-storm`, `large-group`, `c2c`, `connections`, `echo-baseline`, and `all`
+//! Scenarios: `receipt-storm`, `large-group`, `c2c`, `fan-out`, `connections`, `echo-baseline`,
+//! and `all`
 //! (every scenario with small parameters). Unless `--no-echo` is given, the echo baseline runs
 //! first in the same invocation and every throughput is also reported as a ratio to it.
 //! `BENCHMARKS.md` at the repository root has the figures and how they were obtained.
@@ -14,6 +15,7 @@ mod c2c;
 mod client;
 mod connections;
 mod echo;
+mod fanout;
 mod large;
 mod report;
 mod storm;
@@ -39,10 +41,12 @@ pub struct BenchArgs {
 /// Options of every scenario.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
-    /// WebSocket URL of a running server (loopback only), e.g. ws://127.0.0.1:8080/ws.
-    /// Without it, a server is started in this process on a temporary data directory.
-    #[arg(long, global = true)]
-    pub url: Option<String>,
+    /// WebSocket URL of a running server (loopback only), e.g. ws://127.0.0.1:8080/ws; several
+    /// (comma-separated or repeated) for the nodes of a cluster, over which the connections are
+    /// spread in turn (the first URL gets the first connection). Without it, a server is
+    /// started in this process on a temporary data directory.
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub url: Vec<String>,
     /// SDKAppID of the `--url` server [default: 1400000000].
     #[arg(long, global = true)]
     pub sdkappid: Option<u64>,
@@ -54,9 +58,10 @@ pub struct CommonArgs {
         hide_env_values = true
     )]
     pub secret_key: Option<String>,
-    /// Process ID of the `--url` server, to read its memory (connections scenario).
-    #[arg(long, global = true)]
-    pub server_pid: Option<u32>,
+    /// Process IDs of the `--url` servers (comma-separated or repeated), to read their memory
+    /// (connections scenario; the figure is over their sum).
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
     /// Print the reports as JSON on stdout instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -71,6 +76,10 @@ pub struct CommonArgs {
     /// embedded SQLite store in a temporary directory when absent.
     #[arg(long, global = true)]
     pub store: Option<String>,
+    /// In-process server on PostgreSQL (`--store`): most connections of its pool [default:
+    /// the server's].
+    #[arg(long, global = true)]
+    pub pool_size: Option<usize>,
     /// In-process server: `full` (acknowledged writes survive power loss) or `normal`.
     #[arg(long, global = true, default_value = "full")]
     pub synchronous: String,
@@ -94,6 +103,8 @@ pub enum Scenario {
     LargeGroup(LargeArgs),
     /// P pairs chatting with read receipts.
     C2c(C2cArgs),
+    /// One message at a time to a G-member group whose members are all online.
+    FanOut(FanOutArgs),
     /// N idle logged-in connections: memory per connection and login rate.
     Connections(ConnectionsArgs),
     /// A bare WebSocket echo server: what the transport alone does.
@@ -153,6 +164,17 @@ pub struct C2cArgs {
     pub messages: usize,
 }
 
+/// `fan-out` parameters.
+#[derive(Debug, Clone, Args)]
+pub struct FanOutArgs {
+    /// Group members, each on its own connection (the sender among them).
+    #[arg(long, default_value_t = 10_000)]
+    pub members: usize,
+    /// Messages sent, one at a time.
+    #[arg(long, default_value_t = 10)]
+    pub messages: usize,
+}
+
 /// `connections` parameters.
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionsArgs {
@@ -201,7 +223,14 @@ impl RunContext {
 }
 
 /// Small parameters of `all`.
-fn quick() -> (StormArgs, LargeArgs, C2cArgs, ConnectionsArgs, EchoArgs) {
+fn quick() -> (
+    StormArgs,
+    LargeArgs,
+    C2cArgs,
+    ConnectionsArgs,
+    EchoArgs,
+    FanOutArgs,
+) {
     (
         StormArgs {
             members: 200,
@@ -230,6 +259,10 @@ fn quick() -> (StormArgs, LargeArgs, C2cArgs, ConnectionsArgs, EchoArgs) {
             round_trips: 50,
             frame_ids: 20,
             read_buffer: tidings_server::WS_READ_BUFFER_BYTES,
+        },
+        FanOutArgs {
+            members: 200,
+            messages: 3,
         },
     )
 }
@@ -270,7 +303,9 @@ async fn run_all(ctx: &RunContext, scenario: &Scenario) -> Result<Vec<Report>> {
         _ if ctx.common.no_echo => None,
         Scenario::ReceiptStorm(args) => Some(echo_shape(args.members)),
         Scenario::C2c(args) => Some(echo_shape(args.pairs * 2)),
-        Scenario::LargeGroup(_) | Scenario::Connections(_) => Some(echo_shape(1000)),
+        Scenario::LargeGroup(_) | Scenario::Connections(_) | Scenario::FanOut(_) => {
+            Some(echo_shape(1000))
+        }
         Scenario::All => Some(quick().4),
         Scenario::ConnectHelper(_) => None,
     };
@@ -291,12 +326,14 @@ async fn run_all(ctx: &RunContext, scenario: &Scenario) -> Result<Vec<Report>> {
         Scenario::ReceiptStorm(args) => reports.push(storm::run(ctx, args).await?),
         Scenario::LargeGroup(args) => reports.push(large::run(ctx, args).await?),
         Scenario::C2c(args) => reports.push(c2c::run(ctx, args).await?),
+        Scenario::FanOut(args) => reports.push(fanout::run(ctx, args).await?),
         Scenario::Connections(_) | Scenario::EchoBaseline(_) | Scenario::ConnectHelper(_) => {}
         Scenario::All => {
-            let (storm_args, large_args, c2c_args, _, _) = quick();
+            let (storm_args, large_args, c2c_args, _, _, fan_out_args) = quick();
             reports.push(storm::run(ctx, &storm_args).await?);
             reports.push(large::run(ctx, &large_args).await?);
             reports.push(c2c::run(ctx, &c2c_args).await?);
+            reports.push(fanout::run(ctx, &fan_out_args).await?);
         }
     }
     if let Some(echo_rate) = echo_rate.filter(|r| *r > 0.0) {

@@ -68,7 +68,7 @@ pub(crate) async fn run(ctx: &RunContext, args: &StormArgs) -> Result<Report> {
     );
     let target = Target::start(&ctx.common).await?;
     if !target.in_process() {
-        report.params["url"] = serde_json::json!(target.url);
+        report.params["url"] = serde_json::json!(target.urls);
     }
     let outcome = storm(ctx, args, &target, deadline, &mut report).await;
     target.stop().await;
@@ -99,7 +99,7 @@ async fn storm(
     // Connect and log everyone in.
     let bar = progress(users.len() as u64, "storm: login", ctx.quiet);
     let Some(conns) = deadline
-        .run(login_many(&target.url, &users, true, &bar))
+        .run(login_many(&target.urls, &users, true, &bar))
         .await
     else {
         report.cut_short("logins");

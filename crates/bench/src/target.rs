@@ -1,5 +1,6 @@
-//! The server under load: one started in this process on a temporary data directory, or a
-//! running one given by `--url` (loopback addresses only).
+//! The server under load: one started in this process on a temporary data directory, or
+//! running ones given by `--url` (loopback addresses only): one server, or the nodes of a
+//! cluster, over which a scenario spreads its connections in turn.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -87,39 +88,53 @@ pub(crate) struct Local {
     /// Keeps the data directory until the run ends.
     _data_dir: tempfile::TempDir,
     /// The PostgreSQL database of the run, dropped when it ends.
-    _database: Option<ScratchDatabase>,
+    database: Option<ScratchDatabase>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
 
+impl Local {
+    /// The URL of the run's PostgreSQL database, when the server runs on one.
+    pub(crate) fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(ScratchDatabase::url)
+    }
+}
+
 /// The server under load.
 pub(crate) struct Target {
-    pub(crate) url: String,
-    pub(crate) ws: WsAddr,
+    /// WebSocket URLs: the in-process server's, or one per `--url` (one per cluster node).
+    pub(crate) urls: Vec<String>,
+    /// The same, parsed.
+    pub(crate) ws: Vec<WsAddr>,
     pub(crate) signer: Signer,
     pub(crate) local: Option<Local>,
-    /// Process whose memory `connections` reads: this one when in-process, else `--server-pid`.
-    pub(crate) server_pid: Option<u32>,
+    /// Processes whose memory `connections` reads: this one when in-process, else
+    /// `--server-pid`.
+    pub(crate) server_pids: Vec<u32>,
 }
 
 impl Target {
     /// Starts an in-process server, or checks the `--url` of a running one.
     pub(crate) async fn start(common: &CommonArgs) -> Result<Self> {
-        if let Some(url) = &common.url {
-            let ws = parse_loopback_url(url)?;
+        if !common.url.is_empty() {
+            let ws = common
+                .url
+                .iter()
+                .map(|url| parse_loopback_url(url))
+                .collect::<Result<Vec<_>>>()?;
             let secret_key = common.secret_key.clone().ok_or_else(|| {
                 anyhow!("--url needs --secret-key (or TIDINGS_SECRET_KEY) to sign UserSigs")
             })?;
             let sdkappid = common.sdkappid.unwrap_or(Config::default().sdkappid);
             return Ok(Self {
-                url: url.clone(),
+                urls: common.url.clone(),
                 ws,
                 signer: Signer {
                     sdkappid,
                     secret_key,
                 },
                 local: None,
-                server_pid: common.server_pid,
+                server_pids: common.server_pid.clone(),
             });
         }
         let data_dir = tempfile::Builder::new()
@@ -135,6 +150,9 @@ impl Target {
             ..Config::default()
         };
         config.store.synchronous = common.synchronous.clone();
+        if let Some(pool_size) = common.pool_size {
+            config.store.pool_size = pool_size;
+        }
         let database = match &common.store {
             Some(server) => {
                 let database = ScratchDatabase::create(server)
@@ -174,8 +192,8 @@ impl Target {
         });
         let url = format!("ws://{addr}/ws");
         Ok(Self {
-            ws: parse_loopback_url(&url)?,
-            url,
+            ws: vec![parse_loopback_url(&url)?],
+            urls: vec![url],
             signer: Signer {
                 sdkappid: config.sdkappid,
                 secret_key,
@@ -185,12 +203,31 @@ impl Target {
                 hub,
                 storage,
                 _data_dir: data_dir,
-                _database: database,
+                database,
                 stop: Some(stop),
                 task: Some(task),
             }),
-            server_pid: Some(std::process::id()),
+            server_pids: vec![std::process::id()],
         })
+    }
+
+    /// The URL of a scenario's `index`-th connection: the URLs in turn.
+    pub(crate) fn url(&self, index: usize) -> &str {
+        &self.urls[index % self.urls.len()]
+    }
+
+    /// Whether the connections go to several servers (the nodes of a cluster).
+    pub(crate) fn nodes(&self) -> usize {
+        self.urls.len()
+    }
+
+    /// Resident memory of the server processes together; None when there are none or one
+    /// cannot be read.
+    pub(crate) fn server_rss(&self) -> Option<u64> {
+        if self.server_pids.is_empty() {
+            return None;
+        }
+        self.server_pids.iter().map(|pid| rss_bytes(*pid)).sum()
     }
 
     /// Whether the server runs in this process.

@@ -174,3 +174,68 @@ fn remote_targets_must_be_loopback() {
     let error = tidings_bench::run(&cli.bench).expect_err("a non-loopback target is refused");
     assert!(error.to_string().contains("loopback"), "{error}");
 }
+
+#[test]
+fn fan_out_delivers_every_message_to_every_member_in_order() {
+    let reports = run(&["fan-out", "--members", "30", "--messages", "4", "--no-echo"]);
+    let fan_out = scenario(&reports, "fan-out");
+    assert_exact(fan_out, &["delivery_p99_ms", "deliveries_per_sec"]);
+}
+
+/// Two servers with the same key, each on its own port and data directory, as two nodes
+/// would be; their URLs, and the directories to keep while they run.
+fn two_servers(
+    runtime: &tokio::runtime::Runtime,
+    key: &str,
+) -> (Vec<String>, Vec<tempfile::TempDir>) {
+    runtime.block_on(async {
+        let mut urls = Vec::new();
+        let mut dirs = Vec::new();
+        for _ in 0..2 {
+            let data_dir = tempfile::tempdir().expect("temporary directory");
+            let config = tidings_server::Config {
+                data_dir: data_dir.path().to_owned(),
+                secret_key: Some(key.to_owned()),
+                listen: "127.0.0.1:0".parse().expect("address"),
+                ..tidings_server::Config::default()
+            };
+            let server = tidings_server::Server::open(&config)
+                .await
+                .expect("server opens");
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .expect("listen");
+            urls.push(format!(
+                "ws://{}/ws",
+                listener.local_addr().expect("address")
+            ));
+            tokio::spawn(server.serve(listener, std::future::pending::<()>()));
+            dirs.push(data_dir);
+        }
+        (urls, dirs)
+    })
+}
+
+#[test]
+fn connections_are_spread_over_every_url_in_turn() {
+    let servers = tokio::runtime::Runtime::new().expect("runtime");
+    let key = "spread-test-key";
+    let (urls, _dirs) = two_servers(&servers, key);
+    let reports = run(&[
+        "connections",
+        "--url",
+        &urls.join(","),
+        "--secret-key",
+        key,
+        "--connections",
+        "41",
+        "--concurrency",
+        "8",
+        "--no-echo",
+    ]);
+    let connections = scenario(&reports, "connections");
+    assert_exact(connections, &["logins_per_sec"]);
+    assert_eq!(connections.value("connections_held"), Some(41.0));
+    assert_eq!(connections.value("connections_on_url_0"), Some(21.0));
+    assert_eq!(connections.value("connections_on_url_1"), Some(20.0));
+}
