@@ -730,8 +730,6 @@ async def run(url, sdkappid, key, prefix):
     await a1.fail("sendMessage", {"receiver": nobody, "textElem": {"text": "x"}}, 20003)
     await a1.fail("sendMessage", {"receiver": "bad id", "textElem": {"text": "x"}}, 7003)
     await a1.fail("sendMessage", {"receiver": bob, "textElem": {"text": "x" * 13000}}, 80002)
-    await a1.fail("sendMessage", {"receiver": bob, "textElem": {"text": "x"},
-                                  "needReadReceipt": True, "onlineUserOnly": True}, 6017)
     await a1.fail("getC2CHistoryMessageList", {"userID": bob, "count": 0}, 6017)
     await a1.fail("getC2CHistoryMessageList", {"userID": bob}, 6017)
     await a1.fail("getC2CHistoryMessageList", {"userID": bob, "count": "10"}, 6017)

@@ -75,9 +75,9 @@ async fn main() -> Result<(), Error> {
         })
         .await?;
 
-    // 发送端设置消息需要已读回执: the guide's custom message, sent with needReadReceipt. (The
-    // guide's sample also sets onlineUserOnly; a message that is not stored cannot collect
-    // receipts, so Tidings refuses that combination with a clear error.)
+    // 发送端设置消息需要已读回执: the guide's custom message, sent as the guide sends it, with
+    // needReadReceipt and onlineUserOnly: it reaches the members online now and is not kept in
+    // history, but its receipts and counts are kept like those of any receipt message.
     let message = sender
         .send_message(SendMessageParams {
             group_id: Some(group_id.clone()),
@@ -86,6 +86,7 @@ async fn main() -> Result<(), Error> {
                 ..CustomElem::default()
             }),
             need_read_receipt: true,
+            online_user_only: true,
             ..SendMessageParams::default()
         })
         .await?;

@@ -32,7 +32,7 @@ pub enum SdkEvent {
     /// missing ones are fetched from history and handed over first. What history does not have
     /// is reported as [`SdkEvent::MessageGap`]. After a reconnect, the messages of tracked
     /// conversations that arrived meanwhile follow [`SdkEvent::Reconnected`] here (up to 100 per
-    /// conversation). `onlineUserOnly` messages (`seq` 0) are not stored and have no place in
+    /// conversation). `onlineUserOnly` messages (`seq` 0) are not in history and have no place in
     /// the order: they are handed over as they arrive, and are lost while disconnected.
     RecvNewMessage(Message),
     /// Messages `first_seq..=last_seq` of a conversation will not be delivered as

@@ -67,7 +67,7 @@
 //! reconnect, the messages a followed conversation received meanwhile follow
 //! [`SdkEvent::Reconnected`] (the newest 100 per conversation; older ones as a gap). The client's
 //! own sent messages take their place too (they are handed over once, from the `sendMessage`
-//! answer or its echo, whichever comes first). `onlineUserOnly` messages are not stored and are
+//! answer or its echo, whichever comes first). `onlineUserOnly` messages are not in history and are
 //! handed over as they arrive. `docs/protocol.md` §14.1 has the server's side and the bounds.
 //!
 //! The client stops for good, ending the event stream and failing every call, after

@@ -366,6 +366,43 @@ async fn own_messages_are_handed_over_once() {
     );
 }
 
+/// An `onlineUserOnly` message that asks for receipts takes no place in the sequence either: the
+/// receiver's SDK (which would wait an hour on a hole) hands over 1, the live one, 2 at once, and
+/// the receipt the receiver sends for it reaches the sender's pull.
+#[tokio::test]
+async fn an_online_message_with_receipts_opens_no_gap_and_takes_its_receipt() {
+    let server = TestServer::start().await;
+    let (carol, _carol_events) = server.client("carol").await;
+    let (bob, mut bob_events) = client(&server, "bob", Duration::from_secs(3600)).await;
+    let mut sent = Vec::new();
+    for (text, live) in [("one", false), ("live", true), ("two", false)] {
+        let message = carol
+            .send_message(SendMessageParams {
+                receiver: Some("bob".into()),
+                text_elem: Some(TextElem { text: text.into() }),
+                online_user_only: live,
+                need_read_receipt: live,
+                ..SendMessageParams::default()
+            })
+            .await
+            .expect("send");
+        sent.push(message);
+    }
+    assert_eq!(sent.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 0, 2]);
+    assert_eq!(
+        next_messages(&mut bob_events, 3).await,
+        [pair(1, "one"), pair(0, "live"), pair(2, "two")]
+    );
+    bob.send_message_read_receipts(vec![sent[1].msg_id.clone()])
+        .await
+        .expect("receipt");
+    let pulled = carol
+        .get_message_read_receipts(vec![sent[1].msg_id.clone()])
+        .await
+        .expect("pull");
+    assert!(pulled[0].is_peer_read, "{pulled:?}");
+}
+
 /// REST `sendmsg` with `SyncOtherMachine` 2 keeps a message off the sender's own devices. When
 /// the sender's next message arrives, carol's SDK finds the hole before it and fills it from
 /// history, so her conversation reads 1, 2 (one node, on the test's store engine).

@@ -1078,6 +1078,17 @@ async fn sendmsg_options_and_refusals() {
     assert_eq!(message.seq, 0);
     assert!(roam(&rest, "bob", "alice").await.is_empty());
     assert_eq!(c2c_unread(&rest, "bob", "alice").await, 0);
+    // With IsNeedReadReceipt too: still online only, and its receipt state is kept.
+    let online_receipted = key(&rest
+        .ok(
+            send,
+            json!({ "From_Account": "alice", "To_Account": "bob", "MsgLifeTime": 0, "IsNeedReadReceipt": 1, "MsgBody": text_body("live, read me") }),
+        )
+        .await);
+    let message = recv_message(&mut bob_events, &online_receipted).await;
+    assert_eq!((message.seq, message.need_read_receipt), (0, true));
+    assert!(roam(&rest, "bob", "alice").await.is_empty());
+    assert_eq!(c2c_unread(&rest, "bob", "alice").await, 0);
 
     // SendMsgControl NoUnread: stored, not counted.
     let uncounted = key(&rest
@@ -1176,13 +1187,6 @@ async fn sendmsg_options_and_refusals() {
         send,
         json!({ "From_Account": "alice", "To_Account": "bob", "MsgBody": text_body(&"x".repeat(20_000)) }),
         80002,
-    )
-    .await;
-    // A receipt needs a stored message.
-    rest.fail(
-        send,
-        json!({ "From_Account": "alice", "To_Account": "bob", "MsgLifeTime": 0, "IsNeedReadReceipt": 1, "MsgBody": body }),
-        90001,
     )
     .await;
 }

@@ -941,17 +941,106 @@ async fn a_payload_over_12_kib_is_refused_with_80002_and_12_kib_is_accepted() {
 }
 
 #[tokio::test]
-async fn need_read_receipt_with_online_user_only_is_refused_with_6017() {
+async fn need_read_receipt_with_online_user_only_is_receipted_but_not_kept_in_history() {
     let server = TestServer::start().await;
-    let mut raw = server.raw_login("alice").await;
-    let _bob = server.raw_login("bob").await;
-    let response = raw
-        .call(
-            "sendMessage",
-            json!({"receiver": "bob", "textElem": {"text": "x"}, "needReadReceipt": true, "onlineUserOnly": true}),
+    let mut alice = server.raw_login("alice").await;
+    let mut bob = server.raw_login("bob").await;
+    let mut carol = server.raw_login("carol").await;
+    let live = json!({"receiver": "bob", "textElem": {"text": "live"}, "needReadReceipt": true, "onlineUserOnly": true});
+    let sent = ok(&mut alice, "sendMessage", live).await;
+    let c2c_id = sent["msgID"].as_str().expect("msgID").to_owned();
+    assert_eq!(
+        (&sent["seq"], &sent["needReadReceipt"]),
+        (&json!(0), &json!(true))
+    );
+    let pushed = push_where(&mut bob, "onRecvNewMessage", |m| m["msgID"] == c2c_id).await;
+    assert_eq!(
+        (&pushed["seq"], &pushed["needReadReceipt"]),
+        (&json!(0), &json!(true))
+    );
+    let history = ok(
+        &mut bob,
+        "getC2CHistoryMessageList",
+        json!({"userID": "alice", "count": 10}),
+    )
+    .await;
+    assert_eq!(history, json!([]));
+    let list = ok(&mut bob, "getConversationList", json!({"count": 10})).await;
+    assert_eq!(
+        list["conversationList"],
+        json!([]),
+        "no conversation, no unread count"
+    );
+    ok(
+        &mut bob,
+        "sendMessageReadReceipts",
+        json!({"messageIDList": [c2c_id]}),
+    )
+    .await;
+    let pushed = push_where(&mut alice, "onRecvMessageReadReceipts", |d| {
+        d[0]["msgID"] == c2c_id
+    })
+    .await;
+    assert_eq!(pushed[0]["isPeerRead"], true, "{pushed}");
+
+    create_group(&mut alice, "Work", "live", &["bob", "carol"]).await;
+    let live = json!({"groupID": "live", "textElem": {"text": "live"}, "needReadReceipt": true, "onlineUserOnly": true});
+    let sent = ok(&mut alice, "sendMessage", live).await;
+    let group_id = sent["msgID"].as_str().expect("msgID").to_owned();
+    assert_eq!(sent["seq"], 0);
+    push_where(&mut carol, "onRecvNewMessage", |m| m["msgID"] == group_id).await;
+    let history = ok(
+        &mut carol,
+        "getGroupHistoryMessageList",
+        json!({"groupID": "live", "count": 10}),
+    )
+    .await;
+    assert_eq!(history, json!([]));
+    assert_eq!(unread(&mut carol, "group_live").await, 0);
+
+    // After a restart nothing of it is in memory: the receipt state comes from the store.
+    drop((alice, bob, carol));
+    let server = TestServer::start_in(server.stop().await, |_| {}).await;
+    let mut alice = server.raw_login("alice").await;
+    let mut bob = server.raw_login("bob").await;
+    ok(
+        &mut bob,
+        "sendMessageReadReceipts",
+        json!({"messageIDList": [group_id]}),
+    )
+    .await;
+    let pulled = ok(
+        &mut alice,
+        "getMessageReadReceipts",
+        json!({"messageIDList": [group_id]}),
+    )
+    .await;
+    assert_eq!(
+        pulled,
+        json!([{"msgID": group_id, "userID": "", "groupID": "live", "isPeerRead": false,
+                "timestamp": 0, "readCount": 1, "unreadCount": 1}])
+    );
+    let pulled = ok(
+        &mut alice,
+        "getMessageReadReceipts",
+        json!({"messageIDList": [c2c_id]}),
+    )
+    .await;
+    assert_eq!(pulled[0]["isPeerRead"], true, "{pulled}");
+    for (filter, member) in [(0, "bob"), (1, "carol")] {
+        let page = ok(
+            &mut alice,
+            "getGroupMessageReadMemberList",
+            json!({"messageID": group_id, "filter": filter, "nextSeq": 0, "count": 10}),
         )
         .await;
-    assert_refused_naming(&response, 6017, &["needReadReceipt", "onlineUserOnly"]);
+        assert_eq!(page["memberInfoList"][0]["userID"], member, "{page}");
+        assert_eq!(
+            page["memberInfoList"].as_array().map(Vec::len),
+            Some(1),
+            "{page}"
+        );
+    }
 }
 
 #[tokio::test]

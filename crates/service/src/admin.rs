@@ -146,7 +146,10 @@ impl Tidings {
         let conv = ConvKey::c2c(user, peer);
         let mut before = match before_msg_id.filter(|id| !id.is_empty()) {
             Some(id) => match self.store.get_messages(&[id.to_owned()]).await?.pop() {
-                Some(record) if record.message.conv_key() == conv => Some(record.seq),
+                // An onlineUserOnly message (seq 0) is found for its receipts but is no history.
+                Some(record) if record.message.conv_key() == conv && record.seq != 0 => {
+                    Some(record.seq)
+                }
                 _ => {
                     return Err(ServiceError::InvalidParameters(format!(
                         "LastMsgKey {id} is not a message of this conversation"

@@ -42,18 +42,18 @@ fn current_origin() -> Origin {
 pub enum AfterEvent {
     /// A C2C message was sent (and stored, unless it was for online users only).
     C2cMessageSent {
-        /// The message as stored (sequence 0 when not stored).
+        /// The message as stored (sequence 0 when online only).
         message: MessageRecord,
-        /// It went to online sessions only and was not stored.
+        /// It went to online sessions only and is not in history.
         online_only: bool,
     },
     /// A group message was sent (and stored, unless it was for online members only).
     GroupMessageSent {
         /// The group's type.
         group_type: GroupType,
-        /// The message as stored (sequence 0 when not stored).
+        /// The message as stored (sequence 0 when online only).
         message: MessageRecord,
-        /// It went to online sessions only and was not stored.
+        /// It went to online sessions only and is not in history.
         online_only: bool,
     },
     /// A user marked a C2C conversation read (conversation-level read position).

@@ -107,12 +107,6 @@ impl Tidings {
                     .into(),
             ));
         }
-        if params.need_read_receipt && params.online_user_only {
-            return Err(ServiceError::InvalidParameters(
-                "needReadReceipt needs a stored message, and onlineUserOnly messages are not stored"
-                    .into(),
-            ));
-        }
         let (elem_type, body) = match options.raw_body.clone() {
             Some(raw) => raw,
             None => content::encode(params.text_elem.as_ref(), params.custom_elem.as_ref()),
@@ -167,7 +161,7 @@ impl Tidings {
         {
             return Err(ServiceError::UserNotFound(receiver.to_owned()));
         }
-        let record = if online_only {
+        let record = if online_only && !message.need_receipt {
             MessageRecord {
                 message,
                 seq: 0,
@@ -175,7 +169,13 @@ impl Tidings {
                 revoked: None,
             }
         } else {
-            let record = self.store.append_message(message).await?;
+            // An onlineUserOnly message that asks for receipts is kept for its receipt state
+            // only, outside the conversation's sequence (no history, unread count or list).
+            let record = if online_only {
+                self.store.append_online_message(message, false).await?
+            } else {
+                self.store.append_message(message).await?
+            };
             self.facts.remember(MessageFacts::of(&record, None));
             record
         };
@@ -216,7 +216,7 @@ impl Tidings {
             self.require_receipts_in(group_type)?;
         }
         let sender = message.sender.clone();
-        let record = if online_only {
+        let record = if online_only && !message.need_receipt {
             if !options.as_admin {
                 self.require_member(group_id, &sender).await?;
             }
@@ -227,7 +227,14 @@ impl Tidings {
                 revoked: None,
             }
         } else {
-            let stored = if options.as_admin {
+            // An onlineUserOnly message that asks for receipts is kept for its receipt state
+            // only (recipients: the members now minus the sender), outside the group's
+            // sequence: no history, unread count or place in the conversation list.
+            let stored = if online_only {
+                self.store
+                    .append_online_message(message, options.as_admin)
+                    .await
+            } else if options.as_admin {
                 self.store.append_admin_message(message).await
             } else {
                 self.store.append_message(message).await
@@ -374,9 +381,12 @@ impl Tidings {
         };
         let found = self.store.get_messages(&[last_msg_id.to_owned()]).await?;
         match found.first() {
-            Some(record) if &record.message.conv_key() == conv => Ok(Some(record.seq)),
+            // An onlineUserOnly message (seq 0) is found for its receipts but is no history.
+            Some(record) if &record.message.conv_key() == conv && record.seq != 0 => {
+                Ok(Some(record.seq))
+            }
             _ => Err(ServiceError::InvalidParameters(format!(
-                "lastMsgID {last_msg_id} is not a message of this conversation"
+                "lastMsgID {last_msg_id} is not a message of this conversation's history"
             ))),
         }
     }

@@ -167,7 +167,21 @@ pub trait Store: Send + Sync + 'static {
     /// need not be a member: all current members are its recipients.
     async fn append_admin_message(&self, message: NewMessage) -> StoreResult<MessageRecord>;
 
-    /// The named messages that exist, in no particular order.
+    /// Stores an `onlineUserOnly` message that asks for read receipts, for its receipt state
+    /// only: outside its conversation's sequence (its `seq` is 0), so history, unread counts, read
+    /// positions and the conversation list never see it. [`Store::get_messages`] finds it and
+    /// receipts are recorded for it as for any message; for a group message the sender must be a
+    /// current member unless `as_admin`, and its recipients are recorded as by
+    /// [`Store::append_message`] (by [`Store::append_admin_message`] with `as_admin`). Deleting
+    /// its group deletes it.
+    async fn append_online_message(
+        &self,
+        message: NewMessage,
+        as_admin: bool,
+    ) -> StoreResult<MessageRecord>;
+
+    /// The named messages that exist (`onlineUserOnly` ones with receipts too), in no particular
+    /// order.
     async fn get_messages(&self, msg_ids: &[String]) -> StoreResult<Vec<MessageRecord>>;
 
     /// The messages of a conversation with these sequences (missing ones are left out).
@@ -211,9 +225,9 @@ pub trait Store: Send + Sync + 'static {
     /// Sets `owner`'s read position in the C2C conversation with `peer`.
     async fn set_c2c_read(&self, owner: &str, peer: &str, seq: u64, time: i64) -> StoreResult<()>;
 
-    /// Records C2C message-level receipts at `time`; returns for each message whether it was
-    /// newly receipted. Fails, recording nothing, with [`StoreError::Revoked`] when one of them
-    /// was recalled.
+    /// Records C2C message-level receipts at `time` (of stored and `onlineUserOnly` messages);
+    /// returns for each message whether it was newly receipted. Fails, recording nothing, with
+    /// [`StoreError::Revoked`] when one of them was recalled.
     async fn record_c2c_receipts(&self, msg_ids: &[String], time: i64) -> StoreResult<Vec<bool>>;
 
     /// Adds `reader`, who must be a current member of the group, to the readers of each of the

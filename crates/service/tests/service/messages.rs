@@ -206,15 +206,6 @@ async fn a_send_is_refused_before_anything_is_stored_or_pushed() {
         ),
         (
             "alice",
-            SendMessageParams {
-                need_read_receipt: true,
-                online_user_only: true,
-                ..c2c_text("bob", "read me live")
-            },
-            "InvalidParameters(\"needReadReceipt needs a stored message, and onlineUserOnly messages are not stored\")".to_owned(),
-        ),
-        (
-            "alice",
             c2c_text("nobody", "hello?"),
             "UserNotFound(\"nobody\")".to_owned(),
         ),

@@ -2,11 +2,14 @@
 //! joiners refused, and one push and one after-event for each new receipt.
 
 use tidings_proto::events::{OnMessageReceiptsSent, OnRecvMessageReadReceipts, ReceiptsSent};
-use tidings_proto::methods::{CreateGroupParams, ReadMemberListParams};
+use tidings_proto::methods::{
+    C2cHistoryParams, CreateGroupParams, GroupHistoryParams, ReadMemberListParams,
+    SendMessageParams,
+};
 use tidings_proto::{GroupMemberSpec, GroupRole, GroupType, MessageReceipt, ReadMemberInfo};
 use tidings_service::{AfterEvent, GroupReceiptCount, ReadReceiptSettings};
 
-use crate::harness::{Harness, Setup, push, push_except, refusal};
+use crate::harness::{Harness, Setup, push, push_except, pushed, refusal};
 
 /// The pull of a C2C message's receipt state by its sender.
 fn c2c_receipt(msg_id: &str, reader: &str, read_at: Option<i64>) -> MessageReceipt {
@@ -476,4 +479,184 @@ async fn member_lists_page_through_readers_and_non_readers_in_joining_order() {
             "InvalidParameters(\"message {c2c} is a C2C message; member lists exist for group messages\")"
         )
     );
+}
+
+/// Parameters of an `onlineUserOnly` message that asks for receipts, to `to` or group `group`.
+fn online_receipted(to: Option<&str>, group: Option<&str>) -> SendMessageParams {
+    let text = match (to, group) {
+        (Some(to), _) => crate::harness::c2c_text(to, "live, read me"),
+        (None, Some(group)) => crate::harness::group_text(group, "live, read me"),
+        (None, None) => unreachable!("a receiver or a group"),
+    };
+    SendMessageParams {
+        need_read_receipt: true,
+        online_user_only: true,
+        ..text
+    }
+}
+
+#[tokio::test]
+async fn an_online_only_c2c_message_keeps_its_receipt_state_but_no_history() {
+    let h = Harness::start(&["alice", "bob"]).await;
+    let t = &h.tidings;
+    let sent = t
+        .send_message("alice", online_receipted(Some("bob"), None))
+        .await
+        .unwrap();
+    let m = sent.msg_id.clone();
+    assert_eq!((sent.seq, sent.need_read_receipt), (0, true));
+    let published = h.bus.take();
+    let events: Vec<(Vec<&str>, &str)> = published
+        .iter()
+        .map(|d| (pushed(d).0, pushed(d).1.name()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (vec!["bob"], "onRecvNewMessage"),
+            (vec!["alice"], "onRecvNewMessage")
+        ],
+        "delivered, and no conversation changed"
+    );
+    let history = |user: &'static str, peer: &'static str| {
+        t.c2c_history(
+            user,
+            C2cHistoryParams {
+                user_id: peer.into(),
+                count: 10,
+                last_msg_id: None,
+            },
+        )
+    };
+    assert_eq!(history("bob", "alice").await.unwrap(), []);
+    assert_eq!(t.total_unread("bob").await.unwrap(), 0);
+    assert_eq!(
+        t.get_read_receipts("alice", ids(&[&m])).await.unwrap(),
+        [c2c_receipt(&m, "bob", None)]
+    );
+    t.send_read_receipts("bob", ids(&[&m]), None).await.unwrap();
+    let pulled = t.get_read_receipts("alice", ids(&[&m])).await.unwrap();
+    assert!(pulled[0].is_peer_read && pulled[0].timestamp > 0);
+    assert_eq!(
+        h.bus.take(),
+        [
+            push::<OnRecvMessageReadReceipts>(&["alice"], pulled.clone()),
+            push::<OnMessageReceiptsSent>(
+                &["bob"],
+                ReceiptsSent {
+                    message_id_list: ids(&[&m])
+                }
+            ),
+        ]
+    );
+    t.send_read_receipts("bob", ids(&[&m]), None).await.unwrap();
+    assert_eq!(h.bus.take(), [], "a repeat tells nobody");
+    // The next stored message is the conversation's first: the online one took no sequence.
+    assert_eq!(h.send_c2c("alice", "bob", "stored").await.seq, 1);
+    let stored = history("bob", "alice").await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0].msg_id, m);
+    assert_eq!(
+        refusal(
+            t.c2c_history(
+                "bob",
+                C2cHistoryParams {
+                    user_id: "alice".into(),
+                    count: 10,
+                    last_msg_id: Some(m.clone()),
+                },
+            )
+            .await
+        ),
+        format!(
+            "InvalidParameters(\"lastMsgID {m} is not a message of this conversation's history\")"
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_online_only_group_message_counts_its_recipients_at_send_time_but_has_no_history() {
+    let h = Harness::start(&["alice", "bob", "carol", "dave", "erin"]).await;
+    h.create_group("alice", "Public", "p", &["bob", "carol", "dave"])
+        .await;
+    let t = &h.tidings;
+    let sent = t
+        .send_message("alice", online_receipted(None, Some("p")))
+        .await
+        .unwrap();
+    let m = sent.msg_id.clone();
+    assert_eq!(sent.seq, 0);
+    let events: Vec<&str> = h.bus.take().iter().map(|d| pushed(d).1.name()).collect();
+    assert_eq!(
+        events,
+        ["onRecvNewMessage", "onRecvNewMessage"],
+        "members and the sender; no conversation changed"
+    );
+    t.join_group("erin", "p").await.unwrap();
+    h.forget_published();
+    let group_history = |user: &'static str| {
+        t.group_history(
+            user,
+            GroupHistoryParams {
+                group_id: "p".into(),
+                count: 10,
+                last_msg_id: None,
+            },
+        )
+    };
+    assert_eq!(group_history("bob").await.unwrap(), []);
+    assert_eq!(t.total_unread("bob").await.unwrap(), 0);
+    assert_eq!(
+        t.get_read_receipts("alice", ids(&[&m])).await.unwrap(),
+        [group_receipt(&m, "p", 0, 3)],
+        "recipients: the members at send time minus the sender"
+    );
+    t.send_read_receipts("bob", ids(&[&m]), None).await.unwrap();
+    assert_eq!(
+        h.callbacks.take(),
+        [AfterEvent::GroupReceiptsSent {
+            group_id: "p".into(),
+            group_type: GroupType::Public,
+            reader: "bob".into(),
+            receipts: vec![GroupReceiptCount {
+                seq: 0,
+                read: 1,
+                unread: 2
+            }],
+        }]
+    );
+    t.send_read_receipts("carol", ids(&[&m]), None)
+        .await
+        .unwrap();
+    t.send_read_receipts("bob", ids(&[&m]), None).await.unwrap();
+    assert_eq!(
+        t.get_read_receipts("alice", ids(&[&m])).await.unwrap(),
+        [group_receipt(&m, "p", 2, 1)],
+        "a repeat changes nothing"
+    );
+    assert_eq!(
+        refusal(t.send_read_receipts("erin", ids(&[&m]), None).await),
+        format!("PermissionDenied(\"you were not a member of group p when message {m} was sent\")")
+    );
+    let read = t
+        .read_member_list("alice", page_params(&m, 0, 0, 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        (read.member_info_list, read.is_finished),
+        (vec![member("bob"), member("carol")], true)
+    );
+    let unread = t
+        .read_member_list("alice", page_params(&m, 1, 0, 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        (unread.member_info_list, unread.is_finished),
+        (vec![member("dave")], true)
+    );
+    // The next stored message is the group's first: the online one took no sequence.
+    assert_eq!(h.send_group("alice", "p", "stored").await.seq, 1);
+    let stored = group_history("dave").await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0].msg_id, m);
 }

@@ -8,7 +8,8 @@ use roaring::RoaringBitmap;
 
 use super::PgStore;
 use super::rows::{
-    self, C2C_COLUMNS, GROUP_COLUMNS, MEMBER_COLUMNS, MESSAGE_COLUMNS, USER_COLUMNS, bigint,
+    self, C2C_COLUMNS, GROUP_COLUMNS, MEMBER_COLUMNS, MESSAGE_COLUMNS, ONLINE_MESSAGE_COLUMNS,
+    USER_COLUMNS, bigint,
 };
 use crate::codec::{decode_bitmap, encode_bitmap};
 use crate::{
@@ -231,9 +232,22 @@ async fn append_group_message(
         }
     };
     insert_message(tx, &ConvKey::Group(group_id.into()).encode(), seq, m).await?;
+    let bitmap: Vec<u8> = row.try_get(1)?;
+    insert_recipients(tx, m, group_id, decode_bitmap(&bitmap)?, sender_ordinal).await?;
+    Ok(seq)
+}
+
+/// Records the receipt state of a group message that asks for receipts: its recipients are
+/// `members` (the member bitmap read under the group row's lock) minus the sender
+/// (`sender_ordinal`), none has read it yet.
+async fn insert_recipients(
+    tx: &impl GenericClient,
+    m: &NewMessage,
+    group_id: &str,
+    mut recipients: RoaringBitmap,
+    sender_ordinal: Option<u32>,
+) -> StoreResult<()> {
     if m.need_receipt {
-        let bitmap: Vec<u8> = row.try_get(1)?;
-        let mut recipients = decode_bitmap(&bitmap)?;
         if let Some(ordinal) = sender_ordinal {
             recipients.remove(ordinal);
         }
@@ -250,7 +264,61 @@ async fn append_group_message(
         )
         .await?;
     }
-    Ok(seq)
+    Ok(())
+}
+
+/// Stores an `onlineUserOnly` message that asks for receipts outside its conversation's
+/// sequence, with a group message's recipients. The group row is locked, as by a send, so the
+/// member bitmap read is the membership at this send.
+async fn append_online_message(
+    tx: &impl GenericClient,
+    m: &NewMessage,
+    as_admin: bool,
+) -> StoreResult<()> {
+    let members = match (&m.group_id, &m.receiver) {
+        (Some(group_id), _) => {
+            let (members, _, _) = lock_group(tx, group_id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
+            let sender_ordinal = match query_member(tx, group_id, &m.sender).await? {
+                Some(member) if member.active => Some(member.ordinal),
+                _ if as_admin => None,
+                _ => {
+                    return Err(StoreError::NotMember {
+                        group: group_id.clone(),
+                        user: m.sender.clone(),
+                    });
+                }
+            };
+            Some((group_id, members, sender_ordinal))
+        }
+        (None, Some(_)) => None,
+        (None, None) => return Err(StoreError::NotFound("message receiver".into())),
+    };
+    tx.execute(
+        "INSERT INTO online_messages (msg_id, conv, sender, receiver, group_id, timestamp, \
+         random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        &[
+            &m.msg_id,
+            &m.conv_key().encode(),
+            &m.sender,
+            &m.receiver,
+            &m.group_id,
+            &m.timestamp,
+            &i64::from(m.random),
+            &m.need_receipt,
+            &m.excluded_unread,
+            &i64::from(m.elem_type),
+            &m.body,
+            &m.cloud_custom_data,
+        ],
+    )
+    .await?;
+    if let Some((group_id, members, sender_ordinal)) = members {
+        insert_recipients(tx, m, group_id, members, sender_ordinal).await?;
+    }
+    Ok(())
 }
 
 async fn append_c2c_message(
@@ -462,6 +530,8 @@ impl Store for PgStore {
         )
         .await?;
         tx.execute("DELETE FROM messages WHERE conv = $1", &[&conv])
+            .await?;
+        tx.execute("DELETE FROM online_messages WHERE conv = $1", &[&conv])
             .await?;
         tx.execute("DELETE FROM members WHERE group_id = $1", &[&group_id])
             .await?;
@@ -675,12 +745,32 @@ impl Store for PgStore {
         self.append(message, true).await
     }
 
+    async fn append_online_message(
+        &self,
+        message: NewMessage,
+        as_admin: bool,
+    ) -> StoreResult<MessageRecord> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        append_online_message(&tx, &message, as_admin).await?;
+        tx.commit().await?;
+        Ok(MessageRecord {
+            message,
+            seq: 0,
+            receipt_at: None,
+            revoked: None,
+        })
+    }
+
     async fn get_messages(&self, msg_ids: &[String]) -> StoreResult<Vec<MessageRecord>> {
         let found = self
             .client()
             .await?
             .query(
-                &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = ANY($1)"),
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = ANY($1) UNION ALL \
+                     SELECT {ONLINE_MESSAGE_COLUMNS} FROM online_messages WHERE msg_id = ANY($1)"
+                ),
                 &[&msg_ids],
             )
             .await?;
@@ -812,14 +902,23 @@ impl Store for PgStore {
         for msg_id in msg_ids {
             // Of two concurrent receipts for one message, the second waits for the first's row
             // lock, then finds `receipt_at` set and changes nothing.
-            let changed = tx
+            let mut changed = tx
                 .execute(
                     "UPDATE messages SET receipt_at = $2 \
                      WHERE msg_id = $1 AND receipt_at IS NULL AND revoked_at IS NULL",
                     &[msg_id, &time],
                 )
-                .await?
-                == 1;
+                .await?;
+            // A message is in one of the two tables (`onlineUserOnly` ones are never
+            // recalled): at most one row changes.
+            changed += tx
+                .execute(
+                    "UPDATE online_messages SET receipt_at = $2 \
+                     WHERE msg_id = $1 AND receipt_at IS NULL",
+                    &[msg_id, &time],
+                )
+                .await?;
+            let changed = changed == 1;
             // Only a message that changed nothing can be a recalled one. Dropping the
             // transaction uncommitted undoes what the call set before.
             if !changed
@@ -909,8 +1008,13 @@ impl Store for PgStore {
             .await?
             .map(|row| rows::message(&row))
             .transpose()?;
+        let Some(record) = record else {
+            // No such stored message (an `onlineUserOnly` one is not recalled): dropping the
+            // transaction uncommitted undoes the receipt row's mark.
+            return Ok(None);
+        };
         tx.commit().await?;
-        Ok(record.map(|record| (record, changed)))
+        Ok(Some((record, changed)))
     }
 
     async fn revoke_user_sigs(&self, user_ids: &[String], not_before: i64) -> StoreResult<()> {

@@ -13,6 +13,11 @@ pub(super) const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.rol
      m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, '')";
 pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
      need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at, revoked_at, revoked_by, revoke_reason";
+/// [`MESSAGE_COLUMNS`] of the `online_messages` table, whose messages have no sequence (0) and
+/// are never recalled.
+pub(super) const ONLINE_MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, \
+     random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, 0::BIGINT, \
+     receipt_at, NULL::BIGINT, NULL::TEXT, NULL::TEXT";
 pub(super) const C2C_COLUMNS: &str =
     "owner, peer, last_seq, last_time, read_seq, read_time, activity";
 pub(super) const USER_COLUMNS: &str = "user_id, nick, face_url, created_at";

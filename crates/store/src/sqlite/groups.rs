@@ -87,6 +87,7 @@ pub(super) fn delete(
     let conv = ConvKey::Group(group_id.to_owned()).encode();
     delete_conversation_receipts(conn, &conv)?;
     conn.execute("DELETE FROM messages WHERE conv = ?1", [&conv])?;
+    conn.execute("DELETE FROM online_messages WHERE conv = ?1", [&conv])?;
     conn.execute("DELETE FROM members WHERE group_id = ?1", [group_id])?;
     conn.execute("DELETE FROM groups WHERE group_id = ?1", [group_id])?;
     Ok(())

@@ -129,7 +129,8 @@ pub(super) fn delete_conversation_receipts(conn: &Connection, conv: &str) -> Sto
     for table in ["group_receipts", "group_receipt_deltas"] {
         conn.execute(
             &format!(
-                "DELETE FROM {table} WHERE msg_id IN (SELECT msg_id FROM messages WHERE conv = ?1)"
+                "DELETE FROM {table} WHERE msg_id IN (SELECT msg_id FROM messages WHERE conv = ?1 \
+                 UNION ALL SELECT msg_id FROM online_messages WHERE conv = ?1)"
             ),
             [conv],
         )?;

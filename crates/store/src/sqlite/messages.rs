@@ -1,11 +1,12 @@
 //! SQLite queries of messages: appending (with the sequence and, for a group message asking for
-//! receipts, its recipients), reading by ID or sequence, history, and unread counts.
+//! receipts, its recipients), storing `onlineUserOnly` messages that ask for receipts outside
+//! the sequence, reading by ID or sequence, history, and unread counts.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::layout::insert_receipt_state;
 use super::receipt_cache::ReceiptCache;
-use super::rows::{MESSAGE_COLUMNS, message_from_row};
+use super::rows::{MESSAGE_COLUMNS, ONLINE_MESSAGE_COLUMNS, message_from_row};
 use super::{conversations, groups};
 use crate::{ConvKey, MessageRecord, NewMessage, Revocation, StoreError, StoreResult};
 
@@ -31,12 +32,58 @@ pub(super) fn append(
     })
 }
 
-fn append_group_message(
+/// Stores an `onlineUserOnly` message that asks for receipts outside its conversation's
+/// sequence (seq 0), with a group message's recipients. `as_admin` as for [`append`].
+pub(super) fn append_online(
+    conn: &Connection,
+    message: NewMessage,
+    as_admin: bool,
+) -> StoreResult<MessageRecord> {
+    if message.group_id.is_none() && message.receiver.is_none() {
+        return Err(StoreError::NotFound("message receiver".into()));
+    }
+    let sender_ordinal = match &message.group_id {
+        Some(group_id) => Some(group_sender_ordinal(conn, &message, group_id, as_admin)?),
+        None => None,
+    };
+    conn.prepare_cached(
+        "INSERT INTO online_messages (msg_id, conv, sender, receiver, group_id, timestamp, \
+         random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        message.msg_id,
+        message.conv_key().encode(),
+        message.sender,
+        message.receiver,
+        message.group_id,
+        message.timestamp,
+        message.random,
+        message.need_receipt,
+        message.excluded_unread,
+        message.elem_type,
+        message.body,
+        message.cloud_custom_data
+    ])?;
+    if let (Some(group_id), Some(sender_ordinal)) = (&message.group_id, sender_ordinal) {
+        insert_recipients(conn, &message, group_id, sender_ordinal)?;
+    }
+    Ok(MessageRecord {
+        message,
+        seq: 0,
+        receipt_at: None,
+        revoked: None,
+    })
+}
+
+/// The sender's ordinal in the group, or None for the App administrator who is not a member
+/// (`as_admin`). Fails when the group does not exist or the sender may not send to it.
+fn group_sender_ordinal(
     conn: &Connection,
     m: &NewMessage,
     group_id: &str,
     as_admin: bool,
-) -> StoreResult<u64> {
+) -> StoreResult<Option<u32>> {
     let sender = groups::member(conn, group_id, &m.sender)?;
     let sender_ordinal = match sender {
         Some(member) if member.active => Some(member.ordinal),
@@ -57,14 +104,17 @@ fn append_group_message(
             });
         }
     };
-    let activity = conversations::next_activity(conn)?;
-    let seq: u64 = conn.query_row(
-        "UPDATE groups SET last_seq = last_seq + 1, activity = ?2 WHERE group_id = ?1 \
-         RETURNING last_seq",
-        params![group_id, activity],
-        |row| row.get(0),
-    )?;
-    insert_message(conn, &ConvKey::Group(group_id.into()).encode(), seq, m)?;
+    Ok(sender_ordinal)
+}
+
+/// Records the receipt state of a group message that asks for receipts: its recipients are the
+/// current members minus the sender (`sender_ordinal`), none has read it yet.
+fn insert_recipients(
+    conn: &Connection,
+    m: &NewMessage,
+    group_id: &str,
+    sender_ordinal: Option<u32>,
+) -> StoreResult<()> {
     if m.need_receipt {
         let mut recipients = groups::member_bitmap(conn, group_id)?
             .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
@@ -73,6 +123,25 @@ fn append_group_message(
         }
         insert_receipt_state(conn, &m.msg_id, &mut recipients)?;
     }
+    Ok(())
+}
+
+fn append_group_message(
+    conn: &Connection,
+    m: &NewMessage,
+    group_id: &str,
+    as_admin: bool,
+) -> StoreResult<u64> {
+    let sender_ordinal = group_sender_ordinal(conn, m, group_id, as_admin)?;
+    let activity = conversations::next_activity(conn)?;
+    let seq: u64 = conn.query_row(
+        "UPDATE groups SET last_seq = last_seq + 1, activity = ?2 WHERE group_id = ?1 \
+         RETURNING last_seq",
+        params![group_id, activity],
+        |row| row.get(0),
+    )?;
+    insert_message(conn, &ConvKey::Group(group_id.into()).encode(), seq, m)?;
+    insert_recipients(conn, m, group_id, sender_ordinal)?;
     Ok(seq)
 }
 
@@ -120,16 +189,21 @@ fn insert_message(conn: &Connection, conv: &str, seq: u64, m: &NewMessage) -> St
     Ok(())
 }
 
-/// The named messages that exist.
+/// The named messages that exist, stored or `onlineUserOnly` ones with receipts.
 pub(super) fn get(conn: &Connection, msg_ids: &[String]) -> StoreResult<Vec<MessageRecord>> {
-    let mut stmt = conn.prepare_cached(&format!(
+    let mut stored = conn.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = ?1"
+    ))?;
+    let mut online = conn.prepare_cached(&format!(
+        "SELECT {ONLINE_MESSAGE_COLUMNS} FROM online_messages WHERE msg_id = ?1"
     ))?;
     let mut found = Vec::with_capacity(msg_ids.len());
     for msg_id in msg_ids {
-        if let Some(message) = stmt.query_row([msg_id], message_from_row).optional()? {
-            found.push(message);
-        }
+        let message = match stored.query_row([msg_id], message_from_row).optional()? {
+            Some(message) => Some(message),
+            None => online.query_row([msg_id], message_from_row).optional()?,
+        };
+        found.extend(message);
     }
     Ok(found)
 }
@@ -224,7 +298,13 @@ pub(super) fn revoke(
             revocation.by,
             revocation.reason
         ])? == 1;
-    let record = get(conn, &[msg_id.to_owned()])?.pop();
+    // Of stored messages only: an `onlineUserOnly` one is not recalled.
+    let record = conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = ?1"
+        ))?
+        .query_row([msg_id], message_from_row)
+        .optional()?;
     // Last, after every statement that could fail: a failed job's savepoint rolls back its SQL,
     // not this cache.
     if changed {

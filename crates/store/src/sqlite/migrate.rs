@@ -31,6 +31,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 6,
         sql: include_str!("schema_v6.sql"),
     },
+    Migration {
+        version: 7,
+        sql: include_str!("schema_v7.sql"),
+    },
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

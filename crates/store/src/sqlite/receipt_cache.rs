@@ -188,7 +188,10 @@ fn load(conn: &Connection, msg_id: &str) -> StoreResult<CachedReceipt> {
     let row: Option<(Vec<u8>, Vec<u8>, String, bool)> = conn
         .prepare_cached(
             "SELECT r.recipients, r.readers, m.group_id, m.revoked_at IS NOT NULL \
-             FROM group_receipts r JOIN messages m ON m.msg_id = r.msg_id WHERE r.msg_id = ?1",
+             FROM group_receipts r \
+             JOIN (SELECT msg_id, group_id, revoked_at FROM messages WHERE msg_id = ?1 \
+                   UNION ALL SELECT msg_id, group_id, NULL FROM online_messages WHERE msg_id = ?1) m \
+             ON m.msg_id = r.msg_id WHERE r.msg_id = ?1",
         )?
         .query_row([msg_id], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))

@@ -20,11 +20,17 @@ pub(super) fn record_c2c(
         "UPDATE messages SET receipt_at = ?2 \
          WHERE msg_id = ?1 AND receipt_at IS NULL AND revoked_at IS NULL",
     )?;
+    let mut online = conn.prepare_cached(
+        "UPDATE online_messages SET receipt_at = ?2 WHERE msg_id = ?1 AND receipt_at IS NULL",
+    )?;
     let mut revoked =
         conn.prepare_cached("SELECT 1 FROM messages WHERE msg_id = ?1 AND revoked_at IS NOT NULL")?;
     let mut newly = Vec::with_capacity(msg_ids.len());
     for msg_id in msg_ids {
-        let changed = stmt.execute(params![msg_id, time])? == 1;
+        // A message is in one of the two tables (`onlineUserOnly` ones are never recalled): at
+        // most one row changes.
+        let changed =
+            stmt.execute(params![msg_id, time])? + online.execute(params![msg_id, time])? == 1;
         // Only a message that changed nothing can be a recalled one: the usual receipt costs
         // no second statement.
         if !changed && revoked.exists([msg_id])? {
@@ -78,8 +84,10 @@ pub(super) fn group_states(
     msg_ids: Vec<String>,
 ) -> StoreResult<Vec<GroupReceiptRecord>> {
     let mut load = conn.prepare_cached(
-        "SELECT r.recipients, r.readers, m.revoked_at IS NOT NULL FROM group_receipts r \
-         JOIN messages m ON m.msg_id = r.msg_id WHERE r.msg_id = ?1",
+        // Of stored messages or `onlineUserOnly` ones (never recalled, not in `messages`).
+        "SELECT r.recipients, r.readers, EXISTS (SELECT 1 FROM messages m \
+         WHERE m.msg_id = r.msg_id AND m.revoked_at IS NOT NULL) \
+         FROM group_receipts r WHERE r.msg_id = ?1",
     )?;
     let mut records = Vec::with_capacity(msg_ids.len());
     for msg_id in msg_ids {

@@ -178,6 +178,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn append_online_message(
+        &self,
+        message: NewMessage,
+        as_admin: bool,
+    ) -> StoreResult<MessageRecord> {
+        self.write(move |conn| messages::append_online(conn, message, as_admin))
+            .await
+    }
+
     async fn get_messages(&self, msg_ids: &[String]) -> StoreResult<Vec<MessageRecord>> {
         let msg_ids = msg_ids.to_vec();
         self.read(move |conn| messages::get(conn, &msg_ids)).await

@@ -937,3 +937,143 @@ pub(crate) async fn receipts_racing_a_recall_are_all_recorded_before_it_or_refus
         Err(StoreError::Revoked { .. })
     ));
 }
+
+pub(crate) async fn online_messages_with_receipts_keep_receipt_state_outside_the_sequence(
+    engine: TestEngine,
+) {
+    let store = engine.store();
+    group_with(&store, "g", &["a", "b", "c"]).await;
+    let ordinal = |user: &'static str| {
+        let store = Arc::clone(&store);
+        async move { store.get_member("g", user).await.unwrap().unwrap().ordinal }
+    };
+    let (b, c) = (ordinal("b").await, ordinal("c").await);
+    store
+        .append_message(group_message("m1", "a", "g", false))
+        .await
+        .unwrap();
+    let live = store
+        .append_online_message(group_message("live", "a", "g", true), false)
+        .await
+        .unwrap();
+    assert_eq!(live.seq, 0, "outside the sequence");
+    let after = store
+        .append_message(group_message("m2", "a", "g", false))
+        .await
+        .unwrap();
+    assert_eq!(after.seq, 2, "the online message took no sequence");
+    let group = ConvKey::Group("g".into());
+    let history = store.history(&group, None, 10).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|r| r.message.msg_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["m2", "m1"]
+    );
+    assert_eq!(store.count_unread(&group, 0, "b").await.unwrap(), 2);
+    let found = store.get_messages(&["live".into()]).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].seq, 0);
+    assert_eq!(found[0].message, group_message("live", "a", "g", true));
+    let state = store.group_receipts(&["live".into()]).await.unwrap();
+    assert_eq!(state[0].recipients.iter().collect::<Vec<_>>(), vec![b, c]);
+    // A member who joins after the send is no recipient.
+    store
+        .add_members("g", vec![member("late", GroupRole::Member)])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .record_group_receipts("g", "late", vec!["live".into()])
+            .await,
+        Err(StoreError::NotRecipient { .. })
+    ));
+    let updates = store
+        .record_group_receipts("g", "b", vec!["live".into()])
+        .await
+        .unwrap();
+    assert!(updates[0].changed);
+    assert_eq!((updates[0].read_count, updates[0].recipient_count), (1, 2));
+    let again = store
+        .record_group_receipts("g", "b", vec!["live".into()])
+        .await
+        .unwrap();
+    assert!(!again[0].changed);
+    assert_eq!(
+        store.group_receipts(&["live".into()]).await.unwrap()[0]
+            .readers
+            .iter()
+            .collect::<Vec<_>>(),
+        vec![b]
+    );
+    assert!(matches!(
+        store
+            .append_online_message(group_message("x", "stranger", "g", true), false)
+            .await,
+        Err(StoreError::NotMember { .. })
+    ));
+    assert!(matches!(
+        store
+            .append_online_message(group_message("y", "a", "nowhere", true), false)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let by_admin = store
+        .append_online_message(group_message("admin-live", "admin", "g", true), true)
+        .await
+        .unwrap();
+    assert_eq!(by_admin.seq, 0);
+    assert_eq!(
+        store.group_receipts(&["admin-live".into()]).await.unwrap()[0]
+            .recipients
+            .len(),
+        4,
+        "every current member"
+    );
+    assert_eq!(store.get_group("g").await.unwrap().unwrap().last_seq, 2);
+
+    store
+        .append_message(c2c_message("x1", "a", "b", 100))
+        .await
+        .unwrap();
+    let mut online_c2c = c2c_message("cl", "a", "b", 101);
+    online_c2c.need_receipt = true;
+    assert_eq!(
+        store
+            .append_online_message(online_c2c, false)
+            .await
+            .unwrap()
+            .seq,
+        0
+    );
+    assert_eq!(
+        store
+            .append_message(c2c_message("x2", "a", "b", 102))
+            .await
+            .unwrap()
+            .seq,
+        2
+    );
+    let pair = ConvKey::c2c("a", "b");
+    assert_eq!(store.count_unread(&pair, 0, "b").await.unwrap(), 2);
+    let conversation = store.c2c_conversation("b", "a").await.unwrap().unwrap();
+    assert_eq!((conversation.last_seq, conversation.last_time), (2, 102));
+    assert_eq!(store.history(&pair, None, 10).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .record_c2c_receipts(&["cl".into(), "cl".into(), "x1".into()], 7)
+            .await
+            .unwrap(),
+        vec![true, false, true]
+    );
+    assert_eq!(
+        store.get_messages(&["cl".into()]).await.unwrap()[0].receipt_at,
+        Some(7)
+    );
+
+    store.delete_group("g").await.unwrap();
+    let gone = vec!["live".to_owned(), "admin-live".to_owned()];
+    assert!(store.get_messages(&gone).await.unwrap().is_empty());
+    assert!(store.group_receipts(&gone).await.unwrap().is_empty());
+}

@@ -141,7 +141,7 @@ async fn a_database_written_by_the_first_release_opens_with_all_its_data() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
 }
 
 #[tokio::test]
@@ -159,7 +159,7 @@ async fn a_database_of_a_newer_schema_is_refused() {
             refused,
             Err(StoreError::SchemaTooNew {
                 found: 99,
-                known: 6
+                known: 7
             })
         ),
         "{refused:?}"
