@@ -241,7 +241,7 @@ async fn append_group_message(
 /// `members` (the member bitmap read under the group row's lock) minus the sender
 /// (`sender_ordinal`), none has read it yet.
 async fn insert_recipients(
-    tx: &impl GenericClient,
+    tx: &impl CachedQueries,
     m: &NewMessage,
     group_id: &str,
     mut recipients: RoaringBitmap,
@@ -271,7 +271,7 @@ async fn insert_recipients(
 /// sequence, with a group message's recipients. The group row is locked, as by a send, so the
 /// member bitmap read is the membership at this send.
 async fn append_online_message(
-    tx: &impl GenericClient,
+    tx: &impl CachedQueries,
     m: &NewMessage,
     as_admin: bool,
 ) -> StoreResult<()> {
