@@ -5,18 +5,9 @@ use tidings_proto::methods::ReadMemberListResult;
 use tidings_proto::{GroupType, is_valid_id};
 use tidings_store::{ConvKey, GroupRecord, MemberRecord, MessageRecord, UserProfile};
 
-use crate::checks::check_id;
+use crate::checks::{MAX_SEQ, check_id, storable};
 use crate::error::InGroup;
 use crate::{ServiceError, ServiceResult, Tidings, now};
-
-/// Largest message sequence the store holds (SQLite integers are signed): a larger one, which
-/// only a request can name, is no message's, and must not reach the store, which refuses it.
-const MAX_SEQ: u64 = u64::MAX >> 1;
-
-/// The sequences of `seqs` that may name a stored message.
-fn storable(seqs: &[u64]) -> Vec<u64> {
-    seqs.iter().copied().filter(|seq| *seq <= MAX_SEQ).collect()
-}
 
 /// Receipt counts of one group message, for the administrator.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,15 @@ use tidings_store::{GroupRecord, MemberRecord};
 
 use crate::{ServiceError, ServiceResult, Tidings};
 
+/// Largest message sequence the store holds (SQLite integers are signed): a larger one, which
+/// only a request can name, is no message's, and must not reach the store, which refuses it.
+pub(crate) const MAX_SEQ: u64 = u64::MAX >> 1;
+
+/// The sequences of `seqs` that may name a stored message.
+pub(crate) fn storable(seqs: &[u64]) -> Vec<u64> {
+    seqs.iter().copied().filter(|seq| *seq <= MAX_SEQ).collect()
+}
+
 /// Refuses an ID that is not a valid user or group identifier.
 pub(crate) fn check_id(id: &str) -> ServiceResult<()> {
     if tidings_proto::is_valid_id(id) {

@@ -5,6 +5,7 @@ use tidings_proto::methods::RevokeMessageParams;
 use tidings_proto::{GroupRole, MAX_REVOKE_REASON_BYTES};
 use tidings_store::{ConvKey, MessageRecord, Revocation};
 
+use crate::checks::storable;
 use crate::render::user_info;
 use crate::{ServiceError, ServiceResult, Tidings, now};
 
@@ -99,7 +100,7 @@ impl Tidings {
         self.group_or_not_found(group_id).await?;
         let records = self
             .store
-            .messages_by_seq(&ConvKey::Group(group_id.to_owned()), seqs)
+            .messages_by_seq(&ConvKey::Group(group_id.to_owned()), &storable(seqs))
             .await?;
         let mut outcomes = Vec::with_capacity(seqs.len());
         for seq in seqs {
