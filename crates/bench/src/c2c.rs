@@ -17,8 +17,9 @@ use serde::Deserialize;
 use tidings_proto::{Message, MessageReceipt, TextElem};
 use tokio::sync::mpsc;
 
-use crate::client::{Conn, PushFrame, login_many};
+use crate::client::{Conn, PushFrame};
 use crate::report::{Deadline, Latency, Report, profile_phase, progress, rate};
+use crate::setup::{log_in_all, sign_users};
 use crate::target::{Target, run_tag};
 use crate::{C2cArgs, RunContext};
 
@@ -71,24 +72,23 @@ async fn c2c(
     report: &mut Report,
 ) -> Result<()> {
     let tag = run_tag();
-    let mut users = Vec::with_capacity(args.pairs * 2);
-    for i in 0..args.pairs {
-        for side in ["a", "b"] {
-            let user = format!("{tag}-{side}{i}");
-            let sig = target.signer.sign(&user);
-            users.push((user, sig));
-        }
-    }
-    let bar = progress(users.len() as u64, "c2c: login", ctx.quiet);
-    let Some(conns) = deadline
-        .run(login_many(&target.urls, &users, true, &bar))
-        .await
+    let users = sign_users(
+        &target.signer,
+        (0..args.pairs).flat_map(|i| ["a", "b"].map(|side| format!("{tag}-{side}{i}"))),
+    );
+    let Some(conns) = log_in_all(
+        ctx,
+        &target.urls,
+        &users,
+        true,
+        "c2c: login",
+        deadline,
+        report,
+    )
+    .await?
     else {
-        report.cut_short("logins");
         return Ok(());
     };
-    bar.finish_and_clear();
-    let conns = conns?;
 
     let total = (args.pairs * 2 * args.messages) as u64;
     let bar = progress(total, "c2c: messages", ctx.quiet);

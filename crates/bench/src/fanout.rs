@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use serde::Deserialize;
-use tidings_proto::methods::{CreateGroupParams, CreateGroupResult, InviteParams};
-use tidings_proto::{GroupMemberSpec, GroupRole, Message};
+use tidings_proto::Message;
 use tokio::sync::{mpsc, watch};
 
-use crate::client::{Conn, PushFrame, login_many};
+use crate::client::{Conn, PushFrame};
 use crate::report::{Deadline, Latency, Report, progress, rate};
+use crate::setup::{create_work_group, log_in_all, sign_users};
 use crate::target::{Target, run_tag};
 use crate::{FanOutArgs, RunContext};
 
@@ -74,22 +74,23 @@ async fn fan_out(
     let group_id = format!("{tag}-fanout");
     let receivers = args.members - 1;
     let member_ids: Vec<String> = (1..args.members).map(|i| format!("{tag}-m{i}")).collect();
-    let users: Vec<(String, String)> = member_ids
-        .iter()
-        .map(|user| (user.clone(), target.signer.sign(user)))
-        .collect();
+    let users = sign_users(&target.signer, member_ids.iter().cloned());
 
     // Every member logs in once (which makes the user), then leaves.
-    let bar = progress(receivers as u64, "fan-out: first login", ctx.quiet);
-    let Some(first_logins) = deadline
-        .run(login_many(&target.urls, &users, false, &bar))
-        .await
+    let Some(first_logins) = log_in_all(
+        ctx,
+        &target.urls,
+        &users,
+        false,
+        "fan-out: first login",
+        deadline,
+        report,
+    )
+    .await?
     else {
-        report.cut_short("first logins");
         return Ok(());
     };
-    drop(first_logins?);
-    bar.finish_and_clear();
+    drop(first_logins);
     // The servers close those sessions as their close frames arrive.
     tokio::time::sleep(Duration::from_secs(1)).await;
 
@@ -101,58 +102,38 @@ async fn fan_out(
         false,
     )
     .await?;
-    let create = CreateGroupParams {
-        group_type: "Work".into(),
-        group_id: Some(group_id.clone()),
-        group_name: "fan-out".into(),
-        member_list: member_ids
-            .iter()
-            .take(99)
-            .map(|user| GroupMemberSpec {
-                user_id: user.clone(),
-                role: GroupRole::Member,
-            })
-            .collect(),
-    };
-    let created: CreateGroupResult = sender
-        .call("createGroup", &serde_json::to_value(&create)?)
-        .await?;
     let bar = progress(receivers as u64, "fan-out: invite", ctx.quiet);
-    bar.inc(receivers.min(99) as u64);
-    for chunk in member_ids[receivers.min(99)..].chunks(100) {
-        let invite = InviteParams {
-            group_id: created.group_id.clone(),
-            user_list: chunk.to_vec(),
-        };
-        let Some(reply) =
-            deadline
-                .run(sender.call::<serde_json::Value>(
-                    "inviteUserToGroup",
-                    &serde_json::to_value(&invite)?,
-                ))
-                .await
-        else {
-            report.cut_short("inviting");
-            return Ok(());
-        };
-        reply?;
-        bar.inc(chunk.len() as u64);
-    }
+    let created = create_work_group(
+        &sender,
+        &group_id,
+        "fan-out",
+        &member_ids,
+        deadline,
+        report,
+        Some(&bar),
+    )
+    .await?;
     bar.finish_and_clear();
-
-    // The members log in again and stay, the i-th to the i-th URL in turn.
-    let bar = progress(receivers as u64, "fan-out: login", ctx.quiet);
-    let login_began = Instant::now();
-    let Some(conns) = deadline
-        .run(login_many(&target.urls, &users, true, &bar))
-        .await
-    else {
-        report.cut_short("logins");
+    let Some(group_id) = created else {
         return Ok(());
     };
-    let conns = conns?;
+
+    // The members log in again and stay, the i-th to the i-th URL in turn.
+    let login_began = Instant::now();
+    let Some(conns) = log_in_all(
+        ctx,
+        &target.urls,
+        &users,
+        true,
+        "fan-out: login",
+        deadline,
+        report,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
     let login_time = login_began.elapsed();
-    bar.finish_and_clear();
 
     let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel::<(String, Instant)>();
     let (stop_tx, stop) = watch::channel(false);
@@ -163,7 +144,7 @@ async fn fan_out(
         let pushes = pushes.unwrap_or_else(|| mpsc::unbounded_channel().1);
         tasks.push(tokio::spawn(receive(
             pushes,
-            created.group_id.clone(),
+            group_id.clone(),
             args.messages,
             arrivals_tx.clone(),
             stop.clone(),
@@ -188,7 +169,7 @@ async fn fan_out(
     let mut last_arrival = began;
     for i in 0..args.messages {
         let params = serde_json::json!({
-            "groupID": created.group_id,
+            "groupID": group_id,
             "textElem": { "text": format!("fan-out message {i}") },
         });
         let at = Instant::now();

@@ -35,7 +35,7 @@ use tidings_store::{
 
 use crate::client::Conn;
 use crate::report::{Bound, Deadline, Latency, Report, profile_phase, progress, rate};
-use crate::storm::send_receipt_messages;
+use crate::setup::send_receipt_messages;
 use crate::target::{Target, run_tag};
 use crate::{LargeArgs, RunContext};
 

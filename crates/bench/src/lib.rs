@@ -18,6 +18,7 @@ mod echo;
 mod fanout;
 mod large;
 mod report;
+mod setup;
 mod storm;
 mod target;
 

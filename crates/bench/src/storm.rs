@@ -17,13 +17,13 @@ use anyhow::{Result, bail};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
-use tidings_proto::methods::{CreateGroupParams, CreateGroupResult, InviteParams};
-use tidings_proto::{GroupMemberSpec, GroupRole, Message, MessageReceipt};
+use tidings_proto::MessageReceipt;
 use tokio::sync::{mpsc, watch};
 
-use crate::client::{Conn, PushFrame, login_many};
+use crate::client::{Conn, PushFrame};
 use crate::echo::receipt_request;
 use crate::report::{Bound, Deadline, Latency, Report, profile_phase, progress, rate};
+use crate::setup::{create_work_group, log_in_all, send_receipt_messages, sign_users};
 use crate::target::{Target, cpu_us_per, process_cpu, run_tag};
 use crate::{RunContext, StormArgs};
 
@@ -88,25 +88,25 @@ async fn storm(
     let sender_id = format!("{tag}-s");
     let group_id = format!("{tag}-storm");
     let readers = args.members - 1;
-    let mut users: Vec<(String, String)> =
-        vec![(sender_id.clone(), target.signer.sign(&sender_id))];
-    for i in 1..args.members {
-        let user = format!("{tag}-m{i}");
-        let sig = target.signer.sign(&user);
-        users.push((user, sig));
-    }
+    let users = sign_users(
+        &target.signer,
+        std::iter::once(sender_id).chain((1..args.members).map(|i| format!("{tag}-m{i}"))),
+    );
 
     // Connect and log everyone in.
-    let bar = progress(users.len() as u64, "storm: login", ctx.quiet);
-    let Some(conns) = deadline
-        .run(login_many(&target.urls, &users, true, &bar))
-        .await
+    let Some(mut conns) = log_in_all(
+        ctx,
+        &target.urls,
+        &users,
+        true,
+        "storm: login",
+        deadline,
+        report,
+    )
+    .await?
     else {
-        report.cut_short("logins");
         return Ok(());
     };
-    bar.finish_and_clear();
-    let mut conns = conns?;
     let (sender, sender_pushes) = conns.remove(0);
     let sender_pushes = sender_pushes.unwrap_or_else(|| mpsc::unbounded_channel().1);
 
@@ -114,34 +114,20 @@ async fn storm(
     let pushes = Arc::new(Mutex::new(SenderPushes::default()));
     let collector = tokio::spawn(collect_receipt_pushes(sender_pushes, Arc::clone(&pushes)));
 
-    // The group: created with the first 99 members, the rest invited 100 at a time.
     let member_ids: Vec<String> = users[1..].iter().map(|(u, _)| u.clone()).collect();
-    let first: Vec<GroupMemberSpec> = member_ids
-        .iter()
-        .take(99)
-        .map(|u| GroupMemberSpec {
-            user_id: u.clone(),
-            role: GroupRole::Member,
-        })
-        .collect();
-    let create = CreateGroupParams {
-        group_type: "Work".into(),
-        group_id: Some(group_id.clone()),
-        group_name: "receipt storm".into(),
-        member_list: first,
+    let Some(group_id) = create_work_group(
+        &sender,
+        &group_id,
+        "receipt storm",
+        &member_ids,
+        deadline,
+        report,
+        None,
+    )
+    .await?
+    else {
+        return Ok(());
     };
-    let created: CreateGroupResult = sender
-        .call("createGroup", &serde_json::to_value(&create)?)
-        .await?;
-    for chunk in member_ids[member_ids.len().min(99)..].chunks(100) {
-        let invite = InviteParams {
-            group_id: created.group_id.clone(),
-            user_list: chunk.to_vec(),
-        };
-        let _: serde_json::Value = sender
-            .call("inviteUserToGroup", &serde_json::to_value(&invite)?)
-            .await?;
-    }
 
     // Members wait for the M messages, then for the signal to start reading.
     let (go_tx, go_rx) = watch::channel(false);
@@ -161,7 +147,7 @@ async fn storm(
         let member = Member {
             conn,
             pushes,
-            group_id: created.group_id.clone(),
+            group_id: group_id.clone(),
             messages: args.messages,
             batch: (args.batch_min, args.batch_max),
             seed: ctx
@@ -181,7 +167,7 @@ async fn storm(
     // The sender sends the messages, one at a time.
     let Some((msg_ids, send_latency)) = send_receipt_messages(
         &sender,
-        &created.group_id,
+        &group_id,
         args.messages,
         "storm",
         deadline,
@@ -499,42 +485,4 @@ async fn collect_receipt_pushes(
             }
         }
     }
-}
-
-/// Sends `count` group messages asking for receipts, one at a time; returns their IDs and the
-/// send latencies, or None when the deadline cut the run short (noted in the report).
-pub(crate) async fn send_receipt_messages(
-    sender: &Conn,
-    group_id: &str,
-    count: usize,
-    label: &str,
-    deadline: Deadline,
-    report: &mut Report,
-    bar: Option<&indicatif::ProgressBar>,
-) -> Result<Option<(Vec<String>, Latency)>> {
-    let mut msg_ids = Vec::with_capacity(count);
-    let mut send_latency = Latency::default();
-    for i in 0..count {
-        let params = serde_json::json!({
-            "groupID": group_id,
-            "textElem": { "text": format!("{label} message {i}") },
-            "needReadReceipt": true,
-        });
-        let sent_at = Instant::now();
-        let Some(reply) = deadline
-            .run(sender.call_value("sendMessage", &params))
-            .await
-        else {
-            report.cut_short("sending");
-            return Ok(None);
-        };
-        let reply = reply?;
-        send_latency.record(reply.at.duration_since(sent_at));
-        let message: Message = reply.decode("sendMessage")?;
-        msg_ids.push(message.msg_id);
-        if let Some(bar) = bar {
-            bar.inc(1);
-        }
-    }
-    Ok(Some((msg_ids, send_latency)))
 }
