@@ -75,7 +75,7 @@ fn source_for(index: usize, total: usize, target: &WsAddr) -> Option<IpAddr> {
 }
 
 /// A masked client text frame.
-fn client_frame(payload: &[u8]) -> Vec<u8> {
+pub(crate) fn client_frame(payload: &[u8]) -> Vec<u8> {
     const MASK: [u8; 4] = [0x5a, 0x17, 0xc3, 0x9e];
     let mut frame = Vec::with_capacity(payload.len() + 14);
     frame.push(0x81);
@@ -96,7 +96,10 @@ fn client_frame(payload: &[u8]) -> Vec<u8> {
 }
 
 /// Reads server frames until a text frame arrives; returns its payload.
-async fn read_text_frame(stream: &mut TcpStream, mut buffer: Vec<u8>) -> Result<Vec<u8>> {
+pub(crate) async fn read_text_frame(
+    stream: &mut TcpStream,
+    mut buffer: Vec<u8>,
+) -> Result<Vec<u8>> {
     loop {
         if let Some((opcode, start, end)) = parse_frame(&buffer)? {
             match opcode {
@@ -118,7 +121,7 @@ async fn read_text_frame(stream: &mut TcpStream, mut buffer: Vec<u8>) -> Result<
 }
 
 /// A complete unmasked frame at the start of `buffer`: (opcode, payload start, payload end).
-fn parse_frame(buffer: &[u8]) -> Result<Option<(u8, usize, usize)>> {
+pub(crate) fn parse_frame(buffer: &[u8]) -> Result<Option<(u8, usize, usize)>> {
     if buffer.len() < 2 {
         return Ok(None);
     }

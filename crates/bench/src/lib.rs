@@ -5,12 +5,13 @@
 //! by `--url` (loopback only). It shows a progress bar on stderr, prints a table (or `--json`)
 //! at the end, checks that the results are exact, and stops within `--max-seconds`.
 //!
-//! Scenarios: `receipt-storm`, `large-group`, `c2c`, `fan-out`, `connections`, `echo-baseline`,
-//! and `all`
+//! Scenarios: `receipt-storm`, `large-group`, `c2c`, `fan-out`, `connections`, `abuse`,
+//! `echo-baseline`, and `all`
 //! (every scenario with small parameters). Unless `--no-echo` is given, the echo baseline runs
 //! first in the same invocation and every throughput is also reported as a ratio to it.
 //! `BENCHMARKS.md` at the repository root has the figures and how they were obtained.
 
+mod abuse;
 mod c2c;
 mod client;
 mod connections;
@@ -108,6 +109,9 @@ pub enum Scenario {
     FanOut(FanOutArgs),
     /// N idle logged-in connections: memory per connection and login rate.
     Connections(ConnectionsArgs),
+    /// A normal receipt load without, then beside, bounded attacks (issue 15): its ack p99 and
+    /// the server's memory both ways.
+    Abuse(AbuseArgs),
     /// A bare WebSocket echo server: what the transport alone does.
     EchoBaseline(EchoArgs),
     /// Every scenario with small parameters (a quick check).
@@ -191,6 +195,61 @@ pub struct ConnectionsArgs {
     pub client_processes: Option<usize>,
 }
 
+/// `abuse` parameters: the normal load, the size of each attack, and the server's limits they
+/// run against (set on the in-process server; with `--url`, give the server's own).
+#[derive(Debug, Clone, Args)]
+pub struct AbuseArgs {
+    /// Members of the normal load's group, each on its own connection (the sender among them).
+    #[arg(long, default_value_t = 200)]
+    pub members: usize,
+    /// Seconds of each phase: without, then with the attacks.
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
+    /// Messages asking for receipts the normal load's sender sends a second.
+    #[arg(long, default_value_t = 10)]
+    pub message_rate: u32,
+    /// WebSocket connections that never log in, from one address, beyond its cap.
+    #[arg(long, default_value_t = 100)]
+    pub idle_beyond_cap: usize,
+    /// Half-sent HTTP heads held open (slowloris).
+    #[arg(long, default_value_t = 100)]
+    pub slowloris: usize,
+    /// REST requests with a forged UserSig promising a 1 MiB body, stalled after 64 KiB.
+    #[arg(long, default_value_t = 100)]
+    pub stalled_bodies: usize,
+    /// REST requests to made-up commands, spread over the phase.
+    #[arg(long, default_value_t = 5000)]
+    pub unknown_commands: usize,
+    /// Connections that stop reading while 12 KiB group messages are pushed to them.
+    #[arg(long, default_value_t = 4)]
+    pub slow_readers: usize,
+    /// Conversations of the user whose list is walked.
+    #[arg(long, default_value_t = 1000)]
+    pub conversations: usize,
+    /// Connections walking that list page by page (100 a page) throughout the phase.
+    #[arg(long, default_value_t = 4)]
+    pub list_walkers: usize,
+    /// Requests one connection pipelines at once, once a second.
+    #[arg(long, default_value_t = 2000)]
+    pub flood: usize,
+    /// Rounds of bad frames (over 64 KiB, not JSON, 1,000 IDs, a page of 1,000,000), spread
+    /// over the phase.
+    #[arg(long, default_value_t = 200)]
+    pub bad_frames: usize,
+    /// The server's `[limits] max_connections_per_ip`.
+    #[arg(long, default_value_t = tidings_server::config::LimitsConfig::default().max_connections_per_ip)]
+    pub per_ip_cap: usize,
+    /// The server's `[limits] login_timeout_ms`.
+    #[arg(long, default_value_t = tidings_server::config::LimitsConfig::default().login_timeout_ms)]
+    pub login_timeout_ms: u64,
+    /// The server's `[limits] http_header_timeout_ms`.
+    #[arg(long, default_value_t = tidings_server::config::LimitsConfig::default().http_header_timeout_ms)]
+    pub header_timeout_ms: u64,
+    /// The server's `[limits] write_timeout_ms`.
+    #[arg(long, default_value_t = tidings_server::config::LimitsConfig::default().write_timeout_ms)]
+    pub write_timeout_ms: u64,
+}
+
 /// `echo-baseline` parameters.
 #[derive(Debug, Clone, Args)]
 pub struct EchoArgs {
@@ -231,6 +290,7 @@ fn quick() -> (
     ConnectionsArgs,
     EchoArgs,
     FanOutArgs,
+    AbuseArgs,
 ) {
     (
         StormArgs {
@@ -264,6 +324,24 @@ fn quick() -> (
         FanOutArgs {
             members: 200,
             messages: 3,
+        },
+        AbuseArgs {
+            members: 50,
+            seconds: 3,
+            message_rate: 10,
+            idle_beyond_cap: 10,
+            slowloris: 10,
+            stalled_bodies: 10,
+            unknown_commands: 100,
+            slow_readers: 2,
+            conversations: 150,
+            list_walkers: 2,
+            flood: 200,
+            bad_frames: 10,
+            per_ip_cap: 100,
+            login_timeout_ms: 1000,
+            header_timeout_ms: 1000,
+            write_timeout_ms: 1000,
         },
     )
 }
@@ -304,6 +382,7 @@ async fn run_all(ctx: &RunContext, scenario: &Scenario) -> Result<Vec<Report>> {
         _ if ctx.common.no_echo => None,
         Scenario::ReceiptStorm(args) => Some(echo_shape(args.members)),
         Scenario::C2c(args) => Some(echo_shape(args.pairs * 2)),
+        Scenario::Abuse(args) => Some(echo_shape(args.members)),
         Scenario::LargeGroup(_) | Scenario::Connections(_) | Scenario::FanOut(_) => {
             Some(echo_shape(1000))
         }
@@ -328,13 +407,15 @@ async fn run_all(ctx: &RunContext, scenario: &Scenario) -> Result<Vec<Report>> {
         Scenario::LargeGroup(args) => reports.push(large::run(ctx, args).await?),
         Scenario::C2c(args) => reports.push(c2c::run(ctx, args).await?),
         Scenario::FanOut(args) => reports.push(fanout::run(ctx, args).await?),
+        Scenario::Abuse(args) => reports.push(abuse::run(ctx, args).await?),
         Scenario::Connections(_) | Scenario::EchoBaseline(_) | Scenario::ConnectHelper(_) => {}
         Scenario::All => {
-            let (storm_args, large_args, c2c_args, _, _, fan_out_args) = quick();
+            let (storm_args, large_args, c2c_args, _, _, fan_out_args, abuse_args) = quick();
             reports.push(storm::run(ctx, &storm_args).await?);
             reports.push(large::run(ctx, &large_args).await?);
             reports.push(c2c::run(ctx, &c2c_args).await?);
             reports.push(fanout::run(ctx, &fan_out_args).await?);
+            reports.push(abuse::run(ctx, &abuse_args).await?);
         }
     }
     if let Some(echo_rate) = echo_rate.filter(|r| *r > 0.0) {

@@ -116,6 +116,15 @@ pub(crate) struct Target {
 impl Target {
     /// Starts an in-process server, or checks the `--url` of a running one.
     pub(crate) async fn start(common: &CommonArgs) -> Result<Self> {
+        Self::start_with(common, |_| {}).await
+    }
+
+    /// [`Target::start`], with `configure` applied last to the in-process server's
+    /// configuration (not to a `--url` server's).
+    pub(crate) async fn start_with(
+        common: &CommonArgs,
+        configure: impl FnOnce(&mut Config),
+    ) -> Result<Self> {
         if !common.url.is_empty() {
             let ws = common
                 .url
@@ -171,6 +180,7 @@ impl Target {
         config.limits.request_burst = IN_PROCESS_RATE_LIMIT;
         // Every simulated client connects from 127.0.0.1.
         config.limits.max_connections_per_ip = 0;
+        configure(&mut config);
         let server = Server::open(&config)
             .await
             .context("cannot open the in-process server")?;

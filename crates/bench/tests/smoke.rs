@@ -239,3 +239,100 @@ fn connections_are_spread_over_every_url_in_turn() {
     assert_eq!(connections.value("connections_on_url_0"), Some(21.0));
     assert_eq!(connections.value("connections_on_url_1"), Some(20.0));
 }
+
+#[test]
+fn abuse_attacks_get_their_documented_answers_beside_an_exact_normal_load() {
+    let reports = run(&[
+        "abuse",
+        "--members",
+        "8",
+        "--seconds",
+        "3",
+        "--message-rate",
+        "10",
+        "--idle-beyond-cap",
+        "5",
+        "--slowloris",
+        "5",
+        "--stalled-bodies",
+        "5",
+        "--unknown-commands",
+        "40",
+        "--slow-readers",
+        "2",
+        "--conversations",
+        "150",
+        "--list-walkers",
+        "2",
+        "--flood",
+        "300",
+        "--bad-frames",
+        "5",
+        "--per-ip-cap",
+        "40",
+        "--login-timeout-ms",
+        "1000",
+        "--header-timeout-ms",
+        "1000",
+        "--write-timeout-ms",
+        "1000",
+        "--no-echo",
+    ]);
+    assert_eq!(reports.len(), 1);
+    let abuse = scenario(&reports, "abuse");
+    assert_exact(
+        abuse,
+        &[
+            "quiet_ack_p99_ms",
+            "attacked_ack_p99_ms",
+            "ack_p99_ratio",
+            "rss_peak_quiet_mib",
+            "rss_peak_attacked_mib",
+            "rss_growth_under_attack_mib",
+            "metrics_page_bytes_after",
+        ],
+    );
+    let checks: Vec<&str> = abuse.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        checks,
+        [
+            "without attacks: every message sent",
+            "without attacks: every member received every message",
+            "without attacks: every receipt acknowledged",
+            "without attacks: pulled counts are exact",
+            "with attacks: every message sent",
+            "with attacks: every member received every message",
+            "with attacks: every receipt acknowledged",
+            "with attacks: pulled counts are exact",
+            "made-up REST commands: refused 70003 before anything else",
+            "made-up REST commands: no metric series of their own",
+            "REST bodies stalled before authentication: answered 70003 without waiting",
+            "half-sent HTTP heads: closed by the server",
+            "connections that never log in: 101 then 1008, or 503 beyond the address's cap",
+            "connections that never log in: at most the address's cap at once",
+            "readers that stop reading: dropped from delivery, then closed 1008",
+            "conversation list walks: every conversation once, pages of at most 100",
+            "pipelined floods: each request answered, 0 or 7008, some 7008",
+            "bad frames: 9522 over 64 KiB, 6017 malformed, over-long batches and pages",
+            "frames over 1 MiB: connection ended",
+            "/healthz answered 200 throughout the attacks",
+        ]
+    );
+    assert_eq!(abuse.value("unknown_commands_sent"), Some(40.0));
+    assert_eq!(
+        abuse
+            .value("idle_upgraded")
+            .zip(abuse.value("idle_refused_503"))
+            .map(|(a, b)| a + b),
+        Some(45.0),
+        "every connection from the capped address upgraded or refused"
+    );
+    // Every phase's receipts: one per reader (7) and message sent.
+    for phase in ["quiet", "attacked"] {
+        let receipts = abuse.value(&format!("{phase}_receipts")).expect("receipts");
+        assert!(
+            receipts > 0.0 && receipts % 7.0 == 0.0,
+            "{phase}: {receipts}"
+        );
+    }
+}
