@@ -29,6 +29,14 @@ pub enum ErrorCode {
     /// The message was recalled: it cannot be recalled again and takes no more read receipts
     /// (20023).
     MessageRevoked = 20023,
+    /// The app's backend refused the C2C message before it was sent (its
+    /// `C2C.CallbackBeforeSendMsg` hook answered 1, or could not be asked and the server's
+    /// default is to refuse) (20006). A backend may instead pick its own code in 120001–130000,
+    /// which the sender gets as is.
+    RefusedBeforeSend = 20006,
+    /// The app's backend refused the group message before it was sent (its
+    /// `Group.CallbackBeforeSendMsg` hook) (10016). Its own codes pass as for C2C.
+    GroupRefusedBeforeSend = 10016,
     /// The group message to recall does not exist (10030).
     GroupRevokeMessageNotFound = 10030,
     /// A group message's sender may recall it only within the server's time limit; the group's
@@ -74,7 +82,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation tests.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 32] = [
         Self::NotLoggedIn,
         Self::InvalidParameters,
         Self::InvalidIdentifier,
@@ -86,6 +94,8 @@ impl ErrorCode {
         Self::RevokeTimeLimit,
         Self::RevokeMessageNotFound,
         Self::MessageRevoked,
+        Self::RefusedBeforeSend,
+        Self::GroupRefusedBeforeSend,
         Self::GroupRevokeMessageNotFound,
         Self::GroupRevokeTimeLimit,
         Self::MessageTooLarge,
@@ -111,6 +121,10 @@ impl ErrorCode {
     pub fn as_u32(self) -> u32 {
         self as u32
     }
+
+    /// The codes an app's backend may choose for refusing a message before it is sent
+    /// (Tencent's range); they reach the sender unchanged.
+    pub const APP_REFUSAL_CODES: std::ops::RangeInclusive<u32> = 120_001..=130_000;
 
     /// The code for a wire number, if it is one of ours.
     pub fn from_u32(code: u32) -> Option<Self> {

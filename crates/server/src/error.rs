@@ -6,20 +6,46 @@ use tidings_service::{ServiceError, SkippedReceipt};
 use tidings_store::StoreError;
 use tidings_usersig::UserSigError;
 
+/// A wire code: one of the server's own, or one an app's backend chose for refusing a message
+/// (in [`ErrorCode::APP_REFUSAL_CODES`]), which reaches the sender as is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireCode {
+    /// The server's own code.
+    Server(ErrorCode),
+    /// The app's backend's code.
+    App(u32),
+}
+
+impl WireCode {
+    /// The number sent on the wire.
+    pub fn as_u32(self) -> u32 {
+        match self {
+            Self::Server(code) => code.as_u32(),
+            Self::App(code) => code,
+        }
+    }
+}
+
+impl From<ErrorCode> for WireCode {
+    fn from(code: ErrorCode) -> Self {
+        Self::Server(code)
+    }
+}
+
 /// An error as sent on the wire: a code and a message for developers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireError {
     /// The code.
-    pub code: ErrorCode,
+    pub code: WireCode,
     /// What was wrong.
     pub desc: String,
 }
 
 impl WireError {
     /// An error with a message.
-    pub fn new(code: ErrorCode, desc: impl Into<String>) -> Self {
+    pub fn new(code: impl Into<WireCode>, desc: impl Into<String>) -> Self {
         Self {
-            code,
+            code: code.into(),
             desc: desc.into(),
         }
     }
@@ -52,6 +78,16 @@ impl From<ServiceError> for WireError {
             ServiceError::RevokeTimeLimit { group: false, .. } => ErrorCode::RevokeTimeLimit,
             ServiceError::RevokeTimeLimit { group: true, .. } => ErrorCode::GroupRevokeTimeLimit,
             ServiceError::MessageRevoked(_) => ErrorCode::MessageRevoked,
+            ServiceError::RefusedBeforeSend {
+                app_code: Some(code),
+                ..
+            } if ErrorCode::APP_REFUSAL_CODES.contains(code) => {
+                return Self::new(WireCode::App(*code), error.to_string());
+            }
+            ServiceError::RefusedBeforeSend { group: false, .. } => ErrorCode::RefusedBeforeSend,
+            ServiceError::RefusedBeforeSend { group: true, .. } => {
+                ErrorCode::GroupRefusedBeforeSend
+            }
             ServiceError::Store(store) => return store_error(store),
         };
         Self::new(code, error.to_string())

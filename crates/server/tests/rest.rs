@@ -2615,7 +2615,7 @@ async fn settings_change_read_receipts_at_runtime() {
         (&reply["ReadReceipt"], &reply["Webhook"]),
         (
             &json!({ "Enabled": true, "GroupTypes": ["Work", "Public", "Meeting"] }),
-            &json!({ "Url": "", "Token": "" })
+            &json!({ "Url": "", "Token": "", "BeforeSendMsg": { "C2C": false, "Group": false, "TimeoutMs": 2000, "OnFailure": "allow" } })
         )
     );
     let mut bob = server.raw_login("bob").await;
@@ -2726,6 +2726,13 @@ async fn settings_change_read_receipts_at_runtime() {
         json!({ "Webhook": { "Url": 5 } }),
         json!({ "Webhook": { "Token": false } }),
         json!({ "ReadReceipt": { "Enabled": false }, "Webhook": { "Url": "nope" } }),
+        json!({ "Webhook": { "BeforeSendMsg": { "TimeoutMs": 9 } } }),
+        json!({ "Webhook": { "BeforeSendMsg": { "TimeoutMs": 30001 } } }),
+        json!({ "Webhook": { "BeforeSendMsg": { "TimeoutMs": "2s" } } }),
+        json!({ "Webhook": { "BeforeSendMsg": { "OnFailure": "maybe" } } }),
+        json!({ "Webhook": { "BeforeSendMsg": { "C2C": "yes" } } }),
+        json!({ "Webhook": { "BeforeSendMsg": true } }),
+        json!({ "ReadReceipt": { "Enabled": false }, "Webhook": { "BeforeSendMsg": { "Group": 1 } } }),
     ] {
         rest.fail(set, body, 60003).await;
     }
@@ -2745,8 +2752,9 @@ async fn settings_set_over_rest_survive_restarts_until_the_config_file_changes()
     let server = TestServer::start().await;
     let rest = Rest::new(&server);
     rest.import(&["alice", "bob"]).await;
+    let hooks = json!({ "C2C": true, "Group": false, "TimeoutMs": 500, "OnFailure": "deny" });
     let over_rest = json!({ "ReadReceipt": { "Enabled": false, "GroupTypes": ["Work"] },
-                            "Webhook": { "Url": hook, "Token": "secret" } });
+                            "Webhook": { "Url": hook, "Token": "secret", "BeforeSendMsg": hooks } });
     rest.ok(set, over_rest.clone()).await;
 
     // Same config file: the REST change holds, and is in force.
@@ -2766,7 +2774,7 @@ async fn settings_set_over_rest_survive_restarts_until_the_config_file_changes()
         config.read_receipts.group_types = vec![GroupType::Work, GroupType::Public];
     };
     let from_file = json!({ "ReadReceipt": { "Enabled": true, "GroupTypes": ["Work", "Public"] },
-                            "Webhook": { "Url": hook, "Token": "secret" } });
+                            "Webhook": { "Url": hook, "Token": "secret", "BeforeSendMsg": hooks } });
     let server = TestServer::start_in(server.stop().await, edited).await;
     assert_eq!(settings_in_force(&Rest::new(&server)).await, from_file);
     let server = TestServer::start_in(server.stop().await, edited).await;
@@ -2775,7 +2783,7 @@ async fn settings_set_over_rest_survive_restarts_until_the_config_file_changes()
 
     // A REST change made on the edited file holds again.
     let again = json!({ "ReadReceipt": { "Enabled": true, "GroupTypes": ["Meeting"] },
-                        "Webhook": { "Url": "", "Token": "" } });
+                        "Webhook": { "Url": "", "Token": "", "BeforeSendMsg": { "C2C": false, "Group": false, "TimeoutMs": 2000, "OnFailure": "allow" } } });
     rest.ok(set, again.clone()).await;
     let server = TestServer::start_in(server.stop().await, edited).await;
     assert_eq!(settings_in_force(&Rest::new(&server)).await, again);
@@ -2943,6 +2951,7 @@ async fn webhooks_arrive_signed_with_tencents_fields() {
         config.webhook = WebhookSettings {
             url,
             token: token.into(),
+            ..WebhookSettings::default()
         };
     })
     .await;
@@ -3118,7 +3127,7 @@ async fn webhooks_are_configured_at_runtime_signed_only_with_a_token() {
         .await;
     assert_eq!(
         reply["Webhook"],
-        json!({ "Url": receiver.url, "Token": "" })
+        json!({ "Url": receiver.url, "Token": "", "BeforeSendMsg": { "C2C": false, "Group": false, "TimeoutMs": 2000, "OnFailure": "allow" } })
     );
     let first = rest.send_text("alice", "bob", "unsigned").await;
     let hook = receiver
@@ -3132,7 +3141,7 @@ async fn webhooks_are_configured_at_runtime_signed_only_with_a_token() {
     let reply = rest.ok("tidings/get_settings", json!({})).await;
     assert_eq!(
         reply["Webhook"],
-        json!({ "Url": receiver.url, "Token": "t0k3n" })
+        json!({ "Url": receiver.url, "Token": "t0k3n", "BeforeSendMsg": { "C2C": false, "Group": false, "TimeoutMs": 2000, "OnFailure": "allow" } })
     );
     let second = rest.send_text("alice", "bob", "signed").await;
     let hook = receiver
@@ -3142,7 +3151,10 @@ async fn webhooks_are_configured_at_runtime_signed_only_with_a_token() {
 
     // An empty URL switches callbacks off.
     let reply = rest.ok(set, json!({ "Webhook": { "Url": "" } })).await;
-    assert_eq!(reply["Webhook"], json!({ "Url": "", "Token": "t0k3n" }));
+    assert_eq!(
+        reply["Webhook"],
+        json!({ "Url": "", "Token": "t0k3n", "BeforeSendMsg": { "C2C": false, "Group": false, "TimeoutMs": 2000, "OnFailure": "allow" } })
+    );
     rest.send_text("alice", "bob", "unseen again").await;
     // The marker: callbacks on again, and one more message. Events leave the webhook queue in
     // order, so a callback of "unseen again" would have gone to delivery before the marker's.
@@ -3169,6 +3181,7 @@ async fn a_receiver_that_fails_twice_still_gets_the_event() {
         config.webhook = WebhookSettings {
             url,
             token: "tok".into(),
+            ..WebhookSettings::default()
         };
     })
     .await;
@@ -3193,6 +3206,7 @@ async fn the_message_path_does_not_wait_for_the_webhook_receiver() {
         config.webhook = WebhookSettings {
             url,
             token: String::new(),
+            ..WebhookSettings::default()
         };
     })
     .await;
@@ -3238,6 +3252,7 @@ async fn an_unreachable_webhook_is_dropped_after_its_retries_and_counted() {
         config.webhook = WebhookSettings {
             url: "http://127.0.0.1:1/hook".into(),
             token: String::new(),
+            ..WebhookSettings::default()
         };
     })
     .await;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tidings_proto::{CustomElem, ELEM_TYPE_CUSTOM, ELEM_TYPE_TEXT, TextElem};
 use tidings_store::{NewMessage, StoreError};
 
-use crate::ServiceResult;
+use crate::{ChangedContent, ServiceResult};
 
 /// What a stored message holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,19 @@ pub(crate) fn encode(text: Option<&TextElem>, custom: Option<&CustomElem>) -> (u
                 .to_string(),
         ),
         (None, None) => (ELEM_TYPE_TEXT, json!({ "text": "" }).to_string()),
+    }
+}
+
+/// The stored body of content the app's backend put in place of a message's, and its size as
+/// the message limit counts it.
+pub(crate) fn encode_changed(content: &ChangedContent) -> ((u32, String), usize) {
+    match content {
+        ChangedContent::Text(text) => (encode(Some(text), None), text.text.len()),
+        ChangedContent::Custom(custom) => (
+            encode(None, Some(custom)),
+            custom.data.len() + custom.desc.len() + custom.extension.len(),
+        ),
+        ChangedContent::Elements { elem_type, json } => ((*elem_type, json.clone()), json.len()),
     }
 }
 

@@ -103,6 +103,17 @@ pub enum ServiceError {
     /// The message was recalled: it cannot be recalled again and takes no more receipts.
     #[error("message {0} was recalled")]
     MessageRevoked(String),
+    /// The app's backend refused the message before it was sent (its before-send hook, or the
+    /// configured default when the backend could not be asked).
+    #[error("{info}")]
+    RefusedBeforeSend {
+        /// Whether it was a group message (Tencent's group code applies).
+        group: bool,
+        /// The backend's own code (120001–130000), passed to the sender as is.
+        app_code: Option<u32>,
+        /// Why.
+        info: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

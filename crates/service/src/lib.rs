@@ -34,7 +34,8 @@ pub use bus::{
     SharedPush, outbound_queue,
 };
 pub use callbacks::{
-    AfterEvent, CallbackEvent, Callbacks, GroupReceiptCount, NoCallbacks, Origin, with_origin,
+    AfterEvent, BeforeSend, BeforeSendEvent, CallbackEvent, Callbacks, ChangedContent,
+    GroupReceiptCount, NoCallbacks, Origin, Verdict, VerdictFuture, with_origin,
 };
 pub use content::{MessageContent, content_of};
 pub use error::{ServiceError, ServiceResult};

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use rand::Rng;
 use tidings_proto::events::{OnConversationChanged, OnRecvNewMessage};
 use tidings_proto::methods::{C2cHistoryParams, GroupHistoryParams, SendMessageParams};
-use tidings_proto::{MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
+use tidings_proto::{GroupType, MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
 use tidings_store::{ConvKey, MessageRecord, NewMessage, UserProfile};
 
 use crate::checks::{check_id, check_page};
@@ -13,7 +13,10 @@ use crate::content;
 use crate::error::InGroup;
 use crate::message_facts::MessageFacts;
 use crate::render::{Viewer, render, render_for};
-use crate::{AfterEvent, ServiceError, ServiceResult, Tidings, now, now_millis};
+use crate::{
+    AfterEvent, BeforeSend, BeforeSendEvent, ServiceError, ServiceResult, Tidings, Verdict, now,
+    now_millis,
+};
 
 /// A new, unique message ID: creation time in milliseconds and 64 random bits. The millisecond
 /// part strictly increases within the process (a burst borrows the next milliseconds), so a
@@ -35,13 +38,26 @@ fn new_msg_id() -> String {
     )
 }
 
-fn payload_size(params: &SendMessageParams) -> usize {
+/// The bytes of a message's elements as the message limit counts them (without
+/// `cloudCustomData`).
+fn content_size(params: &SendMessageParams, options: &SendOptions) -> usize {
     let text = params.text_elem.as_ref().map_or(0, |t| t.text.len());
     let custom = params
         .custom_elem
         .as_ref()
         .map_or(0, |c| c.data.len() + c.desc.len() + c.extension.len());
-    text + custom + params.cloud_custom_data.len()
+    let raw = options.raw_body.as_ref().map_or(0, |(_, json)| json.len());
+    text + custom + raw
+}
+
+fn check_size(size: usize) -> ServiceResult<()> {
+    if size > MAX_MESSAGE_BYTES {
+        return Err(ServiceError::MessageTooLarge {
+            size,
+            limit: MAX_MESSAGE_BYTES,
+        });
+    }
+    Ok(())
 }
 
 /// How a message is sent beyond its V2TIM parameters (options of the REST API).
@@ -55,6 +71,11 @@ pub struct SendOptions {
     pub raw_body: Option<(u32, String)>,
     /// Sent by the App administrator: a group message needs no membership.
     pub as_admin: bool,
+    /// Ask the app's backend before sending, when its before-send hook is on (REST
+    /// `ForbidCallbackControl` `ForbidBeforeSendMsgCallback` turns it off for one message).
+    pub before_send_hook: bool,
+    /// Emit the after-event (REST `ForbidAfterSendMsgCallback` turns it off for one message).
+    pub after_send_callback: bool,
 }
 
 impl Default for SendOptions {
@@ -63,8 +84,18 @@ impl Default for SendOptions {
             sync_to_sender: true,
             raw_body: None,
             as_admin: false,
+            before_send_hook: true,
+            after_send_callback: true,
         }
     }
+}
+
+/// What became of a message the app's backend was asked about.
+enum Moderated {
+    /// Send this (the message, changed or not).
+    Send(NewMessage),
+    /// Dropped silently: the sender is told it was sent, nothing else happens.
+    Discarded(NewMessage),
 }
 
 impl Tidings {
@@ -93,14 +124,7 @@ impl Tidings {
                 "give exactly one of textElem and customElem".into(),
             ));
         }
-        let size =
-            payload_size(&params) + options.raw_body.as_ref().map_or(0, |(_, json)| json.len());
-        if size > MAX_MESSAGE_BYTES {
-            return Err(ServiceError::MessageTooLarge {
-                size,
-                limit: MAX_MESSAGE_BYTES,
-            });
-        }
+        check_size(content_size(&params, &options) + params.cloud_custom_data.len())?;
         if !params.group_at_user_list.is_empty() {
             return Err(ServiceError::InvalidParameters(
                 "groupAtUserList (REST GroupAtInfo: @-mentions) is not supported yet; the message was not sent"
@@ -124,13 +148,14 @@ impl Tidings {
             body,
             cloud_custom_data: params.cloud_custom_data.clone(),
         };
+        let content_size = content_size(&params, &options);
         match (&params.receiver, &params.group_id) {
             (Some(receiver), None) => {
-                self.send_c2c(message, receiver, params.online_user_only, &options)
+                self.send_c2c(message, content_size, receiver, params.online_user_only, &options)
                     .await
             }
             (None, Some(group_id)) => {
-                self.send_group(message, group_id, params.online_user_only, &options)
+                self.send_group(message, content_size, group_id, params.online_user_only, &options)
                     .await
             }
             (Some(_), Some(_)) => Err(ServiceError::InvalidParameters(
@@ -142,9 +167,97 @@ impl Tidings {
         }
     }
 
+    /// Asks the app's backend about a message that passed every check, when its before-send
+    /// hook for the message's kind is on, and applies its verdict.
+    async fn moderate(
+        &self,
+        message: NewMessage,
+        content_size: usize,
+        group_type: Option<GroupType>,
+        online_only: bool,
+        options: &SendOptions,
+    ) -> ServiceResult<Moderated> {
+        let group = group_type.is_some();
+        if !options.before_send_hook || !self.callbacks.wants_before_send(group) {
+            return Ok(Moderated::Send(message));
+        }
+        let question = match group_type {
+            Some(group_type) => BeforeSend::Group {
+                group_type,
+                message: message.clone(),
+                online_only,
+            },
+            None => BeforeSend::C2c {
+                message: message.clone(),
+                online_only,
+            },
+        };
+        let verdict = self
+            .callbacks
+            .before_send(BeforeSendEvent::now(question))
+            .await;
+        let mut message = message;
+        match verdict {
+            Verdict::Allow => {}
+            Verdict::Change {
+                content,
+                cloud_custom_data,
+            } => {
+                let mut size = content_size;
+                if let Some(content) = content {
+                    let ((elem_type, body), changed_size) = content::encode_changed(&content);
+                    message.elem_type = elem_type;
+                    message.body = body;
+                    size = changed_size;
+                }
+                if let Some(data) = cloud_custom_data {
+                    message.cloud_custom_data = data;
+                }
+                check_size(size + message.cloud_custom_data.len())?;
+            }
+            Verdict::Deny { app_code, info } => {
+                metrics::counter!("tidings_messages_refused_before_send_total").increment(1);
+                let command = if group {
+                    "Group.CallbackBeforeSendMsg"
+                } else {
+                    "C2C.CallbackBeforeSendMsg"
+                };
+                let info = if info.is_empty() {
+                    format!("the app's backend refused this message ({command})")
+                } else {
+                    info
+                };
+                return Err(ServiceError::RefusedBeforeSend {
+                    group,
+                    app_code,
+                    info,
+                });
+            }
+            Verdict::Discard => {
+                metrics::counter!("tidings_messages_discarded_before_send_total").increment(1);
+                return Ok(Moderated::Discarded(message));
+            }
+        }
+        Ok(Moderated::Send(message))
+    }
+
+    /// What the sender of a message the app's backend dropped silently is told: the message,
+    /// with no sequence, as if it had been sent.
+    fn discarded(message: NewMessage) -> ServiceResult<Message> {
+        let sender = message.sender.clone();
+        let record = MessageRecord {
+            message,
+            seq: 0,
+            receipt_at: None,
+            revoked: None,
+        };
+        render_for(&record, &sender)
+    }
+
     async fn send_c2c(
         &self,
         message: NewMessage,
+        content_size: usize,
         receiver: &str,
         online_only: bool,
         options: &SendOptions,
@@ -161,6 +274,13 @@ impl Tidings {
         {
             return Err(ServiceError::UserNotFound(receiver.to_owned()));
         }
+        let message = match self
+            .moderate(message, content_size, None, online_only, options)
+            .await?
+        {
+            Moderated::Send(message) => message,
+            Moderated::Discarded(message) => return Self::discarded(message),
+        };
         let record = if online_only && !message.need_receipt {
             MessageRecord {
                 message,
@@ -194,10 +314,12 @@ impl Tidings {
                 self.publish_c2c_conversation(&sender, receiver).await?;
             }
         }
-        self.emit_callback(|| AfterEvent::C2cMessageSent {
-            message: record,
-            online_only,
-        });
+        if options.after_send_callback {
+            self.emit_callback(|| AfterEvent::C2cMessageSent {
+                message: record,
+                online_only,
+            });
+        }
         metrics::counter!("tidings_messages_total", "kind" => "c2c").increment(1);
         Ok(as_sender)
     }
@@ -205,6 +327,7 @@ impl Tidings {
     async fn send_group(
         &self,
         message: NewMessage,
+        content_size: usize,
         group_id: &str,
         online_only: bool,
         options: &SendOptions,
@@ -216,10 +339,28 @@ impl Tidings {
             self.require_receipts_in(group_type)?;
         }
         let sender = message.sender.clone();
-        let record = if online_only && !message.need_receipt {
-            if !options.as_admin {
-                self.require_member(group_id, &sender).await?;
-            }
+        let not_stored = online_only && !message.need_receipt;
+        // The store checks membership as it writes; a message not stored, or one the app's
+        // backend is to be asked about (a non-member's message is no question for it), is
+        // checked here first.
+        let hooked = options.before_send_hook && self.callbacks.wants_before_send(true);
+        if !options.as_admin && (not_stored || hooked) {
+            self.require_member(group_id, &sender).await?;
+        }
+        let message = match self
+            .moderate(
+                message,
+                content_size,
+                Some(group_type),
+                online_only,
+                options,
+            )
+            .await?
+        {
+            Moderated::Send(message) => message,
+            Moderated::Discarded(message) => return Self::discarded(message),
+        };
+        let record = if not_stored {
             MessageRecord {
                 message,
                 seq: 0,
@@ -265,11 +406,13 @@ impl Tidings {
                 .await?;
             self.push::<OnConversationChanged>(vec![sender.clone()], vec![conversation]);
         }
-        self.emit_callback(|| AfterEvent::GroupMessageSent {
-            group_type,
-            message: record,
-            online_only,
-        });
+        if options.after_send_callback {
+            self.emit_callback(|| AfterEvent::GroupMessageSent {
+                group_type,
+                message: record,
+                online_only,
+            });
+        }
         metrics::counter!("tidings_messages_total", "kind" => "group").increment(1);
         Ok(as_sender)
     }

@@ -35,7 +35,13 @@ fn send_params(
         random: u32::try_from(random).unwrap_or(u32::MAX),
         ..SendMessageParams::default()
     };
-    let mut options = SendOptions::default();
+    let forbidden = call.array("ForbidCallbackControl")?;
+    let forbids = |name: &str| forbidden.iter().any(|item| item.as_str() == Some(name));
+    let mut options = SendOptions {
+        before_send_hook: !forbids("ForbidBeforeSendMsgCallback"),
+        after_send_callback: !forbids("ForbidAfterSendMsgCallback"),
+        ..SendOptions::default()
+    };
     match parsed {
         ParsedBody::Text(text) => params.text_elem = Some(text),
         ParsedBody::Custom(custom) => params.custom_elem = Some(custom),
@@ -87,7 +93,10 @@ pub(crate) async fn send_batch(call: &Call<'_>) -> Reply {
     let receivers = call
         .strings("To_Account", 500)
         .map_err(|e| RestError::new(codes::OPENIM_TO_ACCOUNT, e.info))?;
-    let (from, params, options) = c2c_send(call).await?;
+    let (from, params, mut options) = c2c_send(call).await?;
+    // Tencent asks the app's backend before C2C messages sent by users and by REST `sendmsg`
+    // only: a batch is the administrator's own broadcast.
+    options.before_send_hook = false;
     let mut errors = Vec::new();
     let mut first_key = None;
     for receiver in receivers {

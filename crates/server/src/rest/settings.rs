@@ -1,4 +1,5 @@
-//! Tidings' own admin endpoints: read and change the read-receipt and webhook settings at
+//! Tidings' own admin endpoints: read and change the read-receipt and webhook settings (the
+//! before-send hooks among them) at
 //! runtime (`v4/tidings/get_settings`, `v4/tidings/set_settings`); a change is saved with the
 //! data before it applies, so it survives a restart.
 
@@ -7,6 +8,37 @@ use tidings_proto::GroupType;
 use tidings_service::{ReadReceiptSettings, ServiceError};
 
 use super::{Call, Reply, RestError};
+use crate::webhook::{BeforeSendSettings, OnFailure};
+
+/// Applies `Webhook.BeforeSendMsg` (fields left out keep their value).
+fn before_send(section: &Value, hooks: &mut BeforeSendSettings) -> Result<(), String> {
+    if !section.is_object() {
+        return Err("Webhook.BeforeSendMsg must be an object".into());
+    }
+    let switch = |name: &str| match section.get(name) {
+        None => Ok(None),
+        Some(Value::Bool(on)) => Ok(Some(*on)),
+        Some(_) => Err(format!("Webhook.BeforeSendMsg.{name} must be a boolean")),
+    };
+    if let Some(on) = switch("C2C")? {
+        hooks.c2c = on;
+    }
+    if let Some(on) = switch("Group")? {
+        hooks.group = on;
+    }
+    if let Some(timeout) = section.get("TimeoutMs") {
+        hooks.timeout_ms = timeout
+            .as_u64()
+            .ok_or("Webhook.BeforeSendMsg.TimeoutMs must be a number of milliseconds")?;
+    }
+    if let Some(on_failure) = section.get("OnFailure") {
+        hooks.on_failure = on_failure
+            .as_str()
+            .and_then(OnFailure::parse)
+            .ok_or("Webhook.BeforeSendMsg.OnFailure must be \"allow\" or \"deny\"")?;
+    }
+    Ok(())
+}
 
 fn current(call: &Call<'_>) -> Map<String, Value> {
     let receipts = call.state.tidings.read_receipt_settings();
@@ -14,7 +46,16 @@ fn current(call: &Call<'_>) -> Map<String, Value> {
     let types: Vec<&str> = receipts.group_types.iter().map(|t| t.as_str()).collect();
     match json!({
         "ReadReceipt": { "Enabled": receipts.enabled, "GroupTypes": types },
-        "Webhook": { "Url": webhook.url, "Token": webhook.token },
+        "Webhook": {
+            "Url": webhook.url,
+            "Token": webhook.token,
+            "BeforeSendMsg": {
+                "C2C": webhook.before_send_msg.c2c,
+                "Group": webhook.before_send_msg.group,
+                "TimeoutMs": webhook.before_send_msg.timeout_ms,
+                "OnFailure": webhook.before_send_msg.on_failure.as_str(),
+            },
+        },
     }) {
         Value::Object(map) => map,
         _ => Map::new(),
@@ -67,6 +108,9 @@ pub(crate) async fn set(call: &Call<'_>) -> Reply {
         }
         if let Some(token) = text("Token")? {
             webhook.token = token;
+        }
+        if let Some(hooks) = section.get("BeforeSendMsg") {
+            before_send(hooks, &mut webhook.before_send_msg).map_err(invalid)?;
         }
     }
     webhook.validate().map_err(invalid)?;

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use tidings_proto::{CustomElem, ELEM_TYPE_CUSTOM, ELEM_TYPE_TEXT, TextElem};
-use tidings_service::{MessageContent, content_of};
+use tidings_service::{ChangedContent, MessageContent, content_of};
 use tidings_store::NewMessage;
 
 /// A message body parsed from a REST `MsgBody`.
@@ -21,6 +21,16 @@ pub(crate) enum ParsedBody {
         /// The `MsgBody` array as JSON text.
         json: String,
     },
+}
+
+impl From<ParsedBody> for ChangedContent {
+    fn from(body: ParsedBody) -> Self {
+        match body {
+            ParsedBody::Text(text) => Self::Text(text),
+            ParsedBody::Custom(custom) => Self::Custom(custom),
+            ParsedBody::Raw { elem_type, json } => Self::Elements { elem_type, json },
+        }
+    }
 }
 
 /// V2TIM's element type number for a Tencent `MsgType`.

@@ -14,8 +14,9 @@ use tempfile::TempDir;
 use tidings_proto::methods::{CreateGroupParams, SendMessageParams};
 use tidings_proto::{Event, GroupMemberSpec, GroupRole, Message, PushEvent, TextElem};
 use tidings_service::{
-    AfterEvent, Bus, CallbackEvent, Callbacks, Delivery, Limits, ReadReceiptSettings, ReceiptNote,
-    ServiceResult, SessionId, SharedPush, Tidings,
+    AfterEvent, BeforeSend, BeforeSendEvent, Bus, CallbackEvent, Callbacks, Delivery, Limits,
+    ReadReceiptSettings, ReceiptNote, ServiceResult, SessionId, SharedPush, Tidings, Verdict,
+    VerdictFuture,
 };
 use tidings_store::scratch::ScratchDatabase;
 use tidings_store::{StoreConfig, StoreUrl, open_store};
@@ -146,10 +147,15 @@ impl RecordingBus {
     }
 }
 
-/// Records every after-event; wants them unless told otherwise.
+/// Records every after-event; wants them unless told otherwise. Before-send hooks are off
+/// until [`RecordingCallbacks::answer_before_send`] gives the verdict to answer; then every
+/// question is recorded.
 pub(crate) struct RecordingCallbacks {
     wanted: Mutex<bool>,
     events: Mutex<Vec<CallbackEvent>>,
+    /// The hooks switched on (C2C, group) and the verdict they answer.
+    before_send: Mutex<Option<(bool, bool, Verdict)>>,
+    asked: Mutex<Vec<BeforeSendEvent>>,
 }
 
 impl Default for RecordingCallbacks {
@@ -157,6 +163,8 @@ impl Default for RecordingCallbacks {
         Self {
             wanted: Mutex::new(true),
             events: Mutex::new(Vec::new()),
+            before_send: Mutex::new(None),
+            asked: Mutex::new(Vec::new()),
         }
     }
 }
@@ -169,9 +177,38 @@ impl Callbacks for RecordingCallbacks {
     fn emit(&self, event: CallbackEvent) {
         self.events.lock().expect("callbacks").push(event);
     }
+
+    fn wants_before_send(&self, group: bool) -> bool {
+        match &*self.before_send.lock().expect("callbacks") {
+            Some((c2c, groups, _)) => (!group && *c2c) || (group && *groups),
+            None => false,
+        }
+    }
+
+    fn before_send(&self, event: BeforeSendEvent) -> VerdictFuture<'_> {
+        self.asked.lock().expect("callbacks").push(event);
+        let verdict = match &*self.before_send.lock().expect("callbacks") {
+            Some((_, _, verdict)) => verdict.clone(),
+            None => panic!("asked before sending while the hooks are off"),
+        };
+        Box::pin(std::future::ready(verdict))
+    }
 }
 
 impl RecordingCallbacks {
+    /// Switches the before-send hooks on (for C2C and groups as told), answering `verdict`.
+    pub(crate) fn answer_before_send(&self, c2c: bool, group: bool, verdict: Verdict) {
+        *self.before_send.lock().expect("callbacks") = Some((c2c, group, verdict));
+    }
+
+    /// The before-send questions asked since the last call, in order.
+    pub(crate) fn take_asked(&self) -> Vec<BeforeSend> {
+        std::mem::take(&mut *self.asked.lock().expect("callbacks"))
+            .into_iter()
+            .map(|asked| asked.event)
+            .collect()
+    }
+
     /// Whether events are wanted from now on.
     pub(crate) fn set_wanted(&self, wanted: bool) {
         *self.wanted.lock().expect("callbacks") = wanted;

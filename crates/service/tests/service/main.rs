@@ -7,6 +7,7 @@ mod conversations;
 mod groups;
 mod harness;
 mod messages;
+mod moderation;
 mod notifier;
 mod receipts;
 mod revoke;

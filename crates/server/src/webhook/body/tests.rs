@@ -5,7 +5,7 @@ use tidings_proto::{ELEM_TYPE_TEXT, GroupType};
 use tidings_service::{AfterEvent, CallbackEvent, GroupReceiptCount, Origin};
 use tidings_store::{MessageRecord, NewMessage};
 
-use super::{body, command, unread_total_of};
+use super::{body, command, unread_total_of, verdict_of};
 
 fn text_message(receiver: Option<&str>, group_id: Option<&str>) -> MessageRecord {
     MessageRecord {
@@ -177,4 +177,67 @@ fn group_receipts_list_each_message_with_its_counts_and_the_reader() {
             "EventTime": 1_700_000_000_456_i64,
         })
     );
+}
+
+#[test]
+fn a_before_send_answer_gives_its_verdict() {
+    use tidings_proto::{CustomElem, TextElem};
+    use tidings_service::{ChangedContent, Verdict};
+    let deny = |app_code: Option<u32>, info: &str| Verdict::Deny {
+        app_code,
+        info: info.into(),
+    };
+    let cases = [
+        (json!({ "ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "" }), Ok(Verdict::Allow)),
+        (json!({ "ErrorCode": 0, "MsgBody": null }), Ok(Verdict::Allow)),
+        (
+            json!({ "ErrorCode": 0, "MsgBody": [{ "MsgType": "TIMTextElem", "MsgContent": { "Text": "***" } }] }),
+            Ok(Verdict::Change {
+                content: Some(ChangedContent::Text(TextElem { text: "***".into() })),
+                cloud_custom_data: None,
+            }),
+        ),
+        (
+            json!({ "ErrorCode": 0, "MsgBody": [{ "MsgType": "TIMCustomElem", "MsgContent": { "Data": "d" } }], "CloudCustomData": "c" }),
+            Ok(Verdict::Change {
+                content: Some(ChangedContent::Custom(CustomElem {
+                    data: "d".into(),
+                    desc: String::new(),
+                    extension: String::new(),
+                })),
+                cloud_custom_data: Some("c".into()),
+            }),
+        ),
+        (
+            json!({ "ErrorCode": 0, "MsgBody": [{ "MsgType": "TIMFaceElem", "MsgContent": { "Index": 1 } }, { "MsgType": "TIMTextElem", "MsgContent": { "Text": "x" } }] }),
+            Ok(Verdict::Change {
+                content: Some(ChangedContent::Elements {
+                    elem_type: 8,
+                    json: r#"[{"MsgContent":{"Index":1},"MsgType":"TIMFaceElem"},{"MsgContent":{"Text":"x"},"MsgType":"TIMTextElem"}]"#.into(),
+                }),
+                cloud_custom_data: None,
+            }),
+        ),
+        (json!({ "ErrorCode": 1, "ErrorInfo": "no" }), Ok(deny(None, ""))),
+        (json!({ "ErrorCode": 2 }), Ok(Verdict::Discard)),
+        (json!({ "ErrorCode": 120_001, "ErrorInfo": "mine" }), Ok(deny(Some(120_001), "mine"))),
+        (json!({ "ErrorCode": 130_000 }), Ok(deny(Some(130_000), ""))),
+        (
+            json!({ "ErrorCode": 130_001 }),
+            Err("the answer's ErrorCode 130001 is none of 0, 1, 2 and 120001 to 130000".to_owned()),
+        ),
+        (json!({ "ErrorCode": "0" }), Err("the answer has no ErrorCode number".to_owned())),
+        (json!([]), Err("the answer has no ErrorCode number".to_owned())),
+        (
+            json!({ "ErrorCode": 0, "MsgBody": [] }),
+            Err("the answer's changed MsgBody must hold at least one element".to_owned()),
+        ),
+        (
+            json!({ "ErrorCode": 0, "CloudCustomData": 5 }),
+            Err("the answer's CloudCustomData is not a string".to_owned()),
+        ),
+    ];
+    for (answer, expected) in cases {
+        assert_eq!(verdict_of(&answer), expected, "{answer}");
+    }
 }
