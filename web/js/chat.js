@@ -441,9 +441,11 @@ function markRead(chat = open) {
   if (chat.markedSeq >= upTo.seq) return;
   const conv = conversations.conversationOf(chat.id);
   // Up to the newest message seen, not "everything now": one that arrived since stays unread.
+  // C2C: the sequence is exact; a time alone would also take a message stored later in the
+  // same second, before this request arrived.
   const request = call('cleanConversationUnreadMessageCount', chat.groupID
     ? { conversationID: chat.id, cleanSequence: upTo.seq }
-    : { conversationID: chat.id, cleanTimestamp: upTo.timestamp });
+    : { conversationID: chat.id, cleanTimestamp: upTo.timestamp, cleanSequence: upTo.seq });
   request.then(() => {
     chat.markedSeq = Math.max(chat.markedSeq, upTo.seq);
   }).catch((error) => {

@@ -719,7 +719,7 @@ describe('Tidings web chat', () => {
     await erin.context.close();
   });
 
-  test('C2C "Read" only for what the peer saw; a "new messages" button below the fold', { todo: 'regressed on main after 83b50f7 (server side; the web modules of 83b50f7 fail the same way): cause not found yet, see the closing note of 2026-12-03' }, async () => {
+  test('C2C "Read" only for what the peer saw; a "new messages" button below the fold', async () => {
     const frank = await signIn('frank');
     const gina = await signIn('gina', '&historyPage=50');
     users.frank = frank;
@@ -754,7 +754,7 @@ describe('Tidings web chat', () => {
     await newBelow.waitFor({ state: 'hidden', timeout: WAIT_MS });
   });
 
-  test('a visible window without focus sees nothing until focus returns', { todo: 'regressed on main after 83b50f7 (server side; the web modules of 83b50f7 fail the same way): cause not found yet, see the closing note of 2026-12-03' }, async () => {
+  test('a visible window without focus sees nothing until focus returns', async () => {
     const { frank, gina } = users;
     // Real focus: another page of gina's browser comes to the front; hers stays visible.
     const cdp = await gina.context.newCDPSession(gina.page);

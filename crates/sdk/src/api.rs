@@ -277,8 +277,8 @@ impl Client {
     }
 
     /// `cleanConversationUnreadMessageCount`: clears the unread count of `conversation_id`
-    /// (`c2c_<userID>` or `group_<groupID>`) up to `clean_timestamp` (C2C, Unix seconds) or
-    /// `clean_sequence` (group); 0 clears everything.
+    /// (`c2c_<userID>` or `group_<groupID>`) up to `clean_sequence` (group; C2C too, exactly,
+    /// when not 0) or `clean_timestamp` (C2C, Unix seconds); both 0 clear everything.
     pub async fn clean_conversation_unread_message_count(
         &self,
         conversation_id: impl Into<String>,

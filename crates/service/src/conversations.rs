@@ -215,7 +215,7 @@ impl Tidings {
 
     /// Marks the C2C conversation with `peer` read up to now.
     pub async fn mark_c2c_read(&self, user: &str, peer: &str) -> ServiceResult<()> {
-        self.clean_c2c_unread(user, peer, 0).await
+        self.clean_c2c_unread(user, peer, C2cReadMark::Now).await
     }
 
     /// Marks a group conversation read up to its newest message.
@@ -229,7 +229,7 @@ impl Tidings {
         let id = params.conversation_id.as_str();
         if let Some(peer) = id.strip_prefix("c2c_") {
             return self
-                .clean_c2c_unread(user, peer, params.clean_timestamp)
+                .clean_c2c_unread(user, peer, C2cReadMark::of(&params))
                 .await;
         }
         if let Some(group_id) = id.strip_prefix("group_") {
@@ -296,7 +296,12 @@ impl Tidings {
 
     /// Moves the user's C2C read position forward to `up_to` (Unix seconds; 0 = now) and tells
     /// the user's devices and the peer.
-    pub async fn clean_c2c_unread(&self, user: &str, peer: &str, up_to: i64) -> ServiceResult<()> {
+    pub async fn clean_c2c_unread(
+        &self,
+        user: &str,
+        peer: &str,
+        up_to: C2cReadMark,
+    ) -> ServiceResult<()> {
         check_id(peer)?;
         let conv = ConvKey::c2c(user, peer);
         let Some(current) = self.store.c2c_conversation(user, peer).await? else {
@@ -306,8 +311,23 @@ impl Tidings {
             }
             return Ok(());
         };
-        let read_time = if up_to <= 0 { now() } else { up_to };
-        let seq = self.store.seq_at_time(&conv, read_time).await?;
+        let (seq, read_time) = match up_to {
+            C2cReadMark::Time(time) if time > 0 => {
+                (self.store.seq_at_time(&conv, time).await?, time)
+            }
+            C2cReadMark::Now | C2cReadMark::Time(_) => {
+                let time = now();
+                (self.store.seq_at_time(&conv, time).await?, time)
+            }
+            C2cReadMark::Seq(wanted) => {
+                let seq = wanted.min(current.last_seq);
+                let time = match self.store.messages_by_seq(&conv, &[seq]).await?.first() {
+                    Some(record) => record.message.timestamp,
+                    None => current.read_time,
+                };
+                (seq, time)
+            }
+        };
         let (old_seq, old_time) = (current.read_seq, current.read_time);
         let (new_seq, new_time) = (seq.max(old_seq), read_time.max(old_time));
         self.store
@@ -352,5 +372,29 @@ impl Tidings {
         let conversation = self.group_conversation(user, &group, seq).await?;
         self.push::<OnConversationChanged>(vec![user.to_owned()], vec![conversation]);
         Ok(())
+    }
+}
+
+/// How far a C2C conversation is marked read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum C2cReadMark {
+    /// Everything up to now.
+    Now,
+    /// Messages with `timestamp ≤` this Unix time (Tencent's `cleanTimestamp`; 0 or less is
+    /// now). Seconds are coarse: a message stored later in the same second is marked too.
+    Time(i64),
+    /// Messages with `seq ≤` this one: exactly what the reader saw, whenever the request
+    /// arrives.
+    Seq(u64),
+}
+
+impl C2cReadMark {
+    /// The mark a `cleanConversationUnreadMessageCount` on a C2C conversation asks for: its
+    /// `cleanSequence` when given (exact), else its `cleanTimestamp`.
+    pub fn of(params: &CleanUnreadParams) -> Self {
+        match params.clean_sequence {
+            0 => Self::Time(params.clean_timestamp),
+            seq => Self::Seq(seq),
+        }
     }
 }

@@ -38,6 +38,7 @@ pub use callbacks::{
     GroupReceiptCount, NoCallbacks, Origin, Verdict, VerdictFuture, with_origin,
 };
 pub use content::{MessageContent, content_of};
+pub use conversations::C2cReadMark;
 pub use error::{ServiceError, ServiceResult};
 pub use messages::SendOptions;
 pub use notifier::{ReceiptNotifier, RoutedNotes};

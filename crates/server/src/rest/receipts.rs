@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 use tidings_proto::ErrorCode;
-use tidings_service::ServiceError;
+use tidings_service::{C2cReadMark, ServiceError};
 
 use super::{Call, Reply, RestError, codes, fields};
 
@@ -41,7 +41,11 @@ pub(crate) async fn set_c2c_read(call: &Call<'_>) -> Reply {
     }
     call.state
         .tidings
-        .clean_c2c_unread(&reader, &peer, i64::try_from(time).unwrap_or(i64::MAX))
+        .clean_c2c_unread(
+            &reader,
+            &peer,
+            C2cReadMark::Time(i64::try_from(time).unwrap_or(i64::MAX)),
+        )
         .await?;
     Ok(Map::new())
 }

@@ -4,7 +4,7 @@
 use tidings_proto::events::OnRecvC2cReadReceipt;
 use tidings_proto::methods::{C2cHistoryParams, CleanUnreadParams, ConversationListParams};
 use tidings_proto::{C2cReadReceipt, Conversation, PushEvent};
-use tidings_service::AfterEvent;
+use tidings_service::{AfterEvent, C2cReadMark};
 
 use crate::harness::{Harness, c2c_text, push, pushed, refusal};
 
@@ -124,7 +124,10 @@ async fn a_read_position_never_moves_back() {
     let [AfterEvent::C2cReadReported { read_time, .. }] = h.callbacks.take()[..] else {
         panic!("one read report")
     };
-    h.tidings.clean_c2c_unread("bob", "alice", 1).await.unwrap();
+    h.tidings
+        .clean_c2c_unread("bob", "alice", C2cReadMark::Time(1))
+        .await
+        .unwrap();
     assert_eq!(
         h.callbacks.take(),
         [AfterEvent::C2cReadReported {
@@ -137,6 +140,36 @@ async fn a_read_position_never_moves_back() {
     assert_eq!(unread_counts(&h, "bob").await, [("c2c_alice".into(), 0)]);
     h.send_c2c("alice", "bob", "two").await;
     assert_eq!(unread_counts(&h, "bob").await, [("c2c_alice".into(), 1)]);
+}
+
+#[tokio::test]
+async fn a_c2c_clean_by_sequence_marks_exactly_what_was_seen() {
+    let h = Harness::start(&["alice", "bob"]).await;
+    let seen = h.send_c2c("alice", "bob", "seen").await;
+    let later = h.send_c2c("alice", "bob", "stored after bob looked").await;
+    h.forget_published();
+    // The time covers both (seconds are coarse: the two often share one); the sequence says
+    // exactly what bob saw, and wins.
+    h.tidings
+        .clean_unread("bob", cleaning("c2c_alice", later.timestamp, seen.seq))
+        .await
+        .unwrap();
+    assert_eq!(unread_counts(&h, "bob").await, [("c2c_alice".into(), 1)]);
+    assert_eq!(
+        h.callbacks.take(),
+        [AfterEvent::C2cReadReported {
+            reader: "bob".into(),
+            peer: "alice".into(),
+            read_time: seen.timestamp
+        }],
+        "the read time is the seen message's"
+    );
+    // A sequence beyond the newest is capped at it.
+    h.tidings
+        .clean_unread("bob", cleaning("c2c_alice", 0, u64::MAX))
+        .await
+        .unwrap();
+    assert_eq!(unread_counts(&h, "bob").await, [("c2c_alice".into(), 0)]);
 }
 
 #[tokio::test]
