@@ -687,7 +687,7 @@ async fn device_limit_settings_webhooks_and_kicks_hold_across_nodes() {
     }
 
     // Settings changed over REST on node 1 hold on node 3 at once: receipts switched off and
-    // a webhook set in one change.
+    // a webhook set in one change (with a before-send timeout; the hooks stay off).
     let hooks = WebhookReceiver::start().await;
     let receipted = bob
         .send_message(SendMessageParams {
@@ -702,7 +702,7 @@ async fn device_limit_settings_webhooks_and_kicks_hold_across_nodes() {
         .expect("sent");
     let change = serde_json::json!({
         "ReadReceipt": { "Enabled": false },
-        "Webhook": { "Url": hooks.url },
+        "Webhook": { "Url": hooks.url, "BeforeSendMsg": { "TimeoutMs": 1500 } },
     });
     let reply = rest(&urls[0], "tidings/set_settings", change).await;
     assert_eq!(reply["ErrorCode"], 0, "{reply}");
@@ -725,6 +725,11 @@ async fn device_limit_settings_webhooks_and_kicks_hold_across_nodes() {
             let settings = rest(url, "tidings/get_settings", serde_json::json!({})).await;
             if settings["Webhook"]["Url"] == hooks.url.as_str() {
                 assert_eq!(settings["ReadReceipt"]["Enabled"], false, "{settings}");
+                assert_eq!(
+                    settings["Webhook"]["BeforeSendMsg"],
+                    serde_json::json!({ "C2C": false, "Group": false, "TimeoutMs": 1500, "OnFailure": "allow" }),
+                    "{url}"
+                );
                 break;
             }
             assert!(tokio::time::Instant::now() < deadline, "{url}: {settings}");
