@@ -926,6 +926,55 @@ async fn deleted_and_kicked_users_cannot_log_in_again_with_an_old_user_sig() {
     assert_eq!(login_code(&server, "dave", &dave_sig).await, 0);
 }
 
+#[tokio::test]
+async fn a_kicked_administrator_user_sig_no_longer_calls_the_rest_api() {
+    let server = TestServer::start().await;
+    let old = tidings_usersig::generate(SDKAPPID, TEST_KEY, ADMIN, 3600, now() - 10);
+    let leaked = Rest {
+        sig: old,
+        ..Rest::new(&server)
+    };
+    leaked.import(&["bob"]).await;
+    // A leaked administrator's UserSig is revoked as any user's: kick the administrator.
+    leaked
+        .ok("im_open_login_svc/kick", json!({ "UserID": ADMIN }))
+        .await;
+    let reply = leaked
+        .call(
+            "im_open_login_svc/account_check",
+            &json!({ "CheckItem": [{ "UserID": "bob" }] }),
+        )
+        .await;
+    assert_eq!(
+        (&reply["ActionStatus"], &reply["ErrorCode"]),
+        (&json!("FAIL"), &json!(70052)),
+        "{reply}"
+    );
+    // One issued after the revocation works, also after a restart.
+    let server = TestServer::start_in(server.stop().await, |_| {}).await;
+    let newer = Rest {
+        sig: tidings_usersig::generate(SDKAPPID, TEST_KEY, ADMIN, 3600, now() + 1),
+        ..Rest::new(&server)
+    };
+    newer
+        .ok(
+            "im_open_login_svc/account_check",
+            json!({ "CheckItem": [{ "UserID": "bob" }] }),
+        )
+        .await;
+    let stale = Rest {
+        sig: tidings_usersig::generate(SDKAPPID, TEST_KEY, ADMIN, 3600, now() - 60),
+        ..Rest::new(&server)
+    };
+    let reply = stale
+        .call(
+            "im_open_login_svc/account_check",
+            &json!({ "CheckItem": [{ "UserID": "bob" }] }),
+        )
+        .await;
+    assert_eq!(reply["ErrorCode"], 70052, "{reply}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // C2C messages
 // ---------------------------------------------------------------------------------------------

@@ -153,7 +153,7 @@ pub(crate) async fn handle(
     let reply = with_origin(origin, async {
         // From the query alone, before a byte of the body is read: a client without the
         // administrator's UserSig cannot make the server buffer a body for it.
-        authenticate(&state, &query)?;
+        authenticate(&state, &query).await?;
         let invalid_code = match service.as_str() {
             "openim" => codes::OPENIM_INVALID,
             "group_open_http_svc" => codes::GROUP_INVALID,
@@ -254,8 +254,9 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     route!("tidings",             "set_settings",                 settings::set),
 ];
 
-/// Checks `sdkappid`, `identifier` (must be the admin) and its `usersig`.
-fn authenticate(state: &AppState, query: &HashMap<String, String>) -> Result<(), RestError> {
+/// Checks `sdkappid`, `identifier` (must be the admin) and its `usersig`, which must not be
+/// one the administrator's own UserSigs revoked (`kick` of the administrator: a leaked one).
+async fn authenticate(state: &AppState, query: &HashMap<String, String>) -> Result<(), RestError> {
     let param = |name: &str| {
         query.get(name).filter(|v| !v.is_empty()).ok_or_else(|| {
             RestError::new(
@@ -274,13 +275,17 @@ fn authenticate(state: &AppState, query: &HashMap<String, String>) -> Result<(),
         )
         .into());
     }
-    state.auth.verify(identifier, user_sig)?;
+    let verified = state.auth.verify(identifier, user_sig)?;
     if identifier != &state.auth.admin {
         return Err(RestError::new(
             codes::NOT_ADMIN,
             format!("{identifier} is not the App administrator"),
         ));
     }
+    state
+        .tidings
+        .check_user_sig_issued(identifier, verified.issued_at)
+        .await?;
     Ok(())
 }
 
