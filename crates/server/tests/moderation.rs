@@ -689,6 +689,23 @@ async fn without_an_answer_the_configured_default_applies() {
     alice.send_text("bob", "unmoderated").await.unwrap();
     assert_eq!(code(alice.send_group_text(&group, "lost").await).0, 10016);
 
+    // Every question that got no usable answer was counted (only this test's fail, and the
+    // recorder is the process's).
+    let metrics = reqwest::get(format!("http://{}/metrics", server.addr))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let failed: Vec<&str> = metrics
+        .lines()
+        .filter(|line| line.starts_with("tidings_webhooks_before_send_total{result=\"failed\"}"))
+        .collect();
+    assert_eq!(
+        failed,
+        ["tidings_webhooks_before_send_total{result=\"failed\"} 26"]
+    );
+
     let history = bob
         .get_c2c_history_message_list("alice", 20, None)
         .await
