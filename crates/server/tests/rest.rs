@@ -927,6 +927,37 @@ async fn deleted_and_kicked_users_cannot_log_in_again_with_an_old_user_sig() {
 }
 
 #[tokio::test]
+async fn a_login_racing_a_kick_is_refused_or_kicked_never_kept() {
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    let users: Vec<String> = (0..40).map(|i| format!("racer{i}")).collect();
+    let names: Vec<&str> = users.iter().map(String::as_str).collect();
+    rest.import(&names).await;
+    let (mut refused, mut kicked) = (0, 0);
+    for user in &users {
+        let sig = tidings_usersig::generate(SDKAPPID, TEST_KEY, user, 3600, now() - 5);
+        let mut raw = server.raw().await;
+        let login = json!({ "userID": user, "userSig": sig });
+        let kick = json!({ "UserID": user });
+        let (reply, _) = tokio::join!(
+            raw.call("login", login),
+            rest.ok("im_open_login_svc/kick", kick)
+        );
+        match reply["code"].as_u64() {
+            Some(70052) => refused += 1,
+            Some(0) => {
+                // Logged in before the revocation was stored, or while it was: kicked either way.
+                let push = raw.push("onKickedOffline").await;
+                assert_eq!(push["data"]["reason"], "logged out by the administrator");
+                kicked += 1;
+            }
+            _ => panic!("{user}: {reply}"),
+        }
+    }
+    assert_eq!(refused + kicked, users.len());
+}
+
+#[tokio::test]
 async fn a_kicked_administrator_user_sig_no_longer_calls_the_rest_api() {
     let server = TestServer::start().await;
     let old = tidings_usersig::generate(SDKAPPID, TEST_KEY, ADMIN, 3600, now() - 10);

@@ -18,6 +18,10 @@ pub struct ReceiptCounts {
     pub unread: u64,
 }
 
+/// The `onKickedOffline` reason of a session the administrator logged out (REST `kick`, or
+/// a login whose UserSig was revoked while it was being accepted).
+pub const LOGGED_OUT_BY_ADMIN: &str = "logged out by the administrator";
+
 impl Tidings {
     /// Creates or updates an account (REST import).
     pub async fn import_account(&self, user_id: &str, profile: UserProfile) -> ServiceResult<()> {
@@ -53,7 +57,7 @@ impl Tidings {
     /// issued later logs the user in again.
     pub async fn invalidate_login(&self, user_id: &str) -> ServiceResult<()> {
         self.revoke_user_sigs(&[user_id.to_owned()]).await?;
-        self.kick(user_id, "logged out by the administrator");
+        self.kick(user_id, LOGGED_OUT_BY_ADMIN);
         Ok(())
     }
 

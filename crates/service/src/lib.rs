@@ -28,7 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tidings_proto::Event;
 use tidings_store::Store;
 
-pub use admin::ReceiptCounts;
+pub use admin::{LOGGED_OUT_BY_ADMIN, ReceiptCounts};
 pub use bus::{
     Bus, Delivery, Hub, LocalBus, Outbound, OutboundQueue, OutboundSender, ReceiptNote, SessionId,
     SharedPush, outbound_queue,

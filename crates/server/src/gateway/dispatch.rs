@@ -19,8 +19,12 @@ use crate::state::AppState;
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum SessionChange {
     /// Logged in as `user` (or, when already logged in as `user`, the UserSig was refreshed),
-    /// until `expires_at`.
-    LoggedIn { user: String, expires_at: Instant },
+    /// until `expires_at`, with a UserSig issued at `issued_at` (Unix seconds).
+    LoggedIn {
+        user: String,
+        expires_at: Instant,
+        issued_at: i64,
+    },
     /// Logged out.
     LoggedOut,
 }
@@ -90,6 +94,7 @@ async fn login(
     Ok(SessionChange::LoggedIn {
         user: params.user_id,
         expires_at: Instant::now() + Duration::from_secs(remaining),
+        issued_at: verified.issued_at,
     })
 }
 

@@ -16,7 +16,7 @@ use futures_util::FutureExt;
 use futures_util::future::{Fuse, FusedFuture};
 use tidings_proto::events::{KickedOffline, OnKickedOffline, OnUserSigExpired, UserSigExpired};
 use tidings_proto::{ErrorCode, Event};
-use tidings_service::{Outbound, OutboundQueue, SessionId, outbound_queue};
+use tidings_service::{LOGGED_OUT_BY_ADMIN, Outbound, OutboundQueue, SessionId, outbound_queue};
 use tokio::time::MissedTickBehavior;
 
 use super::command::Caller;
@@ -64,6 +64,18 @@ impl Session {
         if let Some(caller) = self.caller.take() {
             state.hub.unregister(&caller.user, caller.session_id);
         }
+    }
+}
+
+/// Looks at a new login's UserSig again once its session is registered. A revocation stored
+/// between the login's own check and the registration was published to no session of it: the
+/// session is kicked now, as if the kick had come just after the login (on a store failure too:
+/// a revoked UserSig must not keep a session).
+async fn confirm_login(state: &AppState, session: Option<&(String, SessionId)>, issued_at: i64) {
+    let Some((user, id)) = session else { return };
+    if let Err(error) = state.tidings.check_user_sig_issued(user, issued_at).await {
+        tracing::info!(%user, %error, "login revoked while it was accepted");
+        state.hub.kick_session(user, *id, LOGGED_OUT_BY_ADMIN);
     }
 }
 
@@ -208,6 +220,7 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
                     Some(SessionChange::LoggedIn {
                         user,
                         expires_at: at,
+                        issued_at,
                     }) => {
                         if done.caller.is_none() {
                             queue = Some(done.register(state, user));
@@ -215,6 +228,7 @@ async fn connection_loop(mut socket: WebSocket, state: &AppState) {
                                 .caller
                                 .as_ref()
                                 .map(|caller| (caller.user.clone(), caller.session_id));
+                            confirm_login(state, registered.as_ref(), issued_at).await;
                         }
                         if expires_at != Some(at) {
                             expiry.as_mut().reset(at.into());
