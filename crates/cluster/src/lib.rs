@@ -13,15 +13,18 @@
 //! node keeps its sessions' read counts from going down (`read_counts.rs`). The device limit
 //! holds for the cluster (`nodes.rs`: a user's sessions on every node, and one logged out on
 //! its node), and settings changed on one node are reloaded by the others at once
-//! (`tidings.<sdkappid>.settings`).
+//! (`tidings.<sdkappid>.settings`). A delivery that could not be published makes the other
+//! nodes close its users' sessions (`lost.rs`, `tidings.<sdkappid>.catch_up`), so that no push
+//! is missed silently.
 
+mod lost;
 mod nodes;
 mod notes;
 mod read_counts;
 mod wire;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::StreamExt;
 use tidings_service::{Bus, Delivery, Hub, ReceiptNote, RoutedNotes, SessionId};
@@ -30,7 +33,8 @@ use tokio::sync::mpsc;
 /// Deliveries waiting to be published, at most, so that an outage cannot exhaust memory: while
 /// NATS is away they pile up here, and past this many the newest are dropped (logged). In an
 /// outage every node lost the bus and closes its sessions once it is back, so clients catch up;
-/// a bus merely slower than the load would lose those pushes for other nodes' clients.
+/// when the bus is merely slower than the load, the other nodes are told to close the sessions
+/// of the dropped deliveries' users once the backlog is out (`lost.rs`).
 pub const MAX_WAITING_PUBLISHES: usize = 65_536;
 
 /// Whether `node` can name a node: 1 to 64 ASCII letters, digits, `-` or `_` (it is a token of
@@ -66,6 +70,8 @@ pub struct NatsBus {
     outgoing: mpsc::Sender<Delivery>,
     /// Whether deliveries are being dropped (logged once per run of drops).
     dropping: AtomicBool,
+    /// The users of deliveries that did not reach the bus, for the next catch-up notice.
+    lost: Arc<Mutex<lost::Lost>>,
     nodes: nodes::Nodes,
     notes: notes::NoteRoutes,
     read_counts: Arc<read_counts::ReadCountFloor>,
@@ -94,6 +100,17 @@ impl NatsBus {
         node: &str,
         sdkappid: u64,
         hub: Arc<Hub>,
+    ) -> Result<Self, ClusterError> {
+        Self::connect_with(url, node, sdkappid, hub, MAX_WAITING_PUBLISHES).await
+    }
+
+    /// [`NatsBus::connect`] with at most `waiting` deliveries waiting to be published.
+    async fn connect_with(
+        url: &str,
+        node: &str,
+        sdkappid: u64,
+        hub: Arc<Hub>,
+        waiting: usize,
     ) -> Result<Self, ClusterError> {
         if !is_valid_node_id(node) {
             return Err(ClusterError::NodeId(node.to_owned()));
@@ -128,21 +145,36 @@ impl NatsBus {
             .await
             .map_err(|e| failed(e.to_string()))?;
         let node: Arc<str> = node.into();
-        let (outgoing, mut queue) = mpsc::channel::<Delivery>(MAX_WAITING_PUBLISHES);
+        let (outgoing, mut queue) = mpsc::channel::<Delivery>(waiting);
         let (publisher, origin) = (client.clone(), Arc::clone(&node));
+        let lost: Arc<Mutex<lost::Lost>> = Arc::default();
+        let catch_up = format!("tidings.{sdkappid}.catch_up");
+        let (missed, notices) = (Arc::clone(&lost), catch_up.clone());
         tokio::spawn(async move {
             while let Some(delivery) = queue.recv().await {
-                let payloads = match wire::encode(&origin, &delivery, publisher.max_payload()) {
-                    Ok(payloads) => payloads,
+                let published = match wire::encode(&origin, &delivery, publisher.max_payload()) {
+                    Ok(payloads) => {
+                        let mut all = true;
+                        for payload in payloads {
+                            if let Err(e) = publisher.publish(subject.clone(), payload.into()).await
+                            {
+                                tracing::warn!(error = %e, "a delivery was not published to the other nodes");
+                                all = false;
+                            }
+                        }
+                        all
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "cannot encode a delivery for the bus");
-                        continue;
+                        false
                     }
                 };
-                for payload in payloads {
-                    if let Err(e) = publisher.publish(subject.clone(), payload.into()).await {
-                        tracing::warn!(error = %e, "a delivery was not published to the other nodes");
-                    }
+                if !published {
+                    lock(&missed).record(&delivery);
+                }
+                // The backlog is out: the notice follows every delivery that did go out.
+                if queue.is_empty() {
+                    publish_catch_up(&publisher, &notices, &origin, &missed).await;
                 }
             }
         });
@@ -158,6 +190,21 @@ impl NatsBus {
                     Ok((origin, delivery)) if *origin != *me => floor.deliver(&local, &delivery),
                     Ok(_) => {} // our own, already delivered locally
                     Err(e) => tracing::warn!(error = %e, "undecodable delivery from the bus"),
+                }
+            }
+        });
+        let mut catch_up_notices = client
+            .subscribe(catch_up)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let (sessions, me) = (Arc::clone(&hub), Arc::clone(&node));
+        tokio::spawn(async move {
+            while let Some(message) = catch_up_notices.next().await {
+                match serde_json::from_slice::<lost::CatchUp>(&message.payload) {
+                    Ok(notice) => lost::apply(&notice, &me, &sessions),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "undecodable catch-up notice from the bus")
+                    }
                 }
             }
         });
@@ -192,6 +239,7 @@ impl NatsBus {
             node,
             outgoing,
             dropping: AtomicBool::new(false),
+            lost,
             nodes,
             notes,
             read_counts,
@@ -278,6 +326,36 @@ impl NatsBus {
     }
 }
 
+/// The lost deliveries' users (a panic elsewhere while holding them leaves them usable).
+fn lock(lost: &Mutex<lost::Lost>) -> std::sync::MutexGuard<'_, lost::Lost> {
+    lost.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Tells the other nodes whose pushes this node could not publish, if any; kept for the next
+/// time when NATS refuses the notice too (NATS away: every node closes its sessions anyway once
+/// it is back).
+async fn publish_catch_up(
+    client: &async_nats::Client,
+    subject: &str,
+    origin: &str,
+    lost: &Mutex<lost::Lost>,
+) {
+    let Some(notice) = lock(lost).take_notice(origin) else {
+        return;
+    };
+    let payload = match serde_json::to_vec(&notice) {
+        Ok(payload) => payload,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a catch-up notice");
+            return;
+        }
+    };
+    if let Err(e) = client.publish(subject.to_owned(), payload.into()).await {
+        tracing::warn!(error = %e, "a catch-up notice was not published; kept for later");
+        lock(lost).restore(notice);
+    }
+}
+
 /// Follows the connection to NATS. Pushes other nodes published while it was down are lost, so
 /// once it is back every local session is dropped: its client reconnects and catches up from
 /// the store, and nothing is missed silently. So may be a notice of changed settings: they are
@@ -316,13 +394,13 @@ impl Bus for NatsBus {
                     tracing::info!("publishing deliveries to the other nodes again");
                 }
             }
-            Err(_) => {
+            Err(refused) => {
                 if !self.dropping.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
-                        waiting = MAX_WAITING_PUBLISHES,
-                        "too many deliveries wait for the bus; dropping new ones"
+                        "too many deliveries wait for the bus; dropping new ones (their users' sessions on other nodes will be closed)"
                     );
                 }
+                lock(&self.lost).record(&refused.into_inner());
             }
         }
     }
@@ -350,3 +428,6 @@ impl Bus for NatsBus {
         kept
     }
 }
+
+#[cfg(test)]
+mod tests;

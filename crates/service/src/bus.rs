@@ -390,6 +390,20 @@ impl Hub {
         metrics::gauge!("tidings_sessions").decrement(dropped as f64);
     }
 
+    /// Drops every session of these users, as [`Hub::drop_all`] does for all: for when pushes
+    /// to them may have been missed.
+    pub fn drop_users(&self, users: &[String]) {
+        let dropped: usize = {
+            let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
+            users
+                .iter()
+                .filter_map(|user| sessions.remove(user))
+                .map(|slots| slots.len())
+                .sum()
+        };
+        metrics::gauge!("tidings_sessions").decrement(dropped as f64);
+    }
+
     /// Hands a delivery to the addressed local sessions. A session whose queue is full (in
     /// pushes or in bytes) is dropped from the hub (its connection closes and the client reconnects and catches up),
     /// so one slow reader never blocks or loses pushes silently for anyone else.

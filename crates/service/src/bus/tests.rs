@@ -175,6 +175,28 @@ async fn dropping_all_sessions_closes_every_queue_and_later_sessions_register_an
 }
 
 #[tokio::test]
+async fn dropping_some_users_closes_only_their_sessions() {
+    let hub = Hub::new(4);
+    let (alice1, mut alice1_rx) = outbound_queue(4, usize::MAX);
+    let (alice2, mut alice2_rx) = outbound_queue(4, usize::MAX);
+    let (bob, mut bob_rx) = outbound_queue(4, usize::MAX);
+    hub.register("alice", alice1);
+    hub.register("alice", alice2);
+    hub.register("bob", bob);
+    hub.drop_users(&["alice".into(), "nobody".into()]);
+    assert_eq!(alice1_rx.recv().await, None);
+    assert_eq!(alice2_rx.recv().await, None);
+    assert_eq!(hub.session_count(), 1);
+    let sent = push("bob stays");
+    hub.deliver(&Delivery::Push {
+        users: vec!["bob".into()],
+        push: Arc::clone(&sent),
+        except: None,
+    });
+    assert_eq!(pushed(bob_rx.recv().await), sent);
+}
+
+#[tokio::test]
 async fn a_queue_full_in_bytes_closes_that_session_though_it_has_room_for_more_pushes() {
     let hub = Hub::new(4);
     // Each frame below is 1,048 bytes: two fit in 2,200 bytes, a third does not.
