@@ -106,6 +106,8 @@ impl Tidings {
                 last_time: 0,
                 read_seq: 0,
                 read_time: 0,
+                shown_read_seq: 0,
+                shown_read_time: 0,
                 activity: 0,
             });
         self.c2c_conversation_of(owner, mine).await
@@ -124,7 +126,8 @@ impl Tidings {
         let viewer = Viewer {
             user: owner,
             read_seq: mine.read_seq,
-            peer_read_seq: theirs.map_or(0, |c| c.read_seq),
+            // What the peer lets others see: a private reader's reads never show.
+            peer_read_seq: theirs.map_or(0, |c| c.shown_read_seq),
             receipted: HashSet::new(),
             ..Viewer::default()
         };
@@ -250,28 +253,34 @@ impl Tidings {
     }
 
     /// Marks every conversation of the scope read in one store write, then tells: each C2C
-    /// peer whose conversation moved (`onRecvC2CReadReceipt`, and the after-event), and the
-    /// user's devices, with the conversations that moved only, a hundred per push.
+    /// peer whose conversation moved (`onRecvC2CReadReceipt`, unless the user keeps receipts
+    /// private), the app's backend (the after-event, always), and the user's devices, with the
+    /// conversations that moved only, a hundred per push.
     async fn mark_all_read(&self, user: &str, scope: ReadScope) -> ServiceResult<()> {
         let moved = self.store.mark_all_read(user, scope, now()).await?;
         let mut changed = Vec::new();
         for position in moved {
             match position {
                 ReadMoved::C2c {
-                    peer, read_time, ..
+                    peer,
+                    read_time,
+                    shown,
+                    ..
                 } => {
                     self.emit_callback(|| AfterEvent::C2cReadReported {
                         reader: user.to_owned(),
                         peer: peer.clone(),
                         read_time,
                     });
-                    self.push::<OnRecvC2cReadReceipt>(
-                        vec![peer.clone()],
-                        vec![C2cReadReceipt {
-                            user_id: user.to_owned(),
-                            timestamp: read_time,
-                        }],
-                    );
+                    if shown {
+                        self.push::<OnRecvC2cReadReceipt>(
+                            vec![peer.clone()],
+                            vec![C2cReadReceipt {
+                                user_id: user.to_owned(),
+                                timestamp: read_time,
+                            }],
+                        );
+                    }
                     changed.push(self.c2c_conversation(user, &peer).await?);
                 }
                 ReadMoved::Group { group_id, read_seq } => {
@@ -295,7 +304,8 @@ impl Tidings {
     }
 
     /// Moves the user's C2C read position forward to `up_to` (Unix seconds; 0 = now) and tells
-    /// the user's devices and the peer.
+    /// the user's devices, the app's backend, and the peer unless the user keeps receipts
+    /// private (the store then leaves the position the peer is shown where it was).
     pub async fn clean_c2c_unread(
         &self,
         user: &str,
@@ -330,7 +340,8 @@ impl Tidings {
         };
         let (old_seq, old_time) = (current.read_seq, current.read_time);
         let (new_seq, new_time) = (seq.max(old_seq), read_time.max(old_time));
-        self.store
+        let shown = self
+            .store
             .set_c2c_read(user, peer, new_seq, new_time)
             .await?;
         self.publish_c2c_conversation(user, peer).await?;
@@ -339,6 +350,9 @@ impl Tidings {
             peer: peer.to_owned(),
             read_time: new_time,
         });
+        if !shown {
+            return Ok(());
+        }
         self.push::<OnRecvC2cReadReceipt>(
             vec![peer.to_owned()],
             vec![C2cReadReceipt {

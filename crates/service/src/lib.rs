@@ -17,6 +17,7 @@ mod groups;
 mod message_facts;
 mod messages;
 mod notifier;
+mod privacy;
 mod receipts;
 mod render;
 mod revoke;

@@ -435,7 +435,8 @@ impl Tidings {
         let viewer = Viewer {
             user,
             read_seq: mine.map_or(0, |c| c.read_seq),
-            peer_read_seq: theirs.map_or(0, |c| c.read_seq),
+            // What the peer lets others see: a private reader's reads never show.
+            peer_read_seq: theirs.map_or(0, |c| c.shown_read_seq),
             receipted: HashSet::new(),
             revokers: self.revoker_profiles(&records).await?,
         };

@@ -178,7 +178,9 @@ impl Tidings {
     /// receipted IDs and the recalled messages skipped. The cached facts alone decide that
     /// `reader` is each message's receiver: the store's write only sets the receipt time where
     /// none is set, and refuses the call when a message was recalled, which is then written
-    /// again without it.
+    /// again without it. A reader who keeps receipts private records nothing and tells no
+    /// sender (the store reads that in its write); the newly receipted IDs are then those
+    /// without a receipt time.
     async fn record_c2c_receipts(
         &self,
         reader: &str,
@@ -197,7 +199,7 @@ impl Tidings {
         let time = now();
         let mut recalled = Vec::new();
         let changed = loop {
-            match self.store.record_c2c_receipts(&ids, time).await {
+            match self.store.record_c2c_receipts(reader, &ids, time).await {
                 Err(StoreError::Revoked { msg_id }) => {
                     drop_recalled(&mut ids, &mut messages, &mut recalled, msg_id)?;
                     if ids.is_empty() {
@@ -209,11 +211,11 @@ impl Tidings {
         };
         let newly: Vec<String> = ids
             .into_iter()
-            .zip(&changed)
+            .zip(&changed.newly)
             .filter(|(_, c)| **c)
             .map(|(id, _)| id)
             .collect();
-        if !newly.is_empty() {
+        if !newly.is_empty() && !changed.private {
             let receipts: Vec<MessageReceipt> = newly
                 .iter()
                 .map(|msg_id| MessageReceipt::c2c(msg_id.clone(), reader.to_owned(), Some(time)))
@@ -226,7 +228,9 @@ impl Tidings {
     }
 
     /// Records group receipts (membership is checked in the same write) and notes the changed
-    /// messages for their senders' coalesced pushes; returns the newly read IDs and the messages
+    /// messages for their senders' coalesced pushes (none for a reader who keeps receipts
+    /// private, whose receipts the write checks and does not record); returns the newly read
+    /// IDs and the messages
     /// skipped because the reader was not among their recipients (sent before they joined).
     /// The write checks recipients itself, so the usual call reads nothing first; only when it
     /// refuses one are the messages' recipients read, to write the others once more.
@@ -302,7 +306,9 @@ impl Tidings {
             .zip(&messages)
             .filter(|(update, _)| update.changed)
             .collect();
-        if !changed.is_empty() {
+        // A private reader's receipts changed no count: nobody else is told of them.
+        let shown = changed.first().is_some_and(|(update, _)| !update.private);
+        if shown {
             self.emit_callback(|| AfterEvent::GroupReceiptsSent {
                 group_id: group_id.to_owned(),
                 group_type,

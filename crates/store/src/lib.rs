@@ -146,7 +146,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks read, in one transaction, every conversation of the scope whose read position is
     /// behind its last message: a C2C conversation up to its last message at `max(read time,
-    /// now)`, a group up to its last sequence. Returns the positions it moved.
+    /// now)`, a group up to its last sequence; the C2C positions peers are shown move with them
+    /// unless the owner keeps receipts private. Returns the positions it moved.
     async fn mark_all_read(
         &self,
         owner: &str,
@@ -222,20 +223,31 @@ pub trait Store: Send + Sync + 'static {
         peer: &str,
     ) -> StoreResult<Option<C2cConversationRecord>>;
 
-    /// Sets `owner`'s read position in the C2C conversation with `peer`.
-    async fn set_c2c_read(&self, owner: &str, peer: &str, seq: u64, time: i64) -> StoreResult<()>;
+    /// Sets `owner`'s read position in the C2C conversation with `peer`, and the position the
+    /// peer is shown too unless the owner keeps receipts private (read in the same
+    /// transaction); returns whether the shown position was set.
+    async fn set_c2c_read(&self, owner: &str, peer: &str, seq: u64, time: i64)
+    -> StoreResult<bool>;
 
-    /// Records C2C message-level receipts at `time` (of stored and `onlineUserOnly` messages);
-    /// returns for each message whether it was newly receipted. Fails, recording nothing, with
+    /// Records `reader`'s C2C message-level receipts at `time` (of stored and `onlineUserOnly`
+    /// messages; the caller has checked that `reader` is their receiver); returns for each
+    /// message whether it was newly receipted. A reader who keeps receipts private (read in the
+    /// same transaction) records nothing. Fails, recording nothing, with
     /// [`StoreError::Revoked`] when one of them was recalled.
-    async fn record_c2c_receipts(&self, msg_ids: &[String], time: i64) -> StoreResult<Vec<bool>>;
+    async fn record_c2c_receipts(
+        &self,
+        reader: &str,
+        msg_ids: &[String],
+        time: i64,
+    ) -> StoreResult<C2cReceiptsRecorded>;
 
     /// Adds `reader`, who must be a current member of the group, to the readers of each of the
-    /// group's messages; returns the new state of each and whether it changed. Fails, recording
-    /// nothing, with [`StoreError::NotFound`] (no such group), [`StoreError::NotMember`], or
-    /// [`StoreError::NotRecipient`] when the reader is not a recipient of one of them (or it is
-    /// not a message of this group, or has no receipt state), or [`StoreError::Revoked`] when
-    /// one of them was recalled.
+    /// group's messages; returns the new state of each and whether it changed. A reader who
+    /// keeps receipts private (read in the same transaction) is checked alike and added to
+    /// nothing. Fails, recording nothing, with [`StoreError::NotFound`] (no such group),
+    /// [`StoreError::NotMember`], or [`StoreError::NotRecipient`] when the reader is not a
+    /// recipient of one of them (or it is not a message of this group, or has no receipt
+    /// state), or [`StoreError::Revoked`] when one of them was recalled.
     async fn record_group_receipts(
         &self,
         group_id: &str,
@@ -264,6 +276,14 @@ pub trait Store: Send + Sync + 'static {
     /// The time (Unix seconds) before which the user's UserSigs are refused; 0 when never
     /// revoked.
     async fn user_sigs_not_before(&self, user_id: &str) -> StoreResult<i64>;
+
+    /// Sets whether the user keeps read receipts private (see
+    /// [`Store::record_group_receipts`], [`Store::set_c2c_read`]); false when the user does
+    /// not exist.
+    async fn set_private_receipts(&self, user_id: &str, private: bool) -> StoreResult<bool>;
+
+    /// Whether the user keeps read receipts private (None when the user does not exist).
+    async fn private_receipts(&self, user_id: &str) -> StoreResult<Option<bool>>;
 
     /// The settings stored by [`Store::put_settings`], as (name, value) pairs in name order.
     async fn settings(&self) -> StoreResult<Vec<(String, String)>>;

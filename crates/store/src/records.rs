@@ -199,6 +199,11 @@ pub struct C2cConversationRecord {
     pub read_seq: u64,
     /// When the owner last marked it read (Unix seconds, 0 never).
     pub read_time: i64,
+    /// The owner's read position as the peer is shown it (`isPeerRead`): `read_seq`, except
+    /// that it stays where it was while the owner keeps receipts private.
+    pub shown_read_seq: u64,
+    /// The read time that goes with `shown_read_seq`.
+    pub shown_read_time: i64,
     /// The conversation's place in the owner's conversation list: a number from the store's
     /// one activity counter, taken by every message (larger is more recent, unique within the
     /// owner's list).
@@ -244,6 +249,9 @@ pub enum ReadMoved {
         read_seq: u64,
         /// The new read time (Unix seconds).
         read_time: i64,
+        /// Whether the peer is shown the move: false when the owner keeps receipts private
+        /// (the shown position stayed).
+        shown: bool,
     },
     /// A group, now read up to `read_seq`.
     Group {
@@ -285,6 +293,21 @@ pub struct GroupReceiptUpdate {
     pub read_count: u64,
     /// Recipients of the message.
     pub recipient_count: u64,
-    /// Whether this call added the reader.
+    /// Whether this call added the reader; for a private reader (see `private`), whether the
+    /// reader is not among the readers (a receipt the reader had not given before while
+    /// public; private receipts are not remembered).
     pub changed: bool,
+    /// The reader keeps receipts private: the call was checked like any other, and recorded
+    /// nothing.
+    pub private: bool,
+}
+
+/// Outcome of recording C2C receipts ([`crate::Store::record_c2c_receipts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct C2cReceiptsRecorded {
+    /// For each message, whether it was newly receipted; for a private reader, whether it has
+    /// no receipt time yet (private receipts are not remembered).
+    pub newly: Vec<bool>,
+    /// The reader keeps receipts private: nothing was recorded.
+    pub private: bool,
 }

@@ -9,5 +9,6 @@ mod harness;
 mod messages;
 mod moderation;
 mod notifier;
+mod privacy;
 mod receipts;
 mod revoke;

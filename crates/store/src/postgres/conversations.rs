@@ -102,12 +102,25 @@ impl PgStore {
         let tx = client.transaction().await?;
         let mut moved = Vec::new();
         if scope.c2c {
+            let private: bool = tx
+                .query_opt(
+                    "SELECT private_receipts FROM users WHERE user_id = $1",
+                    &[&owner],
+                )
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?
+                .unwrap_or(false);
+            // The right-hand sides read the row as it was.
             for row in tx
                 .query(
                     "UPDATE c2c_conversations SET read_seq = last_seq, \
-                     read_time = GREATEST(read_time, $2) \
+                     read_time = GREATEST(read_time, $2), \
+                     shown_read_seq = CASE WHEN $3 THEN shown_read_seq ELSE last_seq END, \
+                     shown_read_time = CASE WHEN $3 THEN shown_read_time \
+                     ELSE GREATEST(read_time, $2) END \
                      WHERE owner = $1 AND read_seq < last_seq RETURNING peer, read_seq, read_time",
-                    &[&owner, &now],
+                    &[&owner, &now, &private],
                 )
                 .await?
             {
@@ -116,6 +129,7 @@ impl PgStore {
                     peer: row.try_get(0)?,
                     read_seq: read_seq as u64,
                     read_time: row.try_get(2)?,
+                    shown: !private,
                 });
             }
         }

@@ -13,10 +13,10 @@ use super::rows::{
 };
 use crate::codec::{decode_bitmap, encode_bitmap};
 use crate::{
-    C2cConversationRecord, ConvKey, ConversationEntry, GroupCounts, GroupReceiptRecord,
-    GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord, NewGroup,
-    NewMember, NewMessage, ReadMoved, ReadScope, Revocation, StorageStats, Store, StoreError,
-    StoreResult, UserProfile, UserRecord,
+    C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, GroupCounts,
+    GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord,
+    MessageRecord, NewGroup, NewMember, NewMessage, ReadMoved, ReadScope, Revocation, StorageStats,
+    Store, StoreError, StoreResult, UserProfile, UserRecord,
 };
 
 /// The group row, locked until the transaction ends: the member bitmap, next ordinal and last
@@ -881,23 +881,84 @@ impl Store for PgStore {
             .transpose()
     }
 
-    async fn set_c2c_read(&self, owner: &str, peer: &str, seq: u64, time: i64) -> StoreResult<()> {
-        self.client()
+    async fn set_c2c_read(
+        &self,
+        owner: &str,
+        peer: &str,
+        seq: u64,
+        time: i64,
+    ) -> StoreResult<bool> {
+        // The owner's privacy is read by the statement that writes, in its snapshot.
+        let shown: bool = self
+            .client()
             .await?
-            .execute(
-                "INSERT INTO c2c_conversations (owner, peer, read_seq, read_time, activity) \
-                 VALUES ($1, $2, $3, $4, nextval('conversation_activity')) \
+            .query_one(
+                "WITH p AS (SELECT COALESCE((SELECT private_receipts FROM users \
+                 WHERE user_id = $1), FALSE) AS private) \
+                 INSERT INTO c2c_conversations \
+                 (owner, peer, read_seq, read_time, activity, shown_read_seq, shown_read_time) \
+                 SELECT $1, $2, $3::BIGINT, $4::BIGINT, nextval('conversation_activity'), \
+                 CASE WHEN p.private THEN 0 ELSE $3::BIGINT END, \
+                 CASE WHEN p.private THEN 0 ELSE $4::BIGINT END FROM p \
                  ON CONFLICT (owner, peer) DO UPDATE SET \
-                 read_seq = excluded.read_seq, read_time = excluded.read_time",
+                 read_seq = excluded.read_seq, read_time = excluded.read_time, \
+                 shown_read_seq = CASE WHEN (SELECT private FROM p) \
+                 THEN c2c_conversations.shown_read_seq ELSE excluded.read_seq END, \
+                 shown_read_time = CASE WHEN (SELECT private FROM p) \
+                 THEN c2c_conversations.shown_read_time ELSE excluded.read_time END \
+                 RETURNING NOT (SELECT private FROM p)",
                 &[&owner, &peer, &bigint(seq)?, &time],
             )
-            .await?;
-        Ok(())
+            .await?
+            .try_get(0)?;
+        Ok(shown)
     }
 
-    async fn record_c2c_receipts(&self, msg_ids: &[String], time: i64) -> StoreResult<Vec<bool>> {
+    async fn record_c2c_receipts(
+        &self,
+        reader: &str,
+        msg_ids: &[String],
+        time: i64,
+    ) -> StoreResult<C2cReceiptsRecorded> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        let private: bool = tx
+            .query_opt(
+                "SELECT private_receipts FROM users WHERE user_id = $1",
+                &[&reader],
+            )
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?
+            .unwrap_or(false);
+        if private {
+            let mut newly = Vec::with_capacity(msg_ids.len());
+            for msg_id in msg_ids {
+                let found = tx
+                    .query_opt(
+                        "SELECT receipt_at IS NULL, revoked_at IS NOT NULL FROM messages \
+                         WHERE msg_id = $1 UNION ALL SELECT receipt_at IS NULL, FALSE \
+                         FROM online_messages WHERE msg_id = $1",
+                        &[msg_id],
+                    )
+                    .await?;
+                let (unreceipted, revoked): (bool, bool) = match found {
+                    Some(row) => (row.try_get(0)?, row.try_get(1)?),
+                    None => (false, false),
+                };
+                if revoked {
+                    return Err(StoreError::Revoked {
+                        msg_id: msg_id.clone(),
+                    });
+                }
+                newly.push(unreceipted);
+            }
+            tx.commit().await?;
+            return Ok(C2cReceiptsRecorded {
+                newly,
+                private: true,
+            });
+        }
         let mut newly = Vec::with_capacity(msg_ids.len());
         for msg_id in msg_ids {
             // Of two concurrent receipts for one message, the second waits for the first's row
@@ -937,7 +998,10 @@ impl Store for PgStore {
             newly.push(changed);
         }
         tx.commit().await?;
-        Ok(newly)
+        Ok(C2cReceiptsRecorded {
+            newly,
+            private: false,
+        })
     }
 
     async fn record_group_receipts(
@@ -1029,6 +1093,31 @@ impl Store for PgStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn set_private_receipts(&self, user_id: &str, private: bool) -> StoreResult<bool> {
+        let changed = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE users SET private_receipts = $2 WHERE user_id = $1",
+                &[&user_id, &private],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn private_receipts(&self, user_id: &str) -> StoreResult<Option<bool>> {
+        Ok(self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT private_receipts FROM users WHERE user_id = $1",
+                &[&user_id],
+            )
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?)
     }
 
     async fn user_sigs_not_before(&self, user_id: &str) -> StoreResult<i64> {

@@ -215,19 +215,29 @@ async fn record_batch(
     Ok(results)
 }
 
-/// The ordinal of each (group, reader) of the batch who is a current member.
+/// A current member reading: the member's ordinal, and whether the member keeps receipts
+/// private.
+#[derive(Debug, Clone, Copy)]
+struct Reader {
+    ordinal: u32,
+    private: bool,
+}
+
+/// Each (group, reader) of the batch who is a current member, read in the batch's transaction.
 async fn reader_ordinals(
     tx: &impl CachedQueries,
     batch: &[ReceiptCall],
-) -> Result<HashMap<(String, String), u32>, Failure> {
+) -> Result<HashMap<(String, String), Reader>, Failure> {
     let groups: Vec<&str> = batch.iter().map(|c| c.group_id.as_str()).collect();
     let readers: Vec<&str> = batch.iter().map(|c| c.reader.as_str()).collect();
     let mut ordinals = HashMap::new();
     for row in tx
         .query(
-            "SELECT DISTINCT m.group_id, m.user_id, m.ordinal FROM members m \
+            "SELECT DISTINCT m.group_id, m.user_id, m.ordinal, \
+             COALESCE(u.private_receipts, FALSE) FROM members m \
              JOIN unnest($1::text[], $2::text[]) AS w(g, u) \
-             ON m.group_id = w.g AND m.user_id = w.u WHERE m.active",
+             ON m.group_id = w.g AND m.user_id = w.u \
+             LEFT JOIN users u ON u.user_id = m.user_id WHERE m.active",
             &[&groups, &readers],
         )
         .await?
@@ -235,7 +245,11 @@ async fn reader_ordinals(
         let ordinal: i64 = row.try_get(2)?;
         let ordinal = u32::try_from(ordinal)
             .map_err(|_| StoreError::Corrupt(format!("member ordinal {ordinal}")))?;
-        ordinals.insert((row.try_get(0)?, row.try_get(1)?), ordinal);
+        let private: bool = row.try_get(3)?;
+        ordinals.insert(
+            (row.try_get(0)?, row.try_get(1)?),
+            Reader { ordinal, private },
+        );
     }
     Ok(ordinals)
 }
@@ -261,12 +275,12 @@ async fn existing_groups(
 /// reader is added, so a refused call records nothing.
 fn apply(
     call: &ReceiptCall,
-    ordinals: &HashMap<(String, String), u32>,
+    ordinals: &HashMap<(String, String), Reader>,
     groups: &HashSet<String>,
     states: &mut HashMap<String, Locked>,
 ) -> StoreResult<Vec<GroupReceiptUpdate>> {
     let key = (call.group_id.clone(), call.reader.clone());
-    let Some(&ordinal) = ordinals.get(&key) else {
+    let Some(&Reader { ordinal, private }) = ordinals.get(&key) else {
         return Err(if groups.contains(&call.group_id) {
             StoreError::NotMember {
                 group: call.group_id.clone(),
@@ -296,13 +310,20 @@ fn apply(
         .iter()
         .filter_map(|msg_id| {
             let state = states.get_mut(msg_id)?;
-            let changed = state.readers.insert(ordinal);
-            state.changed |= changed;
+            // A private reader is checked like any other and added to nothing.
+            let changed = if private {
+                !state.readers.contains(ordinal)
+            } else {
+                let added = state.readers.insert(ordinal);
+                state.changed |= added;
+                added
+            };
             Some(GroupReceiptUpdate {
                 msg_id: msg_id.clone(),
                 read_count: state.readers.len(),
                 recipient_count: state.recipients.len(),
                 changed,
+                private,
             })
         })
         .collect())

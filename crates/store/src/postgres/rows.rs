@@ -18,8 +18,8 @@ pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, ti
 pub(super) const ONLINE_MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, \
      random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, 0::BIGINT, \
      receipt_at, NULL::BIGINT, NULL::TEXT, NULL::TEXT";
-pub(super) const C2C_COLUMNS: &str =
-    "owner, peer, last_seq, last_time, read_seq, read_time, activity";
+pub(super) const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time, activity, shown_read_seq, \
+     shown_read_time";
 pub(super) const USER_COLUMNS: &str = "user_id, nick, face_url, created_at";
 
 /// A BIGINT column as an unsigned number.
@@ -113,6 +113,8 @@ pub(super) fn c2c(row: &Row) -> StoreResult<C2cConversationRecord> {
         read_seq: unsigned(row, 4)?,
         read_time: row.try_get(5)?,
         activity: unsigned(row, 6)?,
+        shown_read_seq: unsigned(row, 7)?,
+        shown_read_time: row.try_get(8)?,
     })
 }
 

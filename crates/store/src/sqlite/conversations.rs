@@ -8,6 +8,7 @@ use super::rows::{
     C2C_COLUMNS, GROUP_COLUMNS, MEMBER_COLUMNS, c2c_from_row, group_from_row,
     member_from_row_offset,
 };
+use super::users::private_receipts;
 use crate::{
     C2cConversationRecord, ConversationEntry, ReadMoved, ReadScope, StoreError, StoreResult,
 };
@@ -127,15 +128,20 @@ pub(super) fn mark_all_read(
 ) -> StoreResult<Vec<ReadMoved>> {
     let mut moved = Vec::new();
     if scope.c2c {
+        let private = private_receipts(conn, owner)?.unwrap_or(false);
+        // The right-hand sides read the row as it was.
         let mut stmt = conn.prepare_cached(
-            "UPDATE c2c_conversations SET read_seq = last_seq, read_time = MAX(read_time, ?2) \
+            "UPDATE c2c_conversations SET read_seq = last_seq, read_time = MAX(read_time, ?2), \
+             shown_read_seq = CASE WHEN ?3 THEN shown_read_seq ELSE last_seq END, \
+             shown_read_time = CASE WHEN ?3 THEN shown_read_time ELSE MAX(read_time, ?2) END \
              WHERE owner = ?1 AND read_seq < last_seq RETURNING peer, read_seq, read_time",
         )?;
-        let rows = stmt.query_map(params![owner, now], |row| {
+        let rows = stmt.query_map(params![owner, now, private], |row| {
             Ok(ReadMoved::C2c {
                 peer: row.get(0)?,
                 read_seq: row.get(1)?,
                 read_time: row.get(2)?,
+                shown: !private,
             })
         })?;
         for row in rows {
@@ -186,24 +192,30 @@ pub(super) fn c2c_one(
         .optional()?)
 }
 
-/// Sets `owner`'s read position in the C2C conversation with `peer`.
+/// Sets `owner`'s read position in the C2C conversation with `peer`, and the one the peer is
+/// shown unless the owner keeps receipts private; whether the shown one was set.
 pub(super) fn set_c2c_read(
     conn: &Connection,
     owner: &str,
     peer: &str,
     seq: u64,
     time: i64,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let exists = c2c_one(conn, owner, peer)?.is_some();
+    let private = private_receipts(conn, owner)?.unwrap_or(false);
     // A conversation first made by marking it read takes its place in the list now.
     let activity = if exists { 0 } else { next_activity(conn)? };
-    conn.execute(
-        "INSERT INTO c2c_conversations (owner, peer, read_seq, read_time, activity) \
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (owner, peer) DO UPDATE SET \
-         read_seq = excluded.read_seq, read_time = excluded.read_time",
-        params![owner, peer, seq, time, activity],
-    )?;
-    Ok(())
+    conn.prepare_cached(
+        "INSERT INTO c2c_conversations \
+         (owner, peer, read_seq, read_time, activity, shown_read_seq, shown_read_time) \
+         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 THEN 0 ELSE ?3 END, \
+         CASE WHEN ?6 THEN 0 ELSE ?4 END) ON CONFLICT (owner, peer) DO UPDATE SET \
+         read_seq = excluded.read_seq, read_time = excluded.read_time, \
+         shown_read_seq = CASE WHEN ?6 THEN shown_read_seq ELSE excluded.read_seq END, \
+         shown_read_time = CASE WHEN ?6 THEN shown_read_time ELSE excluded.read_time END",
+    )?
+    .execute(params![owner, peer, seq, time, activity, private])?;
+    Ok(!private)
 }
 
 /// Sets a current member's group read position; [`StoreError::NotMember`] otherwise.

@@ -35,6 +35,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("schema_v7.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("schema_v10.sql"),
+    },
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -107,6 +107,25 @@ impl ReceiptCache {
             read_count,
             recipient_count,
             changed,
+            private: false,
+            msg_id,
+        })
+    }
+
+    /// What adding `ordinal` to the readers would report, without adding it: a private
+    /// reader's receipt, which the state's readers and deltas never hold.
+    pub(super) fn peek_reader(
+        &mut self,
+        conn: &Connection,
+        msg_id: String,
+        ordinal: u32,
+    ) -> StoreResult<GroupReceiptUpdate> {
+        let state = self.entry(conn, &msg_id)?;
+        Ok(GroupReceiptUpdate {
+            read_count: state.readers.len(),
+            recipient_count: state.recipients.len(),
+            changed: !state.readers.contains(ordinal),
+            private: true,
             msg_id,
         })
     }

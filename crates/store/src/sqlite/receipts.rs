@@ -6,16 +6,25 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::groups::active_member_ordinal;
 use super::layout::stored_readers;
 use super::receipt_cache::ReceiptCache;
+use super::users::private_receipts;
 use crate::codec::decode_bitmap;
-use crate::{GroupReceiptRecord, GroupReceiptUpdate, StoreError, StoreResult};
+use crate::{C2cReceiptsRecorded, GroupReceiptRecord, GroupReceiptUpdate, StoreError, StoreResult};
 
 /// Sets the receipt time of C2C messages that have none; for each, whether it was set now.
-/// A recalled message refuses the whole call (the job's savepoint undoes what it set).
+/// A recalled message refuses the whole call (the job's savepoint undoes what it set). A reader
+/// who keeps receipts private sets nothing.
 pub(super) fn record_c2c(
     conn: &Connection,
+    reader: &str,
     msg_ids: &[String],
     time: i64,
-) -> StoreResult<Vec<bool>> {
+) -> StoreResult<C2cReceiptsRecorded> {
+    if private_receipts(conn, reader)?.unwrap_or(false) {
+        return Ok(C2cReceiptsRecorded {
+            newly: check_c2c(conn, msg_ids)?,
+            private: true,
+        });
+    }
     let mut stmt = conn.prepare_cached(
         "UPDATE messages SET receipt_at = ?2 \
          WHERE msg_id = ?1 AND receipt_at IS NULL AND revoked_at IS NULL",
@@ -40,6 +49,31 @@ pub(super) fn record_c2c(
         }
         newly.push(changed);
     }
+    Ok(C2cReceiptsRecorded {
+        newly,
+        private: false,
+    })
+}
+
+/// A private reader's C2C receipts: refused as [`record_c2c`] refuses them, recording nothing;
+/// for each message, whether it has no receipt time (the receipt would be new).
+fn check_c2c(conn: &Connection, msg_ids: &[String]) -> StoreResult<Vec<bool>> {
+    let mut state = conn.prepare_cached(
+        "SELECT receipt_at IS NULL, revoked_at IS NOT NULL FROM messages WHERE msg_id = ?1 \
+         UNION ALL SELECT receipt_at IS NULL, 0 FROM online_messages WHERE msg_id = ?1",
+    )?;
+    let mut newly = Vec::with_capacity(msg_ids.len());
+    for msg_id in msg_ids {
+        let found: Option<(bool, bool)> = state
+            .query_row([msg_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        if let Some((_, true)) = found {
+            return Err(StoreError::Revoked {
+                msg_id: msg_id.clone(),
+            });
+        }
+        newly.push(found.is_some_and(|(unreceipted, _)| unreceipted));
+    }
     Ok(newly)
 }
 
@@ -53,6 +87,7 @@ pub(super) fn record_group(
     msg_ids: Vec<String>,
 ) -> StoreResult<Vec<GroupReceiptUpdate>> {
     let reader_ordinal = active_member_ordinal(conn, group_id, reader)?;
+    let private = private_receipts(conn, reader)?.unwrap_or(false);
     // Check every message before changing any, so a refused call records nothing.
     for msg_id in &msg_ids {
         let not_recipient = || StoreError::NotRecipient {
@@ -71,6 +106,14 @@ pub(super) fn record_group(
                 msg_id: msg_id.clone(),
             });
         }
+    }
+    if private {
+        // Checked like any other call; nothing is added, so the readers stay as senders see
+        // them.
+        return msg_ids
+            .into_iter()
+            .map(|msg_id| receipts.peek_reader(conn, msg_id, reader_ordinal))
+            .collect();
     }
     msg_ids
         .into_iter()

@@ -20,8 +20,8 @@ pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, ti
 pub(super) const ONLINE_MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, \
      random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, 0, receipt_at, \
      NULL, NULL, NULL";
-pub(super) const C2C_COLUMNS: &str =
-    "owner, peer, last_seq, last_time, read_seq, read_time, activity";
+pub(super) const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time, activity, shown_read_seq, \
+     shown_read_time";
 
 /// A stored value the schema allows but this build cannot read, as a row-mapping error.
 fn unreadable(column: usize, what: String) -> rusqlite::Error {
@@ -122,5 +122,7 @@ pub(super) fn c2c_from_row(row: &Row<'_>) -> rusqlite::Result<C2cConversationRec
         read_seq: row.get(4)?,
         read_time: row.get(5)?,
         activity: row.get(6)?,
+        shown_read_seq: row.get(7)?,
+        shown_read_time: row.get(8)?,
     })
 }

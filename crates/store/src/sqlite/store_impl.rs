@@ -7,10 +7,10 @@ use super::{
     SqliteStore, conversations, groups, health, layout, messages, receipts, settings, users,
 };
 use crate::{
-    C2cConversationRecord, ConvKey, ConversationEntry, GroupCounts, GroupReceiptRecord,
-    GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord, NewGroup,
-    NewMember, NewMessage, ReadMoved, ReadScope, Revocation, StorageStats, Store, StoreResult,
-    UserProfile, UserRecord,
+    C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, GroupCounts,
+    GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord,
+    MessageRecord, NewGroup, NewMember, NewMessage, ReadMoved, ReadScope, Revocation, StorageStats,
+    Store, StoreResult, UserProfile, UserRecord,
 };
 
 #[async_trait]
@@ -246,15 +246,26 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn set_c2c_read(&self, owner: &str, peer: &str, seq: u64, time: i64) -> StoreResult<()> {
+    async fn set_c2c_read(
+        &self,
+        owner: &str,
+        peer: &str,
+        seq: u64,
+        time: i64,
+    ) -> StoreResult<bool> {
         let (owner, peer) = (owner.to_owned(), peer.to_owned());
         self.write(move |conn| conversations::set_c2c_read(conn, &owner, &peer, seq, time))
             .await
     }
 
-    async fn record_c2c_receipts(&self, msg_ids: &[String], time: i64) -> StoreResult<Vec<bool>> {
-        let msg_ids = msg_ids.to_vec();
-        self.write(move |conn| receipts::record_c2c(conn, &msg_ids, time))
+    async fn record_c2c_receipts(
+        &self,
+        reader: &str,
+        msg_ids: &[String],
+        time: i64,
+    ) -> StoreResult<C2cReceiptsRecorded> {
+        let (reader, msg_ids) = (reader.to_owned(), msg_ids.to_vec());
+        self.write(move |conn| receipts::record_c2c(conn, &reader, &msg_ids, time))
             .await
     }
 
@@ -298,6 +309,18 @@ impl Store for SqliteStore {
     async fn user_sigs_not_before(&self, user_id: &str) -> StoreResult<i64> {
         let user_id = user_id.to_owned();
         self.read(move |conn| users::sigs_not_before(conn, &user_id))
+            .await
+    }
+
+    async fn set_private_receipts(&self, user_id: &str, private: bool) -> StoreResult<bool> {
+        let user_id = user_id.to_owned();
+        self.write(move |conn| users::set_private_receipts(conn, &user_id, private))
+            .await
+    }
+
+    async fn private_receipts(&self, user_id: &str) -> StoreResult<Option<bool>> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| users::private_receipts(conn, &user_id))
             .await
     }
 

@@ -72,3 +72,23 @@ pub(super) fn sigs_not_before(conn: &Connection, user_id: &str) -> StoreResult<i
         .optional()?
         .unwrap_or(0))
 }
+
+/// Whether the user keeps read receipts private (None: no such user).
+pub(super) fn private_receipts(conn: &Connection, user_id: &str) -> StoreResult<Option<bool>> {
+    Ok(conn
+        .prepare_cached("SELECT private_receipts FROM users WHERE user_id = ?1")?
+        .query_row([user_id], |row| row.get(0))
+        .optional()?)
+}
+
+/// Sets whether the user keeps read receipts private; false when the user does not exist.
+pub(super) fn set_private_receipts(
+    conn: &Connection,
+    user_id: &str,
+    private: bool,
+) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("UPDATE users SET private_receipts = ?2 WHERE user_id = ?1")?
+        .execute(params![user_id, private])?
+        == 1)
+}

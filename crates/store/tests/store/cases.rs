@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use tidings_store::{
-    ConvKey, ConversationEntry, GroupCounts, GroupRole, GroupType, NewGroup, ReadMoved, ReadScope,
-    Revocation, RoaringBitmap, StoreError,
+    C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, GroupCounts,
+    GroupReceiptUpdate, GroupRole, GroupType, NewGroup, ReadMoved, ReadScope, Revocation,
+    RoaringBitmap, StoreError,
 };
 
 use crate::engine::TestEngine;
@@ -200,9 +201,10 @@ pub(crate) async fn c2c_sequences_unread_and_read_positions(engine: TestEngine) 
     );
     assert_eq!(
         store
-            .record_c2c_receipts(&["c0".into(), "c0".into()], 5)
+            .record_c2c_receipts("b", &["c0".into(), "c0".into()], 5)
             .await
-            .unwrap(),
+            .unwrap()
+            .newly,
         vec![true, false]
     );
 }
@@ -641,7 +643,11 @@ pub(crate) async fn total_unread_and_marking_everything_read_cover_every_convers
                 peer,
                 read_seq,
                 read_time,
-            } => (peer.clone(), *read_seq, *read_time),
+                shown,
+            } => {
+                assert!(shown, "a user who never chose private receipts is shown");
+                (peer.clone(), *read_seq, *read_time)
+            }
             ReadMoved::Group { .. } => panic!("no group in a C2C scope"),
         })
         .collect();
@@ -882,13 +888,17 @@ pub(crate) async fn a_recalled_message_takes_no_receipts_but_keeps_its_counts(en
         .await
         .unwrap();
     let refused = store
-        .record_c2c_receipts(&["c2".into(), "c1".into()], 30)
+        .record_c2c_receipts("b", &["c2".into(), "c1".into()], 30)
         .await;
     assert!(matches!(refused, Err(StoreError::Revoked { msg_id }) if msg_id == "c1"));
     let c2 = store.get_messages(&["c2".into()]).await.unwrap();
     assert_eq!(c2[0].receipt_at, None);
     assert_eq!(
-        store.record_c2c_receipts(&["c2".into()], 30).await.unwrap(),
+        store
+            .record_c2c_receipts("b", &["c2".into()], 30)
+            .await
+            .unwrap()
+            .newly,
         vec![true]
     );
 }
@@ -1062,9 +1072,10 @@ pub(crate) async fn online_messages_with_receipts_keep_receipt_state_outside_the
     assert_eq!(store.history(&pair, None, 10).await.unwrap().len(), 2);
     assert_eq!(
         store
-            .record_c2c_receipts(&["cl".into(), "cl".into(), "x1".into()], 7)
+            .record_c2c_receipts("b", &["cl".into(), "cl".into(), "x1".into()], 7)
             .await
-            .unwrap(),
+            .unwrap()
+            .newly,
         vec![true, false, true]
     );
     assert_eq!(
@@ -1076,4 +1087,143 @@ pub(crate) async fn online_messages_with_receipts_keep_receipt_state_outside_the
     let gone = vec!["live".to_owned(), "admin-live".to_owned()];
     assert!(store.get_messages(&gone).await.unwrap().is_empty());
     assert!(store.group_receipts(&gone).await.unwrap().is_empty());
+}
+
+pub(crate) async fn private_receipts_are_checked_and_shown_to_nobody(mut engine: TestEngine) {
+    let store = engine.store();
+    for user in ["a", "b", "c"] {
+        store.ensure_user(user, None, 1).await.unwrap();
+    }
+    assert_eq!(store.private_receipts("b").await.unwrap(), Some(false));
+    assert_eq!(store.private_receipts("nobody").await.unwrap(), None);
+    assert!(!store.set_private_receipts("nobody", true).await.unwrap());
+    assert!(store.set_private_receipts("b", true).await.unwrap());
+    assert_eq!(store.private_receipts("b").await.unwrap(), Some(true));
+
+    // Group: checked like any receipt, added to no readers.
+    group_with(&store, "g", &["a", "b", "c"]).await;
+    group_with(&store, "h", &["a", "b"]).await;
+    for (id, group) in [("m1", "g"), ("m2", "g"), ("m3", "h")] {
+        store
+            .append_message(group_message(id, "a", group, true))
+            .await
+            .unwrap();
+    }
+    let update = |msg_id: &str, read_count, changed, private| GroupReceiptUpdate {
+        msg_id: msg_id.into(),
+        read_count,
+        recipient_count: 2,
+        changed,
+        private,
+    };
+    let private = store
+        .record_group_receipts("g", "b", vec!["m1".into()])
+        .await
+        .unwrap();
+    assert_eq!(private, vec![update("m1", 0, true, true)]);
+    assert!(matches!(
+        store.record_group_receipts("g", "b", vec!["m1".into(), "m3".into()]).await,
+        Err(StoreError::NotRecipient { msg_id }) if msg_id == "m3"
+    ));
+    store
+        .revoke_message("m2", revocation("a", 20))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.record_group_receipts("g", "b", vec!["m1".into(), "m2".into()]).await,
+        Err(StoreError::Revoked { msg_id }) if msg_id == "m2"
+    ));
+    let public = store
+        .record_group_receipts("g", "c", vec!["m1".into()])
+        .await
+        .unwrap();
+    assert_eq!(public, vec![update("m1", 1, true, false)]);
+    let state = &store.group_receipts(&["m1".into()]).await.unwrap()[0];
+    let c = store.get_member("g", "c").await.unwrap().unwrap().ordinal;
+    assert_eq!(state.readers.iter().collect::<Vec<_>>(), vec![c]);
+
+    // C2C: no receipt time, and the read position the peer is shown stays.
+    for (id, time) in [("p1", 100), ("p2", 110)] {
+        store
+            .append_message(c2c_message(id, "a", "b", time))
+            .await
+            .unwrap();
+    }
+    let recorded = store
+        .record_c2c_receipts("b", &["p1".into(), "p1".into(), "none".into()], 120)
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded,
+        C2cReceiptsRecorded {
+            newly: vec![true, true, false],
+            private: true,
+        }
+    );
+    assert_eq!(
+        store.get_messages(&["p1".into()]).await.unwrap()[0].receipt_at,
+        None
+    );
+    assert!(!store.set_c2c_read("b", "a", 1, 130).await.unwrap());
+    let positions =
+        |c: C2cConversationRecord| (c.read_seq, c.read_time, c.shown_read_seq, c.shown_read_time);
+    let b_of_a = store.c2c_conversation("b", "a").await.unwrap().unwrap();
+    assert_eq!(positions(b_of_a), (1, 130, 0, 0));
+    // A conversation first made by a private read shows nothing either.
+    assert!(!store.set_c2c_read("b", "c", 0, 131).await.unwrap());
+    let b_of_c = store.c2c_conversation("b", "c").await.unwrap().unwrap();
+    assert_eq!(positions(b_of_c), (0, 131, 0, 0));
+    let moved = store
+        .mark_all_read(
+            "b",
+            ReadScope {
+                c2c: true,
+                groups: false,
+            },
+            140,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        moved,
+        vec![ReadMoved::C2c {
+            peer: "a".into(),
+            read_seq: 2,
+            read_time: 140,
+            shown: false,
+        }]
+    );
+    let b_of_a = store.c2c_conversation("b", "a").await.unwrap().unwrap();
+    assert_eq!(positions(b_of_a), (2, 140, 0, 0));
+
+    // Public again: what was private stays so, later receipts and reads show.
+    assert!(store.set_private_receipts("b", false).await.unwrap());
+    assert!(store.set_c2c_read("b", "a", 2, 150).await.unwrap());
+    let b_of_a = store.c2c_conversation("b", "a").await.unwrap().unwrap();
+    assert_eq!(positions(b_of_a), (2, 150, 2, 150));
+    assert_eq!(
+        store
+            .record_c2c_receipts("b", &["p2".into()], 160)
+            .await
+            .unwrap(),
+        C2cReceiptsRecorded {
+            newly: vec![true],
+            private: false,
+        }
+    );
+    assert_eq!(
+        store.get_messages(&["p1".into()]).await.unwrap()[0].receipt_at,
+        None
+    );
+    drop(store);
+    engine.reopen().await;
+    let store = engine.store();
+    assert_eq!(store.private_receipts("b").await.unwrap(), Some(false));
+    let state = &store.group_receipts(&["m1".into()]).await.unwrap()[0];
+    assert_eq!(state.readers.len(), 1, "nothing private was written");
+    let again = store
+        .record_group_receipts("g", "b", vec!["m1".into()])
+        .await
+        .unwrap();
+    assert_eq!(again, vec![update("m1", 2, true, false)]);
 }

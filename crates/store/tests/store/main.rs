@@ -66,4 +66,5 @@ conformance!(
     a_recalled_message_keeps_its_place_and_loses_its_content,
     a_recalled_message_takes_no_receipts_but_keeps_its_counts,
     receipts_racing_a_recall_are_all_recorded_before_it_or_refused,
+    private_receipts_are_checked_and_shown_to_nobody,
 );

@@ -196,7 +196,7 @@ async fn a_database_of_a_newer_schema_is_refused() {
             refused,
             Err(StoreError::SchemaTooNew {
                 found: 99,
-                known: 7
+                known: 10
             })
         ),
         "{refused:?}"

@@ -104,13 +104,19 @@ async fn a_database_written_by_the_first_release_opens_with_all_its_data() {
         .unwrap()
         .unwrap();
     assert_eq!(bob.read_seq, 1);
+    assert_eq!(
+        (bob.shown_read_seq, bob.shown_read_time),
+        (bob.read_seq, bob.read_time),
+        "the peer is shown the read position a first-release database held"
+    );
     let carol = store.get_member("team", "carol").await.unwrap().unwrap();
     assert_eq!(carol.read_seq, 2);
     assert_eq!(
         store
-            .record_c2c_receipts(&["c1".into(), "c2".into()], 20)
+            .record_c2c_receipts("bob", &["c1".into(), "c2".into()], 20)
             .await
-            .unwrap(),
+            .unwrap()
+            .newly,
         [false, true],
         "c1's receipt was kept"
     );
@@ -141,7 +147,7 @@ async fn a_database_written_by_the_first_release_opens_with_all_its_data() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 10);
 }
 
 #[tokio::test]
@@ -159,7 +165,7 @@ async fn a_database_of_a_newer_schema_is_refused() {
             refused,
             Err(StoreError::SchemaTooNew {
                 found: 99,
-                known: 7
+                known: 10
             })
         ),
         "{refused:?}"
