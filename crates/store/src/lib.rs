@@ -20,6 +20,7 @@ mod sqlite;
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use migrations::SCHEMA_VERSION;
 pub use open::{OpenedStore, StoreConfig, StoreUrl, open_store};
 pub use postgres::{PgOptions, PgStore};
 pub use records::*;

@@ -7,6 +7,11 @@
 
 use crate::{StoreError, StoreResult};
 
+/// The schema version this build writes. Each engine's migrations run 1, 2, … up to it with no
+/// gap (a test checks): a migration numbered below a database's version would never be applied
+/// to it, so a new one always takes the next number.
+pub const SCHEMA_VERSION: i64 = 8;
+
 /// One step of an engine's schema.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Migration {
@@ -36,6 +41,18 @@ pub(crate) fn pending(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_engine_runs_every_version_up_to_the_schema_version_in_order() {
+        let expected: Vec<i64> = (1..=SCHEMA_VERSION).collect();
+        for (engine, list) in [
+            ("SQLite", crate::sqlite::migrate::MIGRATIONS),
+            ("PostgreSQL", crate::postgres::migrate::MIGRATIONS),
+        ] {
+            let versions: Vec<i64> = list.iter().map(|m| m.version).collect();
+            assert_eq!(versions, expected, "{engine}");
+        }
+    }
 
     const LIST: &[Migration] = &[
         Migration {

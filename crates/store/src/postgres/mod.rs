@@ -14,7 +14,7 @@
 
 mod cached;
 mod conversations;
-mod migrate;
+pub(crate) mod migrate;
 mod queries;
 mod receipts;
 mod rows;

@@ -6,7 +6,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::StoreResult;
 use crate::migrations::{Migration, pending};
 
-const MIGRATIONS: &[Migration] = &[
+/// Every step of this engine's schema, in order.
+pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         sql: include_str!("schema_v1.sql"),
@@ -36,8 +37,8 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("schema_v7.sql"),
     },
     Migration {
-        version: 10,
-        sql: include_str!("schema_v10.sql"),
+        version: 8,
+        sql: include_str!("schema_v8.sql"),
     },
 ];
 

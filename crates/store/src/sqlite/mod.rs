@@ -14,7 +14,7 @@ mod groups;
 mod health;
 mod layout;
 mod messages;
-mod migrate;
+pub(crate) mod migrate;
 mod receipt_cache;
 mod receipts;
 mod rows;

@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tidings_store::{GroupRole, Store, StoreError, StoreUrl, Synchronous, open_store};
+use tidings_store::{
+    GroupRole, SCHEMA_VERSION, Store, StoreError, StoreUrl, Synchronous, open_store,
+};
 
 use crate::engine::TestEngine;
 use crate::fixtures::*;
@@ -196,7 +198,7 @@ async fn a_database_of_a_newer_schema_is_refused() {
             refused,
             Err(StoreError::SchemaTooNew {
                 found: 99,
-                known: 10
+                known: SCHEMA_VERSION
             })
         ),
         "{refused:?}"

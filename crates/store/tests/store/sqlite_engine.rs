@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use tidings_store::{ConversationEntry, SqliteOptions, SqliteStore, Store, StoreError};
+use tidings_store::{
+    ConversationEntry, SCHEMA_VERSION, SqliteOptions, SqliteStore, Store, StoreError,
+};
 
 use crate::fixtures::*;
 
@@ -147,7 +149,7 @@ async fn a_database_written_by_the_first_release_opens_with_all_its_data() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 10);
+    assert_eq!(version, SCHEMA_VERSION);
 }
 
 #[tokio::test]
@@ -165,7 +167,7 @@ async fn a_database_of_a_newer_schema_is_refused() {
             refused,
             Err(StoreError::SchemaTooNew {
                 found: 99,
-                known: 10
+                known: SCHEMA_VERSION
             })
         ),
         "{refused:?}"
