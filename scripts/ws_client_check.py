@@ -7,6 +7,9 @@ It logs users in with UserSigs made by Tencent's own `tls-sig-api-v2`, uses seve
 - C2C and group messages reach every device, with multi-device echoes;
 - exact `unreadCount`s from `getConversationList` (paged by its `orderKey` cursor), and what
   `markC2CMessageAsRead` / `markGroupMessageAsRead` change (and what they do not);
+- the badge pushes: `onNewConversation` for a first C2C message and a group one joins,
+  `onConversationChanged` to every member for group messages (coalesced) and for a recalled last
+  message, `onTotalUnreadMessageCountChanged` after receiving and after marking read;
 - `getJoinedGroupList` whole and page by page;
 - the read-receipt flow in C2C and in a group: send with `needReadReceipt` -> receivers send
   receipts -> the sender is pushed `onRecvMessageReadReceipts` with exact counts -> pulls counts ->
@@ -379,6 +382,21 @@ def conv_pred(conversation_id, unread_=None):
     return pred
 
 
+def recalled_last(conversation_id, msg_id):
+    """A predicate on onConversationChanged: `conversation_id` whose lastMessage is `msg_id`,
+    recalled."""
+
+    def pred(data):
+        return any(
+            c["conversationID"] == conversation_id
+            and (c["lastMessage"] or {}).get("msgID") == msg_id
+            and c["lastMessage"]["isRevoked"]
+            for c in data
+        )
+
+    return pred
+
+
 def check_monotone(conn):
     """§12.7: across pushes, readCount never goes down, unreadCount never up, sum constant."""
     last = {}
@@ -496,7 +514,15 @@ async def run(url, sdkappid, key, prefix):
             got = await device.wait("onRecvNewMessage", by_id(message["msgID"]))
             eq((got["isSelf"], got["userID"]), (True, bob), f"{device.name} echo")
     for device in bobs:
+        # The first message makes the conversation appear (§9 onNewConversation); later ones
+        # change it, and every counted one moves bob's total.
+        appeared = await device.wait("onNewConversation", conv_pred(f"c2c_{alice}"))
+        eq((appeared[0]["unreadCount"], appeared[0]["lastMessage"]["msgID"]), (1, m1["msgID"]),
+           f"{device.name}: onNewConversation of the first message")
         await device.wait("onConversationChanged", conv_pred(f"c2c_{alice}", 3))
+        await device.wait("onTotalUnreadMessageCountChanged", lambda total: total == 3)
+    for device in alices:
+        await device.wait("onNewConversation", conv_pred(f"c2c_{bob}", 0))
     bob_convs = await conversations(b1)
     eq(bob_convs[f"c2c_{alice}"]["unreadCount"], 3, "bob's unread (the excluded one not counted)")
     # getConversation shows the same conversation; the total sums every conversation (bob has one).
@@ -513,6 +539,7 @@ async def run(url, sdkappid, key, prefix):
     eq(r1["seq"], 5, "one sequence per C2C pair")
     for device in alices:
         await device.wait("onConversationChanged", conv_pred(f"c2c_{bob}", 1))
+        await device.wait("onTotalUnreadMessageCountChanged", lambda total: total == 1)
     eq(await unread(a2, f"c2c_{bob}"), 1, "alice's unread after bob's reply")
     eq(await unread(b1, f"c2c_{alice}"), 3, "replying does not read")
     print("C2C: 5 messages on 2+2 devices, echoes, exact unread counts 3 and 1")
@@ -578,6 +605,7 @@ async def run(url, sdkappid, key, prefix):
     await b2.ok("markC2CMessageAsRead", {"userID": alice})
     for device in bobs:
         await device.wait("onConversationChanged", conv_pred(f"c2c_{alice}", 0))
+        await device.wait("onTotalUnreadMessageCountChanged", lambda total: total == 0)
     for device in alices:
         got = await device.wait("onRecvC2CReadReceipt")
         eq(len(got), 1, "one C2C read report")
@@ -613,6 +641,9 @@ async def run(url, sdkappid, key, prefix):
         entered = [m["userID"] for m in got["memberList"]]
         eq((entered[0], sorted(entered), "opUser" in got), (alice, sorted([alice, bob, carol]), False),
            f"{device.name} onMemberEnter (member objects, no operator)")
+    for device in everyone:
+        appeared = await device.wait("onNewConversation", conv_pred(f"group_{gid}", 0))
+        eq(appeared[0]["lastMessage"], None, f"{device.name}: onNewConversation of the group")
     conv = (await conversations(b1))[f"group_{gid}"]
     eq((conv["type"], conv["groupID"], conv["groupType"], conv["showName"], conv["unreadCount"],
         conv["lastMessage"]), (2, gid, "Work", "Team", 0, None), "bob's new group conversation")
@@ -628,7 +659,13 @@ async def run(url, sdkappid, key, prefix):
     for device in alices:
         eq((await device.wait("onRecvNewMessage", by_id(g1["msgID"])))["isSelf"], True, "echo")
         await device.wait("onConversationChanged", conv_pred(f"group_{gid}", 0))
-    await quiet_all((b1, b2, c1), "onConversationChanged", conv_pred(f"group_{gid}"))
+    # Every member's conversation changes too (coalesced, §12.6), and their totals: bob and
+    # carol had nothing else unread.
+    for device in (b1, b2, c1):
+        got = await device.wait("onConversationChanged", conv_pred(f"group_{gid}", 1))
+        last = next(c for c in got if c["conversationID"] == f"group_{gid}")["lastMessage"]
+        eq(last["msgID"], g1["msgID"], f"{device.name}: the group's lastMessage")
+        await device.wait("onTotalUnreadMessageCountChanged", lambda total: total == 1)
     # An empty receiver counts as absent (protocol.md, sendMessage), as V2TIM samples send it.
     g2 = await c1.ok("sendMessage", {"receiver": "", "groupID": gid,
                                      "textElem": {"text": "on it"}})
@@ -646,6 +683,7 @@ async def run(url, sdkappid, key, prefix):
     got = await d1.wait("onMemberInvited", lambda d: d["groupID"] == gid)
     eq((got["opUser"]["userID"], [m["userID"] for m in got["memberList"]]), (alice, [dave]),
        "dave's onMemberInvited")
+    await d1.wait("onNewConversation", conv_pred(f"group_{gid}", 0))
     eq(await unread(d1, f"group_{gid}"), 0, "a joiner starts with no unread")
     dave_view = {m["msgID"]: m for m in await history(d1, groupID=gid, page=10)}
     eq((dave_view[g1["msgID"]]["needReadReceipt"], dave_view[g1["msgID"]]["isRead"]), (True, True),
@@ -750,8 +788,10 @@ async def run(url, sdkappid, key, prefix):
     # Conversation-level group read: clears the count, not the receipts.
     mark(*bobs)
     await b1.ok("markGroupMessageAsRead", {"groupID": gid})
+    total = await b2.ok("getTotalUnreadMessageCount", {})
     for device in bobs:
         await device.wait("onConversationChanged", conv_pred(f"group_{gid}", 0))
+        await device.wait("onTotalUnreadMessageCountChanged", lambda pushed: pushed == total)
     eq(await unread(b2, f"group_{gid}"), 0, "bob's group unread after markGroupMessageAsRead")
     eq((await counts(a1, g3["msgID"]))[g3["msgID"]], group_item(g3["msgID"], gid, 2, 1),
        "markGroupMessageAsRead is not a receipt")
@@ -827,6 +867,8 @@ async def run(url, sdkappid, key, prefix):
     rid = f"{prefix}_recall"
     await a1.ok("createGroup", {"groupType": "Work", "groupID": rid, "groupName": "recall",
                                 "memberList": [{"userID": bob}, {"userID": carol}]})
+    for conn in (b3, c1):
+        await conn.wait("onNewConversation", conv_pred(f"group_{rid}", 0))
     for conn in (a1, a3, b3, c1):
         conn.mark()
     r1 = await a1.ok("sendMessage", {"groupID": rid, "textElem": {"text": "oops"},
@@ -841,6 +883,9 @@ async def run(url, sdkappid, key, prefix):
         data = await conn.wait("onRecvMessageRevoked", by_id(r1["msgID"]))
         eq((data["operateUser"]["userID"], data["reason"]), (alice, "typo"),
            f"{conn.name}: onRecvMessageRevoked")
+    # r1 was the group's last message: every member's conversation shows it recalled.
+    for conn in (b3, c1):
+        await conn.wait("onConversationChanged", recalled_last(f"group_{rid}", r1["msgID"]))
     await a1.fail("revokeMessage", {"msgID": r1["msgID"]}, 20023)
     await c1.fail("sendMessageReadReceipts", {"messageIDList": [r1["msgID"]]}, 20023)
     recalled = (await c1.ok("getGroupHistoryMessageList", {"groupID": rid, "count": 10}))[0]
@@ -853,6 +898,7 @@ async def run(url, sdkappid, key, prefix):
     await b3.fail("revokeMessage", {"msgID": w3["msgID"]}, 10007)  # only the C2C sender
     await a1.ok("revokeMessage", {"msgID": w3["msgID"]})
     await b3.wait("onRecvMessageRevoked", by_id(w3["msgID"]))
+    await b3.wait("onConversationChanged", recalled_last(f"c2c_{alice}", w3["msgID"]))
     print("recall: group and C2C messages recalled, every device told, history marked, "
           "receipts refused (20023), counts still readable")
 

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::StreamExt;
-use tidings_service::{Bus, Delivery, Hub, ReceiptNote, RoutedNotes, SessionId};
+use tidings_service::{Bus, ConversationNote, Delivery, Hub, ReceiptNote, RoutedNotes, SessionId};
 use tokio::sync::mpsc;
 
 /// Deliveries waiting to be published, at most, so that an outage cannot exhaust memory: while
@@ -308,7 +308,8 @@ impl NatsBus {
         tracing::info!(node = %self.node, "left the cluster");
     }
 
-    /// Hands the group receipt notes other nodes route here to this node's notifier.
+    /// Hands the group receipt notes other nodes route here, and the conversation notes they
+    /// publish, to this node's notifier.
     pub fn attach_notifier(&self, notifier: RoutedNotes) {
         self.notes.attach(notifier);
     }
@@ -408,6 +409,21 @@ impl Bus for NatsBus {
     /// Other nodes' sessions are not known here, so every push may reach someone.
     fn reaches_any(&self, _users: &[String], _except: Option<SessionId>) -> bool {
         true
+    }
+
+    fn here(&self, users: Vec<String>) -> Vec<String> {
+        self.hub.here(users)
+    }
+
+    /// Only this node's sessions: every node builds these pushes for its own.
+    fn publish_here(&self, delivery: Delivery) {
+        self.hub.deliver(&delivery);
+    }
+
+    /// Every node builds the members' views for its own sessions: all nodes get every note.
+    fn route_conversation_notes(&self, notes: Vec<ConversationNote>) -> Vec<ConversationNote> {
+        self.notes.broadcast(&notes);
+        notes
     }
 
     fn route_receipt_notes(&self, notes: Vec<ReceiptNote>) -> Vec<ReceiptNote> {

@@ -6,16 +6,33 @@
 //! one), but batched: a forwarding task takes everything that queued while it was publishing,
 //! one publish per owner, each message once. So a storm of receipts on one message costs the
 //! bus one small publish per forwarding round, not one per receipt.
+//!
+//! Group conversation notes go to every node (each builds the views of its own sessions), on
+//! `tidings.<sdkappid>.conversations`, batched by the same task: one publish per round, each
+//! note once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::StreamExt;
-use tidings_service::{ReceiptNote, RoutedNotes};
+use tidings_service::{ConversationNote, ReceiptNote, RoutedNotes};
 use tokio::sync::Notify;
 
-/// Notes waiting to be forwarded, by owner node, each message once.
-type Waiting = HashMap<Arc<str>, HashMap<String, ReceiptNote>>;
+/// Notes waiting to be sent: receipt notes by owner node, each message once, and conversation
+/// notes for every node, each once.
+#[derive(Default)]
+struct Waiting {
+    receipts: HashMap<Arc<str>, HashMap<String, ReceiptNote>>,
+    conversations: HashSet<ConversationNote>,
+}
+
+/// Conversation notes on the bus, naming the node that published them (which handled them
+/// itself already).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Broadcast {
+    origin: String,
+    notes: Vec<ConversationNote>,
+}
 
 /// Forwards notes to their owners and takes the notes routed to this node.
 pub(crate) struct NoteRoutes {
@@ -31,6 +48,11 @@ fn subject(sdkappid: u64, node: &str) -> String {
     format!("tidings.{sdkappid}.notes.{node}")
 }
 
+/// The subject of conversation notes, which every node hears.
+fn conversations_subject(sdkappid: u64) -> String {
+    format!("tidings.{sdkappid}.conversations")
+}
+
 impl NoteRoutes {
     /// Starts forwarding and listening for this node's notes.
     pub(crate) async fn start(
@@ -39,7 +61,24 @@ impl NoteRoutes {
         me: &str,
     ) -> Result<Self, async_nats::SubscribeError> {
         let mut incoming = client.subscribe(subject(sdkappid, me)).await?;
+        let mut broadcasts = client.subscribe(conversations_subject(sdkappid)).await?;
         let notifier: Arc<OnceLock<RoutedNotes>> = Arc::default();
+        let (routed, me_owned) = (Arc::clone(&notifier), me.to_owned());
+        tokio::spawn(async move {
+            while let Some(message) = broadcasts.next().await {
+                match serde_json::from_slice::<Broadcast>(&message.payload) {
+                    Ok(broadcast) if broadcast.origin != me_owned => {
+                        if let Some(notifier) = routed.get() {
+                            notifier.note_conversations(broadcast.notes);
+                        }
+                    }
+                    Ok(_) => {} // ours, handled here already
+                    Err(e) => {
+                        tracing::warn!(error = %e, "undecodable conversation notes from the bus");
+                    }
+                }
+            }
+        });
         let routed = Arc::clone(&notifier);
         tokio::spawn(async move {
             while let Some(message) = incoming.next().await {
@@ -56,11 +95,28 @@ impl NoteRoutes {
         let waiting: Arc<Mutex<Waiting>> = Arc::default();
         let wake = Arc::new(Notify::new());
         let (queue, woken) = (Arc::clone(&waiting), Arc::clone(&wake));
+        let origin = me.to_owned();
         tokio::spawn(async move {
             loop {
                 woken.notified().await;
                 let batch = std::mem::take(&mut *lock(&queue));
-                for (owner, notes) in batch {
+                if !batch.conversations.is_empty() {
+                    let broadcast = Broadcast {
+                        origin: origin.clone(),
+                        notes: batch.conversations.into_iter().collect(),
+                    };
+                    let published = match serde_json::to_vec(&broadcast) {
+                        Ok(payload) => client
+                            .publish(conversations_subject(sdkappid), payload.into())
+                            .await
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Err(e) = published {
+                        tracing::warn!(error = %e, "conversation notes not sent to the other nodes");
+                    }
+                }
+                for (owner, notes) in batch.receipts {
                     let notes: Vec<ReceiptNote> = notes.into_values().collect();
                     let published = match serde_json::to_vec(&notes) {
                         Ok(payload) => client
@@ -90,10 +146,19 @@ impl NoteRoutes {
     /// Queues `note` for its owner, another node.
     pub(crate) fn forward(&self, owner: Arc<str>, note: ReceiptNote) {
         lock(&self.waiting)
+            .receipts
             .entry(owner)
             .or_default()
             .entry(note.msg_id.clone())
             .or_insert(note);
+    }
+
+    /// Sends conversation notes to every other node (and wakes the forwarding task).
+    pub(crate) fn broadcast(&self, notes: &[ConversationNote]) {
+        lock(&self.waiting)
+            .conversations
+            .extend(notes.iter().cloned());
+        self.send();
     }
 
     /// Wakes the forwarding task for what [`NoteRoutes::forward`] queued.

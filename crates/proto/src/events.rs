@@ -74,6 +74,12 @@ events! {
     OnRecvNewMessage = "onRecvNewMessage" (Message);
     /// Conversations whose unread count or last message changed.
     OnConversationChanged = "onConversationChanged" (Vec<Conversation>);
+    /// Conversations that appeared in the user's list: the first message between two users,
+    /// or a group the user joined.
+    OnNewConversation = "onNewConversation" (Vec<Conversation>);
+    /// The sum of the unread counts of the user's conversations changed (V2TIM's
+    /// `onTotalUnreadMessageCountChanged(totalUnreadCount)`): the new total.
+    OnTotalUnreadMessageCountChanged = "onTotalUnreadMessageCountChanged" (u64);
     /// This connection was logged out because the user logged in on too many devices, or by an
     /// administrator.
     OnKickedOffline = "onKickedOffline" (KickedOffline);

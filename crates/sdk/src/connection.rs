@@ -297,7 +297,7 @@ impl Connection {
                 reason: kicked.reason.clone(),
             })),
             SdkEvent::UserSigExpired => Some(End::Stop(SdkError::user_sig_expired())),
-            SdkEvent::ConversationChanged(changed) => {
+            SdkEvent::ConversationChanged(changed) | SdkEvent::NewConversation(changed) => {
                 if let Some(catch_up) = &mut self.catch_up {
                     catch_up.upsert(changed.iter().cloned());
                 }

@@ -8,9 +8,9 @@ use serde_json::Value;
 use tidings_proto::events::{
     GroupDismissed, KickedOffline, MemberEnter, MemberInvited, MemberKicked, MemberLeave,
     MessageRevoked, OnConversationChanged, OnGroupDismissed, OnKickedOffline, OnMemberEnter,
-    OnMemberInvited, OnMemberKicked, OnMemberLeave, OnMessageReceiptsSent, OnRecvC2cReadReceipt,
-    OnRecvMessageReadReceipts, OnRecvMessageRevoked, OnRecvNewMessage, OnUserSigExpired,
-    ReceiptsSent,
+    OnMemberInvited, OnMemberKicked, OnMemberLeave, OnMessageReceiptsSent, OnNewConversation,
+    OnRecvC2cReadReceipt, OnRecvMessageReadReceipts, OnRecvMessageRevoked, OnRecvNewMessage,
+    OnTotalUnreadMessageCountChanged, OnUserSigExpired, ReceiptsSent,
 };
 use tidings_proto::{C2cReadReceipt, Conversation, Event, Message, MessageReceipt, Push};
 use tokio::sync::mpsc;
@@ -52,6 +52,12 @@ pub enum SdkEvent {
     /// reconnect the client emits it once with *every* conversation (just before
     /// [`SdkEvent::Reconnected`]).
     ConversationChanged(Vec<Conversation>),
+    /// `onNewConversation`: conversations that appeared in the user's list (the first message
+    /// between two users, a group the user became a member of), in the user's view.
+    NewConversation(Vec<Conversation>),
+    /// `onTotalUnreadMessageCountChanged`: the sum of the unread counts of the user's
+    /// conversations changed; the new total (what `get_total_unread_message_count` answers).
+    TotalUnreadMessageCountChanged(u64),
     /// `onKickedOffline`: the server logged this connection out. The client stops: the stream
     /// ends after this event and calls fail with [`crate::SdkError::KickedOffline`].
     KickedOffline(KickedOffline),
@@ -113,6 +119,13 @@ impl SdkEvent {
             OnRecvNewMessage::NAME => decode::<OnRecvNewMessage>(&data).map(Self::RecvNewMessage),
             OnConversationChanged::NAME => {
                 decode::<OnConversationChanged>(&data).map(Self::ConversationChanged)
+            }
+            OnNewConversation::NAME => {
+                decode::<OnNewConversation>(&data).map(Self::NewConversation)
+            }
+            OnTotalUnreadMessageCountChanged::NAME => {
+                decode::<OnTotalUnreadMessageCountChanged>(&data)
+                    .map(Self::TotalUnreadMessageCountChanged)
             }
             OnKickedOffline::NAME => decode::<OnKickedOffline>(&data).map(Self::KickedOffline),
             OnUserSigExpired::NAME => {
@@ -237,6 +250,10 @@ mod tests {
             SdkEvent::UserSigExpired
         );
         assert_eq!(
+            SdkEvent::from_push(push("onTotalUnreadMessageCountChanged", json!(7))),
+            SdkEvent::TotalUnreadMessageCountChanged(7)
+        );
+        assert_eq!(
             SdkEvent::from_push(push(
                 "onMemberKicked",
                 json!({"groupID": "g", "opUser": {"userID": "o", "nickName": "", "faceURL": ""},
@@ -273,6 +290,8 @@ mod tests {
     const DECODED: &[&str] = &[
         OnRecvNewMessage::NAME,
         OnConversationChanged::NAME,
+        OnNewConversation::NAME,
+        OnTotalUnreadMessageCountChanged::NAME,
         OnKickedOffline::NAME,
         OnUserSigExpired::NAME,
         OnMemberEnter::NAME,

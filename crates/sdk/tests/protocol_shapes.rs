@@ -146,6 +146,8 @@ fn check_push(event: &str, data: &Value, line: usize) {
     by_name!(
         OnRecvNewMessage,
         OnConversationChanged,
+        OnNewConversation,
+        OnTotalUnreadMessageCountChanged,
         OnKickedOffline,
         OnUserSigExpired,
         OnMemberEnter,

@@ -3,7 +3,7 @@
 //! going through a relay the test can hold (its publishes wait, then arrive late) or cut (what it
 //! held is gone). A client on node B must still see every conversation's messages in `seq`
 //! order, each once. And on one node, a message the server never pushes to a device is filled
-//! in from history.
+//! in from history. The conversation pushes a message causes reach members on either node, once.
 //!
 //! Needs `nats-server` on the PATH (`.ci/run` installs Debian's) and PostgreSQL
 //! (`TIDINGS_TEST_PG`, default the local server).
@@ -538,4 +538,73 @@ async fn a_lost_push_is_filled_from_history() {
     send_group(&alice, &group, "m4").await;
     assert_eq!(next_messages(&mut carol_events, 1).await, [pair(4, "m4")]);
     assert_eq!(raw_texts_until(&mut dave, "m4").await, ["m3", "m4"]);
+}
+
+/// The next `onConversationChanged` holding conversation `id`.
+async fn conversation_changed(events: &mut Events, id: &str) -> tidings_sdk::Conversation {
+    next_event(events, |event| match event {
+        SdkEvent::ConversationChanged(list) => list.into_iter().find(|c| c.conversation_id == id),
+        _ => None,
+    })
+    .await
+}
+
+/// A group message on node A changes the conversation and the total of a member on node B:
+/// node B builds them for its own sessions from the conversation note A published, and node A
+/// builds none for B's sessions, so each arrives once.
+#[tokio::test]
+async fn badge_pushes_reach_members_on_the_other_node_once() {
+    let cluster = Cluster::start().await;
+    let hour = Duration::from_secs(3600);
+    let (alice, mut alice_events) = client(&cluster.a, "alice", hour).await;
+    let (_bob, mut bob_events) = client(&cluster.b, "bob", hour).await;
+    let group = alice
+        .create_group(CreateGroupParams {
+            group_type: "Work".into(),
+            group_id: None,
+            group_name: "badges".into(),
+            member_list: vec![GroupMemberSpec {
+                user_id: "bob".into(),
+                role: GroupRole::Member,
+            }],
+        })
+        .await
+        .expect("createGroup");
+    let id = format!("group_{group}");
+    next_event(&mut bob_events, |event| match event {
+        SdkEvent::NewConversation(list) => list.into_iter().find(|c| c.conversation_id == id),
+        _ => None,
+    })
+    .await;
+
+    send_group(&alice, &group, "hello").await;
+    let bobs = conversation_changed(&mut bob_events, &id).await;
+    assert_eq!(
+        (bobs.unread_count, bobs.last_message.map(|m| m.seq)),
+        (1, Some(1))
+    );
+    next_event(&mut bob_events, |event| match event {
+        SdkEvent::TotalUnreadMessageCountChanged(total) => Some(total),
+        _ => None,
+    })
+    .await;
+    let alices = conversation_changed(&mut alice_events, &id).await;
+    assert_eq!(alices.unread_count, 0, "the sender's view, on node A");
+
+    // A marker on the same path: anything pushed twice would come before it.
+    alice.send_text("bob", "marker").await.expect("marker");
+    let before_marker = common::events_until(&mut bob_events, |event| {
+        matches!(event, SdkEvent::NewConversation(list)
+            if list.iter().any(|c| c.conversation_id == "c2c_alice"))
+    })
+    .await;
+    let repeated: Vec<&SdkEvent> = before_marker
+        .iter()
+        .filter(|event| {
+            matches!(event, SdkEvent::ConversationChanged(list)
+                if list.iter().any(|c| c.conversation_id == id))
+                || matches!(event, SdkEvent::TotalUnreadMessageCountChanged(1))
+        })
+        .collect();
+    assert_eq!(repeated, Vec::<&SdkEvent>::new(), "each push once");
 }

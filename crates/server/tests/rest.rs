@@ -307,10 +307,11 @@ async fn recv_text(events: &mut Events, text: &str) -> Message {
     .await
 }
 
-/// Waits until a pushed conversation `conversation_id` has `unread` unread messages.
+/// Waits until a pushed conversation `conversation_id` (changed, or new: its first message) has
+/// `unread` unread messages.
 async fn unread_becomes(events: &mut Events, conversation_id: &str, unread: u64) {
     next_event(events, |event| match event {
-        SdkEvent::ConversationChanged(list)
+        SdkEvent::ConversationChanged(list) | SdkEvent::NewConversation(list)
             if list
                 .iter()
                 .any(|c| c.conversation_id == conversation_id && c.unread_count == unread) =>

@@ -1167,3 +1167,124 @@ async fn an_expired_user_sig_is_refused_at_login() {
         "{error:?}"
     );
 }
+
+// ---- Unread badges ---------------------------------------------------------------------------
+
+/// Waits for an `onNewConversation` carrying `conversation_id`.
+async fn new_conversation(events: &mut Events, conversation_id: &str) -> Conversation {
+    next_event(events, |event| match event {
+        SdkEvent::NewConversation(list) => list
+            .into_iter()
+            .find(|c| c.conversation_id == conversation_id),
+        _ => None,
+    })
+    .await
+}
+
+/// Waits for an `onTotalUnreadMessageCountChanged` with `total`.
+async fn total_becomes(events: &mut Events, total: u64) {
+    next_event(events, |event| match event {
+        SdkEvent::TotalUnreadMessageCountChanged(now) if now == total => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unread_badges_follow_conversation_and_total_pushes_on_every_device() {
+    let server = TestServer::start().await;
+    let (alice, mut alice_events) = server.client("alice").await;
+    let (bob, mut bob_events) = server.client("bob").await;
+    let (_bob2, mut bob2_events) = server.client("bob").await;
+    let (carol, _carol_events) = server.client("carol").await;
+
+    // A group appears in every initial member's list.
+    let group = alice
+        .create_group(CreateGroupParams {
+            group_type: "Work".into(),
+            group_id: Some("badges".into()),
+            group_name: "Badges".into(),
+            member_list: vec![GroupMemberSpec {
+                user_id: "bob".into(),
+                role: GroupRole::Member,
+            }],
+        })
+        .await
+        .expect("create group");
+    for events in [&mut bob_events, &mut bob2_events] {
+        let appeared = new_conversation(events, "group_badges").await;
+        assert_eq!(
+            (
+                appeared.unread_count,
+                appeared.group_id.as_deref(),
+                appeared.show_name.as_str()
+            ),
+            (0, Some("badges"), "Badges")
+        );
+    }
+    new_conversation(&mut alice_events, "group_badges").await;
+
+    // Group messages change every member's conversation, the sender's too, and bob's total.
+    alice.send_group_text(&group, "one").await.expect("send");
+    alice.send_group_text(&group, "two").await.expect("send");
+    for events in [&mut bob_events, &mut bob2_events] {
+        let changed = conversation_changed(events, "group_badges", |c| c.unread_count == 2).await;
+        assert_eq!(changed.last_message.as_ref().map(text_of), Some("two"));
+        assert_eq!(changed.group_read_sequence, 0);
+        total_becomes(events, 2).await;
+    }
+    let senders = conversation_changed(&mut alice_events, "group_badges", |c| {
+        c.last_message.as_ref().map(text_of) == Some("two")
+    })
+    .await;
+    assert_eq!(senders.unread_count, 0);
+
+    // A first C2C message: a new conversation on both sides.
+    carol.send_text("bob", "hi bob").await.expect("send");
+    for events in [&mut bob_events, &mut bob2_events] {
+        let appeared = new_conversation(events, "c2c_carol").await;
+        assert_eq!(appeared.unread_count, 1);
+        total_becomes(events, 3).await;
+    }
+
+    // Reading on one device moves the other device's badges.
+    bob.mark_group_message_as_read(&group).await.expect("read");
+    let read =
+        conversation_changed(&mut bob2_events, "group_badges", |c| c.unread_count == 0).await;
+    assert_eq!(read.group_read_sequence, 2);
+    total_becomes(&mut bob2_events, 1).await;
+    assert_eq!(
+        bob.get_conversation("group_badges")
+            .await
+            .expect("getConversation")
+            .group_read_sequence,
+        2
+    );
+    bob.clean_conversation_unread_message_count("", 0, 0)
+        .await
+        .expect("clean all");
+    total_becomes(&mut bob2_events, 0).await;
+    let c2c = bob
+        .get_conversation("c2c_carol")
+        .await
+        .expect("getConversation");
+    assert_eq!(c2c.unread_count, 0);
+    assert!(c2c.c2c_read_timestamp > 0, "{c2c:?}");
+    assert_eq!(
+        bob.get_total_unread_message_count().await.expect("total"),
+        0
+    );
+
+    // Recalling the group's last message shows in every member's conversation.
+    let oops = alice.send_group_text(&group, "oops").await.expect("send");
+    total_becomes(&mut bob2_events, 1).await;
+    alice
+        .revoke_message(&oops.msg_id, "")
+        .await
+        .expect("recall");
+    let recalled = conversation_changed(&mut bob2_events, "group_badges", |c| {
+        c.last_message.as_ref().is_some_and(|m| m.is_revoked)
+    })
+    .await;
+    assert_eq!(recalled.unread_count, 1, "a recalled message still counts");
+}

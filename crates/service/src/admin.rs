@@ -320,11 +320,13 @@ impl Tidings {
             .set_group_read_seq(group_id, user, read_seq)
             .await
             .in_group(group_id)?;
+        self.notifier.fence().await;
         let conversation = self.group_conversation(user, &group, read_seq).await?;
         self.push::<tidings_proto::events::OnConversationChanged>(
             vec![user.to_owned()],
             vec![conversation],
         );
+        self.publish_total_unread(user).await?;
         Ok(())
     }
 }

@@ -192,6 +192,20 @@ pub struct ReceiptNote {
     pub sender: String,
 }
 
+/// A group conversation changed for its members: a message was stored in it, or recalled.
+/// Every node builds the members' new view for its own sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ConversationNote {
+    /// The group.
+    pub group_id: String,
+    /// Whose message it was: that member's unread count did not change (empty when it may have
+    /// changed for every member).
+    pub sender: String,
+    /// Whether members' unread counts changed (a stored message that counts as unread), not
+    /// only the last message (an excluded message, a recall).
+    pub unread: bool,
+}
+
 /// Carries deliveries to every node's hub.
 pub trait Bus: Send + Sync + 'static {
     /// Publishes a delivery. Never blocks; delivery to slow connections is the hub's concern.
@@ -208,6 +222,22 @@ pub trait Bus: Send + Sync + 'static {
     /// single node keeps every note.
     fn route_receipt_notes(&self, notes: Vec<ReceiptNote>) -> Vec<ReceiptNote> {
         notes
+    }
+
+    /// Hands group conversation notes to every other node (each builds the members' views for
+    /// its own sessions) and returns the ones this node handles: all of them. A single node
+    /// keeps every note.
+    fn route_conversation_notes(&self, notes: Vec<ConversationNote>) -> Vec<ConversationNote> {
+        notes
+    }
+
+    /// Those of `users` who have a session on this node.
+    fn here(&self, users: Vec<String>) -> Vec<String>;
+
+    /// Hands a delivery to this node's sessions only: for pushes that every node builds for its
+    /// own sessions. A single node's bus publishes as usual.
+    fn publish_here(&self, delivery: Delivery) {
+        self.publish(delivery);
     }
 }
 
@@ -231,6 +261,10 @@ impl Bus for LocalBus {
 
     fn reaches_any(&self, users: &[String], except: Option<SessionId>) -> bool {
         self.hub.reaches_any(users, except)
+    }
+
+    fn here(&self, users: Vec<String>) -> Vec<String> {
+        self.hub.here(users)
     }
 }
 
@@ -368,6 +402,13 @@ impl Hub {
                 .get(user)
                 .is_some_and(|slots| slots.iter().any(|slot| Some(slot.id) != except))
         })
+    }
+
+    /// Those of `users` who have a session on this node.
+    pub fn here(&self, mut users: Vec<String>) -> Vec<String> {
+        let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
+        users.retain(|user| sessions.contains_key(user));
+        users
     }
 
     /// Sessions on this node.

@@ -1,19 +1,28 @@
 //! Conversations: the list with unread counts, and conversation-level read positions.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use tidings_proto::events::{OnConversationChanged, OnRecvC2cReadReceipt};
+use tidings_proto::Event;
+use tidings_proto::events::{
+    OnConversationChanged, OnNewConversation, OnRecvC2cReadReceipt,
+    OnTotalUnreadMessageCountChanged,
+};
 use tidings_proto::methods::{CleanUnreadParams, ConversationListParams, ConversationListResult};
 use tidings_proto::{
     C2cReadReceipt, CONVERSATION_TYPE_C2C, CONVERSATION_TYPE_GROUP, Conversation, GroupType,
     MAX_LIST_PAGE,
 };
-use tidings_store::{ConvKey, ConversationEntry, GroupRecord, ReadMoved, ReadScope};
+use tidings_store::{
+    ConvKey, ConversationEntry, GroupReceiptRecord, GroupRecord, MessageRecord, ReadMoved,
+    ReadScope,
+};
 
 use crate::checks::{check_id, check_page};
 use crate::error::InGroup;
 use crate::render::{Viewer, render};
-use crate::{AfterEvent, ServiceError, ServiceResult, Tidings, now};
+use crate::{
+    AfterEvent, ConversationNote, Delivery, ServiceError, ServiceResult, SharedPush, Tidings, now,
+};
 
 /// A conversation's `orderKey`: its activity number (see `C2cConversationRecord::activity`).
 fn order_key(activity: u64) -> i64 {
@@ -22,6 +31,14 @@ fn order_key(activity: u64) -> i64 {
 
 /// Conversations per `onConversationChanged` push when many change at once.
 const CHANGED_PER_PUSH: usize = 100;
+
+/// What every member's view of a group conversation shares.
+struct GroupLast {
+    /// The newest message of the group's history.
+    record: Option<MessageRecord>,
+    /// Its receipt state, when it asks for receipts.
+    receipts: Option<GroupReceiptRecord>,
+}
 
 impl Tidings {
     /// A page of the user's conversations, newest activity first (`orderKey` descending).
@@ -157,6 +174,44 @@ impl Tidings {
         group: &GroupRecord,
         read_seq: u64,
     ) -> ServiceResult<Conversation> {
+        let last = self.group_last(group).await?;
+        let ordinal = match &last.receipts {
+            Some(_) => self
+                .store
+                .get_member(&group.group_id, user)
+                .await?
+                .map(|m| m.ordinal),
+            None => None,
+        };
+        self.group_view(user, group, read_seq, ordinal, &last).await
+    }
+
+    /// What every member's view of a group conversation shares: its last message and, when that
+    /// asks for receipts, their state.
+    async fn group_last(&self, group: &GroupRecord) -> ServiceResult<GroupLast> {
+        let conv = ConvKey::Group(group.group_id.clone());
+        let record = self.store.history(&conv, None, 1).await?.pop();
+        let receipts = match record.as_ref().filter(|r| r.message.need_receipt) {
+            Some(record) => self
+                .store
+                .group_receipts(std::slice::from_ref(&record.message.msg_id))
+                .await?
+                .pop(),
+            None => None,
+        };
+        Ok(GroupLast { record, receipts })
+    }
+
+    /// The view of a group conversation of the member `user` (whose ordinal is `ordinal`, when
+    /// known) with read position `read_seq`.
+    async fn group_view(
+        &self,
+        user: &str,
+        group: &GroupRecord,
+        read_seq: u64,
+        ordinal: Option<u32>,
+        last: &GroupLast,
+    ) -> ServiceResult<Conversation> {
         let group_type = group.group_type;
         let conv = ConvKey::Group(group.group_id.clone());
         let unread_count = if group_type == GroupType::AvChatRoom {
@@ -164,18 +219,10 @@ impl Tidings {
         } else {
             self.store.count_unread(&conv, read_seq, user).await?
         };
-        let last = self.store.history(&conv, None, 1).await?;
         let mut receipted = HashSet::new();
-        if let Some(record) = last
-            .first()
-            .filter(|r| r.message.need_receipt && r.message.sender != user)
-            && let Some(member) = self.store.get_member(&group.group_id, user).await?
-            && let Some(state) = self
-                .store
-                .group_receipts(std::slice::from_ref(&record.message.msg_id))
-                .await?
-                .first()
-            && state.readers.contains(member.ordinal)
+        if let Some(record) = last.record.as_ref().filter(|r| r.message.sender != user)
+            && let (Some(state), Some(ordinal)) = (&last.receipts, ordinal)
+            && state.readers.contains(ordinal)
         {
             receipted.insert(record.message.msg_id.clone());
         }
@@ -186,7 +233,7 @@ impl Tidings {
             receipted,
             ..Viewer::default()
         };
-        let last_message = match last.first() {
+        let last_message = match &last.record {
             Some(record) => Some(render(record, &viewer)?),
             None => None,
         };
@@ -205,14 +252,128 @@ impl Tidings {
         })
     }
 
-    /// Pushes the owner's current view of a C2C conversation to the owner's devices.
+    /// Tells the members of the groups noted (those with a session on this node) what changed,
+    /// read now, after the changes committed: each member one `onConversationChanged` with
+    /// every noted group of theirs (a hundred per push), and one
+    /// `onTotalUnreadMessageCountChanged` when a message of someone else counts as unread.
+    /// Called by the notifier once per window.
+    pub(crate) async fn publish_group_changes(
+        &self,
+        notes: Vec<ConversationNote>,
+    ) -> ServiceResult<()> {
+        let mut by_group: BTreeMap<String, Vec<ConversationNote>> = BTreeMap::new();
+        for note in notes {
+            by_group
+                .entry(note.group_id.clone())
+                .or_default()
+                .push(note);
+        }
+        let mut changed: BTreeMap<String, Vec<Conversation>> = BTreeMap::new();
+        let mut totals = BTreeSet::new();
+        for (group_id, notes) in by_group {
+            // A group deleted meanwhile has no conversation left to show.
+            let Some(group) = self.store.get_group(&group_id).await? else {
+                continue;
+            };
+            let here = self.bus.here(self.store.member_user_ids(&group_id).await?);
+            if here.is_empty() {
+                continue;
+            }
+            let last = self.group_last(&group).await?;
+            for user in here {
+                let Some(member) = self.store.get_member(&group_id, &user).await? else {
+                    continue; // left meanwhile
+                };
+                let conversation = self
+                    .group_view(&user, &group, member.read_seq, Some(member.ordinal), &last)
+                    .await?;
+                if notes.iter().any(|note| note.unread && note.sender != user) {
+                    totals.insert(user.clone());
+                }
+                changed.entry(user).or_default().push(conversation);
+            }
+        }
+        for (user, conversations) in changed {
+            let mut conversations = conversations.into_iter().peekable();
+            while conversations.peek().is_some() {
+                let page: Vec<Conversation> =
+                    conversations.by_ref().take(CHANGED_PER_PUSH).collect();
+                self.bus.publish_here(Delivery::Push {
+                    users: vec![user.clone()],
+                    push: SharedPush::new(OnConversationChanged::push(page)),
+                    except: None,
+                });
+            }
+        }
+        for user in totals {
+            let total = self.store.total_unread(&user).await?;
+            self.bus.publish_here(Delivery::Push {
+                users: vec![user],
+                push: SharedPush::new(OnTotalUnreadMessageCountChanged::push(total)),
+                except: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Tells the user's devices the user's total unread count.
+    pub(crate) async fn publish_total_unread(&self, user: &str) -> ServiceResult<()> {
+        if !self.bus.reaches_any(&[user.to_owned()], None) {
+            return Ok(());
+        }
+        let total = self.store.total_unread(user).await?;
+        self.push::<OnTotalUnreadMessageCountChanged>(vec![user.to_owned()], total);
+        Ok(())
+    }
+
+    /// Tells the users who just joined a group (on any node) that its conversation appeared in
+    /// their list: `onNewConversation` with their view of it.
+    pub(crate) async fn publish_new_group_conversation(
+        &self,
+        group_id: &str,
+        users: &[String],
+    ) -> ServiceResult<()> {
+        let Some(group) = self.store.get_group(group_id).await? else {
+            return Ok(());
+        };
+        let mut last = None;
+        for user in users {
+            if !self.bus.reaches_any(std::slice::from_ref(user), None) {
+                continue;
+            }
+            let Some(member) = self.store.get_member(group_id, user).await? else {
+                continue;
+            };
+            if last.is_none() {
+                last = Some(self.group_last(&group).await?);
+            }
+            let Some(last) = &last else { continue };
+            let conversation = self
+                .group_view(user, &group, member.read_seq, Some(member.ordinal), last)
+                .await?;
+            self.push::<OnNewConversation>(vec![user.clone()], vec![conversation]);
+        }
+        Ok(())
+    }
+
+    /// Pushes the owner's current view of a C2C conversation to the owner's devices: as
+    /// `onNewConversation` when it just appeared (its first message), else as
+    /// `onConversationChanged`.
     pub(crate) async fn publish_c2c_conversation(
         &self,
         owner: &str,
         peer: &str,
+        new: bool,
     ) -> ServiceResult<()> {
+        if !self.bus.reaches_any(&[owner.to_owned()], None) {
+            return Ok(());
+        }
         let conversation = self.c2c_conversation(owner, peer).await?;
-        self.push::<OnConversationChanged>(vec![owner.to_owned()], vec![conversation]);
+        if new {
+            self.push::<OnNewConversation>(vec![owner.to_owned()], vec![conversation]);
+        } else {
+            self.push::<OnConversationChanged>(vec![owner.to_owned()], vec![conversation]);
+        }
         Ok(())
     }
 
@@ -258,7 +419,13 @@ impl Tidings {
     /// conversations that moved only, a hundred per push.
     async fn mark_all_read(&self, user: &str, scope: ReadScope) -> ServiceResult<()> {
         let moved = self.store.mark_all_read(user, scope, now()).await?;
+        if moved.is_empty() {
+            return Ok(());
+        }
+        // A member's view the notifier read before the move must not arrive after these.
+        self.notifier.fence().await;
         let mut changed = Vec::new();
+        let mut pushed = false;
         for position in moved {
             match position {
                 ReadMoved::C2c {
@@ -295,10 +462,15 @@ impl Tidings {
                     vec![user.to_owned()],
                     std::mem::take(&mut changed),
                 );
+                pushed = true;
             }
         }
         if !changed.is_empty() {
             self.push::<OnConversationChanged>(vec![user.to_owned()], changed);
+            pushed = true;
+        }
+        if pushed {
+            self.publish_total_unread(user).await?;
         }
         Ok(())
     }
@@ -344,7 +516,10 @@ impl Tidings {
             .store
             .set_c2c_read(user, peer, new_seq, new_time)
             .await?;
-        self.publish_c2c_conversation(user, peer).await?;
+        self.publish_c2c_conversation(user, peer, false).await?;
+        if new_seq != old_seq {
+            self.publish_total_unread(user).await?;
+        }
         self.emit_callback(|| AfterEvent::C2cReadReported {
             reader: user.to_owned(),
             peer: peer.to_owned(),
@@ -383,8 +558,13 @@ impl Tidings {
             .set_group_read_seq(group_id, user, seq)
             .await
             .in_group(group_id)?;
+        // A member's view the notifier read before the move must not arrive after this one.
+        self.notifier.fence().await;
         let conversation = self.group_conversation(user, &group, seq).await?;
         self.push::<OnConversationChanged>(vec![user.to_owned()], vec![conversation]);
+        if seq != member.read_seq {
+            self.publish_total_unread(user).await?;
+        }
         Ok(())
     }
 }

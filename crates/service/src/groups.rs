@@ -191,7 +191,8 @@ impl Tidings {
             group_id: group_id.clone(),
             member_list: self.member_infos(&all).await?,
         };
-        self.push::<OnMemberEnter>(all, change);
+        self.push::<OnMemberEnter>(all.clone(), change);
+        self.publish_new_group_conversation(&group_id, &all).await?;
         Ok(CreateGroupResult { group_id })
     }
 
@@ -393,6 +394,8 @@ impl Tidings {
                 };
                 self.push::<OnMemberInvited>(audience, change);
             }
+            self.publish_new_group_conversation(&group.group_id, &added_ids)
+                .await?;
         }
         Ok(results)
     }

@@ -31,8 +31,8 @@ use tidings_store::Store;
 
 pub use admin::{LOGGED_OUT_BY_ADMIN, ReceiptCounts};
 pub use bus::{
-    Bus, Delivery, Hub, LocalBus, Outbound, OutboundQueue, OutboundSender, ReceiptNote, SessionId,
-    SharedPush, outbound_queue,
+    Bus, ConversationNote, Delivery, Hub, LocalBus, Outbound, OutboundQueue, OutboundSender,
+    ReceiptNote, SessionId, SharedPush, outbound_queue,
 };
 pub use callbacks::{
     AfterEvent, BeforeSend, BeforeSendEvent, CallbackEvent, Callbacks, ChangedContent,
@@ -66,7 +66,7 @@ impl std::fmt::Debug for Tidings {
 }
 
 impl Tidings {
-    /// Builds the services and starts the receipt-notification worker (needs a Tokio runtime).
+    /// Builds the services and starts the notification worker (needs a Tokio runtime).
     pub fn new(
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
@@ -74,16 +74,22 @@ impl Tidings {
         limits: Limits,
         callbacks: Arc<dyn Callbacks>,
     ) -> Arc<Self> {
-        let notifier =
-            ReceiptNotifier::start(Arc::clone(&store), Arc::clone(&bus), limits.receipt_window);
-        Arc::new(Self {
-            store,
-            bus,
-            receipts: RwLock::new(receipts),
-            limits,
-            notifier,
-            callbacks,
-            facts: message_facts::FactsCache::default(),
+        Arc::new_cyclic(|services| {
+            let notifier = ReceiptNotifier::start(
+                Arc::clone(&store),
+                Arc::clone(&bus),
+                limits.receipt_window,
+                services.clone(),
+            );
+            Self {
+                store,
+                bus,
+                receipts: RwLock::new(receipts),
+                limits,
+                notifier,
+                callbacks,
+                facts: message_facts::FactsCache::default(),
+            }
         })
     }
 

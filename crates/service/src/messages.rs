@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use rand::Rng;
-use tidings_proto::events::{OnConversationChanged, OnRecvNewMessage};
+use tidings_proto::events::OnRecvNewMessage;
 use tidings_proto::methods::{C2cHistoryParams, GroupHistoryParams, SendMessageParams};
 use tidings_proto::{GroupType, MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
 use tidings_store::{ConvKey, MessageRecord, NewMessage, UserProfile};
@@ -14,8 +14,8 @@ use crate::error::InGroup;
 use crate::message_facts::MessageFacts;
 use crate::render::{Viewer, render, render_for};
 use crate::{
-    AfterEvent, BeforeSend, BeforeSendEvent, ServiceError, ServiceResult, Tidings, Verdict, now,
-    now_millis,
+    AfterEvent, BeforeSend, BeforeSendEvent, ConversationNote, ServiceError, ServiceResult,
+    Tidings, Verdict, now, now_millis,
 };
 
 /// A new, unique message ID: creation time in milliseconds and 64 random bits. The millisecond
@@ -309,9 +309,16 @@ impl Tidings {
             self.push::<OnRecvNewMessage>(vec![sender.clone()], as_sender.clone());
         }
         if !online_only {
-            self.publish_c2c_conversation(receiver, &sender).await?;
+            // The first message of a pair makes the conversation appear on both sides.
+            let new = record.seq == 1;
+            self.publish_c2c_conversation(receiver, &sender, new)
+                .await?;
             if receiver != sender {
-                self.publish_c2c_conversation(&sender, receiver).await?;
+                self.publish_c2c_conversation(&sender, receiver, new)
+                    .await?;
+                if !record.message.excluded_unread {
+                    self.publish_total_unread(receiver).await?;
+                }
             }
         }
         if options.after_send_callback {
@@ -394,17 +401,18 @@ impl Tidings {
         if options.sync_to_sender {
             self.push::<OnRecvNewMessage>(vec![sender.clone()], as_sender.clone());
         }
-        if !online_only
-            && sender_is_member
-            && let Some(member) = self.store.get_member(group_id, &sender).await?
-            // Read again: the message moved the group's place in the list (its activity).
-            && let Some(group) = self.store.get_group(group_id).await?
-        {
-            // Sending reads nothing: the sender's read position stays where it was.
-            let conversation = self
-                .group_conversation(&sender, &group, member.read_seq)
-                .await?;
-            self.push::<OnConversationChanged>(vec![sender.clone()], vec![conversation]);
+        if !online_only {
+            // Every member's conversation changed (the sender's too: sending reads nothing);
+            // the notifier tells them once per window, whatever the number of messages.
+            self.notifier.note_conversation(ConversationNote {
+                group_id: group_id.to_owned(),
+                sender: if sender_is_member {
+                    sender.clone()
+                } else {
+                    String::new()
+                },
+                unread: !record.message.excluded_unread && group_type != GroupType::AvChatRoom,
+            });
         }
         if options.after_send_callback {
             self.emit_callback(|| AfterEvent::GroupMessageSent {

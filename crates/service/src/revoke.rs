@@ -7,7 +7,7 @@ use tidings_store::{ConvKey, MessageRecord, Revocation};
 
 use crate::checks::storable;
 use crate::render::user_info;
-use crate::{ServiceError, ServiceResult, Tidings, now};
+use crate::{ConversationNote, ServiceError, ServiceResult, Tidings, now};
 
 impl Tidings {
     /// Recalls a message for `user`: the sender of a C2C or group message within the time
@@ -172,6 +172,34 @@ impl Tidings {
                 reason: revocation.reason,
             },
         );
+        // When the recalled message is a conversation's last, its parties see it recalled there.
+        if record.seq != 0 {
+            match (&stored.group_id, &stored.receiver) {
+                (Some(group_id), _) => {
+                    let last = self.store.get_group(group_id).await?.map(|g| g.last_seq);
+                    if last == Some(record.seq) {
+                        self.notifier.note_conversation(ConversationNote {
+                            group_id: group_id.clone(),
+                            sender: stored.sender.clone(),
+                            unread: false,
+                        });
+                    }
+                }
+                (None, Some(receiver)) => {
+                    let sender = stored.sender.as_str();
+                    let last = self.store.c2c_conversation(sender, receiver).await?;
+                    if last.is_some_and(|c| c.last_seq == record.seq) {
+                        self.publish_c2c_conversation(sender, receiver, false)
+                            .await?;
+                        if receiver != sender {
+                            self.publish_c2c_conversation(receiver, sender, false)
+                                .await?;
+                        }
+                    }
+                }
+                (None, None) => {}
+            }
+        }
         metrics::counter!("tidings_messages_revoked_total").increment(1);
         Ok(())
     }

@@ -282,7 +282,7 @@ async fn a_members_group_unread_count_is_set_exactly_by_moving_the_read_position
     };
     h.tidings.send_message("alice", excluded).await.unwrap();
     h.send_group("alice", "g", "four").await;
-    h.forget_published();
+    h.forget_published().await;
     let t = &h.tidings;
     for (asked, counted) in [(1, 1), (2, 2), (0, 0), (5, 2)] {
         t.set_group_unread("g", "bob", asked).await.unwrap();

@@ -1,12 +1,12 @@
 //! Conversations: unread counts, marking read, read positions that never move back, and the
 //! conversation list.
 
-use tidings_proto::events::OnRecvC2cReadReceipt;
+use tidings_proto::events::{OnRecvC2cReadReceipt, OnTotalUnreadMessageCountChanged};
 use tidings_proto::methods::{C2cHistoryParams, CleanUnreadParams, ConversationListParams};
-use tidings_proto::{C2cReadReceipt, Conversation, PushEvent};
-use tidings_service::{AfterEvent, C2cReadMark};
+use tidings_proto::{C2cReadReceipt, Conversation, MSG_STATUS_REVOKED, PushEvent};
+use tidings_service::{AfterEvent, C2cReadMark, ConversationNote, Limits};
 
-use crate::harness::{Harness, c2c_text, push, pushed, refusal};
+use crate::harness::{Harness, Setup, c2c_text, push, pushed, refusal};
 
 /// The unread count of each of the user's conversations, newest activity first.
 async fn unread_counts(h: &Harness, user: &str) -> Vec<(String, u64)> {
@@ -72,15 +72,20 @@ async fn marking_a_c2c_conversation_read_tells_the_reader_and_the_peer() {
     let h = Harness::start(&["alice", "bob"]).await;
     h.send_c2c("alice", "bob", "one").await;
     h.send_c2c("alice", "bob", "two").await;
-    h.forget_published();
+    h.forget_published().await;
     h.tidings.mark_c2c_read("bob", "alice").await.unwrap();
     let published = h.bus.take();
     let [AfterEvent::C2cReadReported { read_time, .. }] = h.callbacks.take()[..] else {
         panic!("one read report")
     };
-    assert_eq!(published.len(), 2, "{published:?}");
+    assert_eq!(published.len(), 3, "{published:?}");
     assert_eq!(
         published[1],
+        push::<OnTotalUnreadMessageCountChanged>(&["bob"], 0),
+        "bob's total went down"
+    );
+    assert_eq!(
+        published[2],
         push::<OnRecvC2cReadReceipt>(
             &["alice"],
             vec![C2cReadReceipt {
@@ -119,7 +124,7 @@ async fn marking_a_c2c_conversation_read_tells_the_reader_and_the_peer() {
 async fn a_read_position_never_moves_back() {
     let h = Harness::start(&["alice", "bob"]).await;
     h.send_c2c("alice", "bob", "one").await;
-    h.forget_published();
+    h.forget_published().await;
     h.tidings.mark_c2c_read("bob", "alice").await.unwrap();
     let [AfterEvent::C2cReadReported { read_time, .. }] = h.callbacks.take()[..] else {
         panic!("one read report")
@@ -216,7 +221,7 @@ async fn group_unread_counts_leave_out_each_members_own_messages() {
         "a joiner starts with the group read"
     );
 
-    h.forget_published();
+    h.forget_published().await;
     h.tidings
         .clean_group_unread("carol", "g", first.seq)
         .await
@@ -393,7 +398,7 @@ async fn cleaning_everything_tells_each_moved_peer_once_and_pushes_only_moved_co
     h.send_c2c("bob", "dave", "own message only").await;
     h.send_group("carol", "g", "unread too").await;
     h.tidings.mark_c2c_read("bob", "dave").await.unwrap();
-    h.forget_published();
+    h.forget_published().await;
     h.tidings
         .clean_unread("bob", cleaning("", 0, 0))
         .await
@@ -421,4 +426,212 @@ async fn cleaning_everything_tells_each_moved_peer_once_and_pushes_only_moved_co
     assert_eq!(h.tidings.total_unread("bob").await.unwrap(), 0);
     let reported: Vec<AfterEvent> = h.callbacks.take();
     assert_eq!(reported.len(), 1, "{reported:?}");
+}
+
+/// The `(conversationID, unreadCount, lastMessage text)` of each conversation in the
+/// `onConversationChanged` pushes to `user`, one entry per push.
+fn changes_pushed_to(
+    deliveries: &[tidings_service::Delivery],
+    user: &str,
+) -> Vec<Vec<(String, u64, Option<String>)>> {
+    deliveries
+        .iter()
+        .filter_map(|d| match pushed(d) {
+            (users, PushEvent::OnConversationChanged(list)) if users == [user] => Some(
+                list.iter()
+                    .map(|c| {
+                        let text = c
+                            .last_message
+                            .as_ref()
+                            .and_then(|m| m.text_elem.as_ref().map(|t| t.text.clone()));
+                        (c.conversation_id.clone(), c.unread_count, text)
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The totals pushed to `user` (`onTotalUnreadMessageCountChanged`), in order.
+fn totals_pushed_to(deliveries: &[tidings_service::Delivery], user: &str) -> Vec<u64> {
+    deliveries
+        .iter()
+        .filter_map(|d| match pushed(d) {
+            (users, PushEvent::OnTotalUnreadMessageCountChanged(total)) if users == [user] => {
+                Some(*total)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn group_messages_change_every_members_conversation_once_per_window() {
+    let setup = Setup {
+        limits: Limits {
+            // Long enough for the three sends below to fall in one window.
+            receipt_window: std::time::Duration::from_secs(2),
+            ..Limits::default()
+        },
+        ..Setup::default()
+    };
+    let h = Harness::start_with(setup, &["alice", "bob", "carol", "dave"]).await;
+    h.create_group("alice", "Work", "g", &["bob", "carol", "dave"])
+        .await;
+    // dave has no session on this node: another node tells him.
+    h.bus.set_online(&["alice", "bob", "carol"]);
+    h.send_group("alice", "g", "one").await;
+    h.send_group("bob", "g", "two").await;
+    let excluded = tidings_proto::methods::SendMessageParams {
+        is_excluded_from_unread_count: true,
+        ..crate::harness::group_text("g", "three")
+    };
+    h.tidings.send_message("alice", excluded).await.unwrap();
+    h.settled().await;
+    let published = h.bus.take();
+    let view = |unread| {
+        vec![vec![(
+            "group_g".to_owned(),
+            unread,
+            Some("three".to_owned()),
+        )]]
+    };
+    assert_eq!(changes_pushed_to(&published, "alice"), view(1));
+    assert_eq!(changes_pushed_to(&published, "bob"), view(1));
+    assert_eq!(changes_pushed_to(&published, "carol"), view(2));
+    assert_eq!(changes_pushed_to(&published, "dave"), Vec::<Vec<_>>::new());
+    // alice's total moved with bob's message, bob's with alice's, carol's with both.
+    assert_eq!(totals_pushed_to(&published, "alice"), [1]);
+    assert_eq!(totals_pushed_to(&published, "bob"), [1]);
+    assert_eq!(totals_pushed_to(&published, "carol"), [2]);
+    assert_eq!(totals_pushed_to(&published, "dave"), Vec::<u64>::new());
+    let conversation_pushes = published
+        .iter()
+        .filter(|d| matches!(pushed(d).1, PushEvent::OnConversationChanged(_)))
+        .count();
+    assert_eq!(
+        conversation_pushes, 3,
+        "one per member here, not per message"
+    );
+}
+
+#[tokio::test]
+async fn conversation_notes_another_node_published_reach_the_members_here() {
+    let h = Harness::start(&["alice", "bob"]).await;
+    h.create_group("alice", "Work", "g", &["bob"]).await;
+    h.send_group("alice", "g", "from elsewhere").await;
+    h.forget_published().await;
+    h.tidings
+        .receipt_notifier()
+        .routed()
+        .note_conversations(vec![ConversationNote {
+            group_id: "g".into(),
+            sender: "alice".into(),
+            unread: true,
+        }]);
+    h.settled().await;
+    let published = h.bus.take();
+    let view = |unread| {
+        vec![vec![(
+            "group_g".to_owned(),
+            unread,
+            Some("from elsewhere".to_owned()),
+        )]]
+    };
+    assert_eq!(changes_pushed_to(&published, "alice"), view(0));
+    assert_eq!(changes_pushed_to(&published, "bob"), view(1));
+    assert_eq!(totals_pushed_to(&published, "alice"), Vec::<u64>::new());
+    assert_eq!(totals_pushed_to(&published, "bob"), [1]);
+}
+
+#[tokio::test]
+async fn the_total_follows_reading_one_conversation_and_cleaning_everything() {
+    let h = Harness::start(&["alice", "bob", "carol"]).await;
+    h.create_group("carol", "Work", "g", &["bob"]).await;
+    h.send_c2c("alice", "bob", "one").await;
+    h.send_c2c("alice", "bob", "two").await;
+    h.send_group("carol", "g", "three").await;
+    h.forget_published().await;
+    assert_eq!(h.tidings.total_unread("bob").await.unwrap(), 3);
+
+    h.tidings
+        .clean_unread("bob", cleaning("c2c_alice", 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(totals_pushed_to(&h.bus.take(), "bob"), [1]);
+    h.tidings
+        .clean_unread("bob", cleaning("c2c_alice", 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        totals_pushed_to(&h.bus.take(), "bob"),
+        Vec::<u64>::new(),
+        "nothing moved, nothing to tell"
+    );
+    h.tidings
+        .clean_unread("bob", cleaning("", 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(totals_pushed_to(&h.bus.take(), "bob"), [0]);
+    h.tidings
+        .clean_unread("bob", cleaning("", 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(totals_pushed_to(&h.bus.take(), "bob"), Vec::<u64>::new());
+}
+
+#[tokio::test]
+async fn recalling_a_conversations_last_message_changes_it_for_every_party() {
+    let h = Harness::start(&["alice", "bob"]).await;
+    h.create_group("alice", "Work", "g", &["bob"]).await;
+    let c2c = h.send_c2c("alice", "bob", "c2c last").await.msg_id;
+    let group = h.send_group("alice", "g", "group last").await.msg_id;
+    h.forget_published().await;
+    let revoke = |msg_id: &str| tidings_proto::methods::RevokeMessageParams {
+        msg_id: msg_id.to_owned(),
+        reason: String::new(),
+    };
+    h.tidings
+        .revoke_message("alice", revoke(&c2c))
+        .await
+        .unwrap();
+    h.tidings
+        .revoke_message("alice", revoke(&group))
+        .await
+        .unwrap();
+    h.settled().await;
+    let published = h.bus.take();
+    let last_status = |user: &str| -> Vec<(String, u64, u32)> {
+        published
+            .iter()
+            .filter_map(|d| match pushed(d) {
+                (users, PushEvent::OnConversationChanged(list)) if users == [user] => {
+                    Some(list.clone())
+                }
+                _ => None,
+            })
+            .flatten()
+            .map(|c| {
+                let status = c.last_message.map_or(0, |m| m.status);
+                (c.conversation_id, c.unread_count, status)
+            })
+            .collect()
+    };
+    assert_eq!(
+        last_status("alice"),
+        [
+            ("c2c_bob".to_owned(), 0, MSG_STATUS_REVOKED),
+            ("group_g".to_owned(), 0, MSG_STATUS_REVOKED)
+        ]
+    );
+    assert_eq!(
+        last_status("bob"),
+        [
+            ("c2c_alice".to_owned(), 1, MSG_STATUS_REVOKED),
+            ("group_g".to_owned(), 1, MSG_STATUS_REVOKED)
+        ],
+        "a recalled message still counts as unread"
+    );
+    assert_eq!(totals_pushed_to(&published, "bob"), Vec::<u64>::new());
 }

@@ -3,15 +3,16 @@
 
 use tidings_proto::events::{
     GroupDismissed, MemberEnter, MemberInvited, MemberKicked, MemberLeave, OnGroupDismissed,
-    OnMemberEnter, OnMemberInvited, OnMemberKicked, OnMemberLeave,
+    OnMemberEnter, OnMemberInvited, OnMemberKicked, OnMemberLeave, OnNewConversation,
 };
 use tidings_proto::methods::{
     CreateGroupParams, GroupHistoryParams, GroupMemberListParams, InviteParams,
     JoinedGroupListParams, KickParams,
 };
 use tidings_proto::{
-    GroupInfo, GroupMemberSpec, GroupRole, GroupType, MEMBER_OP_FAIL, MEMBER_OP_INVALID,
-    MEMBER_OP_OVER_LIMIT, MEMBER_OP_SUCCESS, MemberOperationResult, ReadMemberInfo,
+    CONVERSATION_TYPE_GROUP, Conversation, GroupInfo, GroupMemberSpec, GroupRole, GroupType,
+    MEMBER_OP_FAIL, MEMBER_OP_INVALID, MEMBER_OP_OVER_LIMIT, MEMBER_OP_SUCCESS,
+    MemberOperationResult, ReadMemberInfo,
 };
 use tidings_service::Limits;
 
@@ -35,6 +36,44 @@ fn entered(group_id: &str, users: &[&str]) -> MemberEnter {
         group_id: group_id.to_owned(),
         member_list: members(users),
     }
+}
+
+/// The `onNewConversation` pushes of a group (without messages) that these users just
+/// joined: each one's view, unread 0, read position `read_seq`.
+async fn new_conversations(
+    h: &Harness,
+    group_id: &str,
+    users: &[&str],
+    read_seq: u64,
+) -> Vec<tidings_service::Delivery> {
+    let group = h
+        .tidings
+        .store()
+        .get_group(group_id)
+        .await
+        .expect("store reads")
+        .expect("group");
+    users
+        .iter()
+        .map(|user| {
+            push::<OnNewConversation>(
+                &[user],
+                vec![Conversation {
+                    conversation_id: format!("group_{group_id}"),
+                    conversation_type: CONVERSATION_TYPE_GROUP,
+                    user_id: None,
+                    group_id: Some(group_id.to_owned()),
+                    group_type: Some(group.group_type.as_str().to_owned()),
+                    show_name: group.name.clone(),
+                    unread_count: 0,
+                    c2c_read_timestamp: 0,
+                    group_read_sequence: read_seq,
+                    last_message: None,
+                    order_key: group.activity as i64,
+                }],
+            )
+        })
+        .collect()
 }
 
 fn result(member: &str, result: u32) -> MemberOperationResult {
@@ -79,7 +118,7 @@ async fn group_with_roles(h: &Harness, group_id: &str, members: &[(&str, GroupRo
         .create_group("alice", params)
         .await
         .expect("group created");
-    h.forget_published();
+    h.forget_published().await;
 }
 
 #[tokio::test]
@@ -98,13 +137,15 @@ async fn creating_a_group_checks_its_type_name_id_and_members() {
         .await
         .unwrap();
     assert_eq!(created.group_id, "g");
+    let mut expected = vec![push::<OnMemberEnter>(
+        &["alice", "bob", "carol"],
+        entered("g", &["alice", "bob", "carol"]),
+    )];
+    expected.extend(new_conversations(&h, "g", &["alice", "bob", "carol"], 0).await);
     assert_eq!(
         h.bus.take(),
-        [push::<OnMemberEnter>(
-            &["alice", "bob", "carol"],
-            entered("g", &["alice", "bob", "carol"])
-        )],
-        "the owner first, repeats once"
+        expected,
+        "the owner first, repeats once; each member's list shows the group"
     );
 
     let generated = t
@@ -167,7 +208,7 @@ async fn creating_a_group_checks_its_type_name_id_and_members() {
         ),
         (group_params("Public", "g", &[]), "GroupIdInUse(\"g\")"),
     ];
-    h.forget_published();
+    h.forget_published().await;
     for (params, expected) in refusals {
         assert_eq!(
             refusal(t.create_group("alice", params.clone()).await),
@@ -198,14 +239,12 @@ async fn work_groups_admit_by_invitation_only_and_the_others_let_users_join() {
     for group_type in ["Public", "Meeting", "AVChatRoom", "Community"] {
         h.create_group("alice", group_type, group_type, &[]).await;
         t.join_group("bob", group_type).await.unwrap();
-        assert_eq!(
-            h.bus.take(),
-            [push::<OnMemberEnter>(
-                &["alice", "bob"],
-                entered(group_type, &["bob"])
-            )],
-            "{group_type}"
-        );
+        let mut expected = vec![push::<OnMemberEnter>(
+            &["alice", "bob"],
+            entered(group_type, &["bob"]),
+        )];
+        expected.extend(new_conversations(&h, group_type, &["bob"], 0).await);
+        assert_eq!(h.bus.take(), expected, "{group_type}");
         assert_eq!(
             refusal(t.join_group("bob", group_type).await),
             format!("AlreadyMember {{ group: \"{group_type}\", user: \"bob\" }}")
@@ -225,7 +264,7 @@ async fn who_may_invite_depends_on_the_group_type_and_role() {
     h.create_group("alice", "Public", "p", &["bob"]).await;
     h.create_group("alice", "AVChatRoom", "live", &[]).await;
     t.join_group("bob", "live").await.unwrap();
-    h.forget_published();
+    h.forget_published().await;
 
     assert_eq!(
         t.invite_to_group("bob", invite("w", &["carol", "alice", "nobody"]))
@@ -238,17 +277,16 @@ async fn who_may_invite_depends_on_the_group_type_and_role() {
         ],
         "any member of a Work group may invite"
     );
-    assert_eq!(
-        h.bus.take(),
-        [push::<OnMemberInvited>(
-            &["alice", "bob", "carol"],
-            MemberInvited {
-                group_id: "w".into(),
-                op_user: member("bob"),
-                member_list: members(&["carol"]),
-            }
-        )]
-    );
+    let mut expected = vec![push::<OnMemberInvited>(
+        &["alice", "bob", "carol"],
+        MemberInvited {
+            group_id: "w".into(),
+            op_user: member("bob"),
+            member_list: members(&["carol"]),
+        },
+    )];
+    expected.extend(new_conversations(&h, "w", &["carol"], 0).await);
+    assert_eq!(h.bus.take(), expected);
     assert_eq!(
         refusal(t.invite_to_group("bob", invite("p", &["dave"])).await),
         "PermissionDenied(\"only the owner and admins may invite to Public group p\")"
@@ -386,7 +424,7 @@ async fn only_the_owner_dismisses_and_the_group_is_gone_with_its_messages() {
     let t = &h.tidings;
     h.create_group("alice", "Work", "w", &["bob"]).await;
     let m = h.send_group_receipted("alice", "w").await.msg_id;
-    h.forget_published();
+    h.forget_published().await;
     assert_eq!(
         refusal(t.dismiss_group("bob", "w").await),
         "PermissionDenied(\"only the owner may dismiss group w\")"
@@ -610,7 +648,7 @@ async fn per_user_quotas_bound_the_groups_a_user_owns_and_belongs_to() {
         refusal(t.join_group("bob", "c2").await),
         "GroupQuotaExceeded { user: \"bob\", what: \"belong to\", limit: 3 }"
     );
-    h.forget_published();
+    h.forget_published().await;
     let invited = t
         .invite_to_group(
             "carol",

@@ -55,7 +55,7 @@ impl TestData {
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Records every delivery. `reaches_any` answers true for the users set online, or for
-/// everyone until [`RecordingBus::set_online`] is called; it has no sessions, so it ignores the
+/// everyone until [`RecordingBus::set_online`] is called (and `here` keeps the same users); it has no sessions, so it ignores the
 /// session left out (the hub's own tests cover that).
 #[derive(Default)]
 pub(crate) struct RecordingBus {
@@ -77,6 +77,13 @@ impl Bus for RecordingBus {
             None => true,
             Some(online) => users.iter().any(|user| online.contains(user)),
         }
+    }
+
+    fn here(&self, mut users: Vec<String>) -> Vec<String> {
+        if let Some(online) = &*self.online.lock().expect("bus") {
+            users.retain(|user| online.contains(user));
+        }
+        users
     }
 
     fn route_receipt_notes(&self, notes: Vec<ReceiptNote>) -> Vec<ReceiptNote> {
@@ -267,10 +274,17 @@ impl Harness {
         }
     }
 
-    /// Forgets what was published so far (set-up), so a test sees only what its step did.
-    pub(crate) fn forget_published(&self) {
+    /// Waits until the notifications of what was done so far are pushed (the notifier's
+    /// window), then forgets what was published (set-up), so a test sees only what its step did.
+    pub(crate) async fn forget_published(&self) {
+        self.settled().await;
         self.bus.take();
         self.callbacks.take();
+    }
+
+    /// Waits until the notifications of what was done so far are pushed.
+    pub(crate) async fn settled(&self) {
+        self.tidings.receipt_notifier().settled().await;
     }
 
     /// Sends a C2C text message.
@@ -326,7 +340,7 @@ impl Harness {
             .create_group(owner, group_params(group_type, group_id, members))
             .await
             .expect("group created");
-        self.forget_published();
+        self.forget_published().await;
     }
 }
 

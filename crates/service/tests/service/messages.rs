@@ -1,7 +1,9 @@
 //! Sending: what a send checks, whom it pushes to (and only when they are reachable), what it
 //! stores, and its after-event.
 
-use tidings_proto::events::{OnConversationChanged, OnRecvNewMessage};
+use tidings_proto::events::{
+    OnConversationChanged, OnNewConversation, OnRecvNewMessage, OnTotalUnreadMessageCountChanged,
+};
 use tidings_proto::methods::{C2cHistoryParams, SendMessageParams};
 use tidings_proto::{
     CONVERSATION_TYPE_C2C, CONVERSATION_TYPE_GROUP, CustomElem, ELEM_TYPE_TEXT, GroupType, Message,
@@ -88,9 +90,11 @@ async fn a_c2c_message_reaches_the_receiver_and_the_senders_sessions() {
         [
             push::<OnRecvNewMessage>(&["bob"], as_bob.clone()),
             push::<OnRecvNewMessage>(&["alice"], sent.clone()),
-            push::<OnConversationChanged>(&["bob"], vec![conversation("alice", 1, &as_bob)]),
-            push::<OnConversationChanged>(&["alice"], vec![conversation("bob", 0, &sent)]),
-        ]
+            push::<OnNewConversation>(&["bob"], vec![conversation("alice", 1, &as_bob)]),
+            push::<OnNewConversation>(&["alice"], vec![conversation("bob", 0, &sent)]),
+            push::<OnTotalUnreadMessageCountChanged>(&["bob"], 1),
+        ],
+        "the first message makes the conversation appear on both sides"
     );
     assert_eq!(
         h.callbacks.take(),
@@ -98,6 +102,40 @@ async fn a_c2c_message_reaches_the_receiver_and_the_senders_sessions() {
             message: stored_text(&sent, Some("bob"), "hi"),
             online_only: false,
         }]
+    );
+
+    let reply = h.send_c2c("bob", "alice", "hello").await;
+    let as_alice = Message {
+        user_id: Some("bob".into()),
+        is_self: false,
+        is_read: false,
+        ..reply.clone()
+    };
+    let activity = h
+        .tidings
+        .store()
+        .c2c_conversation("alice", "bob")
+        .await
+        .unwrap()
+        .unwrap()
+        .activity as i64;
+    let moved = |conversation: tidings_proto::Conversation| tidings_proto::Conversation {
+        order_key: activity,
+        ..conversation
+    };
+    assert_eq!(
+        h.bus.take(),
+        [
+            push::<OnRecvNewMessage>(&["alice"], as_alice.clone()),
+            push::<OnRecvNewMessage>(&["bob"], reply.clone()),
+            push::<OnConversationChanged>(
+                &["alice"],
+                vec![moved(conversation("bob", 1, &as_alice))]
+            ),
+            push::<OnConversationChanged>(&["bob"], vec![moved(conversation("alice", 1, &reply))]),
+            push::<OnTotalUnreadMessageCountChanged>(&["alice"], 1),
+        ],
+        "later messages change it; the sender's total does not move"
     );
 }
 
@@ -115,8 +153,18 @@ async fn no_push_is_built_for_users_nobody_can_reach() {
     h.bus.set_online(&["bob"]);
     h.send_c2c("alice", "bob", "bob is online").await;
     let published = h.bus.take();
-    let recipients: Vec<Vec<&str>> = published.iter().map(|d| pushed(d).0).collect();
-    assert_eq!(recipients, [["bob"], ["bob"]]);
+    let recipients: Vec<(Vec<&str>, &str)> = published
+        .iter()
+        .map(|d| (pushed(d).0, pushed(d).1.name()))
+        .collect();
+    assert_eq!(
+        recipients,
+        [
+            (vec!["bob"], "onRecvNewMessage"),
+            (vec!["bob"], "onConversationChanged"),
+            (vec!["bob"], "onTotalUnreadMessageCountChanged")
+        ]
+    );
 }
 
 #[tokio::test]
@@ -272,12 +320,23 @@ async fn a_group_message_reaches_the_other_members_and_the_senders_sessions() {
         last_message: Some(sent.clone()),
         order_key: activity,
     };
+    let members_conversation = tidings_proto::Conversation {
+        unread_count: 1,
+        last_message: Some(as_member.clone()),
+        ..alices_conversation.clone()
+    };
+    h.settled().await;
     assert_eq!(
         h.bus.take(),
         [
             push::<OnRecvNewMessage>(&["bob", "carol"], as_member.clone()),
             push::<OnRecvNewMessage>(&["alice"], sent.clone()),
+            // Then, from the notifier, every member's view; the sender's total did not move.
             push::<OnConversationChanged>(&["alice"], vec![alices_conversation]),
+            push::<OnConversationChanged>(&["bob"], vec![members_conversation.clone()]),
+            push::<OnConversationChanged>(&["carol"], vec![members_conversation]),
+            push::<OnTotalUnreadMessageCountChanged>(&["bob"], 1),
+            push::<OnTotalUnreadMessageCountChanged>(&["carol"], 1),
         ]
     );
     assert_eq!(
@@ -298,12 +357,26 @@ async fn a_group_message_reaches_the_other_members_and_the_senders_sessions() {
         .send_message_with("administrator", group_text("g", "notice"), options)
         .await
         .expect("the administrator needs no membership");
+    h.settled().await;
     let published = h.bus.take();
-    let recipients: Vec<Vec<&str>> = published.iter().map(|d| pushed(d).0).collect();
+    let recipients: Vec<(Vec<&str>, &str)> = published
+        .iter()
+        .map(|d| (pushed(d).0, pushed(d).1.name()))
+        .collect();
     assert_eq!(
         recipients,
-        [vec!["alice", "bob", "carol"], vec!["administrator"]],
-        "every member, then the sender's own sessions; no conversation of a non-member"
+        [
+            (vec!["alice", "bob", "carol"], "onRecvNewMessage"),
+            (vec!["administrator"], "onRecvNewMessage"),
+            (vec!["alice"], "onConversationChanged"),
+            (vec!["bob"], "onConversationChanged"),
+            (vec!["carol"], "onConversationChanged"),
+            (vec!["alice"], "onTotalUnreadMessageCountChanged"),
+            (vec!["bob"], "onTotalUnreadMessageCountChanged"),
+            (vec!["carol"], "onTotalUnreadMessageCountChanged"),
+        ],
+        "every member, then the sender's own sessions, then every member's conversation and \
+         total; no conversation of a non-member"
     );
     assert_eq!(from_admin.seq, 2);
 }

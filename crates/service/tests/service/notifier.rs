@@ -31,7 +31,7 @@ async fn the_sender_is_pushed_the_committed_counts() {
     h.create_group("alice", "Work", "g", &["bob", "carol", "dave"])
         .await;
     let m = h.send_group_receipted("alice", "g").await.msg_id;
-    h.forget_published();
+    h.forget_published().await;
     h.tidings
         .send_read_receipts("bob", vec![m.clone()], None)
         .await
@@ -66,7 +66,7 @@ async fn one_receipt_call_is_one_push_per_sender() {
     let a1 = h.send_group_receipted("alice", "g").await.msg_id;
     let a2 = h.send_group_receipted("alice", "g").await.msg_id;
     let b1 = h.send_group_receipted("bob", "g").await.msg_id;
-    h.forget_published();
+    h.forget_published().await;
     h.tidings
         .send_read_receipts("carol", vec![a1.clone(), b1.clone(), a2.clone()], None)
         .await
@@ -105,7 +105,7 @@ async fn pushed_counts_never_go_down_and_the_last_equals_a_pull() {
     let h = Harness::start(&users).await;
     h.create_group("alice", "Work", "g", &readers).await;
     let m = h.send_group_receipted("alice", "g").await.msg_id;
-    h.forget_published();
+    h.forget_published().await;
     let read = |reader: &'static str| h.tidings.send_read_receipts(reader, vec![m.clone()], None);
     let done = tokio::join!(
         read("bob"),
@@ -154,7 +154,7 @@ async fn nothing_is_read_or_pushed_for_a_sender_nobody_would_receive() {
     let a1 = h.send_group_receipted("alice", "g").await.msg_id;
     let b1 = h.send_group_receipted("bob", "g").await.msg_id;
     h.bus.set_online(&["bob"]);
-    h.forget_published();
+    h.forget_published().await;
     h.tidings
         .send_read_receipts("carol", vec![a1, b1.clone()], None)
         .await
@@ -183,7 +183,7 @@ async fn notes_go_where_the_bus_routes_them_and_routed_notes_are_pushed_here() {
     let m = h.send_group_receipted("alice", "g").await.msg_id;
     let b1 = h.send_group_receipted("bob", "g").await.msg_id;
     h.bus.route_notes_away();
-    h.forget_published();
+    h.forget_published().await;
     h.tidings
         .send_read_receipts("carol", vec![m.clone()], None)
         .await

@@ -29,7 +29,7 @@ fn ids(ids: &[&str]) -> Vec<String> {
 async fn a_c2c_receipt_is_sent_by_the_receiver_alone() {
     let h = Harness::start(&["alice", "bob", "carol"]).await;
     let m = h.send_c2c_receipted("alice", "bob").await.msg_id;
-    h.forget_published();
+    h.forget_published().await;
     let t = &h.tidings;
     assert_eq!(
         refusal(t.send_read_receipts("carol", ids(&[&m]), None).await),
@@ -57,7 +57,7 @@ async fn a_c2c_receipt_is_sent_by_the_receiver_alone() {
 async fn a_new_c2c_receipt_tells_the_sender_and_the_readers_other_sessions_once() {
     let h = Harness::start(&["alice", "bob"]).await;
     let m1 = h.send_c2c_receipted("alice", "bob").await.msg_id;
-    h.forget_published();
+    h.forget_published().await;
     let t = &h.tidings;
     t.send_read_receipts("bob", ids(&[&m1]), Some(7))
         .await
@@ -95,7 +95,7 @@ async fn a_new_c2c_receipt_tells_the_sender_and_the_readers_other_sessions_once(
     );
 
     let m2 = h.send_c2c_receipted("alice", "bob").await.msg_id;
-    h.forget_published();
+    h.forget_published().await;
     t.send_read_receipts("bob", ids(&[&m1, &m2, &m2]), None)
         .await
         .unwrap();
@@ -122,7 +122,7 @@ async fn receipt_calls_name_existing_receipted_messages_of_one_conversation() {
     let from_alice = h.send_c2c_receipted("alice", "bob").await.msg_id;
     let from_carol = h.send_c2c_receipted("carol", "bob").await.msg_id;
     let plain = h.send_c2c("alice", "bob", "no receipt asked").await.msg_id;
-    h.forget_published();
+    h.forget_published().await;
     let t = &h.tidings;
     assert_eq!(
         refusal(t.send_read_receipts("bob", Vec::new(), None).await),
@@ -201,7 +201,7 @@ async fn group_receipt_counts_are_exact_and_repeats_change_nothing() {
         .await;
     let sent = h.send_group_receipted("alice", "g").await;
     let m = sent.msg_id.clone();
-    h.forget_published();
+    h.forget_published().await;
     let t = &h.tidings;
 
     t.send_read_receipts("bob", ids(&[&m]), Some(3))
@@ -239,7 +239,7 @@ async fn group_receipt_counts_are_exact_and_repeats_change_nothing() {
     t.send_read_receipts("carol", ids(&[&m]), None)
         .await
         .unwrap();
-    h.forget_published();
+    h.forget_published().await;
     t.send_read_receipts("bob", ids(&[&m]), None).await.unwrap();
     assert_eq!(h.bus.take(), [], "a repeat tells nobody");
     assert_eq!(h.callbacks.take(), [], "a repeat is no event");
@@ -256,7 +256,7 @@ async fn a_late_joiners_old_messages_are_skipped_and_outsiders_refused() {
     let before = h.send_group_receipted("alice", "p").await.msg_id;
     h.tidings.join_group("erin", "p").await.unwrap();
     let after = h.send_group_receipted("alice", "p").await.msg_id;
-    h.forget_published();
+    h.forget_published().await;
     let t = &h.tidings;
     let late = format!(
         "PermissionDenied(\"you were not a member of group p when message {before} was sent\")"
@@ -593,7 +593,7 @@ async fn an_online_only_group_message_counts_its_recipients_at_send_time_but_has
         "members and the sender; no conversation changed"
     );
     t.join_group("erin", "p").await.unwrap();
-    h.forget_published();
+    h.forget_published().await;
     let group_history = |user: &'static str| {
         t.group_history(
             user,
