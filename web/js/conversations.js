@@ -1,5 +1,6 @@
 // The conversation list: loading it, keeping it current from pushes, and drawing it (avatar,
-// name, last message, time, unread badge, the open one marked current).
+// name, last message, time, unread badge, the open one marked current); and the total unread
+// count in the top bar and the tab's title.
 
 import { attentive } from './attention.js';
 import { textOf } from './content.js';
@@ -88,6 +89,7 @@ export async function loadConversations() {
   conversations = fresh;
   for (const conv of fresh.values()) if (conv.groupID) learnGroup(conv.groupID, { name: conv.showName });
   render();
+  setTotalUnread(await call('getTotalUnreadMessageCount', {}));
   learnNames([...fresh.values()]).catch((error) => showError(error, 'profiles'));
 }
 
@@ -128,10 +130,21 @@ export function noteMessage(msg) {
   conv.placeholder = false;
   conv.lastMessage = msg;
   conv.orderKey = nextOrderKey();
-  // Group messages come without onConversationChanged (one push per member would be too many):
-  // count them here. The open chat's count goes back to 0 once its newest message is seen.
-  if (msg.groupID && !msg.isSelf && !msg.isExcludedFromUnreadCount) conv.unreadCount = (conv.unreadCount || 0) + 1;
+  // Unread counts are the server's: onConversationChanged follows every stored message (a
+  // group's coalesced, within a moment), so nothing is counted here.
   render();
+}
+
+const PAGE_TITLE = document.title;
+
+/** The total unread count (getTotalUnreadMessageCount, onTotalUnreadMessageCountChanged). */
+export function setTotalUnread(total) {
+  const badge = $('total-unread');
+  badge.hidden = !(total > 0);
+  badge.textContent = total > 99 ? '99+' : String(total);
+  badge.setAttribute('aria-label', `${total} unread in all`);
+  badge.dataset.total = String(total);
+  document.title = total > 0 ? `(${total}) ${PAGE_TITLE}` : PAGE_TITLE;
 }
 
 export function titleOf(conv) {
@@ -188,4 +201,5 @@ export function forget() {
   conversations.clear();
   clearTimeout(reloadTimer);
   render();
+  setTotalUnread(0);
 }

@@ -107,7 +107,10 @@ function onPush(event, data) {
     case 'onRecvNewMessage':
       return chat.onNewMessage(data);
     case 'onConversationChanged':
+    case 'onNewConversation':
       return conversations.setConversations(data);
+    case 'onTotalUnreadMessageCountChanged':
+      return conversations.setTotalUnread(data);
     case 'onRecvMessageReadReceipts':
       return receipts.applyReceipts(data);
     case 'onRecvC2CReadReceipt':
