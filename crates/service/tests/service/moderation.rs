@@ -100,7 +100,7 @@ fn group_params_work(group_id: &str) -> tidings_proto::methods::CreateGroupParam
 async fn a_refused_c2c_message_is_not_stored_delivered_or_reported() {
     let h = Harness::start(&["alice", "bob"]).await;
     h.send_c2c("alice", "bob", "before").await;
-    h.forget_published();
+    h.forget_published().await;
     h.callbacks.answer_before_send(
         true,
         true,
