@@ -152,7 +152,7 @@ async fn a_c2c_clean_by_sequence_marks_exactly_what_was_seen() {
     let h = Harness::start(&["alice", "bob"]).await;
     let seen = h.send_c2c("alice", "bob", "seen").await;
     let later = h.send_c2c("alice", "bob", "stored after bob looked").await;
-    h.forget_published();
+    h.forget_published().await;
     // The time covers both (seconds are coarse: the two often share one); the sequence says
     // exactly what bob saw, and wins.
     h.tidings
