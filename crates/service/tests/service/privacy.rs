@@ -84,7 +84,7 @@ async fn a_private_c2c_reader_clears_its_own_state_and_shows_the_sender_nothing(
     let t = &h.tidings;
     t.set_receipt_privacy("bob", true).await.unwrap();
     let m1 = h.send_c2c_receipted("alice", "bob").await.msg_id;
-    h.forget_published();
+    h.forget_published().await;
 
     let skipped = t
         .send_read_receipts("bob", ids(&[&m1]), Some(7))
@@ -112,13 +112,18 @@ async fn a_private_c2c_reader_clears_its_own_state_and_shows_the_sender_nothing(
     // backend, not alice.
     t.mark_c2c_read("bob", "alice").await.unwrap();
     let deliveries = h.bus.take();
-    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries.len(), 2, "{deliveries:?}");
     let (users, event) = pushed(&deliveries[0]);
     assert_eq!(users, ["bob"]);
     let PushEvent::OnConversationChanged(changed) = event else {
         panic!("expected the conversation, got {event:?}")
     };
     assert_eq!(changed[0].unread_count, 0);
+    assert_eq!(
+        pushed(&deliveries[1]),
+        (vec!["bob"], &PushEvent::OnTotalUnreadMessageCountChanged(0)),
+        "and bob's new total"
+    );
     assert!(matches!(
         &h.callbacks.take()[..],
         [AfterEvent::C2cReadReported { reader, peer, .. }] if reader == "bob" && peer == "alice"
@@ -141,7 +146,7 @@ async fn a_private_c2c_reader_clears_its_own_state_and_shows_the_sender_nothing(
     );
     // Later receipts and reads do; a conversation-level read covers what came before it.
     let m2 = h.send_c2c_receipted("alice", "bob").await.msg_id;
-    h.forget_published();
+    h.forget_published().await;
     t.send_read_receipts("bob", ids(&[&m2]), None)
         .await
         .unwrap();
@@ -185,7 +190,7 @@ async fn marking_everything_read_privately_tells_no_peer() {
     h.send_c2c("alice", "bob", "one").await;
     h.send_c2c("carol", "bob", "two").await;
     t.set_receipt_privacy("bob", true).await.unwrap();
-    h.forget_published();
+    h.forget_published().await;
     let everything = CleanUnreadParams {
         conversation_id: String::new(),
         clean_timestamp: 0,
@@ -231,7 +236,7 @@ async fn a_private_group_reader_stays_among_the_unread_and_is_refused_alike() {
     )
     .await
     .unwrap();
-    h.forget_published();
+    h.forget_published().await;
     h.bus.route_notes_away();
 
     t.send_read_receipts("bob", ids(&[&m]), Some(3))
@@ -293,7 +298,7 @@ async fn a_private_group_reader_stays_among_the_unread_and_is_refused_alike() {
     );
 
     // bob's own state clears; nobody else is told of it.
-    h.forget_published();
+    h.forget_published().await;
     t.mark_group_read("bob", "g").await.unwrap();
     assert!(h.bus.take().iter().all(|d| pushed(d).0 == ["bob"]));
     assert_eq!(
@@ -325,7 +330,7 @@ async fn a_private_reader_who_reads_the_same_message_again_tells_its_sessions_ag
     t.set_receipt_privacy("bob", true).await.unwrap();
     let m = h.send_c2c_receipted("alice", "bob").await.msg_id;
     t.send_read_receipts("bob", ids(&[&m]), None).await.unwrap();
-    h.forget_published();
+    h.forget_published().await;
     // Private receipts are not remembered, so a repeat is new again for the reader's sessions
     // (and still for nobody else).
     t.send_read_receipts("bob", ids(&[&m]), None).await.unwrap();
