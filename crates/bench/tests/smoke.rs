@@ -308,7 +308,7 @@ fn abuse_attacks_get_their_documented_answers_beside_an_exact_normal_load() {
             "made-up REST commands: no metric series of their own",
             "REST bodies stalled before authentication: answered 70003 without waiting",
             "half-sent HTTP heads: closed by the server",
-            "connections that never log in: 101 then 1008, or 503 beyond the address's cap",
+            "connections that never log in: 101 then 1008, or refused beyond the address's cap",
             "connections that never log in: at most the address's cap at once",
             "readers that stop reading: dropped from delivery, then closed 1008",
             "conversation list walks: every conversation once, pages of at most 100",

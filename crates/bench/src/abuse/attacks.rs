@@ -53,6 +53,8 @@ pub(super) const SLOW_READER_REASONS: [&str; 2] = [
 ];
 /// The reason of the close of a connection that never logs in.
 pub(super) const LOGIN_TIMEOUT_REASON: &str = "no login within the login timeout";
+/// What reading an HTTP response reports when the server closed without one.
+const NO_RESPONSE: &str = "connection closed before a whole response";
 /// The body of the refusal beyond the per-address cap.
 pub(super) const PER_ADDRESS_REFUSAL: &str = "too many connections from this address\n";
 
@@ -166,12 +168,10 @@ async fn read_http_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Res
                 return Ok((status, body));
             }
         }
-        let mut chunk = [0u8; 8192];
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            bail!("connection closed before a whole response");
+        buffer.reserve(2048);
+        if stream.read_buf(buffer).await? == 0 {
+            bail!(NO_RESPONSE);
         }
-        buffer.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -263,10 +263,12 @@ impl RawWs {
                 self.read.drain(..end);
                 return Ok(Some(ServerFrame { opcode, payload }));
             }
-            let mut chunk = [0u8; 16 * 1024];
-            match self.stream.read(&mut chunk).await {
+            // Into the buffer itself: a thousand idle connections must not each hold a read
+            // buffer of their own in this process, whose memory may be the figure.
+            self.read.reserve(2048);
+            match self.stream.read_buf(&mut self.read).await {
                 Ok(0) | Err(_) => return Ok(None),
-                Ok(n) => self.read.extend_from_slice(&chunk[..n]),
+                Ok(_) => {}
             }
         }
     }
@@ -440,6 +442,8 @@ pub(super) struct IdleOutcome {
     pub(super) upgraded: usize,
     /// Refused with 503 and the per-address body.
     pub(super) refused: usize,
+    /// Refused by closing without a response (the server writes at most 64 refusals at once).
+    pub(super) refused_silently: usize,
     /// Upgraded, then closed by the server with 1008 and the login timeout's reason.
     pub(super) closed_1008: usize,
     /// Most upgraded connections open at once, as this end saw them.
@@ -602,6 +606,7 @@ pub(super) async fn run(
 /// What one idle connection ended with.
 enum Idle {
     Refused(u16, String),
+    RefusedSilently,
     Closed(Option<Ended>),
     Failed(String),
 }
@@ -628,6 +633,7 @@ async fn idle_connections(ws: &WsAddr, count: usize, give_up: Deadline) -> IdleO
                 Idle::Closed(close)
             }
             Ok(Upgrade::Refused(status, body)) => Idle::Refused(status, body),
+            Err(e) if e.to_string() == NO_RESPONSE => Idle::RefusedSilently,
             Err(e) => Idle::Failed(e.to_string()),
         }
     };
@@ -640,6 +646,7 @@ async fn idle_connections(ws: &WsAddr, count: usize, give_up: Deadline) -> IdleO
     for result in results {
         match result {
             Idle::Refused(503, body) if body == PER_ADDRESS_REFUSAL => outcome.refused += 1,
+            Idle::RefusedSilently => outcome.refused_silently += 1,
             Idle::Refused(status, body) => outcome
                 .other
                 .push(format!("upgrade refused {status}: {body:?}")),

@@ -321,14 +321,20 @@ fn check_attacks(report: &mut Report, outcome: &attacks::Outcome, args: &AbuseAr
     let o = &outcome.idle;
     report.metric("idle_upgraded", o.upgraded as f64, "connections");
     report.metric("idle_refused_503", o.refused as f64, "connections");
+    report.metric(
+        "idle_refused_silently",
+        o.refused_silently as f64,
+        "connections",
+    );
     report.check(
-        "connections that never log in: 101 then 1008, or 503 beyond the address's cap",
-        o.closed_1008 == o.upgraded && o.upgraded + o.refused == o.attempted,
+        "connections that never log in: 101 then 1008, or refused beyond the address's cap",
+        o.closed_1008 == o.upgraded && o.upgraded + o.refused + o.refused_silently == o.attempted,
         format!(
-            "{} of {} upgraded and closed 1008, {} refused 503{}",
+            "{} of {} upgraded and closed 1008, {} refused 503, {} closed unanswered{}",
             o.closed_1008,
             o.attempted,
             o.refused,
+            o.refused_silently,
             first(&o.other)
         ),
     );
