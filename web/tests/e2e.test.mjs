@@ -241,6 +241,20 @@ class User {
     return Number(await this.conv(id).getAttribute('data-unread', { timeout: WAIT_MS }));
   }
 
+  /** The total in the top bar (onTotalUnreadMessageCountChanged) and whether the tab's title
+   * carries it. */
+  async total() {
+    const total = Number(await this.page.locator(tid('total-unread')).getAttribute('data-total', { timeout: WAIT_MS }));
+    const title = await this.page.title();
+    return { total, titled: total > 0 ? title.startsWith(`(${total}) `) : !title.startsWith('(') };
+  }
+
+  /** The sum of the list's badges. */
+  async badgeSum() {
+    const counts = await this.page.locator(tid('conv-item')).evaluateAll((items) => items.map((item) => Number(item.dataset.unread)));
+    return counts.reduce((sum, n) => sum + n, 0);
+  }
+
   /** Errors shown to the user (toasts). */
   async toasts() {
     return this.page.locator(tid('error-toast')).allTextContents();
@@ -322,6 +336,11 @@ describe('Tidings web chat', () => {
     // bob has not opened the group yet: a badge, and no receipt.
     await waitFor("bob's unread badge", async () => (await bob.unreadOf('group_demo')) === 1);
     await waitText("bob's badge", bob.badge('group_demo'), '1');
+    // The total in the top bar and the title follows the server's pushes: the sum of the badges.
+    await waitFor("bob's total", async () => {
+      const { total, titled } = await bob.total();
+      return total >= 1 && titled && total === (await bob.badgeSum());
+    });
     await shot(bob.page, '02-bob-unread-badge');
     await shot(alice.page, '03-alice-group-unread');
 
@@ -330,6 +349,10 @@ describe('Tidings web chat', () => {
     await bob.message('Hello team').waitFor({ timeout: WAIT_MS });
     await waitText("alice's label", alice.label('Hello team'), '1 read');
     await waitFor("bob's badge to clear", async () => (await bob.badge('group_demo').count()) === 0);
+    await waitFor("bob's total without the group", async () => {
+      const { total, titled } = await bob.total();
+      return titled && total === (await bob.badgeSum());
+    });
     await shot(alice.page, '04-alice-group-1-read');
 
     // alice opens the member lists: bob read it; carol and dave did not (one per page).
