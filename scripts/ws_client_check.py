@@ -21,6 +21,9 @@ It logs users in with UserSigs made by Tencent's own `tls-sig-api-v2`, uses seve
 - recalling group and C2C messages (`revokeMessage`): every device of every party is pushed
   `onRecvMessageRevoked`, history shows the recall, receipts for it are refused, its counts stay
   readable;
+- private receipts (`setReceiptPrivacy`, §12.14): a private reader's C2C and group receipts and
+  C2C read reach the reader's other device and nobody else, the sender's pulls, member lists
+  and history show the reader as not having read, and turning it off reveals nothing past;
 - misuse: each refused with its documented error code and a non-empty `desc`.
 
 It starts nothing: point it at a running server.
@@ -901,6 +904,59 @@ async def run(url, sdkappid, key, prefix):
     await b3.wait("onConversationChanged", recalled_last(f"c2c_{alice}", w3["msgID"]))
     print("recall: group and C2C messages recalled, every device told, history marked, "
           "receipts refused (20023), counts still readable")
+
+    # --- 10b. Private receipts (setReceiptPrivacy, §12.14) ---------------------------------------
+    d2 = await login(dave, "dave#2")
+    eq(await d1.ok("getReceiptPrivacy"), {"privateReadReceipts": False}, "receipts shown by default")
+    await d1.fail("setReceiptPrivacy", {}, 6017)
+    await d1.fail("setReceiptPrivacy", {"privateReadReceipts": "yes"}, 6017)
+    eq(await d1.ok("setReceiptPrivacy", {"privateReadReceipts": True}), {}, "setReceiptPrivacy")
+    eq(await d2.ok("getReceiptPrivacy"), {"privateReadReceipts": True}, "private on every device")
+    p1 = await a1.ok("sendMessage", {"receiver": dave, "textElem": {"text": "psst"},
+                                     "needReadReceipt": True})
+    await d1.wait("onRecvNewMessage", by_id(p1["msgID"]))
+    for conn in (a1, a3, d2):
+        conn.mark()
+    eq(await d1.ok("sendMessageReadReceipts", {"messageIDList": [p1["msgID"]]}),
+       {"skippedList": []}, "a private C2C receipt")
+    await d2.wait("onMessageReceiptsSent", lambda data: p1["msgID"] in data["messageIDList"])
+    await d1.ok("markC2CMessageAsRead", {"userID": alice})
+    eq(await unread(d1, f"c2c_{alice}"), 0, "the private reader's own count clears")
+    await a1.quiet("onRecvMessageReadReceipts", has_item(p1["msgID"]))
+    for conn in (a1, a3):
+        await conn.quiet("onRecvC2CReadReceipt", lambda data: any(r["userID"] == dave for r in data),
+                         already_waited=True)
+    eq(await counts(a1, p1["msgID"]), {p1["msgID"]: c2c_item(p1["msgID"], dave, 0)},
+       "the sender's pull shows no receipt")
+    seen = (await history(a1, userID=dave, page=5))[0]
+    eq((seen["msgID"], seen["isPeerRead"], seen["receiptPeerRead"]), (p1["msgID"], False, False),
+       "the sender's history shows the message unread")
+    # Group: carol reads privately; she stays among the unread.
+    await c1.ok("setReceiptPrivacy", {"privateReadReceipts": True})
+    a1.mark()
+    r2 = await a1.ok("sendMessage", {"groupID": rid, "textElem": {"text": "who read this?"},
+                                     "needReadReceipt": True})
+    await c1.ok("sendMessageReadReceipts", {"messageIDList": [r2["msgID"]]})
+    await c1.fail("sendMessageReadReceipts", {"messageIDList": [r1["msgID"]]}, 20023)
+    await a1.quiet("onRecvMessageReadReceipts", has_item(r2["msgID"]))
+    eq(await counts(a1, r2["msgID"]), {r2["msgID"]: group_item(r2["msgID"], rid, 0, 2)},
+       "a private group receipt counts for nobody")
+    eq(await member_list(a1, r2["msgID"], 0), [], "nobody in the read list")
+    eq(sorted(await member_list(a1, r2["msgID"], 1)), sorted([bob, carol]),
+       "the private reader stays in the unread list")
+    # Off again: nothing given meanwhile shows; later receipts do.
+    await c1.ok("setReceiptPrivacy", {"privateReadReceipts": False})
+    await d1.ok("setReceiptPrivacy", {"privateReadReceipts": False})
+    eq(await counts(a1, r2["msgID"]), {r2["msgID"]: group_item(r2["msgID"], rid, 0, 2)},
+       "turning it off reveals nothing")
+    eq(await counts(a1, p1["msgID"]), {p1["msgID"]: c2c_item(p1["msgID"], dave, 0)},
+       "turning it off reveals no C2C receipt")
+    await b3.ok("sendMessageReadReceipts", {"messageIDList": [r2["msgID"]]})
+    await a1.wait("onRecvMessageReadReceipts", has_item(r2["msgID"], read=1))
+    eq(await member_list(a1, r2["msgID"], 0), [bob], "a public receipt is listed")
+    await d2.close()
+    print("private receipts: the reader's other device told, the sender's pushes, pulls, member "
+          "lists and history show no read; turning it off revealed nothing")
 
     # --- 11. An expired UserSig -----------------------------------------------------------------
     await asyncio.sleep(max(0.0, expiring_made + 2.2 - time.time()))

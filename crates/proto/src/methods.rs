@@ -131,6 +131,10 @@ methods! {
     /// Recalls a message: its sender within the server's time limit, a group's owner and admins
     /// at any time.
     RevokeMessage = "revokeMessage" (RevokeMessageParams) -> Empty;
+    /// Tidings extension: keeps the caller's read receipts private (true) or shows them again.
+    SetReceiptPrivacy = "setReceiptPrivacy" (ReceiptPrivacy) -> Empty;
+    /// Tidings extension: whether the caller's read receipts are private.
+    GetReceiptPrivacy = "getReceiptPrivacy" (Empty) -> ReceiptPrivacy;
 }
 
 /// `login` parameters.
@@ -527,6 +531,15 @@ mod tests {
             ]
         );
     }
+}
+
+/// `setReceiptPrivacy` parameters and `getReceiptPrivacy` result (a Tidings extension).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptPrivacy {
+    /// Whether the user's read receipts are private: they clear the user's own unread state and
+    /// reach the user's own devices, and nobody else sees them.
+    pub private_read_receipts: bool,
 }
 
 /// `revokeMessage` parameters.

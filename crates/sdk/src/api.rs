@@ -12,7 +12,9 @@ use tidings_proto::methods::{
     MessageIdListParams, QuitGroup, ReadMemberListParams, ReadMemberListResult, SendMessage,
     SendMessageParams, SendMessageReadReceipts, SendReceiptsResult, UserIdParams,
 };
-use tidings_proto::methods::{RevokeMessage, RevokeMessageParams};
+use tidings_proto::methods::{
+    GetReceiptPrivacy, ReceiptPrivacy, RevokeMessage, RevokeMessageParams, SetReceiptPrivacy,
+};
 use tidings_proto::{
     Conversation, GroupInfo, GroupInfoResult, MAX_LIST_PAGE, MemberOperationResult, Message,
     MessageReceipt, TextElem,
@@ -350,6 +352,26 @@ impl Client {
             reason: reason.into(),
         };
         self.call::<RevokeMessage>(params).await.map(|_| ())
+    }
+
+    /// `setReceiptPrivacy` (a Tidings extension): with `private`, this user's read receipts and
+    /// C2C reads clear the user's own unread counts and reach the user's other devices, while
+    /// senders see the user as one who has not read; receipts given meanwhile stay private
+    /// when it is switched off again.
+    pub async fn set_receipt_privacy(&self, private: bool) -> Result<(), SdkError> {
+        let params = ReceiptPrivacy {
+            private_read_receipts: private,
+        };
+        self.call::<SetReceiptPrivacy>(params).await.map(|_| ())
+    }
+
+    /// `getReceiptPrivacy` (a Tidings extension): whether this user's read receipts are
+    /// private.
+    pub async fn get_receipt_privacy(&self) -> Result<bool, SdkError> {
+        Ok(self
+            .call::<GetReceiptPrivacy>(Empty {})
+            .await?
+            .private_read_receipts)
     }
 }
 

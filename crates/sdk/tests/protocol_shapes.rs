@@ -127,6 +127,8 @@ fn check_exchange(kind: MethodKind, params: &Value, data: &Value, line: usize) {
         GetMessageReadReceipts,
         GetGroupMessageReadMemberList,
         RevokeMessage,
+        SetReceiptPrivacy,
+        GetReceiptPrivacy,
     );
 }
 

@@ -1743,3 +1743,88 @@ async fn a_dismissed_groups_messages_take_no_receipts_even_when_its_id_is_reused
     assert_eq!(counts(alice, &new).await, (1, 0));
     users.close().await;
 }
+
+#[tokio::test]
+async fn a_private_readers_receipts_reach_its_other_device_and_no_sender() {
+    let server = TestServer::start().await;
+    let mut users = Users::connect(&server, &["alice", "bob"]).await;
+    let (bob2, mut bob2_events) = server.client("bob").await;
+    let bob = users.client("bob").clone();
+    bob.set_receipt_privacy(true).await.expect("private");
+    assert!(
+        bob2.get_receipt_privacy()
+            .await
+            .expect("read on the other device")
+    );
+    let alice = users.client("alice").clone();
+    let m = send_c2c(&alice, "bob", true).await;
+    let result = bob
+        .send_message_read_receipts(ids(&[&m.msg_id]))
+        .await
+        .expect("a private receipt is accepted");
+    assert_eq!(result, SendReceiptsResult::default());
+    let told = next_event(&mut bob2_events, |event| match event {
+        SdkEvent::MessageReceiptsSent(sent) => Some(sent.message_id_list),
+        _ => None,
+    })
+    .await;
+    assert_eq!(told, ids(&[&m.msg_id]));
+    bob.mark_c2c_message_as_read("alice")
+        .await
+        .expect("marked read");
+    assert_eq!(conversation_unread(&bob, "c2c_alice").await, 0);
+
+    // A marker after both: alice is told nothing before it.
+    let marker = send_c2c(&bob, "alice", false).await;
+    let seen = events_until(
+        users.events("alice"),
+        |event| matches!(event, SdkEvent::RecvNewMessage(msg) if msg.msg_id == marker.msg_id),
+    )
+    .await;
+    let told: Vec<&SdkEvent> = seen
+        .iter()
+        .filter(|event| {
+            matches!(
+                event,
+                SdkEvent::RecvMessageReadReceipts(_) | SdkEvent::RecvC2cReadReceipt(_)
+            )
+        })
+        .collect();
+    assert!(told.is_empty(), "alice was told: {told:?}");
+    let pulled = alice
+        .get_message_read_receipts(ids(&[&m.msg_id]))
+        .await
+        .expect("pulled");
+    assert_eq!(
+        pulled,
+        [MessageReceipt::c2c(m.msg_id.clone(), "bob".into(), None)]
+    );
+    let history = alice
+        .get_c2c_history_message_list("bob", 10, None)
+        .await
+        .expect("history");
+    let mine = history
+        .iter()
+        .find(|msg| msg.msg_id == m.msg_id)
+        .expect("in history");
+    assert_eq!((mine.is_peer_read, mine.receipt_peer_read), (false, false));
+
+    // Public again: a later receipt reaches alice.
+    bob.set_receipt_privacy(false).await.expect("public");
+    let later = send_c2c(&alice, "bob", true).await;
+    bob.send_message_read_receipts(ids(&[&later.msg_id]))
+        .await
+        .expect("receipt");
+    let receipts = next_event(users.events("alice"), |event| match event {
+        SdkEvent::RecvMessageReadReceipts(receipts) => Some(receipts),
+        _ => None,
+    })
+    .await;
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(
+        (receipts[0].msg_id.as_str(), receipts[0].is_peer_read),
+        (later.msg_id.as_str(), true)
+    );
+    bob2.close().await;
+    users.close().await;
+}

@@ -3534,3 +3534,84 @@ async fn rest_receipt_batches_record_the_valid_messages_and_list_the_skipped_one
     assert_eq!(reply["SkippedList"][0]["ErrorCode"], 20001, "{reply}");
     assert_eq!(reply["SkippedList"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn rest_makes_a_users_receipts_private_and_senders_see_no_read() {
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    let (alice, _alice_events) = server.client("alice").await;
+    let (bob, _bob_events) = server.client("bob").await;
+    let get = "tidings/get_receipt_privacy";
+    let set = "tidings/set_receipt_privacy";
+    let reply = rest.ok(get, json!({ "From_Account": "bob" })).await;
+    assert_eq!(
+        (&reply["From_Account"], &reply["PrivateReadReceipts"]),
+        (&json!("bob"), &json!(false))
+    );
+    rest.ok(
+        set,
+        json!({ "From_Account": "bob", "PrivateReadReceipts": true }),
+    )
+    .await;
+    let reply = rest.ok(get, json!({ "From_Account": "bob" })).await;
+    assert_eq!(reply["PrivateReadReceipts"], true);
+    assert!(bob.get_receipt_privacy().await.expect("bob reads it"));
+    assert!(!alice.get_receipt_privacy().await.expect("alice reads hers"));
+
+    // Bad input and unknown accounts.
+    rest.fail(
+        set,
+        json!({ "From_Account": "nobody", "PrivateReadReceipts": true }),
+        20003,
+    )
+    .await;
+    rest.fail(get, json!({ "From_Account": "nobody" }), 20003)
+        .await;
+    rest.fail(
+        set,
+        json!({ "From_Account": "bob", "PrivateReadReceipts": "yes" }),
+        60003,
+    )
+    .await;
+    rest.fail(set, json!({ "From_Account": "bob" }), 60003)
+        .await;
+    rest.fail(
+        set,
+        json!({ "From_Account": "a b", "PrivateReadReceipts": true }),
+        60003,
+    )
+    .await;
+    rest.fail(get, json!({ "From_Account": 7 }), 60003).await;
+
+    // bob's receipt reaches nobody; once public again, later ones do.
+    let sent = alice
+        .send_message(tidings_sdk::SendMessageParams {
+            receiver: Some("bob".into()),
+            text_elem: Some(tidings_sdk::TextElem {
+                text: "read me".into(),
+            }),
+            need_read_receipt: true,
+            ..tidings_sdk::SendMessageParams::default()
+        })
+        .await
+        .expect("sent");
+    bob.send_message_read_receipts(vec![sent.msg_id.clone()])
+        .await
+        .expect("receipt");
+    let pulled = alice
+        .get_message_read_receipts(vec![sent.msg_id.clone()])
+        .await
+        .expect("pulled");
+    assert!(!pulled[0].is_peer_read, "{pulled:?}");
+    rest.ok(
+        set,
+        json!({ "From_Account": "bob", "PrivateReadReceipts": false }),
+    )
+    .await;
+    assert!(!bob.get_receipt_privacy().await.expect("bob reads it"));
+    let pulled = alice
+        .get_message_read_receipts(vec![sent.msg_id.clone()])
+        .await
+        .expect("pulled");
+    assert!(!pulled[0].is_peer_read, "switching back reveals nothing");
+}

@@ -53,6 +53,8 @@ pub(crate) enum UserCommand {
     GetMessageReadReceipts(MessageIdListParams),
     GetGroupMessageReadMemberList(ReadMemberListParams),
     RevokeMessage(RevokeMessageParams),
+    SetReceiptPrivacy(ReceiptPrivacy),
+    GetReceiptPrivacy,
 }
 
 impl<'a> Command<'a> {
@@ -115,6 +117,10 @@ impl<'a> Command<'a> {
                 user.decode::<GetGroupMessageReadMemberList>(U::GetGroupMessageReadMemberList)
             }
             M::RevokeMessage => user.decode::<RevokeMessage>(U::RevokeMessage),
+            M::SetReceiptPrivacy => user.decode::<SetReceiptPrivacy>(U::SetReceiptPrivacy),
+            M::GetReceiptPrivacy => {
+                user.decode::<GetReceiptPrivacy>(|Empty {}| U::GetReceiptPrivacy)
+            }
         }
     }
 }

@@ -175,6 +175,13 @@ async fn run(state: &AppState, caller: &Caller, command: UserCommand) -> Result<
             t.revoke_message(user, p).await?;
             encode::<RevokeMessage>(Empty {})
         }
+        U::SetReceiptPrivacy(p) => {
+            t.set_receipt_privacy(user, p.private_read_receipts).await?;
+            encode::<SetReceiptPrivacy>(Empty {})
+        }
+        U::GetReceiptPrivacy => encode::<GetReceiptPrivacy>(ReceiptPrivacy {
+            private_read_receipts: t.receipt_privacy(user).await?,
+        }),
     }
 }
 

@@ -7,6 +7,7 @@ mod accounts;
 mod fields;
 mod groups;
 mod messages;
+mod privacy;
 mod receipts;
 mod settings;
 
@@ -252,6 +253,8 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     route!("group_open_http_svc", "set_unread_msg_num",           receipts::set_group_unread),
     route!("tidings",             "get_settings",                 settings::get),
     route!("tidings",             "set_settings",                 settings::set),
+    route!("tidings",             "get_receipt_privacy",          privacy::get),
+    route!("tidings",             "set_receipt_privacy",          privacy::set),
 ];
 
 /// Checks `sdkappid`, `identifier` (must be the admin) and its `usersig`, which must not be
