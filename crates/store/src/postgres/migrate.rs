@@ -7,7 +7,7 @@ use crate::StoreResult;
 use crate::migrations::{Migration, pending};
 
 /// Every step of this engine's schema, in order.
-pub(crate) const MIGRATIONS: &[Migration] = &[
+const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         sql: include_str!("schema_v1.sql"),
@@ -70,4 +70,12 @@ pub(super) async fn migrate(client: &mut Object) -> StoreResult<()> {
         tracing::info!(version = last.version, "PostgreSQL schema migrated");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_postgres_schema_runs_every_version_up_to_the_schema_version() {
+        assert!(crate::migrations::runs_every_version(super::MIGRATIONS));
+    }
 }

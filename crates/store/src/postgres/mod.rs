@@ -14,7 +14,7 @@
 
 mod cached;
 mod conversations;
-pub(crate) mod migrate;
+mod migrate;
 mod queries;
 mod receipts;
 mod rows;

@@ -7,7 +7,7 @@ use crate::StoreResult;
 use crate::migrations::{Migration, pending};
 
 /// Every step of this engine's schema, in order.
-pub(crate) const MIGRATIONS: &[Migration] = &[
+const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         sql: include_str!("schema_v1.sql"),
@@ -55,4 +55,12 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tracing::info!(version = last.version, "SQLite schema migrated");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sqlite_schema_runs_every_version_up_to_the_schema_version() {
+        assert!(crate::migrations::runs_every_version(super::MIGRATIONS));
+    }
 }

@@ -14,7 +14,7 @@ mod groups;
 mod health;
 mod layout;
 mod messages;
-pub(crate) mod migrate;
+mod migrate;
 mod receipt_cache;
 mod receipts;
 mod rows;
