@@ -964,6 +964,31 @@ async def run(url, sdkappid, key, prefix):
     await late.fail("login", {"userID": alice, "userSig": expiring}, 70001)
     print("expired UserSig refused (70001)")
 
+    # --- Rich elements (protocol.md §7.1.1): an image, as the app uploaded it -------------------
+    image = {
+        "uuid": "img-1", "imageFormat": 3,
+        "imageList": [
+            {"uuid": "", "type": 0, "size": 204800, "width": 1280, "height": 960,
+             "url": "https://cdn.example/o.png"},
+            {"uuid": "", "type": 1, "size": 4096, "width": 198, "height": 148,
+             "url": "https://cdn.example/t.png"},
+        ],
+    }
+    sent = await c1.ok("sendMessage", {"receiver": dave, "imageElem": image})
+    eq((sent["elemType"], sent["imageElem"]), (3, image), "the image as sent")
+    check("textElem" not in sent and "msgBody" not in sent, "an image message has one element")
+    got = await d1.wait("onRecvNewMessage", by_id(sent["msgID"]))
+    eq((got["elemType"], got["imageElem"]), (3, image), "dave receives the image unchanged")
+    newest = (await d1.ok("getC2CHistoryMessageList", {"userID": carol, "count": 1}))[0]
+    eq((newest["msgID"], newest["imageElem"]), (sent["msgID"], image), "the image in history")
+    no_url = {"imageList": [{"type": 0, "size": 1, "width": 1, "height": 1}]}
+    desc = await c1.fail("sendMessage", {"receiver": dave, "imageElem": no_url}, 6017)
+    check("url" in desc, f"a missing URL is named: {desc}")
+    await c1.fail("sendMessage", {"receiver": dave, "elemType": 9, "textElem": {"text": "x"}}, 6017)
+    big = {"fileName": "n" * 12288, "fileSize": 1, "url": "https://cdn.example/f"}
+    await c1.fail("sendMessage", {"receiver": dave, "fileElem": big}, 80002)
+    print("rich elements: an image sent, received and in history unchanged; bad ones refused")
+
     for conn in (a1, a3, b3, c1, d1, e1, late):
         check(conn.closed is None, f"{conn.name} stayed open and clean: {conn.closed}")
         await conn.close()

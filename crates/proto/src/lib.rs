@@ -6,12 +6,14 @@
 //! types, so the server decodes and the SDK encodes through the same definitions. Events work the
 //! same way through [`Event`]. `docs/protocol.md` is the prose description of the same contract.
 
+mod elements;
 mod error_code;
 pub mod events;
 mod frame;
 pub mod methods;
 mod model;
 
+pub use elements::*;
 pub use error_code::ErrorCode;
 pub use events::{Event, PushEvent};
 pub use frame::{Push, Request, Response};
@@ -22,7 +24,8 @@ pub use model::*;
 /// [`ErrorCode::FrameTooLarge`] and never parsed.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-/// Largest message payload (text, custom data, desc, extension and cloudCustomData together).
+/// Largest message payload (text, custom data, desc, extension and cloudCustomData together;
+/// for the other elements, the JSON of the element object with V2TIM's field names).
 pub const MAX_MESSAGE_BYTES: usize = 12 * 1024;
 
 /// Most messages one `sendMessageReadReceipts` or `getMessageReadReceipts` call may name.

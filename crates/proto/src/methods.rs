@@ -175,6 +175,14 @@ pub struct SendMessageParams {
     /// Custom body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_elem: Option<CustomElem>,
+    /// The other element types (`imageElem`, `soundElem`, `videoElem`, `fileElem`,
+    /// `locationElem`, `faceElem`, `mergerElem`). Exactly one element is given in all.
+    #[serde(flatten)]
+    pub rich: crate::RichElems,
+    /// V2TIM's number of the element's type; optional, and when given it must name the
+    /// element given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elem_type: Option<u32>,
     /// Ask receivers for read receipts.
     #[serde(default)]
     pub need_read_receipt: bool,
@@ -194,6 +202,39 @@ pub struct SendMessageParams {
     /// message with mentions is refused rather than sent without them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_at_user_list: Vec<String>,
+}
+
+impl SendMessageParams {
+    /// Parameters of a message holding `elem`, to be addressed by setting `receiver` or
+    /// `groupID`.
+    pub fn with_elem(elem: crate::Elem) -> Self {
+        let mut params = Self::default();
+        elem.into_fields(
+            &mut params.text_elem,
+            &mut params.custom_elem,
+            &mut params.rich,
+        );
+        params
+    }
+
+    /// The message's one element: an error says why there is not exactly one, or why
+    /// `elemType` does not name it.
+    pub fn elem(&self) -> Result<crate::Elem, String> {
+        let elem =
+            crate::Elem::from_fields(self.text_elem.as_ref(), self.custom_elem.as_ref(), &self.rich)?
+                .ok_or("give one element: textElem, customElem, imageElem, soundElem, videoElem, fileElem, locationElem, faceElem or mergerElem")?;
+        match self.elem_type {
+            Some(elem_type) if !crate::ELEM_TYPES.contains(&elem_type) => Err(format!(
+                "unknown elemType {elem_type}: V2TIM numbers 1 text, 2 custom, 3 image, 4 sound, 5 video, 6 file, 7 location, 8 face, 10 merger"
+            )),
+            Some(elem_type) if elem_type != elem.elem_type() => Err(format!(
+                "elemType {elem_type} does not match {} (elemType {})",
+                elem.field_name(),
+                elem.elem_type()
+            )),
+            _ => Ok(elem),
+        }
+    }
 }
 
 /// The `groupAtUserList` entry that mentions everyone (V2TIM's `kImSDK_MesssageAtALL`).

@@ -73,7 +73,8 @@ pub struct Message {
     pub has_sent_receipt: bool,
     /// Not counted in unread counts.
     pub is_excluded_from_unread_count: bool,
-    /// [`ELEM_TYPE_TEXT`] or [`ELEM_TYPE_CUSTOM`].
+    /// V2TIM's element type: [`ELEM_TYPE_TEXT`], [`ELEM_TYPE_CUSTOM`], [`crate::ELEM_TYPE_IMAGE`]
+    /// and the others of [`crate::Elem`].
     pub elem_type: u32,
     /// Present when `elemType` is text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,6 +82,10 @@ pub struct Message {
     /// Present when `elemType` is custom.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_elem: Option<CustomElem>,
+    /// The other element types (`imageElem`, `soundElem`, `videoElem`, `fileElem`,
+    /// `locationElem`, `faceElem`, `mergerElem`): the one `elemType` names.
+    #[serde(flatten)]
+    pub rich: crate::RichElems,
     /// A Tencent REST `MsgBody` array, present when the message was sent over REST with a body
     /// that is not a single text or custom element (kept as given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,6 +105,20 @@ pub struct Message {
     /// Why it was recalled (V2TIM's `revokeReason`; may be empty).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub revoke_reason: String,
+}
+
+impl Message {
+    /// Its element (`None` for a recalled message, or one sent over REST with several elements,
+    /// which `msgBody` carries).
+    pub fn elem(&self) -> Option<crate::Elem> {
+        crate::Elem::from_fields(
+            self.text_elem.as_ref(),
+            self.custom_elem.as_ref(),
+            &self.rich,
+        )
+        .ok()
+        .flatten()
+    }
 }
 
 /// One conversation of the caller (V2TimConversation).

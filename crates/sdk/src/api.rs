@@ -16,7 +16,7 @@ use tidings_proto::methods::{
     GetReceiptPrivacy, ReceiptPrivacy, RevokeMessage, RevokeMessageParams, SetReceiptPrivacy,
 };
 use tidings_proto::{
-    Conversation, GroupInfo, GroupInfoResult, MAX_LIST_PAGE, MemberOperationResult, Message,
+    Conversation, Elem, GroupInfo, GroupInfoResult, MAX_LIST_PAGE, MemberOperationResult, Message,
     MessageReceipt, TextElem,
 };
 
@@ -58,6 +58,32 @@ impl Client {
             receiver: Some(receiver.into()),
             text_elem: Some(TextElem { text: text.into() }),
             ..SendMessageParams::default()
+        })
+        .await
+    }
+
+    /// Sends a message of one element (an image, a file…: [`crate::Elem`]) to user `receiver`.
+    pub async fn send_elem(
+        &self,
+        receiver: impl Into<String>,
+        elem: Elem,
+    ) -> Result<Message, SdkError> {
+        self.send_message(SendMessageParams {
+            receiver: Some(receiver.into()),
+            ..SendMessageParams::with_elem(elem)
+        })
+        .await
+    }
+
+    /// Sends a message of one element to group `group_id`.
+    pub async fn send_group_elem(
+        &self,
+        group_id: impl Into<String>,
+        elem: Elem,
+    ) -> Result<Message, SdkError> {
+        self.send_message(SendMessageParams {
+            group_id: Some(group_id.into()),
+            ..SendMessageParams::with_elem(elem)
         })
         .await
     }

@@ -465,6 +465,7 @@ mod tests {
             elem_type: ELEM_TYPE_TEXT,
             text_elem: None,
             custom_elem: None,
+            rich: Default::default(),
             msg_body: None,
             cloud_custom_data: String::new(),
             status: MSG_STATUS_SENT,

@@ -19,7 +19,12 @@ use axum::http::{HeaderMap, StatusCode};
 use common::{PythonCheck, TestServer, WAIT, conversation_unread, events_until, next_event};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tidings_sdk::{Events, GroupType, Message, SdkEvent, SendMessageParams, TextElem};
+use tidings_proto::MAX_MESSAGE_BYTES;
+use tidings_sdk::{
+    CustomElem, Elem, Events, FaceElem, FileElem, GroupType, IMAGE_TYPE_LARGE, IMAGE_TYPE_ORIGIN,
+    IMAGE_TYPE_THUMB, Image, ImageElem, LocationElem, MergedMessage, MergerElem, Message, SdkError,
+    SdkEvent, SendMessageParams, SoundElem, TextElem, VideoElem,
+};
 use tidings_server::WebhookSettings;
 
 const SDKAPPID: u64 = 1_400_000_000;
@@ -1313,7 +1318,7 @@ async fn batchsendmsg_sends_one_message_per_receiver() {
 }
 
 #[tokio::test]
-async fn non_text_msg_bodies_are_stored_and_returned_as_given() {
+async fn multi_element_msg_bodies_are_stored_and_returned_as_given() {
     let server = TestServer::start().await;
     let rest = Rest::new(&server);
     rest.import(&["alice"]).await;
@@ -1327,7 +1332,7 @@ async fn non_text_msg_bodies_are_stored_and_returned_as_given() {
         { "MsgType": "TIMCustomElem", "MsgContent": { "Data": "d", "Desc": "", "Ext": "", "Sound": "dingdong.aiff" } },
         { "MsgType": "TIMSoundElem", "MsgContent": { "Url": "https://example.invalid/s.mp3", "Size": 5, "Second": 1, "Download_Flag": 2 } },
         { "MsgType": "TIMFileElem", "MsgContent": { "Url": "https://example.invalid/f", "FileSize": 7, "FileName": "f.txt", "Download_Flag": 2 } },
-        { "MsgType": "TIMVideoFileElem", "MsgContent": { "VideoUrl": "https://example.invalid/v", "VideoSize": 9, "VideoSecond": 2 } }
+        { "MsgType": "TIMVideoFileElem", "MsgContent": { "VideoUrl": "https://example.invalid/v", "VideoSize": 9, "VideoSecond": 2, "ThumbUrl": "https://example.invalid/t.jpg" } }
     ]);
     let mut keys = Vec::new();
     for (body, elem_type) in [(&face, 8), (&multi, 1)] {
@@ -1338,9 +1343,22 @@ async fn non_text_msg_bodies_are_stored_and_returned_as_given() {
             )
             .await);
         let message = recv_message(&mut bob_events, &msg_key).await;
-        assert_eq!(message.msg_body.as_ref(), Some(body));
         assert_eq!(message.elem_type, elem_type);
-        assert!(message.text_elem.is_none() && message.custom_elem.is_none());
+        if elem_type == 8 {
+            // One element is V2TIM's element of that type.
+            assert_eq!(message.msg_body, None);
+            assert_eq!(
+                message.rich.face_elem,
+                Some(FaceElem {
+                    index: 1,
+                    data: "smile".into()
+                })
+            );
+        } else {
+            // Several are kept as given.
+            assert_eq!(message.msg_body.as_ref(), Some(body));
+            assert!(message.text_elem.is_none() && message.custom_elem.is_none());
+        }
         keys.push(msg_key);
     }
     let list = roam(&rest, "alice", "bob").await;
@@ -1364,6 +1382,361 @@ async fn non_text_msg_bodies_are_stored_and_returned_as_given() {
         )
         .await;
     assert_eq!(history["RspMsgList"][0]["MsgBody"], multi);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rich message elements: WebSocket and REST, both directions
+// ---------------------------------------------------------------------------------------------
+
+/// Every element type: the V2TIM element and the REST element the server writes for it.
+fn every_element() -> Vec<(Elem, Value)> {
+    let mut forwarded = MergedMessage {
+        sender: "alice".into(),
+        group_id: Some("team-9".into()),
+        seq: 4,
+        random: 5,
+        timestamp: 1_700_000_000,
+        cloud_custom_data: "c".into(),
+        ..MergedMessage::default()
+    };
+    forwarded.set_elem(Elem::Text(TextElem {
+        text: "hi ✓".into(),
+    }));
+    vec![
+        (
+            Elem::Text(TextElem {
+                text: "plain".into(),
+            }),
+            json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "plain" } }),
+        ),
+        (
+            Elem::Custom(CustomElem {
+                data: "d".into(),
+                desc: "s".into(),
+                extension: "e".into(),
+            }),
+            json!({ "MsgType": "TIMCustomElem", "MsgContent": { "Data": "d", "Desc": "s", "Ext": "e" } }),
+        ),
+        (
+            Elem::Image(ImageElem {
+                uuid: "img-1".into(),
+                image_format: 3,
+                image_list: vec![
+                    Image {
+                        uuid: String::new(),
+                        image_type: IMAGE_TYPE_ORIGIN,
+                        size: 204_800,
+                        width: 1280,
+                        height: 960,
+                        url: "https://cdn.example/o.png".into(),
+                    },
+                    Image {
+                        uuid: String::new(),
+                        image_type: IMAGE_TYPE_LARGE,
+                        size: 51_200,
+                        width: 720,
+                        height: 540,
+                        url: "https://cdn.example/l.png".into(),
+                    },
+                    Image {
+                        uuid: String::new(),
+                        image_type: IMAGE_TYPE_THUMB,
+                        size: 4096,
+                        width: 198,
+                        height: 148,
+                        url: "https://cdn.example/t.png".into(),
+                    },
+                ],
+            }),
+            json!({ "MsgType": "TIMImageElem", "MsgContent": { "UUID": "img-1", "ImageFormat": 3, "ImageInfoArray": [
+                { "Type": 1, "Size": 204_800, "Width": 1280, "Height": 960, "URL": "https://cdn.example/o.png" },
+                { "Type": 2, "Size": 51_200, "Width": 720, "Height": 540, "URL": "https://cdn.example/l.png" },
+                { "Type": 3, "Size": 4096, "Width": 198, "Height": 148, "URL": "https://cdn.example/t.png" }
+            ] } }),
+        ),
+        (
+            Elem::Sound(SoundElem {
+                uuid: "s-1".into(),
+                data_size: 4000,
+                duration: 3,
+                url: "https://cdn.example/s.m4a".into(),
+            }),
+            json!({ "MsgType": "TIMSoundElem", "MsgContent": { "Url": "https://cdn.example/s.m4a", "UUID": "s-1", "Size": 4000, "Second": 3, "Download_Flag": 2 } }),
+        ),
+        (
+            Elem::Video(VideoElem {
+                uuid: "v-1".into(),
+                video_type: "mp4".into(),
+                video_size: 90_000,
+                duration: 12,
+                video_url: "https://cdn.example/v.mp4".into(),
+                snapshot_uuid: "t-1".into(),
+                snapshot_type: "JPG".into(),
+                snapshot_size: 900,
+                snapshot_width: 320,
+                snapshot_height: 180,
+                snapshot_url: "https://cdn.example/v.jpg".into(),
+            }),
+            json!({ "MsgType": "TIMVideoFileElem", "MsgContent": {
+                "VideoUrl": "https://cdn.example/v.mp4", "VideoUUID": "v-1", "VideoSize": 90_000, "VideoSecond": 12,
+                "VideoFormat": "mp4", "VideoDownloadFlag": 2, "ThumbUrl": "https://cdn.example/v.jpg", "ThumbUUID": "t-1",
+                "ThumbSize": 900, "ThumbWidth": 320, "ThumbHeight": 180, "ThumbFormat": "JPG", "ThumbDownloadFlag": 2 } }),
+        ),
+        (
+            Elem::File(FileElem {
+                uuid: "f-1".into(),
+                file_name: "report Q3.pdf".into(),
+                file_size: 12_345,
+                url: "https://cdn.example/report.pdf".into(),
+            }),
+            json!({ "MsgType": "TIMFileElem", "MsgContent": { "Url": "https://cdn.example/report.pdf", "UUID": "f-1", "FileSize": 12_345, "FileName": "report Q3.pdf", "Download_Flag": 2 } }),
+        ),
+        (
+            Elem::Location(LocationElem {
+                desc: "Tower".into(),
+                longitude: 113.934_53,
+                latitude: -22.540_5,
+            }),
+            json!({ "MsgType": "TIMLocationElem", "MsgContent": { "Desc": "Tower", "Latitude": -22.540_5, "Longitude": 113.934_53 } }),
+        ),
+        (
+            Elem::Face(FaceElem {
+                index: 7,
+                data: "set-a".into(),
+            }),
+            json!({ "MsgType": "TIMFaceElem", "MsgContent": { "Index": 7, "Data": "set-a" } }),
+        ),
+        (
+            Elem::Merger(MergerElem {
+                title: "Team chat".into(),
+                abstract_list: vec!["alice: hi ✓".into()],
+                compatible_text: "update to see merged messages".into(),
+                message_list: vec![forwarded],
+            }),
+            json!({ "MsgType": "TIMRelayElem", "MsgContent": {
+                "Title": "Team chat", "MsgNum": 1, "CompatibleText": "update to see merged messages", "AbstractList": ["alice: hi ✓"],
+                "MsgList": [{ "From_Account": "alice", "GroupId": "team-9", "MsgSeq": 4, "MsgRandom": 5, "MsgTimeStamp": 1_700_000_000,
+                    "CloudCustomData": "c", "MsgBody": [{ "MsgType": "TIMTextElem", "MsgContent": { "Text": "hi ✓" } }] }] } }),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_element_type_round_trips_from_websocket_to_rest_history() {
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    let (alice, _alice_events) = server.client("alice").await;
+    let (_bob, mut bob_events) = server.client("bob").await;
+    let group = rest.create_group("Public", "alice", &["bob"]).await;
+    let mut c2c_keys = Vec::new();
+    for (elem, rest_elem) in every_element() {
+        // C2C: the receiver gets exactly what was sent, and so does history over both APIs.
+        let sent = alice.send_elem("bob", elem.clone()).await.expect("send");
+        assert_eq!(
+            (sent.elem(), sent.elem_type),
+            (Some(elem.clone()), elem.elem_type())
+        );
+        assert_eq!(sent.msg_body, None);
+        let received = recv_message(&mut bob_events, &sent.msg_id).await;
+        assert_eq!(received.elem(), Some(elem.clone()), "{rest_elem}");
+        assert_eq!(received.elem_type, elem.elem_type());
+        let history = alice
+            .get_c2c_history_message_list("bob", 1, None)
+            .await
+            .expect("history");
+        assert_eq!(history[0].elem(), Some(elem.clone()));
+        c2c_keys.push((sent.msg_id, rest_elem.clone()));
+
+        // Group alike.
+        let sent = alice
+            .send_group_elem(group.as_str(), elem.clone())
+            .await
+            .expect("group send");
+        let received = recv_message(&mut bob_events, &sent.msg_id).await;
+        assert_eq!(received.elem(), Some(elem.clone()));
+        let simple = rest
+            .ok(
+                "group_open_http_svc/group_msg_get_simple",
+                json!({ "GroupId": group, "ReqMsgNumber": 1 }),
+            )
+            .await;
+        assert_eq!(simple["RspMsgList"][0]["MsgBody"], json!([rest_elem]));
+    }
+    let roamed = roam(&rest, "bob", "alice").await;
+    for (msg_key, rest_elem) in &c2c_keys {
+        assert_eq!(
+            by_key(&roamed, msg_key)["MsgBody"],
+            json!([rest_elem]),
+            "{msg_key}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_rest_element_type_reaches_websocket_clients_unchanged() {
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    rest.import(&["alice"]).await;
+    let (bob, mut bob_events) = server.client("bob").await;
+    let group = rest.create_group("Public", "alice", &["bob"]).await;
+    for (elem, rest_elem) in every_element() {
+        let msg_key = key(&rest
+            .ok("openim/sendmsg", json!({ "From_Account": "alice", "To_Account": "bob", "MsgRandom": 3, "MsgBody": [rest_elem] }))
+            .await);
+        let received = recv_message(&mut bob_events, &msg_key).await;
+        assert_eq!(
+            (received.elem(), received.elem_type),
+            (Some(elem.clone()), elem.elem_type())
+        );
+        assert_eq!(received.msg_body, None);
+        let history = bob
+            .get_c2c_history_message_list("alice", 1, None)
+            .await
+            .expect("history");
+        assert_eq!(history[0].elem(), Some(elem.clone()));
+        assert_eq!(
+            by_key(&roam(&rest, "alice", "bob").await, &msg_key)["MsgBody"],
+            json!([rest_elem])
+        );
+
+        let reply = rest
+            .ok("group_open_http_svc/send_group_msg", json!({ "GroupId": group, "From_Account": "alice", "Random": 4, "MsgBody": [rest_elem] }))
+            .await;
+        let received = recv_message(&mut bob_events, reply["MsgId"].as_str().expect("MsgId")).await;
+        assert_eq!(received.elem(), Some(elem.clone()));
+        let history = bob
+            .get_group_history_message_list(group.as_str(), 1, None)
+            .await
+            .expect("history");
+        assert_eq!(history[0].elem(), Some(elem));
+    }
+}
+
+#[tokio::test]
+async fn malformed_rich_elements_are_refused_with_clear_codes() {
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    rest.import(&["alice", "bob"]).await;
+    let (alice, _events) = server.client("alice").await;
+    let group = rest.create_group("Public", "alice", &["bob"]).await;
+    let refusal = |result: Result<Message, SdkError>| match result {
+        Err(SdkError::Server { code, desc }) => (code, desc),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+
+    // WebSocket: a missing URL, an unknown elemType, an oversize element, two elements.
+    let no_url = Elem::File(FileElem {
+        file_name: "a.txt".into(),
+        file_size: 1,
+        ..FileElem::default()
+    });
+    assert_eq!(
+        refusal(alice.send_elem("bob", no_url).await),
+        (
+            6017,
+            "fileElem.url is missing: media are uploaded by the app and messages carry their URL"
+                .to_owned()
+        )
+    );
+    let script = Elem::Image(ImageElem {
+        image_list: vec![Image {
+            url: "javascript:alert(1)".into(),
+            ..Image::default()
+        }],
+        ..ImageElem::default()
+    });
+    assert_eq!(
+        refusal(alice.send_elem("bob", script).await),
+        (
+            6017,
+            "imageElem.imageList url must be an http:// or https:// URL".to_owned()
+        )
+    );
+    let unknown = SendMessageParams {
+        receiver: Some("bob".into()),
+        elem_type: Some(9),
+        ..SendMessageParams::with_elem(Elem::Text(TextElem { text: "x".into() }))
+    };
+    let (code, desc) = refusal(alice.send_message(unknown).await);
+    assert_eq!(code, 6017);
+    assert!(desc.starts_with("unknown elemType 9"), "{desc}");
+    let mismatched = SendMessageParams {
+        receiver: Some("bob".into()),
+        elem_type: Some(3),
+        ..SendMessageParams::with_elem(Elem::Text(TextElem { text: "x".into() }))
+    };
+    assert_eq!(
+        refusal(alice.send_message(mismatched).await),
+        (
+            6017,
+            "elemType 3 does not match textElem (elemType 1)".to_owned()
+        )
+    );
+    let oversize = Elem::File(FileElem {
+        file_name: "n".repeat(MAX_MESSAGE_BYTES),
+        url: "https://cdn.example/f".into(),
+        ..FileElem::default()
+    });
+    assert_eq!(refusal(alice.send_elem("bob", oversize).await).0, 80002);
+    let mut two = SendMessageParams::with_elem(Elem::Face(FaceElem::default()));
+    two.receiver = Some("bob".into());
+    two.text_elem = Some(TextElem { text: "x".into() });
+    assert_eq!(
+        refusal(alice.send_message(two).await),
+        (
+            6017,
+            "give exactly one element, not textElem and faceElem".to_owned()
+        )
+    );
+
+    // REST: the same in Tencent's codes, for C2C (90001) and groups (10004).
+    let no_url = json!([{ "MsgType": "TIMImageElem", "MsgContent": { "ImageInfoArray": [{ "Type": 1, "Width": 2, "Height": 2 }] } }]);
+    let unknown = json!([{ "MsgType": "TIMGroupTipElem", "MsgContent": {} }]);
+    let oversize = json!([{ "MsgType": "TIMFileElem", "MsgContent": { "Url": "https://cdn.example/f", "FileName": "n".repeat(MAX_MESSAGE_BYTES) } }]);
+    for (body, c2c_code, group_code, why) in [
+        (
+            &no_url,
+            90001,
+            10004,
+            "MsgBody: imageElem.imageList url is missing",
+        ),
+        (
+            &unknown,
+            90001,
+            10004,
+            "MsgBody has unknown MsgType \"TIMGroupTipElem\"",
+        ),
+        (&oversize, 80002, 80002, ""),
+    ] {
+        let reply = rest
+            .fail(
+                "openim/sendmsg",
+                json!({ "From_Account": "alice", "To_Account": "bob", "MsgBody": body }),
+                c2c_code,
+            )
+            .await;
+        assert!(
+            reply["ErrorInfo"]
+                .as_str()
+                .is_some_and(|i| i.starts_with(why)),
+            "{reply}"
+        );
+        let reply = rest
+            .fail(
+                "group_open_http_svc/send_group_msg",
+                json!({ "GroupId": group, "From_Account": "alice", "MsgBody": body }),
+                group_code,
+            )
+            .await;
+        assert!(
+            reply["ErrorInfo"]
+                .as_str()
+                .is_some_and(|i| i.starts_with(why)),
+            "{reply}"
+        );
+    }
+    // Nothing was stored.
+    assert_eq!(roam(&rest, "alice", "bob").await, Vec::<Value>::new());
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use tidings_proto::{CustomElem, GroupType, TextElem};
+use tidings_proto::{Elem, GroupType};
 use tidings_store::{MessageRecord, NewMessage};
 
 /// Where a request came from, set by the edge around each request (see [`with_origin`]).
@@ -170,10 +170,8 @@ pub struct BeforeSendEvent {
 /// Content the app's backend put in place of a message's (a changed `MsgBody`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangedContent {
-    /// One text element.
-    Text(TextElem),
-    /// One custom element.
-    Custom(CustomElem),
+    /// One element.
+    Elem(Elem),
     /// Other elements, stored verbatim: the V2TIM type of the first and the JSON array.
     Elements {
         /// V2TIM element type of the first element.

@@ -38,7 +38,7 @@ pub use callbacks::{
     AfterEvent, BeforeSend, BeforeSendEvent, CallbackEvent, Callbacks, ChangedContent,
     GroupReceiptCount, NoCallbacks, Origin, Verdict, VerdictFuture, with_origin,
 };
-pub use content::{MessageContent, content_of};
+pub use content::{MessageContent, check_elem, content_of};
 pub use conversations::C2cReadMark;
 pub use error::{ServiceError, ServiceResult};
 pub use messages::SendOptions;

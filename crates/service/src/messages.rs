@@ -38,18 +38,6 @@ fn new_msg_id() -> String {
     )
 }
 
-/// The bytes of a message's elements as the message limit counts them (without
-/// `cloudCustomData`).
-fn content_size(params: &SendMessageParams, options: &SendOptions) -> usize {
-    let text = params.text_elem.as_ref().map_or(0, |t| t.text.len());
-    let custom = params
-        .custom_elem
-        .as_ref()
-        .map_or(0, |c| c.data.len() + c.desc.len() + c.extension.len());
-    let raw = options.raw_body.as_ref().map_or(0, |(_, json)| json.len());
-    text + custom + raw
-}
-
 fn check_size(size: usize) -> ServiceResult<()> {
     if size > MAX_MESSAGE_BYTES {
         return Err(ServiceError::MessageTooLarge {
@@ -66,7 +54,8 @@ pub struct SendOptions {
     /// Push the message to the sender's own devices too (REST `SyncOtherMachine` 1).
     pub sync_to_sender: bool,
     /// Elements to store verbatim instead of the params' element: the V2TIM type of the first
-    /// and the elements' JSON array (a REST `MsgBody` that is not one text or custom element).
+    /// and the elements' JSON array (a REST `MsgBody` of several elements, each checked by the
+    /// caller with [`crate::check_elem`]).
     /// Read back as [`crate::MessageContent::Verbatim`].
     pub raw_body: Option<(u32, String)>,
     /// Sent by the App administrator: a group message needs no membership.
@@ -116,25 +105,27 @@ impl Tidings {
         params: SendMessageParams,
         options: SendOptions,
     ) -> ServiceResult<Message> {
-        let has_elem = params.text_elem.is_some()
-            || params.custom_elem.is_some()
-            || options.raw_body.is_some();
-        if !has_elem || (params.text_elem.is_some() && params.custom_elem.is_some()) {
-            return Err(ServiceError::InvalidParameters(
-                "give exactly one of textElem and customElem".into(),
-            ));
-        }
-        check_size(content_size(&params, &options) + params.cloud_custom_data.len())?;
+        // The element and its stored body: REST's elements kept verbatim, or the one element.
+        let ((elem_type, body), content_size) = match options.raw_body.clone() {
+            Some((elem_type, json)) => {
+                let size = json.len();
+                ((elem_type, json), size)
+            }
+            None => {
+                let elem = params.elem().map_err(ServiceError::InvalidParameters)?;
+                content::check_elem(&elem).map_err(ServiceError::InvalidParameters)?;
+                let stored = content::encode(&elem);
+                let size = content::size(&elem, &stored.1);
+                (stored, size)
+            }
+        };
+        check_size(content_size + params.cloud_custom_data.len())?;
         if !params.group_at_user_list.is_empty() {
             return Err(ServiceError::InvalidParameters(
                 "groupAtUserList (REST GroupAtInfo: @-mentions) is not supported yet; the message was not sent"
                     .into(),
             ));
         }
-        let (elem_type, body) = match options.raw_body.clone() {
-            Some(raw) => raw,
-            None => content::encode(params.text_elem.as_ref(), params.custom_elem.as_ref()),
-        };
         let message = NewMessage {
             msg_id: new_msg_id(),
             sender: sender.to_owned(),
@@ -148,7 +139,6 @@ impl Tidings {
             body,
             cloud_custom_data: params.cloud_custom_data.clone(),
         };
-        let content_size = content_size(&params, &options);
         match (&params.receiver, &params.group_id) {
             (Some(receiver), None) => {
                 self.send_c2c(message, content_size, receiver, params.online_user_only, &options)

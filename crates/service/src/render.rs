@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tidings_proto::{MSG_STATUS_REVOKED, MSG_STATUS_SENT, Message, ReadMemberInfo};
+use tidings_proto::{MSG_STATUS_REVOKED, MSG_STATUS_SENT, Message, ReadMemberInfo, RichElems};
 use tidings_store::{MessageRecord, UserProfile};
 
 use crate::ServiceResult;
@@ -50,14 +50,18 @@ pub(crate) fn render(record: &MessageRecord, viewer: &Viewer<'_>) -> ServiceResu
     let stored = &record.message;
     let is_self = stored.sender == viewer.user;
     // A recalled message's body was erased: it has no element to show.
-    let (text_elem, custom_elem, msg_body) = match &record.revoked {
-        Some(_) => (None, None, None),
-        None => match content_of(stored)? {
-            MessageContent::Text(text) => (Some(text), None, None),
-            MessageContent::Custom(custom) => (None, Some(custom), None),
-            MessageContent::Verbatim(elements) => (None, None, Some(elements)),
-        },
-    };
+    let mut text_elem = None;
+    let mut custom_elem = None;
+    let mut rich = RichElems::default();
+    let mut msg_body = None;
+    if record.revoked.is_none() {
+        match content_of(stored)? {
+            MessageContent::Elem(elem) => {
+                elem.into_fields(&mut text_elem, &mut custom_elem, &mut rich)
+            }
+            MessageContent::Verbatim(elements) => msg_body = Some(elements),
+        }
+    }
     let user_id = match (&stored.group_id, &stored.receiver) {
         (None, Some(receiver)) if is_self => Some(receiver.clone()),
         (None, _) => Some(stored.sender.clone()),
@@ -89,6 +93,7 @@ pub(crate) fn render(record: &MessageRecord, viewer: &Viewer<'_>) -> ServiceResu
         elem_type: stored.elem_type,
         text_elem,
         custom_elem,
+        rich,
         msg_body,
         cloud_custom_data: stored.cloud_custom_data.clone(),
         status: if record.revoked.is_some() {

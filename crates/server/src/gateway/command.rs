@@ -31,7 +31,8 @@ pub(crate) enum Command<'a> {
 /// [`MethodKind`] but `login` and `logout`.
 #[derive(Debug)]
 pub(crate) enum UserCommand {
-    SendMessage(SendMessageParams),
+    /// Boxed: message parameters (any element type) are far larger than the other commands'.
+    SendMessage(Box<SendMessageParams>),
     GetC2cHistoryMessageList(C2cHistoryParams),
     GetGroupHistoryMessageList(GroupHistoryParams),
     GetConversationList(ConversationListParams),
@@ -78,7 +79,7 @@ impl<'a> Command<'a> {
         match method {
             M::Login => Ok(Self::Login(decode::<Login>(params)?)),
             M::Logout => decode::<Logout>(params).map(|Empty {}| Self::Logout),
-            M::SendMessage => user.decode::<SendMessage>(U::SendMessage),
+            M::SendMessage => user.decode::<SendMessage>(|p| U::SendMessage(Box::new(p))),
             M::GetC2cHistoryMessageList => {
                 user.decode::<GetC2cHistoryMessageList>(U::GetC2cHistoryMessageList)
             }

@@ -104,7 +104,7 @@ async fn run(state: &AppState, caller: &Caller, command: UserCommand) -> Result<
     let t = state.tidings.as_ref();
     let user = caller.user.as_str();
     match command {
-        U::SendMessage(p) => encode::<SendMessage>(t.send_message(user, p).await?),
+        U::SendMessage(p) => encode::<SendMessage>(t.send_message(user, *p).await?),
         U::GetC2cHistoryMessageList(p) => {
             encode::<GetC2cHistoryMessageList>(t.c2c_history(user, p).await?)
         }

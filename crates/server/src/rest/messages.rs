@@ -43,8 +43,11 @@ fn send_params(
         ..SendOptions::default()
     };
     match parsed {
-        ParsedBody::Text(text) => params.text_elem = Some(text),
-        ParsedBody::Custom(custom) => params.custom_elem = Some(custom),
+        ParsedBody::One(elem) => elem.into_fields(
+            &mut params.text_elem,
+            &mut params.custom_elem,
+            &mut params.rich,
+        ),
         ParsedBody::Raw { elem_type, json } => options.raw_body = Some((elem_type, json)),
     }
     Ok((params, options))

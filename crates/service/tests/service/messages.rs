@@ -221,7 +221,7 @@ async fn a_send_is_refused_before_anything_is_stored_or_pushed() {
                 custom_elem: custom,
                 ..c2c_text("bob", "both")
             },
-            "InvalidParameters(\"give exactly one of textElem and customElem\")".to_owned(),
+            "InvalidParameters(\"give exactly one element, not textElem and customElem\")".to_owned(),
         ),
         (
             "alice",
@@ -229,7 +229,7 @@ async fn a_send_is_refused_before_anything_is_stored_or_pushed() {
                 text_elem: None,
                 ..c2c_text("bob", "")
             },
-            "InvalidParameters(\"give exactly one of textElem and customElem\")".to_owned(),
+            "InvalidParameters(\"give one element: textElem, customElem, imageElem, soundElem, videoElem, fileElem, locationElem, faceElem or mergerElem\")".to_owned(),
         ),
         (
             "alice",

@@ -3,7 +3,10 @@
 //! reported; a changed one is stored, delivered and reported changed.
 
 use tidings_proto::methods::{C2cHistoryParams, GroupHistoryParams, SendMessageParams};
-use tidings_proto::{CustomElem, ELEM_TYPE_CUSTOM, GroupType, MAX_MESSAGE_BYTES, TextElem};
+use tidings_proto::{
+    CustomElem, ELEM_TYPE_CUSTOM, Elem, FileElem, GroupType, IMAGE_TYPE_ORIGIN, Image, ImageElem,
+    MAX_MESSAGE_BYTES, TextElem,
+};
 use tidings_service::{AfterEvent, BeforeSend, ChangedContent, SendOptions, Verdict};
 
 use crate::harness::{Harness, c2c_text, group_text, pushed, refusal};
@@ -178,7 +181,9 @@ async fn a_changed_message_is_stored_delivered_and_reported_changed() {
         true,
         false,
         Verdict::Change {
-            content: Some(ChangedContent::Text(TextElem { text: "***".into() })),
+            content: Some(ChangedContent::Elem(Elem::Text(TextElem {
+                text: "***".into(),
+            }))),
             cloud_custom_data: Some("moderated".into()),
         },
     );
@@ -222,6 +227,74 @@ async fn a_changed_message_is_stored_delivered_and_reported_changed() {
 }
 
 #[tokio::test]
+async fn rich_elements_survive_the_before_send_hook_unchanged_or_as_the_change() {
+    let h = Harness::start(&["alice", "bob"]).await;
+    let image = Elem::Image(ImageElem {
+        uuid: "u".into(),
+        image_format: 1,
+        image_list: vec![Image {
+            uuid: "u-0".into(),
+            image_type: IMAGE_TYPE_ORIGIN,
+            size: 10,
+            width: 4,
+            height: 3,
+            url: "https://cdn.example/a.jpg".into(),
+        }],
+    });
+    let file = Elem::File(FileElem {
+        uuid: "f".into(),
+        file_name: "a.pdf".into(),
+        file_size: 99,
+        url: "https://cdn.example/a.pdf".into(),
+    });
+    // Allowed: the image is stored and delivered as sent.
+    h.callbacks.answer_before_send(true, false, Verdict::Allow);
+    let params = SendMessageParams {
+        receiver: Some("bob".into()),
+        ..SendMessageParams::with_elem(image.clone())
+    };
+    let sent = h
+        .tidings
+        .send_message("alice", params.clone())
+        .await
+        .unwrap();
+    assert_eq!(sent.elem(), Some(image.clone()));
+    let asked = h.callbacks.take_asked();
+    let [BeforeSend::C2c { message, .. }] = asked.as_slice() else {
+        panic!("one C2C question");
+    };
+    assert_eq!(
+        (message.elem_type, message.body.clone()),
+        (3, image.to_json())
+    );
+    // Changed into a file: the file is what is stored, delivered and listed.
+    h.callbacks.answer_before_send(
+        true,
+        false,
+        Verdict::Change {
+            content: Some(ChangedContent::Elem(file.clone())),
+            cloud_custom_data: None,
+        },
+    );
+    let sent = h.tidings.send_message("alice", params).await.unwrap();
+    assert_eq!((sent.elem(), sent.elem_type), (Some(file.clone()), 6));
+    let history = h
+        .tidings
+        .c2c_history(
+            "bob",
+            C2cHistoryParams {
+                user_id: "alice".into(),
+                count: 2,
+                last_msg_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let elems: Vec<_> = history.iter().map(|m| m.elem()).collect();
+    assert_eq!(elems, [Some(file), Some(image)]);
+}
+
+#[tokio::test]
 async fn a_group_message_may_change_kind_and_keep_its_cloud_data() {
     let h = Harness::start(&["alice", "bob"]).await;
     h.create_group("alice", "Work", "team", &["bob"]).await;
@@ -234,7 +307,7 @@ async fn a_group_message_may_change_kind_and_keep_its_cloud_data() {
         false,
         true,
         Verdict::Change {
-            content: Some(ChangedContent::Custom(custom.clone())),
+            content: Some(ChangedContent::Elem(Elem::Custom(custom.clone()))),
             cloud_custom_data: None,
         },
     );
@@ -289,9 +362,9 @@ async fn a_change_that_makes_the_message_too_large_fails_the_send() {
         true,
         false,
         Verdict::Change {
-            content: Some(ChangedContent::Text(TextElem {
+            content: Some(ChangedContent::Elem(Elem::Text(TextElem {
                 text: "x".repeat(MAX_MESSAGE_BYTES + 1),
-            })),
+            }))),
             cloud_custom_data: None,
         },
     );

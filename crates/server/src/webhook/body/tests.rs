@@ -181,7 +181,7 @@ fn group_receipts_list_each_message_with_its_counts_and_the_reader() {
 
 #[test]
 fn a_before_send_answer_gives_its_verdict() {
-    use tidings_proto::{CustomElem, TextElem};
+    use tidings_proto::{CustomElem, Elem, TextElem};
     use tidings_service::{ChangedContent, Verdict};
     let deny = |app_code: Option<u32>, info: &str| Verdict::Deny {
         app_code,
@@ -193,18 +193,18 @@ fn a_before_send_answer_gives_its_verdict() {
         (
             json!({ "ErrorCode": 0, "MsgBody": [{ "MsgType": "TIMTextElem", "MsgContent": { "Text": "***" } }] }),
             Ok(Verdict::Change {
-                content: Some(ChangedContent::Text(TextElem { text: "***".into() })),
+                content: Some(ChangedContent::Elem(Elem::Text(TextElem { text: "***".into() }))),
                 cloud_custom_data: None,
             }),
         ),
         (
             json!({ "ErrorCode": 0, "MsgBody": [{ "MsgType": "TIMCustomElem", "MsgContent": { "Data": "d" } }], "CloudCustomData": "c" }),
             Ok(Verdict::Change {
-                content: Some(ChangedContent::Custom(CustomElem {
+                content: Some(ChangedContent::Elem(Elem::Custom(CustomElem {
                     data: "d".into(),
                     desc: String::new(),
                     extension: String::new(),
-                })),
+                }))),
                 cloud_custom_data: Some("c".into()),
             }),
         ),
