@@ -212,44 +212,13 @@ impl Tidings {
         ordinal: Option<u32>,
         last: &GroupLast,
     ) -> ServiceResult<Conversation> {
-        let group_type = group.group_type;
-        let conv = ConvKey::Group(group.group_id.clone());
-        let unread_count = if group_type == GroupType::AvChatRoom {
+        let unread_count = if group.group_type == GroupType::AvChatRoom {
             0
         } else {
+            let conv = ConvKey::Group(group.group_id.clone());
             self.store.count_unread(&conv, read_seq, user).await?
         };
-        let mut receipted = HashSet::new();
-        if let Some(record) = last.record.as_ref().filter(|r| r.message.sender != user)
-            && let (Some(state), Some(ordinal)) = (&last.receipts, ordinal)
-            && state.readers.contains(ordinal)
-        {
-            receipted.insert(record.message.msg_id.clone());
-        }
-        let viewer = Viewer {
-            user,
-            read_seq,
-            peer_read_seq: 0,
-            receipted,
-            ..Viewer::default()
-        };
-        let last_message = match &last.record {
-            Some(record) => Some(render(record, &viewer)?),
-            None => None,
-        };
-        Ok(Conversation {
-            conversation_id: format!("group_{}", group.group_id),
-            conversation_type: CONVERSATION_TYPE_GROUP,
-            user_id: None,
-            group_id: Some(group.group_id.clone()),
-            group_type: Some(group_type.as_str().to_owned()),
-            show_name: group.name.clone(),
-            unread_count,
-            c2c_read_timestamp: 0,
-            group_read_sequence: read_seq,
-            order_key: order_key(group.activity),
-            last_message,
-        })
+        group_view_counted(user, group, read_seq, ordinal, last, unread_count)
     }
 
     /// Tells the members of the groups noted (those with a session on this node) what changed,
@@ -280,13 +249,22 @@ impl Tidings {
                 continue;
             }
             let last = self.group_last(&group).await?;
-            for user in here {
-                let Some(member) = self.store.get_member(&group_id, &user).await? else {
-                    continue; // left meanwhile
+            // One read for every member here (those who left meanwhile are left out).
+            for (member, unread) in self.store.members_unread(&group_id, &here).await? {
+                let user = member.user_id;
+                let unread = if group.group_type == GroupType::AvChatRoom {
+                    0
+                } else {
+                    unread
                 };
-                let conversation = self
-                    .group_view(&user, &group, member.read_seq, Some(member.ordinal), &last)
-                    .await?;
+                let conversation = group_view_counted(
+                    &user,
+                    &group,
+                    member.read_seq,
+                    Some(member.ordinal),
+                    &last,
+                    unread,
+                )?;
                 if notes.iter().any(|note| note.unread && note.sender != user) {
                     totals.insert(user.clone());
                 }
@@ -305,8 +283,9 @@ impl Tidings {
                 });
             }
         }
-        for user in totals {
-            let total = self.store.total_unread(&user).await?;
+        let totals: Vec<String> = totals.into_iter().collect();
+        let counts = self.store.total_unread_of(&totals).await?;
+        for (user, total) in totals.into_iter().zip(counts) {
             self.bus.publish_here(Delivery::Push {
                 users: vec![user],
                 push: SharedPush::new(OnTotalUnreadMessageCountChanged::push(total)),
@@ -591,4 +570,47 @@ impl C2cReadMark {
             seq => Self::Seq(seq),
         }
     }
+}
+
+/// A member's view of a group conversation, its unread count known.
+fn group_view_counted(
+    user: &str,
+    group: &GroupRecord,
+    read_seq: u64,
+    ordinal: Option<u32>,
+    last: &GroupLast,
+    unread_count: u64,
+) -> ServiceResult<Conversation> {
+    let group_type = group.group_type;
+    let mut receipted = HashSet::new();
+    if let Some(record) = last.record.as_ref().filter(|r| r.message.sender != user)
+        && let (Some(state), Some(ordinal)) = (&last.receipts, ordinal)
+        && state.readers.contains(ordinal)
+    {
+        receipted.insert(record.message.msg_id.clone());
+    }
+    let viewer = Viewer {
+        user,
+        read_seq,
+        peer_read_seq: 0,
+        receipted,
+        ..Viewer::default()
+    };
+    let last_message = match &last.record {
+        Some(record) => Some(render(record, &viewer)?),
+        None => None,
+    };
+    Ok(Conversation {
+        conversation_id: format!("group_{}", group.group_id),
+        conversation_type: CONVERSATION_TYPE_GROUP,
+        user_id: None,
+        group_id: Some(group.group_id.clone()),
+        group_type: Some(group_type.as_str().to_owned()),
+        show_name: group.name.clone(),
+        unread_count,
+        c2c_read_timestamp: 0,
+        group_read_sequence: read_seq,
+        order_key: order_key(group.activity),
+        last_message,
+    })
 }

@@ -145,6 +145,19 @@ pub trait Store: Send + Sync + 'static {
     /// to (AVChatRoom groups count none), with the rule of [`Store::count_unread`].
     async fn total_unread(&self, owner: &str) -> StoreResult<u64>;
 
+    /// [`Store::total_unread`] of each of `owners`, in the order given, in one read: what a
+    /// coalesced push to many members needs, without a round trip per member.
+    async fn total_unread_of(&self, owners: &[String]) -> StoreResult<Vec<u64>>;
+
+    /// Each of `users` who is a current member of the group (in join order; others are left
+    /// out), with the member's unread count ([`Store::count_unread`] of the group from the
+    /// member's read position), in one read.
+    async fn members_unread(
+        &self,
+        group_id: &str,
+        users: &[String],
+    ) -> StoreResult<Vec<(MemberRecord, u64)>>;
+
     /// Marks read, in one transaction, every conversation of the scope whose read position is
     /// behind its last message: a C2C conversation up to its last message at `max(read time,
     /// now)`, a group up to its last sequence; the C2C positions peers are shown move with them

@@ -72,24 +72,34 @@ impl PgStore {
     }
 
     pub(super) async fn unread_total(&self, owner: &str) -> StoreResult<u64> {
-        let total: i64 = self
+        let totals = self.unread_totals(&[owner.to_owned()]).await?;
+        Ok(totals.first().copied().unwrap_or(0))
+    }
+
+    /// The unread total of each owner (see `Store::total_unread`), in the order given, in one
+    /// query.
+    pub(super) async fn unread_totals(&self, owners: &[String]) -> StoreResult<Vec<u64>> {
+        let found = self
             .client()
             .await?
-            .query_one(
+            .query(
                 "SELECT \
                  (SELECT COUNT(*) FROM c2c_conversations c JOIN messages m \
                   ON m.conv = 'c ' || LEAST(c.owner, c.peer) || ' ' || GREATEST(c.owner, c.peer) \
                   AND m.seq > c.read_seq AND m.sender <> c.owner AND NOT m.excluded_unread \
-                  WHERE c.owner = $1) + \
+                  WHERE c.owner = o.owner) + \
                  (SELECT COUNT(*) FROM members mb JOIN groups g ON g.group_id = mb.group_id \
                   JOIN messages m ON m.conv = 'g ' || g.group_id AND m.seq > mb.read_seq \
                   AND m.sender <> mb.user_id AND NOT m.excluded_unread \
-                  WHERE mb.user_id = $1 AND mb.active AND g.group_type <> 'AVChatRoom')",
-                &[&owner],
+                  WHERE mb.user_id = o.owner AND mb.active AND g.group_type <> 'AVChatRoom') \
+                 FROM unnest($1::text[]) WITH ORDINALITY AS o(owner, n) ORDER BY o.n",
+                &[&owners],
             )
-            .await?
-            .try_get(0)?;
-        Ok(total as u64)
+            .await?;
+        found
+            .iter()
+            .map(|row| Ok(row.try_get::<_, i64>(0)? as u64))
+            .collect()
     }
 
     pub(super) async fn all_read(

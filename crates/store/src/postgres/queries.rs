@@ -710,6 +710,41 @@ impl Store for PgStore {
         self.unread_total(owner).await
     }
 
+    async fn total_unread_of(&self, owners: &[String]) -> StoreResult<Vec<u64>> {
+        self.unread_totals(owners).await
+    }
+
+    async fn members_unread(
+        &self,
+        group_id: &str,
+        users: &[String],
+    ) -> StoreResult<Vec<(MemberRecord, u64)>> {
+        let conv = ConvKey::Group(group_id.to_owned()).encode();
+        let found = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {MEMBER_COLUMNS}, \
+                     (SELECT COUNT(*) FROM messages msg WHERE msg.conv = $3 \
+                      AND msg.seq > m.read_seq AND msg.sender <> m.user_id \
+                      AND NOT msg.excluded_unread) AS unread \
+                     FROM members m LEFT JOIN users u ON u.user_id = m.user_id \
+                     WHERE m.group_id = $1 AND m.user_id = ANY($2) AND m.active \
+                     ORDER BY m.ordinal"
+                ),
+                &[&group_id, &users, &conv],
+            )
+            .await?;
+        found
+            .iter()
+            .map(|row| {
+                let unread: i64 = row.try_get("unread")?;
+                Ok((rows::member(row)?, unread as u64))
+            })
+            .collect()
+    }
+
     async fn mark_all_read(
         &self,
         owner: &str,

@@ -151,6 +151,38 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn total_unread_of(&self, owners: &[String]) -> StoreResult<Vec<u64>> {
+        let owners = owners.to_vec();
+        self.read(move |conn| {
+            owners
+                .iter()
+                .map(|owner| conversations::total_unread(conn, owner))
+                .collect()
+        })
+        .await
+    }
+
+    async fn members_unread(
+        &self,
+        group_id: &str,
+        users: &[String],
+    ) -> StoreResult<Vec<(MemberRecord, u64)>> {
+        let (group_id, users) = (group_id.to_owned(), users.to_vec());
+        self.read(move |conn| {
+            let conv = ConvKey::Group(group_id.clone());
+            let mut found = Vec::with_capacity(users.len());
+            for user in &users {
+                if let Some(member) = groups::current_member(conn, &group_id, user)? {
+                    let unread = messages::count_unread(conn, &conv, member.read_seq, user)?;
+                    found.push((member, unread));
+                }
+            }
+            found.sort_by_key(|(member, _)| member.ordinal);
+            Ok(found)
+        })
+        .await
+    }
+
     async fn mark_all_read(
         &self,
         owner: &str,

@@ -588,6 +588,62 @@ pub(crate) async fn the_conversation_list_is_read_by_activity_and_pages_stay_sta
     );
 }
 
+pub(crate) async fn batched_unread_reads_agree_with_one_at_a_time(engine: TestEngine) {
+    let store = engine.store();
+    group_with(&store, "g", &["b", "a", "c"]).await;
+    group_with(&store, "h", &["a"]).await;
+    for (i, sender) in ["b", "b", "a", "c"].into_iter().enumerate() {
+        store
+            .append_message(group_message(&format!("g{i}"), sender, "g", false))
+            .await
+            .unwrap();
+    }
+    store
+        .append_message(group_message("h0", "a", "h", false))
+        .await
+        .unwrap();
+    store
+        .append_message(c2c_message("c1", "b", "a", 100))
+        .await
+        .unwrap();
+    store.set_group_read_seq("g", "c", 2).await.unwrap();
+    store.remove_members("g", &["b".to_owned()]).await.unwrap();
+
+    let users: Vec<String> = ["c", "nobody", "a", "b"].map(String::from).to_vec();
+    let views = store.members_unread("g", &users).await.unwrap();
+    let summary: Vec<(String, u64, u64)> = views
+        .iter()
+        .map(|(m, unread)| (m.user_id.clone(), m.read_seq, *unread))
+        .collect();
+    // In join order, current members only: a (g0, g1, g3 unread), c (read to 2: g2 by a
+    // unread, g3 its own).
+    assert_eq!(
+        summary,
+        vec![("a".to_owned(), 0, 3), ("c".to_owned(), 2, 1)]
+    );
+    for (member, unread) in &views {
+        let one = store.get_member("g", &member.user_id).await.unwrap();
+        assert_eq!(one.as_ref(), Some(member));
+        let conv = ConvKey::Group("g".into());
+        let counted = store
+            .count_unread(&conv, member.read_seq, &member.user_id)
+            .await
+            .unwrap();
+        assert_eq!(counted, *unread, "{}", member.user_id);
+    }
+
+    let totals = store.total_unread_of(&users).await.unwrap();
+    let mut one_at_a_time = Vec::new();
+    for user in &users {
+        one_at_a_time.push(store.total_unread(user).await.unwrap());
+    }
+    assert_eq!(totals, one_at_a_time);
+    // b left the group and sent c1 itself.
+    assert_eq!(totals, vec![1, 0, 4, 0]);
+    assert_eq!(store.total_unread_of(&[]).await.unwrap(), Vec::<u64>::new());
+    assert!(store.members_unread("g", &[]).await.unwrap().is_empty());
+}
+
 pub(crate) async fn total_unread_and_marking_everything_read_cover_every_conversation(
     engine: TestEngine,
 ) {

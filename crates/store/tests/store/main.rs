@@ -61,6 +61,7 @@ conformance!(
     online_messages_with_receipts_keep_receipt_state_outside_the_sequence,
     the_conversation_list_is_read_by_activity_and_pages_stay_stable_while_conversations_move,
     total_unread_and_marking_everything_read_cover_every_conversation,
+    batched_unread_reads_agree_with_one_at_a_time,
     an_avchatroom_counts_no_unread_messages,
     joined_groups_come_page_by_page_and_are_counted,
     a_recalled_message_keeps_its_place_and_loses_its_content,
