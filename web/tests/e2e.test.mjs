@@ -800,6 +800,44 @@ describe('Tidings web chat', () => {
     await cdp.send('Emulation.setFocusEmulationEnabled', { enabled: true });
   });
 
+  test('images show as pictures of their stated size, files as download links with name and size', async () => {
+    const { alice, bob } = users;
+    // The app's media storage: a one-pixel PNG for every URL under it.
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+    for (const user of [alice, bob]) {
+      await user.context.route('https://cdn.example/**', (route) => route.fulfill({ status: 200, contentType: 'image/png', body: png }));
+    }
+    await bob.open('c2c_alice');
+    const send = (params) => alice.page.evaluate((p) => window.tidingsDebug.state.conn.call('sendMessage', p), params);
+    const image = await send({ receiver: 'bob', imageElem: { uuid: 'i1', imageFormat: 3, imageList: [
+      { type: 0, size: 204800, width: 1280, height: 960, url: 'https://cdn.example/o.png' },
+      { type: 1, size: 4096, width: 198, height: 148, url: 'https://cdn.example/t.png' },
+    ] } });
+    const picture = bob.page.locator(`${tid('message')}[data-msg-id="${image.msgID}"] ${tid('message-image')}`);
+    await picture.waitFor({ timeout: WAIT_MS });
+    // The thumbnail, drawn at its stated size, links to the original.
+    assert.equal(await picture.getAttribute('src'), 'https://cdn.example/t.png');
+    assert.deepEqual([await picture.getAttribute('width'), await picture.getAttribute('height')], ['198', '148']);
+    assert.equal(await picture.locator('xpath=..').getAttribute('href'), 'https://cdn.example/o.png');
+    await waitFor('the thumbnail to load', () => picture.evaluate((img) => img.complete && img.naturalWidth === 1));
+    const box = await picture.boundingBox();
+    assert.deepEqual([Math.round(box.width), Math.round(box.height)], [198, 148]);
+
+    const file = await send({ receiver: 'bob', fileElem: { UUID: 'f1', fileName: 'report Q3.pdf', fileSize: 12345, url: 'https://cdn.example/report.pdf' } });
+    const link = bob.page.locator(`${tid('message')}[data-msg-id="${file.msgID}"] ${tid('message-file')}`);
+    await link.waitFor({ timeout: WAIT_MS });
+    assert.equal(await link.getAttribute('href'), 'https://cdn.example/report.pdf');
+    assert.equal(await link.getAttribute('download'), 'report Q3.pdf');
+    assert.deepEqual(await link.locator('span').allTextContents(), ['report Q3.pdf', '12.3 KB']);
+    // The conversation list previews it as a line of text.
+    await waitFor('the file preview', async () => (await bob.conv('c2c_alice').textContent()).includes('[file] report Q3.pdf (12.3 KB)'));
+    await shot(bob.page, '20-image-and-file');
+    // The sender's page shows the same.
+    await alice.open('c2c_bob');
+    await alice.page.locator(`${tid('message')}[data-msg-id="${image.msgID}"] ${tid('message-image')}`).waitFor({ timeout: WAIT_MS });
+    await alice.page.locator(`${tid('message')}[data-msg-id="${file.msgID}"] ${tid('message-file')}`).waitFor({ timeout: WAIT_MS });
+  });
+
   test('a message to oneself has no receipt label', async () => {
     const { frank } = users;
     await frank.page.locator(tid('new-chat-input')).fill('frank');
