@@ -77,6 +77,33 @@ fn a_c2c_send_names_both_sides_and_counts_the_receivers_unread() {
 }
 
 #[test]
+fn a_rich_element_reaches_the_callback_as_its_tim_elem() {
+    use tidings_proto::{Elem, FileElem};
+    let file = Elem::File(FileElem {
+        uuid: "f-1".into(),
+        file_name: "a.pdf".into(),
+        file_size: 99,
+        url: "https://cdn.example/a.pdf".into(),
+    });
+    let mut message = text_message(Some("bob"), None);
+    message.message.elem_type = file.elem_type();
+    message.message.body = file.to_json();
+    let event = emitted(
+        AfterEvent::C2cMessageSent {
+            message,
+            online_only: false,
+        },
+        None,
+    );
+    assert_eq!(
+        body(&event)["MsgBody"],
+        json!([{ "MsgType": "TIMFileElem", "MsgContent": {
+            "Url": "https://cdn.example/a.pdf", "UUID": "f-1", "FileSize": 99,
+            "FileName": "a.pdf", "Download_Flag": 2 } }])
+    );
+}
+
+#[test]
 fn a_group_send_names_the_requester_as_operator_and_the_type_by_its_rest_name() {
     let sent = |operator| {
         emitted(
