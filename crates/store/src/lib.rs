@@ -298,6 +298,37 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the user keeps read receipts private (None when the user does not exist).
     async fn private_receipts(&self, user_id: &str) -> StoreResult<Option<bool>>;
+    /// Subscribes `subscriber` to the status of each of `targets`, in that order, from
+    /// `rank` on (a target subscribed to already moves to its new place), then keeps only the
+    /// `cap` latest subscriptions of the subscriber, dropping the earliest. All in one
+    /// transaction.
+    async fn subscribe_user_status(
+        &self,
+        subscriber: &str,
+        targets: &[String],
+        rank: i64,
+        cap: usize,
+    ) -> StoreResult<()>;
+
+    /// Ends the subscriptions of `subscriber` to each of `targets` (unknown ones are
+    /// ignored); every subscription of the subscriber when `targets` is empty.
+    async fn unsubscribe_user_status(
+        &self,
+        subscriber: &str,
+        targets: &[String],
+    ) -> StoreResult<()>;
+
+    /// The users subscribed to the status of `target`, in ID order.
+    async fn status_subscribers(&self, target: &str) -> StoreResult<Vec<String>>;
+
+    /// The users `subscriber` is subscribed to, the earliest subscribed first.
+    async fn status_subscriptions(&self, subscriber: &str) -> StoreResult<Vec<String>>;
+
+    /// Sets the user's custom status; an empty one clears it. Whether it changed.
+    async fn set_custom_status(&self, user_id: &str, custom_status: &str) -> StoreResult<bool>;
+
+    /// The custom status of each of `user_ids`, in that order; empty when none.
+    async fn custom_statuses(&self, user_ids: &[String]) -> StoreResult<Vec<String>>;
 
     /// The settings stored by [`Store::put_settings`], as (name, value) pairs in name order.
     async fn settings(&self) -> StoreResult<Vec<(String, String)>>;

@@ -40,6 +40,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 8,
         sql: include_str!("schema_v8.sql"),
     },
+    Migration {
+        version: 9,
+        sql: include_str!("schema_v9.sql"),
+    },
 ];
 
 /// Any constant shared by every node: the key of the advisory lock held while migrating.

@@ -1170,6 +1170,131 @@ impl Store for PgStore {
         })
     }
 
+    async fn subscribe_user_status(
+        &self,
+        subscriber: &str,
+        targets: &[String],
+        rank: i64,
+        cap: usize,
+    ) -> StoreResult<()> {
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // A target named twice takes its last place, as one subscription after the other would.
+        tx.execute(
+            "INSERT INTO status_subscriptions (subscriber, target, rank) \
+             SELECT $1, target, $3::BIGINT + MAX(pos) - 1 \
+             FROM UNNEST($2::TEXT[]) WITH ORDINALITY AS named(target, pos) GROUP BY target \
+             ON CONFLICT (subscriber, target) DO UPDATE SET rank = excluded.rank",
+            &[&subscriber, &targets, &rank],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM status_subscriptions WHERE subscriber = $1 AND target NOT IN \
+             (SELECT target FROM status_subscriptions WHERE subscriber = $1 \
+              ORDER BY rank DESC, target DESC LIMIT $2)",
+            &[&subscriber, &cap],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unsubscribe_user_status(
+        &self,
+        subscriber: &str,
+        targets: &[String],
+    ) -> StoreResult<()> {
+        let client = self.client().await?;
+        if targets.is_empty() {
+            client
+                .execute(
+                    "DELETE FROM status_subscriptions WHERE subscriber = $1",
+                    &[&subscriber],
+                )
+                .await?;
+        } else {
+            client
+                .execute(
+                    "DELETE FROM status_subscriptions \
+                     WHERE subscriber = $1 AND target = ANY($2::TEXT[])",
+                    &[&subscriber, &targets],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn status_subscribers(&self, target: &str) -> StoreResult<Vec<String>> {
+        self.client()
+            .await?
+            .query(
+                "SELECT subscriber FROM status_subscriptions WHERE target = $1 \
+                 ORDER BY subscriber",
+                &[&target],
+            )
+            .await?
+            .iter()
+            .map(|row| Ok(row.try_get(0)?))
+            .collect()
+    }
+
+    async fn status_subscriptions(&self, subscriber: &str) -> StoreResult<Vec<String>> {
+        self.client()
+            .await?
+            .query(
+                "SELECT target FROM status_subscriptions WHERE subscriber = $1 \
+                 ORDER BY rank, target",
+                &[&subscriber],
+            )
+            .await?
+            .iter()
+            .map(|row| Ok(row.try_get(0)?))
+            .collect()
+    }
+
+    async fn set_custom_status(&self, user_id: &str, custom_status: &str) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let changed = if custom_status.is_empty() {
+            client
+                .execute(
+                    "DELETE FROM custom_statuses WHERE user_id = $1",
+                    &[&user_id],
+                )
+                .await?
+        } else {
+            client
+                .execute(
+                    "INSERT INTO custom_statuses (user_id, custom_status) VALUES ($1, $2) \
+                     ON CONFLICT (user_id) DO UPDATE SET custom_status = excluded.custom_status \
+                     WHERE custom_statuses.custom_status <> excluded.custom_status",
+                    &[&user_id, &custom_status],
+                )
+                .await?
+        };
+        Ok(changed > 0)
+    }
+
+    async fn custom_statuses(&self, user_ids: &[String]) -> StoreResult<Vec<String>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT user_id, custom_status FROM custom_statuses \
+                 WHERE user_id = ANY($1::TEXT[])",
+                &[&user_ids],
+            )
+            .await?;
+        let mut found = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            found.insert(row.try_get::<_, String>(0)?, row.try_get::<_, String>(1)?);
+        }
+        Ok(user_ids
+            .iter()
+            .map(|user_id| found.get(user_id).cloned().unwrap_or_default())
+            .collect())
+    }
+
     async fn settings(&self) -> StoreResult<Vec<(String, String)>> {
         let client = self.client().await?;
         client

@@ -19,6 +19,7 @@ mod receipt_cache;
 mod receipts;
 mod rows;
 mod settings;
+mod status;
 mod store_impl;
 mod users;
 

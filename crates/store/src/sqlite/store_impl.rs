@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::{
-    SqliteStore, conversations, groups, health, layout, messages, receipts, settings, users,
+    SqliteStore, conversations, groups, health, layout, messages, receipts, settings, status, users,
 };
 use crate::{
     C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, GroupCounts,
@@ -354,6 +354,51 @@ impl Store for SqliteStore {
         let user_id = user_id.to_owned();
         self.read(move |conn| users::private_receipts(conn, &user_id))
             .await
+    }
+
+    async fn subscribe_user_status(
+        &self,
+        subscriber: &str,
+        targets: &[String],
+        rank: i64,
+        cap: usize,
+    ) -> StoreResult<()> {
+        let (subscriber, targets) = (subscriber.to_owned(), targets.to_vec());
+        self.write(move |conn| status::subscribe(conn, &subscriber, &targets, rank, cap))
+            .await
+    }
+
+    async fn unsubscribe_user_status(
+        &self,
+        subscriber: &str,
+        targets: &[String],
+    ) -> StoreResult<()> {
+        let (subscriber, targets) = (subscriber.to_owned(), targets.to_vec());
+        self.write(move |conn| status::unsubscribe(conn, &subscriber, &targets))
+            .await
+    }
+
+    async fn status_subscribers(&self, target: &str) -> StoreResult<Vec<String>> {
+        let target = target.to_owned();
+        self.read(move |conn| status::subscribers(conn, &target))
+            .await
+    }
+
+    async fn status_subscriptions(&self, subscriber: &str) -> StoreResult<Vec<String>> {
+        let subscriber = subscriber.to_owned();
+        self.read(move |conn| status::subscriptions(conn, &subscriber))
+            .await
+    }
+
+    async fn set_custom_status(&self, user_id: &str, custom_status: &str) -> StoreResult<bool> {
+        let (user_id, custom_status) = (user_id.to_owned(), custom_status.to_owned());
+        self.write(move |conn| status::set_custom(conn, &user_id, &custom_status))
+            .await
+    }
+
+    async fn custom_statuses(&self, user_ids: &[String]) -> StoreResult<Vec<String>> {
+        let user_ids = user_ids.to_vec();
+        self.read(move |conn| status::custom(conn, &user_ids)).await
     }
 
     async fn settings(&self) -> StoreResult<Vec<(String, String)>> {

@@ -504,6 +504,79 @@ pub(crate) async fn revoked_user_sigs_move_only_later_and_outlive_the_user(mut e
     assert_eq!(store.user_sigs_not_before("c").await.unwrap(), 0);
 }
 
+pub(crate) async fn status_subscriptions_keep_the_latest_within_the_cap_and_custom_statuses_clear(
+    mut engine: TestEngine,
+) {
+    let ids = |names: &[&str]| -> Vec<String> { names.iter().map(|n| n.to_string()).collect() };
+    {
+        let store = engine.store();
+        store
+            .subscribe_user_status("a", &ids(&["x", "y", "x", "z"]), 100, 3)
+            .await
+            .unwrap();
+        // x took its last place: y, x, z.
+        assert_eq!(
+            store.status_subscriptions("a").await.unwrap(),
+            ids(&["y", "x", "z"])
+        );
+        store
+            .subscribe_user_status("a", &ids(&["w"]), 200, 3)
+            .await
+            .unwrap();
+        // Beyond the cap the earliest (y) went.
+        assert_eq!(
+            store.status_subscriptions("a").await.unwrap(),
+            ids(&["x", "z", "w"])
+        );
+        store
+            .subscribe_user_status("a", &ids(&["x"]), 300, 3)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.status_subscriptions("a").await.unwrap(),
+            ids(&["z", "w", "x"])
+        );
+        store
+            .subscribe_user_status("b", &ids(&["x"]), 50, 3)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.status_subscribers("x").await.unwrap(),
+            ids(&["a", "b"])
+        );
+        assert_eq!(
+            store.status_subscribers("y").await.unwrap(),
+            Vec::<String>::new()
+        );
+        store
+            .unsubscribe_user_status("a", &ids(&["z", "nobody"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.status_subscriptions("a").await.unwrap(),
+            ids(&["w", "x"])
+        );
+        store.unsubscribe_user_status("b", &[]).await.unwrap();
+        assert_eq!(store.status_subscribers("x").await.unwrap(), ids(&["a"]));
+
+        assert!(store.set_custom_status("a", "busy").await.unwrap());
+        assert!(!store.set_custom_status("a", "busy").await.unwrap());
+        assert!(store.set_custom_status("b", "away").await.unwrap());
+        assert!(store.set_custom_status("b", "").await.unwrap());
+        assert!(!store.set_custom_status("c", "").await.unwrap());
+    }
+    engine.reopen().await;
+    let store = engine.store();
+    assert_eq!(
+        store.status_subscriptions("a").await.unwrap(),
+        ids(&["w", "x"])
+    );
+    assert_eq!(
+        store.custom_statuses(&ids(&["b", "a", "c"])).await.unwrap(),
+        ids(&["", "busy", ""])
+    );
+}
+
 /// The names of a conversation page's entries: `c2c:<peer>` or `group:<id>`.
 fn entry_names(entries: &[ConversationEntry]) -> Vec<String> {
     entries

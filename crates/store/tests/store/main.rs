@@ -58,6 +58,7 @@ conformance!(
     read_state_matches_a_model_of_sends_receipts_joins_and_leaves,
     settings_are_replaced_by_name_and_kept_across_reopening,
     revoked_user_sigs_move_only_later_and_outlive_the_user,
+    status_subscriptions_keep_the_latest_within_the_cap_and_custom_statuses_clear,
     online_messages_with_receipts_keep_receipt_state_outside_the_sequence,
     the_conversation_list_is_read_by_activity_and_pages_stay_stable_while_conversations_move,
     total_unread_and_marking_everything_read_cover_every_conversation,

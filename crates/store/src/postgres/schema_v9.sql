@@ -1,0 +1,17 @@
+-- Version 9: online status. Whose status each user subscribed to (V2TIM's
+-- subscribeUserStatus: per user, kept across logins until unsubscribed, at most a fixed number
+-- per subscriber, the earliest subscribed dropped first), and each user's custom status
+-- (setSelfStatus; no row when none: it is cleared when the user goes offline).
+CREATE TABLE status_subscriptions (
+    subscriber TEXT COLLATE "C" NOT NULL,
+    target     TEXT COLLATE "C" NOT NULL,
+    -- Order of subscription: the caller's clock (nanoseconds) plus the position in its call.
+    rank       BIGINT NOT NULL,
+    PRIMARY KEY (subscriber, target)
+);
+-- The subscribers of a user whose status changed.
+CREATE INDEX status_subscriptions_by_target ON status_subscriptions (target, subscriber);
+CREATE TABLE custom_statuses (
+    user_id       TEXT COLLATE "C" PRIMARY KEY,
+    custom_status TEXT NOT NULL
+);
