@@ -27,7 +27,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::StreamExt;
-use tidings_service::{Bus, ConversationNote, Delivery, Hub, ReceiptNote, RoutedNotes, SessionId};
+use tidings_service::{
+    Bus, ConversationNote, Delivery, Hub, PresenceFuture, ReceiptNote, RoutedNotes, SessionId,
+};
 use tokio::sync::mpsc;
 
 /// Deliveries waiting to be published, at most, so that an outage cannot exhaust memory: while
@@ -442,6 +444,17 @@ impl Bus for NatsBus {
             self.notes.send();
         }
         kept
+    }
+
+    fn online<'a>(&'a self, users: &'a [String]) -> PresenceFuture<'a, Vec<bool>> {
+        Box::pin(NatsBus::online(self, users))
+    }
+
+    fn sessions_elsewhere<'a>(&'a self, user: &'a str) -> PresenceFuture<'a, Vec<u64>> {
+        Box::pin(async move {
+            let sessions = self.nodes.sessions_elsewhere(user).await;
+            sessions.into_iter().map(|(_, _, at)| at).collect()
+        })
     }
 }
 

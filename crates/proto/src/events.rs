@@ -103,6 +103,9 @@ events! {
     OnMessageReceiptsSent = "onMessageReceiptsSent" (ReceiptsSent);
     /// A message of one of the user's conversations was recalled.
     OnRecvMessageRevoked = "onRecvMessageRevoked" (MessageRevoked);
+    /// Users the user subscribed to went online or offline or changed their custom status; or
+    /// the user's own custom status changed on another device.
+    OnUserStatusChanged = "onUserStatusChanged" (Vec<UserStatus>);
 }
 
 /// `onRecvMessageRevoked` payload (V2TIM's `onRecvMessageRevoked(msgID, operateUser, reason)`).

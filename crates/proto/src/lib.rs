@@ -46,6 +46,19 @@ pub const MAX_ID_BYTES: usize = 32;
 /// Longest `reason` of a `revokeMessage` call, in bytes.
 pub const MAX_REVOKE_REASON_BYTES: usize = 256;
 
+/// Most subscriptions to users' status one user keeps (Tencent's figure): subscribing beyond
+/// it drops the earliest subscribed.
+pub const MAX_STATUS_SUBSCRIPTIONS: usize = 200;
+
+/// Most users one `subscribeUserStatus` or `unsubscribeUserStatus` call may name (Tencent's).
+pub const MAX_STATUS_USERS_PER_CALL: usize = 100;
+
+/// Most users one `getUserStatus` call may name (Tencent's).
+pub const MAX_STATUS_QUERY: usize = 500;
+
+/// Longest custom status (`setSelfStatus`), in bytes.
+pub const MAX_CUSTOM_STATUS_BYTES: usize = 256;
+
 /// Checks that `id` is a valid user or group identifier: 1 to [`MAX_ID_BYTES`] bytes of printable
 /// ASCII other than space (Tencent allows 0x20–0x7e; spaces are refused here because they make IDs
 /// ambiguous in URLs and logs).

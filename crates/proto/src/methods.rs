@@ -135,6 +135,30 @@ methods! {
     SetReceiptPrivacy = "setReceiptPrivacy" (ReceiptPrivacy) -> Empty;
     /// Tidings extension: whether the caller's read receipts are private.
     GetReceiptPrivacy = "getReceiptPrivacy" (Empty) -> ReceiptPrivacy;
+    /// Subscribes to users' status (`onUserStatusChanged`).
+    SubscribeUserStatus = "subscribeUserStatus" (UserIdListParams) -> Empty;
+    /// Ends subscriptions to users' status; all of them when `userIDList` is empty.
+    UnsubscribeUserStatus = "unsubscribeUserStatus" (UserIdListParams) -> Empty;
+    /// Users' current status.
+    GetUserStatus = "getUserStatus" (UserIdListParams) -> Vec<UserStatus>, snapshot;
+    /// Sets the caller's custom status; an empty one clears it.
+    SetSelfStatus = "setSelfStatus" (SetSelfStatusParams) -> Empty;
+}
+
+/// A list of users (`subscribeUserStatus`, `unsubscribeUserStatus`, `getUserStatus`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserIdListParams {
+    #[serde(rename = "userIDList", default)]
+    pub user_id_list: Vec<String>,
+}
+
+/// `setSelfStatus`: the custom status (V2TIM's `V2TIMUserStatus.customStatus`; the other fields
+/// are read-only and ignored).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetSelfStatusParams {
+    #[serde(default)]
+    pub custom_status: String,
 }
 
 /// `login` parameters.

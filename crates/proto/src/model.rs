@@ -415,3 +415,20 @@ pub struct ReadMemberInfo {
     #[serde(rename = "faceURL")]
     pub face_url: String,
 }
+
+/// A user's status (V2TIM's `V2TIMUserStatus`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserStatus {
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// [`USER_STATUS_ONLINE`] or [`USER_STATUS_OFFLINE`] (V2TIM's `V2TIM_USER_STATUS_…`).
+    pub status_type: u32,
+    /// Set by the user with `setSelfStatus`; cleared when the user goes offline.
+    pub custom_status: String,
+}
+
+/// `statusType`: the user has a session on some node.
+pub const USER_STATUS_ONLINE: u32 = 1;
+/// `statusType`: the user has no session.
+pub const USER_STATUS_OFFLINE: u32 = 2;

@@ -13,11 +13,13 @@ use tidings_proto::methods::{
     SendMessageParams, SendMessageReadReceipts, SendReceiptsResult, UserIdParams,
 };
 use tidings_proto::methods::{
-    GetReceiptPrivacy, ReceiptPrivacy, RevokeMessage, RevokeMessageParams, SetReceiptPrivacy,
+    GetReceiptPrivacy, GetUserStatus, ReceiptPrivacy, RevokeMessage, RevokeMessageParams,
+    SetReceiptPrivacy, SetSelfStatus, SetSelfStatusParams, SubscribeUserStatus,
+    UnsubscribeUserStatus, UserIdListParams,
 };
 use tidings_proto::{
     Conversation, Elem, GroupInfo, GroupInfoResult, MAX_LIST_PAGE, MemberOperationResult, Message,
-    MessageReceipt, TextElem,
+    MessageReceipt, TextElem, UserStatus,
 };
 
 use crate::{Client, SdkError};
@@ -398,6 +400,53 @@ impl Client {
             .call::<GetReceiptPrivacy>(Empty {})
             .await?
             .private_read_receipts)
+    }
+
+    /// `subscribeUserStatus`: from now on, [`crate::SdkEvent::UserStatusChanged`] tells when
+    /// these users (at most 100 per call, not this user) go online or offline or change their
+    /// custom status. The subscriptions belong to the user, kept across logins until
+    /// unsubscribed; a user keeps at most 200, the earliest subscribed dropped beyond that.
+    pub async fn subscribe_user_status(
+        &self,
+        user_ids: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Result<(), SdkError> {
+        let params = UserIdListParams {
+            user_id_list: user_ids.into_iter().map(Into::into).collect(),
+        };
+        self.call::<SubscribeUserStatus>(params).await.map(|_| ())
+    }
+
+    /// `unsubscribeUserStatus`: ends the subscriptions to these users (at most 100 per call),
+    /// or all of them when none are named.
+    pub async fn unsubscribe_user_status(
+        &self,
+        user_ids: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Result<(), SdkError> {
+        let params = UserIdListParams {
+            user_id_list: user_ids.into_iter().map(Into::into).collect(),
+        };
+        self.call::<UnsubscribeUserStatus>(params).await.map(|_| ())
+    }
+
+    /// `getUserStatus`: the current status of these users (at most 500), this one's included.
+    pub async fn get_user_status(
+        &self,
+        user_ids: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Result<Vec<UserStatus>, SdkError> {
+        let params = UserIdListParams {
+            user_id_list: user_ids.into_iter().map(Into::into).collect(),
+        };
+        self.call::<GetUserStatus>(params).await
+    }
+
+    /// `setSelfStatus`: sets this user's custom status (at most 256 bytes; empty clears it).
+    /// Subscribers and the user's other devices get [`crate::SdkEvent::UserStatusChanged`];
+    /// it is cleared when the user goes offline.
+    pub async fn set_self_status(&self, custom_status: impl Into<String>) -> Result<(), SdkError> {
+        let params = SetSelfStatusParams {
+            custom_status: custom_status.into(),
+        };
+        self.call::<SetSelfStatus>(params).await.map(|_| ())
     }
 }
 

@@ -10,9 +10,11 @@ use tidings_proto::events::{
     MessageRevoked, OnConversationChanged, OnGroupDismissed, OnKickedOffline, OnMemberEnter,
     OnMemberInvited, OnMemberKicked, OnMemberLeave, OnMessageReceiptsSent, OnNewConversation,
     OnRecvC2cReadReceipt, OnRecvMessageReadReceipts, OnRecvMessageRevoked, OnRecvNewMessage,
-    OnTotalUnreadMessageCountChanged, OnUserSigExpired, ReceiptsSent,
+    OnTotalUnreadMessageCountChanged, OnUserSigExpired, OnUserStatusChanged, ReceiptsSent,
 };
-use tidings_proto::{C2cReadReceipt, Conversation, Event, Message, MessageReceipt, Push};
+use tidings_proto::{
+    C2cReadReceipt, Conversation, Event, Message, MessageReceipt, Push, UserStatus,
+};
 use tokio::sync::mpsc;
 
 /// What the server pushed, or what happened to the connection. The push variants are V2TIM's
@@ -88,6 +90,9 @@ pub enum SdkEvent {
     /// `onRecvMessageRevoked`: a message of one of the user's conversations was recalled; its
     /// history entry now has status 6 and no element.
     RecvMessageRevoked(MessageRevoked),
+    /// `onUserStatusChanged`: users this one subscribed to went online or offline or changed
+    /// their custom status, or the user's own custom status changed on another device.
+    UserStatusChanged(Vec<UserStatus>),
     /// The connection dropped. The client reconnects by itself: calls made meanwhile wait for the
     /// new session (up to the request timeout). Only after [`crate::Client::logout`], or with
     /// [`crate::ClientOptions::auto_reconnect`] off, it stops instead and the stream ends.
@@ -147,6 +152,9 @@ impl SdkEvent {
             }
             OnRecvMessageRevoked::NAME => {
                 decode::<OnRecvMessageRevoked>(&data).map(Self::RecvMessageRevoked)
+            }
+            OnUserStatusChanged::NAME => {
+                decode::<OnUserStatusChanged>(&data).map(Self::UserStatusChanged)
             }
             _ => return Self::Unknown { event, data },
         };
@@ -303,6 +311,7 @@ mod tests {
         OnRecvC2cReadReceipt::NAME,
         OnMessageReceiptsSent::NAME,
         OnRecvMessageRevoked::NAME,
+        OnUserStatusChanged::NAME,
     ];
 
     #[test]

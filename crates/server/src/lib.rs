@@ -220,6 +220,7 @@ impl Server {
         let callbacks: Arc<dyn Callbacks> = webhooks.clone();
         let tidings = Tidings::new(store, bus, receipts, limits, callbacks);
         webhooks.attach(&tidings);
+        tidings.watch_presence(Arc::clone(&hub));
         if let Some(cluster) = &cluster {
             cluster.attach_notifier(tidings.receipt_notifier().routed());
         }

@@ -8,6 +8,8 @@
 //! ([`outbound_queue`]) is bounded in pushes and in the bytes of their frames.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -205,6 +207,8 @@ pub struct ConversationNote {
     /// only the last message (an excluded message, a recall).
     pub unread: bool,
 }
+/// What a bus answers a question about sessions with.
+pub type PresenceFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Carries deliveries to every node's hub.
 pub trait Bus: Send + Sync + 'static {
@@ -239,6 +243,15 @@ pub trait Bus: Send + Sync + 'static {
     fn publish_here(&self, delivery: Delivery) {
         self.publish(delivery);
     }
+
+    /// For each of `users`, whether it has a session on any node.
+    fn online<'a>(&'a self, users: &'a [String]) -> PresenceFuture<'a, Vec<bool>>;
+
+    /// When each session of `user` on the other nodes logged in (Unix nanoseconds); none on a
+    /// single node.
+    fn sessions_elsewhere<'a>(&'a self, _user: &'a str) -> PresenceFuture<'a, Vec<u64>> {
+        Box::pin(std::future::ready(Vec::new()))
+    }
 }
 
 /// The single-node bus: deliveries go straight to the local hub.
@@ -266,6 +279,11 @@ impl Bus for LocalBus {
     fn here(&self, users: Vec<String>) -> Vec<String> {
         self.hub.here(users)
     }
+
+    fn online<'a>(&'a self, users: &'a [String]) -> PresenceFuture<'a, Vec<bool>> {
+        let online = users.iter().map(|user| self.hub.is_online(user)).collect();
+        Box::pin(std::future::ready(online))
+    }
 }
 
 /// Identifies one registered session.
@@ -289,12 +307,23 @@ fn unix_nanos() -> u64 {
         })
 }
 
+/// A user's first session on this node logged in, or its last one ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceChange {
+    /// The user.
+    pub user: String,
+    /// When the first session logged in (Unix nanoseconds); `None` when the last one ended.
+    pub online_since: Option<u64>,
+}
+
 /// The sessions of this node, by user.
 #[derive(Debug)]
 pub struct Hub {
     sessions: RwLock<HashMap<String, Vec<SessionSlot>>>,
     next_id: AtomicU64,
     max_sessions_per_user: usize,
+    /// Where users' presence changes go, once someone watches them.
+    presence: OnceLock<mpsc::UnboundedSender<PresenceChange>>,
 }
 
 impl Hub {
@@ -304,6 +333,27 @@ impl Hub {
             sessions: RwLock::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             max_sessions_per_user: max_sessions_per_user.max(1),
+            presence: OnceLock::new(),
+        }
+    }
+
+    /// From now on, every user whose first session on this node logs in or whose last one
+    /// ends is told on the returned channel, in the order it happened. One watcher: `None` when
+    /// one is watching already.
+    pub fn watch_presence(&self) -> Option<mpsc::UnboundedReceiver<PresenceChange>> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.presence.set(sender).ok()?;
+        Some(receiver)
+    }
+
+    /// Tells the watcher, if any, of a presence change. Called with the sessions' lock held,
+    /// so that changes are told in the order they happened.
+    fn tell(&self, user: &str, online_since: Option<u64>) {
+        if let Some(presence) = self.presence.get() {
+            let _ = presence.send(PresenceChange {
+                user: user.to_owned(),
+                online_since,
+            });
         }
     }
 
@@ -321,11 +371,16 @@ impl Hub {
             metrics::counter!("tidings_sessions_kicked_total").increment(1);
             metrics::gauge!("tidings_sessions").decrement(1.0);
         }
+        let first = slots.is_empty();
+        let logged_in_at = unix_nanos();
         slots.push(SessionSlot {
             id,
             queue,
-            logged_in_at: unix_nanos(),
+            logged_in_at,
         });
+        if first {
+            self.tell(user, Some(logged_in_at));
+        }
         metrics::gauge!("tidings_sessions").increment(1.0);
         id
     }
@@ -382,6 +437,7 @@ impl Hub {
             }
             if slots.is_empty() {
                 sessions.remove(user);
+                self.tell(user, None);
             }
         }
     }
@@ -426,7 +482,11 @@ impl Hub {
     pub fn drop_all(&self) {
         let dropped: usize = {
             let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
-            std::mem::take(&mut *sessions).values().map(Vec::len).sum()
+            let dropped = std::mem::take(&mut *sessions);
+            for user in dropped.keys() {
+                self.tell(user, None);
+            }
+            dropped.values().map(Vec::len).sum()
         };
         metrics::gauge!("tidings_sessions").decrement(dropped as f64);
     }
@@ -436,11 +496,14 @@ impl Hub {
     pub fn drop_users(&self, users: &[String]) {
         let dropped: usize = {
             let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
-            users
-                .iter()
-                .filter_map(|user| sessions.remove(user))
-                .map(|slots| slots.len())
-                .sum()
+            let mut dropped = 0;
+            for user in users {
+                if let Some(slots) = sessions.remove(user) {
+                    self.tell(user, None);
+                    dropped += slots.len();
+                }
+            }
+            dropped
         };
         metrics::gauge!("tidings_sessions").decrement(dropped as f64);
     }

@@ -22,6 +22,7 @@ mod receipts;
 mod render;
 mod revoke;
 mod settings;
+mod status;
 
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -32,7 +33,7 @@ use tidings_store::Store;
 pub use admin::{LOGGED_OUT_BY_ADMIN, ReceiptCounts};
 pub use bus::{
     Bus, ConversationNote, Delivery, Hub, LocalBus, Outbound, OutboundQueue, OutboundSender,
-    ReceiptNote, SessionId, SharedPush, outbound_queue,
+    PresenceChange, PresenceFuture, ReceiptNote, SessionId, SharedPush, outbound_queue,
 };
 pub use callbacks::{
     AfterEvent, BeforeSend, BeforeSendEvent, CallbackEvent, Callbacks, ChangedContent,

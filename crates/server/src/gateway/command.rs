@@ -56,6 +56,10 @@ pub(crate) enum UserCommand {
     RevokeMessage(RevokeMessageParams),
     SetReceiptPrivacy(ReceiptPrivacy),
     GetReceiptPrivacy,
+    SubscribeUserStatus(UserIdListParams),
+    UnsubscribeUserStatus(UserIdListParams),
+    GetUserStatus(UserIdListParams),
+    SetSelfStatus(SetSelfStatusParams),
 }
 
 impl<'a> Command<'a> {
@@ -122,6 +126,12 @@ impl<'a> Command<'a> {
             M::GetReceiptPrivacy => {
                 user.decode::<GetReceiptPrivacy>(|Empty {}| U::GetReceiptPrivacy)
             }
+            M::SubscribeUserStatus => user.decode::<SubscribeUserStatus>(U::SubscribeUserStatus),
+            M::UnsubscribeUserStatus => {
+                user.decode::<UnsubscribeUserStatus>(U::UnsubscribeUserStatus)
+            }
+            M::GetUserStatus => user.decode::<GetUserStatus>(U::GetUserStatus),
+            M::SetSelfStatus => user.decode::<SetSelfStatus>(U::SetSelfStatus),
         }
     }
 }

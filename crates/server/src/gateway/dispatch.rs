@@ -182,6 +182,20 @@ async fn run(state: &AppState, caller: &Caller, command: UserCommand) -> Result<
         U::GetReceiptPrivacy => encode::<GetReceiptPrivacy>(ReceiptPrivacy {
             private_read_receipts: t.receipt_privacy(user).await?,
         }),
+        U::SubscribeUserStatus(p) => {
+            t.subscribe_user_status(user, p.user_id_list).await?;
+            encode::<SubscribeUserStatus>(Empty {})
+        }
+        U::UnsubscribeUserStatus(p) => {
+            t.unsubscribe_user_status(user, p.user_id_list).await?;
+            encode::<UnsubscribeUserStatus>(Empty {})
+        }
+        U::GetUserStatus(p) => encode::<GetUserStatus>(t.get_user_status(p.user_id_list).await?),
+        U::SetSelfStatus(p) => {
+            t.set_self_status(user, Some(caller.session_id), p.custom_status)
+                .await?;
+            encode::<SetSelfStatus>(Empty {})
+        }
     }
 }
 

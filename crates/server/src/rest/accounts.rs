@@ -80,13 +80,8 @@ pub(crate) async fn online_status(call: &Call<'_>) -> Reply {
     let users = call
         .strings("To_Account", 500)
         .map_err(|e| RestError::new(codes::OPENIM_TO_ACCOUNT, e.info))?;
-    let online = match &call.state.cluster {
-        Some(cluster) => cluster.online(&users).await,
-        None => users
-            .iter()
-            .map(|user| call.state.hub.is_online(user))
-            .collect(),
-    };
+    // The bus asks every node, as getUserStatus does.
+    let online = call.state.tidings.online(&users).await;
     let results: Vec<Value> = users
         .iter()
         .zip(online)

@@ -15,8 +15,8 @@ use tidings_proto::methods::{CreateGroupParams, SendMessageParams};
 use tidings_proto::{Event, GroupMemberSpec, GroupRole, Message, PushEvent, TextElem};
 use tidings_service::{
     AfterEvent, BeforeSend, BeforeSendEvent, Bus, CallbackEvent, Callbacks, Delivery, Limits,
-    ReadReceiptSettings, ReceiptNote, ServiceResult, SessionId, SharedPush, Tidings, Verdict,
-    VerdictFuture,
+    PresenceFuture, ReadReceiptSettings, ReceiptNote, ServiceResult, SessionId, SharedPush,
+    Tidings, Verdict, VerdictFuture,
 };
 use tidings_store::scratch::ScratchDatabase;
 use tidings_store::{StoreConfig, StoreUrl, open_store};
@@ -84,6 +84,15 @@ impl Bus for RecordingBus {
             users.retain(|user| online.contains(user));
         }
         users
+    }
+
+    /// Online: the users set online, or everyone until that is called (as `reaches_any`).
+    fn online<'a>(&'a self, users: &'a [String]) -> PresenceFuture<'a, Vec<bool>> {
+        let online = match &*self.online.lock().expect("bus") {
+            None => vec![true; users.len()],
+            Some(online) => users.iter().map(|user| online.contains(user)).collect(),
+        };
+        Box::pin(std::future::ready(online))
     }
 
     fn route_receipt_notes(&self, notes: Vec<ReceiptNote>) -> Vec<ReceiptNote> {

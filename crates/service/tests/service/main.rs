@@ -12,3 +12,4 @@ mod notifier;
 mod privacy;
 mod receipts;
 mod revoke;
+mod status;
