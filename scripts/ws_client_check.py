@@ -24,6 +24,9 @@ It logs users in with UserSigs made by Tencent's own `tls-sig-api-v2`, uses seve
 - private receipts (`setReceiptPrivacy`, §12.14): a private reader's C2C and group receipts and
   C2C read reach the reader's other device and nobody else, the sender's pulls, member lists
   and history show the reader as not having read, and turning it off reveals nothing past;
+- online status: `subscribeUserStatus`, `getUserStatus`, `setSelfStatus`, and the exact
+  `onUserStatusChanged` pushes a subscriber gets when a user's first device logs in, its custom
+  status changes and its last device logs out;
 - misuse: each refused with its documented error code and a non-empty `desc`.
 
 It starts nothing: point it at a running server.
@@ -958,7 +961,42 @@ async def run(url, sdkappid, key, prefix):
     print("private receipts: the reader's other device told, the sender's pushes, pulls, member "
           "lists and history show no read; turning it off revealed nothing")
 
-    # --- 11. An expired UserSig -----------------------------------------------------------------
+    # --- 11a. Online status (subscribeUserStatus, setSelfStatus, onUserStatusChanged, §7.11) ---
+    sam, tom = f"{prefix}_sam", f"{prefix}_tom"
+    s1 = await login(sam, "s1")
+    await s1.fail("subscribeUserStatus", {"userIDList": []}, 6017)
+    await s1.fail("subscribeUserStatus", {"userIDList": [sam]}, 6017)
+    await s1.fail("subscribeUserStatus", {"userIDList": [f"u{i}" for i in range(101)]}, 6017)
+    await s1.fail("subscribeUserStatus", {"userIDList": ["a b"]}, 7003)
+    await s1.fail("getUserStatus", {"userIDList": [f"u{i}" for i in range(501)]}, 6017)
+    await s1.fail("setSelfStatus", {"customStatus": "x" * 257}, 6017)
+    eq(await s1.ok("subscribeUserStatus", {"userIDList": [tom]}), {}, "subscribeUserStatus")
+    eq(await s1.ok("getUserStatus", {"userIDList": [tom, sam]}),
+       [{"userID": tom, "statusType": 2, "customStatus": ""},
+        {"userID": sam, "statusType": 1, "customStatus": ""}], "getUserStatus")
+    s1.mark()
+    t1 = await login(tom, "t1")
+    eq(await s1.wait("onUserStatusChanged"), [{"userID": tom, "statusType": 1, "customStatus": ""}],
+       "tom went online")
+    s1.mark()
+    t2 = await login(tom, "t2")
+    await t1.ok("setSelfStatus", {"customStatus": "busy"})
+    busy = [{"userID": tom, "statusType": 1, "customStatus": "busy"}]
+    eq(await s1.wait("onUserStatusChanged"), busy, "tom's custom status, nothing for his 2nd device")
+    eq(await t2.wait("onUserStatusChanged"), busy, "tom's other device is told his custom status")
+    eq(await s1.ok("getUserStatus", {"userIDList": [tom]}), busy, "getUserStatus with custom status")
+    s1.mark()
+    await t2.ok("logout")
+    await t1.ok("logout")
+    eq(await s1.wait("onUserStatusChanged"), [{"userID": tom, "statusType": 2, "customStatus": ""}],
+       "tom went offline when his last device left, custom status cleared")
+    eq(await s1.ok("unsubscribeUserStatus", {}), {}, "unsubscribeUserStatus of everyone")
+    for conn in (s1, t1, t2):
+        check(conn.closed is None, f"{conn.name} stayed open and clean: {conn.closed}")
+        await conn.close()
+    print("status: subscriptions, online/custom/offline pushes exact, limits refused (6017, 7003)")
+
+    # --- 12. An expired UserSig -----------------------------------------------------------------
     await asyncio.sleep(max(0.0, expiring_made + 2.2 - time.time()))
     late = await Conn.open(url, "late")
     await late.fail("login", {"userID": alice, "userSig": expiring}, 70001)

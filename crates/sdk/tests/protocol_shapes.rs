@@ -129,6 +129,10 @@ fn check_exchange(kind: MethodKind, params: &Value, data: &Value, line: usize) {
         RevokeMessage,
         SetReceiptPrivacy,
         GetReceiptPrivacy,
+        SubscribeUserStatus,
+        UnsubscribeUserStatus,
+        GetUserStatus,
+        SetSelfStatus,
     );
 }
 
@@ -161,6 +165,7 @@ fn check_push(event: &str, data: &Value, line: usize) {
         OnRecvC2cReadReceipt,
         OnMessageReceiptsSent,
         OnRecvMessageRevoked,
+        OnUserStatusChanged,
     );
 }
 

@@ -829,7 +829,9 @@ async fn online_status_and_kick() {
     let rest = Rest::new(&server);
     rest.import(&["bob", "carol", "dave"]).await;
     let (_bob, mut bob_events) = server.client("bob").await;
-    let (_dave, mut dave_events) = server.client("dave").await;
+    let (dave, mut dave_events) = server.client("dave").await;
+    // Dave follows bob's status: the kick is bob going offline.
+    dave.subscribe_user_status(["bob"]).await.unwrap();
     let status = |reply: &Value| -> Vec<(String, String)> {
         reply["QueryResult"]
             .as_array()
@@ -867,6 +869,17 @@ async fn online_status_and_kick() {
         matches!(event, SdkEvent::KickedOffline(_)).then_some(())
     })
     .await;
+    let offline = next_event(&mut dave_events, |event| match event {
+        SdkEvent::UserStatusChanged(statuses) => Some(statuses),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        serde_json::to_value(offline).unwrap(),
+        json!([{"userID": "bob", "statusType": 2, "customStatus": ""}])
+    );
+    let reply = rest.ok(online, json!({ "To_Account": ["bob"] })).await;
+    assert_eq!(status(&reply), [("bob".to_owned(), "Offline".to_owned())]);
     rest.ok(kick, json!({ "Identifier": "dave" })).await;
     next_event(&mut dave_events, |event| {
         matches!(event, SdkEvent::KickedOffline(_)).then_some(())
