@@ -900,3 +900,65 @@ async fn clients_of_a_node_stopped_gracefully_are_told_and_carry_on_on_another()
     let status = nodes[0].process.0.wait().expect("node 1 waited for");
     assert!(status.success(), "{status}");
 }
+
+/// The next `onUserStatusChanged` of `events`, as JSON (`userID`, `statusType`, `customStatus`).
+async fn status_change(events: &mut Events) -> serde_json::Value {
+    let statuses = next_event(events, |event| match event {
+        SdkEvent::UserStatusChanged(statuses) => Some(statuses),
+        _ => None,
+    })
+    .await;
+    serde_json::to_value(statuses).expect("statuses encode")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_status_is_one_for_the_cluster_whichever_nodes_its_devices_are_on() {
+    let database = ScratchDatabase::for_test().await;
+    let (_nats, bus) = start_nats();
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("temp dir"))
+        .collect();
+    let nodes: Vec<Serving> = ["n1", "n2"]
+        .iter()
+        .zip(&dirs)
+        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
+        .collect();
+    let urls: Vec<String> = nodes.iter().map(|node| node.url.clone()).collect();
+    let (carol, _carol_events) = connect(&urls[0], "carol").await;
+    let (bob, mut bob_events) = connect(&urls[1], "bob").await;
+    wait_until_nodes_know_each_other(&urls, &["bob", "carol"]).await;
+    bob.subscribe_user_status(["alice"])
+        .await
+        .expect("subscribed");
+
+    // Alice's first device, on the other node than bob's: bob hears she is online.
+    let (alice_n1, _alice_n1_events) = connect(&urls[0], "alice").await;
+    assert_eq!(
+        status_change(&mut bob_events).await,
+        serde_json::json!([{"userID": "alice", "statusType": 1, "customStatus": ""}])
+    );
+    // Her second device on bob's node is no change (the older session is on n1); her custom
+    // status set there is the next thing bob hears.
+    let (alice_n2, _alice_n2_events) = connect(&urls[1], "alice").await;
+    alice_n2.set_self_status("busy").await.expect("status set");
+    assert_eq!(
+        status_change(&mut bob_events).await,
+        serde_json::json!([{"userID": "alice", "statusType": 1, "customStatus": "busy"}])
+    );
+    assert_eq!(
+        serde_json::to_value(carol.get_user_status(["alice"]).await.expect("status"))
+            .expect("encodes"),
+        serde_json::json!([{"userID": "alice", "statusType": 1, "customStatus": "busy"}])
+    );
+    // Her n1 device leaving is no change (n2 still holds one); the last one is.
+    alice_n1.logout().await.expect("logged out");
+    alice_n2.logout().await.expect("logged out");
+    assert_eq!(
+        status_change(&mut bob_events).await,
+        serde_json::json!([{"userID": "alice", "statusType": 2, "customStatus": ""}])
+    );
+    assert_eq!(
+        online_status(&urls[0], &["alice", "bob"]).await,
+        ["Offline", "Online"]
+    );
+}
