@@ -644,6 +644,106 @@ async fn one_node_coalesces_a_senders_group_receipts_and_counts_never_go_down() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_noted_to_a_killed_owner_are_pushed_by_the_next() {
+    let database = ScratchDatabase::for_test().await;
+    let (_nats, bus) = start_nats();
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("temp dir"))
+        .collect();
+    let mut nodes: Vec<Serving> = ["n1", "n2", "n3"]
+        .iter()
+        .zip(&dirs)
+        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
+        .collect();
+    let urls: Vec<String> = nodes.iter().map(|node| node.url.clone()).collect();
+    // Alice's devices on nodes 1 and 2; six readers, two on each node.
+    let mut alice_devices = [
+        connect(&urls[0], "alice").await,
+        connect(&urls[1], "alice").await,
+    ];
+    let names: Vec<String> = (1..=6).map(|i| format!("reader{i}")).collect();
+    let mut readers = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        readers.push((i % 3, connect(&urls[i % 3], name).await));
+    }
+    let mut everyone: Vec<&str> = names.iter().map(String::as_str).collect();
+    everyone.push("alice");
+    wait_until_nodes_know_each_other(&urls, &everyone).await;
+    let alice = alice_devices[0].0.clone();
+    let group = alice
+        .create_group(CreateGroupParams {
+            group_type: "Work".into(),
+            group_id: None,
+            group_name: "Readers".into(),
+            member_list: names
+                .iter()
+                .map(|user| GroupMemberSpec {
+                    user_id: user.clone(),
+                    role: GroupRole::Member,
+                })
+                .collect(),
+        })
+        .await
+        .expect("group created");
+    let send = |text: &str| SendMessageParams {
+        group_id: Some(group.clone()),
+        text_elem: Some(TextElem { text: text.into() }),
+        need_read_receipt: true,
+        ..SendMessageParams::default()
+    };
+    // Which node coalesces Alice's receipts: the one whose push counter moves.
+    let first = alice.send_message(send("first")).await.expect("sent");
+    readers[0]
+        .1
+        .0
+        .send_message_read_receipts(vec![first.msg_id.clone()])
+        .await
+        .expect("receipt");
+    assert_eq!(
+        counts_of(&mut alice_devices[0].1, &first.msg_id).await,
+        (1, 5)
+    );
+    let series = "tidings_receipt_pushes_total{kind=\"group\"}";
+    let mut owner = None;
+    for (i, url) in urls.iter().enumerate() {
+        if metric(url, series).await > 0 {
+            owner = Some(i);
+        }
+    }
+    let owner = owner.expect("a node pushed");
+
+    let second = alice.send_message(send("second")).await.expect("sent");
+    // SIGKILL the owner: it goes on counting as alive for a few seconds, and the notes of the
+    // receipts below go to it and die with it.
+    nodes[owner].process.0.kill().expect("owner killed");
+    let _ = nodes[owner].process.0.wait();
+    let survivors: Vec<&Client> = readers
+        .iter()
+        .filter(|(node, _)| *node != owner)
+        .map(|(_, (reader, _))| reader)
+        .collect();
+    for reader in &survivors {
+        reader
+            .send_message_read_receipts(vec![second.msg_id.clone()])
+            .await
+            .expect("receipt");
+    }
+    // The next owner pushes what was committed: the four readers alive, two unread.
+    let device = if owner == 0 { 1 } else { 0 };
+    let mut counts = counts_of(&mut alice_devices[device].1, &second.msg_id).await;
+    while counts.0 < 4 {
+        counts = counts_of(&mut alice_devices[device].1, &second.msg_id).await;
+    }
+    assert_eq!(counts, (4, 2), "the last push equals a pull");
+    let pulled = alice_devices[device]
+        .0
+        .get_message_read_receipts(vec![second.msg_id.clone()])
+        .await
+        .expect("pull");
+    assert_eq!((pulled[0].read_count, pulled[0].unread_count), (4, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_limit_settings_webhooks_and_kicks_hold_across_nodes() {
     let database = ScratchDatabase::for_test().await;
     let (_nats, bus) = start_nats();

@@ -20,6 +20,7 @@
 mod lost;
 mod nodes;
 mod notes;
+mod orphans;
 mod read_counts;
 mod wire;
 
@@ -235,6 +236,7 @@ impl NatsBus {
         )
         .await
         .map_err(|e| failed(e.to_string()))?;
+        notes.watch_owners(nodes.clone(), Arc::clone(&node));
         tracing::info!(%node, "joined the cluster bus");
         Ok(Self {
             hub,

@@ -16,10 +16,10 @@ use tidings_service::{Hub, SessionId};
 use tokio::time::Instant;
 
 /// How often a node announces itself.
-const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
 
 /// A node not heard from for this long counts as gone.
-const GONE_AFTER: Duration = Duration::from_secs(3);
+pub(crate) const GONE_AFTER: Duration = Duration::from_secs(3);
 
 /// Longest a question waits for the nodes alive to answer.
 pub(crate) const ANSWER_WAIT: Duration = Duration::from_millis(500);
@@ -245,6 +245,13 @@ impl Nodes {
         let mut seen = lock(&self.seen);
         seen.retain(|_, at| at.elapsed() < GONE_AFTER);
         seen.keys().cloned().collect()
+    }
+
+    /// Whether `node` (another node) was heard from lately.
+    pub(crate) fn is_alive(&self, node: &str) -> bool {
+        lock(&self.seen)
+            .get(node)
+            .is_some_and(|at| at.elapsed() < GONE_AFTER)
     }
 
     /// The users among `users` that other nodes alive hold a session of.

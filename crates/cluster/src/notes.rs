@@ -18,6 +18,9 @@ use futures_util::StreamExt;
 use tidings_service::{ConversationNote, ReceiptNote, RoutedNotes};
 use tokio::sync::Notify;
 
+use crate::nodes::{ANNOUNCE_EVERY, Nodes};
+use crate::orphans::Forwarded;
+
 /// Notes waiting to be sent: receipt notes by owner node, each message once, and conversation
 /// notes for every node, each once.
 #[derive(Default)]
@@ -37,6 +40,8 @@ struct Broadcast {
 /// Forwards notes to their owners and takes the notes routed to this node.
 pub(crate) struct NoteRoutes {
     waiting: Arc<Mutex<Waiting>>,
+    /// Receipt notes sent lately, for an owner that dies before it pushed them.
+    forwarded: Arc<Mutex<Forwarded>>,
     wake: Arc<Notify>,
     /// This node's notifier, once the services exist; notes that arrive before are dropped
     /// (a node only becomes an owner once others heard of it, after its start).
@@ -93,8 +98,10 @@ impl NoteRoutes {
             }
         });
         let waiting: Arc<Mutex<Waiting>> = Arc::default();
+        let forwarded: Arc<Mutex<Forwarded>> = Arc::default();
         let wake = Arc::new(Notify::new());
         let (queue, woken) = (Arc::clone(&waiting), Arc::clone(&wake));
+        let sent = Arc::clone(&forwarded);
         let origin = me.to_owned();
         tokio::spawn(async move {
             loop {
@@ -118,6 +125,8 @@ impl NoteRoutes {
                 }
                 for (owner, notes) in batch.receipts {
                     let notes: Vec<ReceiptNote> = notes.into_values().collect();
+                    // Kept even when the publish fails: the owner may be the reason.
+                    lock(&sent).record(&owner, &notes, tokio::time::Instant::now());
                     let published = match serde_json::to_vec(&notes) {
                         Ok(payload) => client
                             .publish(subject(sdkappid, &owner), payload.into())
@@ -133,9 +142,47 @@ impl NoteRoutes {
         });
         Ok(Self {
             waiting,
+            forwarded,
             wake,
             notifier,
         })
+    }
+
+    /// Watches the owners of the notes sent lately: the notes of one counted gone go to their
+    /// new owner (this node's notifier when it is this node).
+    pub(crate) fn watch_owners(&self, nodes: Nodes, me: Arc<str>) {
+        let (forwarded, waiting) = (Arc::clone(&self.forwarded), Arc::clone(&self.waiting));
+        let (wake, notifier) = (Arc::clone(&self.wake), Arc::clone(&self.notifier));
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(ANNOUNCE_EVERY);
+            loop {
+                every.tick().await;
+                let orphans = lock(&forwarded)
+                    .take_orphans(tokio::time::Instant::now(), |node| nodes.is_alive(node));
+                if orphans.is_empty() {
+                    continue;
+                }
+                tracing::info!(
+                    notes = orphans.len(),
+                    "receipt notes of a node gone go to their new owners"
+                );
+                let mut mine = Vec::new();
+                for note in orphans {
+                    let owner = nodes.owner_of(&note.sender);
+                    if *owner == *me {
+                        mine.push(note);
+                    } else {
+                        queue_for(&waiting, owner, note);
+                    }
+                }
+                wake.notify_one();
+                if let Some(notifier) = notifier.get()
+                    && !mine.is_empty()
+                {
+                    notifier.note(mine);
+                }
+            }
+        });
     }
 
     /// From now on, notes routed to this node go to `notifier`.
@@ -145,12 +192,7 @@ impl NoteRoutes {
 
     /// Queues `note` for its owner, another node.
     pub(crate) fn forward(&self, owner: Arc<str>, note: ReceiptNote) {
-        lock(&self.waiting)
-            .receipts
-            .entry(owner)
-            .or_default()
-            .entry(note.msg_id.clone())
-            .or_insert(note);
+        queue_for(&self.waiting, owner, note);
     }
 
     /// Sends conversation notes to every other node (and wakes the forwarding task).
@@ -165,6 +207,16 @@ impl NoteRoutes {
     pub(crate) fn send(&self) {
         self.wake.notify_one();
     }
+}
+
+/// Queues `note` for `owner`, each message once.
+fn queue_for(waiting: &Mutex<Waiting>, owner: Arc<str>, note: ReceiptNote) {
+    lock(waiting)
+        .receipts
+        .entry(owner)
+        .or_default()
+        .entry(note.msg_id.clone())
+        .or_insert(note);
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
