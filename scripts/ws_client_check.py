@@ -27,6 +27,10 @@ It logs users in with UserSigs made by Tencent's own `tls-sig-api-v2`, uses seve
 - online status: `subscribeUserStatus`, `getUserStatus`, `setSelfStatus`, and the exact
   `onUserStatusChanged` pushes a subscriber gets when a user's first device logs in, its custom
   status changes and its last device logs out;
+- targeted group messages (`receiverList`, §6.6): only the target gets it, the others are told
+  by the next message's `prevSeq` that its `seq` is not theirs, have no history entry and no
+  unread count for it, and cannot send a receipt for it; @-mentions (`groupAtUserList`) are kept
+  with the message and listed in the mentioned members' `groupAtInfoList`;
 - misuse: each refused with its documented error code and a non-empty `desc`.
 
 It starts nothing: point it at a running server.
@@ -765,11 +769,12 @@ async def run(url, sdkappid, key, prefix):
     await a1.fail("quitGroup", {"groupID": gid}, 10009)
     await b1.fail("kickGroupMember", {"groupID": gid, "memberList": [carol]}, 10007)
     await b1.fail("sendMessage", {"groupID": f"{prefix}_none", "textElem": {"text": "x"}}, 10010)
-    await a1.fail("sendMessage", {"receiver": bob, "groupID": gid, "textElem": {"text": "x"}}, 6017)
+    # receiver with groupID is a targeted message for that member (§6.6): eve is none.
+    await a1.fail("sendMessage", {"receiver": eve, "groupID": gid, "textElem": {"text": "x"}}, 6017)
     await a1.fail("sendMessage", {"receiver": bob}, 6017)
     await a1.fail("sendMessage", {"receiver": "", "groupID": "", "textElem": {"text": "x"}}, 6017)
-    # Mentions are not supported yet: refused, never sent without them.
-    await a1.fail("sendMessage", {"groupID": gid, "textElem": {"text": "@bob"},
+    # Mentions are for group messages only.
+    await a1.fail("sendMessage", {"receiver": bob, "textElem": {"text": "@bob"},
                                   "groupAtUserList": [bob]}, 6017)
     await a1.fail("sendMessage", {"receiver": nobody, "textElem": {"text": "x"}}, 20003)
     await a1.fail("sendMessage", {"receiver": "bad id", "textElem": {"text": "x"}}, 7003)
@@ -995,6 +1000,48 @@ async def run(url, sdkappid, key, prefix):
         check(conn.closed is None, f"{conn.name} stayed open and clean: {conn.closed}")
         await conn.close()
     print("status: subscriptions, online/custom/offline pushes exact, limits refused (6017, 7003)")
+
+    # --- 11b. Targeted group messages and mentions (sendMessage, §6.6, §7.1, §14.1) -------------
+    tid = f"{prefix}_targeted"
+    await a1.ok("createGroup", {"groupType": "Work", "groupID": tid, "groupName": "targeted",
+                                "memberList": [{"userID": bob}, {"userID": carol}]})
+    text = {"groupID": tid, "textElem": {"text": "psst"}}
+    await a1.fail("sendMessage", dict(text, receiverList=[bob, dave]), 6017)  # dave: no member
+    await a1.fail("sendMessage", dict(text, receiverList=[bob], groupAtUserList=[bob]), 6017)
+    await a1.fail("sendMessage", dict(text, receiverList=[f"u{i}" for i in range(51)]), 6017)
+    for conn in (b3, c1):
+        conn.mark()
+    t1 = await a1.ok("sendMessage", dict(text, receiverList=[bob], needReadReceipt=True))
+    eq((t1["seq"], t1["isExcludedFromUnreadCount"], "prevSeq" in t1), (1, True, False),
+       "a targeted message: a seq of the group, never unread")
+    everyone = "__kImSDK_MesssageAtALL__"
+    t2 = await a1.ok("sendMessage", {"groupID": tid, "textElem": {"text": "@all and carol"},
+                                     "groupAtUserList": [everyone, carol]})
+    got = await b3.wait("onRecvNewMessage", by_id(t1["msgID"]))
+    eq(got["textElem"], {"text": "psst"}, "bob got the targeted message")
+    got = await b3.wait("onRecvNewMessage", by_id(t2["msgID"]))
+    eq("prevSeq" in got, False, "bob saw seq 1: no prevSeq")
+    got = await c1.wait("onRecvNewMessage", by_id(t2["msgID"]))
+    eq((got["seq"], got["prevSeq"], got["groupAtUserList"]), (2, 0, [everyone, carol]),
+       "carol is told seq 1 was not hers")
+    await c1.quiet("onRecvNewMessage", by_id(t1["msgID"]))
+    eq([(m["msgID"], m.get("prevSeq")) for m in await history(c1, groupID=tid, page=10)],
+       [(t2["msgID"], 0)], "carol's history has no trace of it")
+    eq([m["msgID"] for m in await history(b3, groupID=tid, page=10)], [t2["msgID"], t1["msgID"]],
+       "bob's history has both")
+    eq(await unread(c1, f"group_{tid}"), 1, "carol: only the message for everyone is unread")
+    conversation = (await conversations(c1, page=20))[f"group_{tid}"]
+    eq(conversation["groupAtInfoList"], [{"seq": 2, "atType": 3}],
+       "carol's conversation: an unread mention of everyone and of her")
+    eq((await conversations(b3, page=20))[f"group_{tid}"]["groupAtInfoList"],
+       [{"seq": 2, "atType": 2}], "bob's conversation: an unread mention of everyone")
+    eq(await unread(b3, f"group_{tid}"), 1, "bob: the targeted message is never unread")
+    await c1.fail("sendMessageReadReceipts", {"messageIDList": [t1["msgID"]]}, 10007)
+    await b3.ok("sendMessageReadReceipts", {"messageIDList": [t1["msgID"]]})
+    eq(await counts(a1, t1["msgID"]), {t1["msgID"]: group_item(t1["msgID"], tid, 1, 0)},
+       "a targeted message's only recipient is its target")
+    print("targeted group messages: only the target got it, the others were told its seq was "
+          "not theirs (prevSeq), no history entry, no unread; mentions kept")
 
     # --- 12. An expired UserSig -----------------------------------------------------------------
     await asyncio.sleep(max(0.0, expiring_made + 2.2 - time.time()))

@@ -151,6 +151,14 @@ export function titleOf(conv) {
   return conv.groupID ? groupName(conv.groupID, conv.showName) : nameOf(conv.userID);
 }
 
+/** "[@me] " or "[@all] " while the conversation has unread mentions (the server's
+ * groupAtInfoList, protocol §7.2), else "". */
+function mentionOf(conv, unread) {
+  const infos = unread > 0 ? conv.groupAtInfoList || [] : [];
+  if (infos.length === 0) return '';
+  return infos.some((info) => info.atType !== 2) ? '[@me] ' : '[@all] ';
+}
+
 function previewOf(msg) {
   if (!msg) return '';
   const body = textOf(msg);
@@ -190,7 +198,7 @@ export function render() {
           el('span', { class: 'conv-name', testid: 'conv-name', text: titleOf(conv) }),
           when ? el('time', { class: 'conv-time', testid: 'conv-time', datetime: new Date(when * 1000).toISOString(), title: fullDate(when), text: listTime(when) }) : null),
         el('span', { class: 'conv-bottom' },
-          el('span', { class: 'conv-preview', testid: 'conv-preview', text: previewOf(conv.lastMessage) }),
+          el('span', { class: 'conv-preview', testid: 'conv-preview', text: mentionOf(conv, unread) + previewOf(conv.lastMessage) }),
           badge))));
   }));
   $('conv-empty').hidden = sorted.length > 0;

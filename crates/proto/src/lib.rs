@@ -59,6 +59,13 @@ pub const MAX_STATUS_QUERY: usize = 500;
 /// Longest custom status (`setSelfStatus`), in bytes.
 pub const MAX_CUSTOM_STATUS_BYTES: usize = 256;
 
+/// Most members a targeted group message may name (`receiverList`, REST `To_Account`), as in
+/// Tencent's `send_group_msg`.
+pub const MAX_TARGETED_RECEIVERS: usize = 50;
+
+/// Most entries of a message's `groupAtUserList` (REST `GroupAtInfo`).
+pub const MAX_GROUP_AT_USERS: usize = 100;
+
 /// Checks that `id` is a valid user or group identifier: 1 to [`MAX_ID_BYTES`] bytes of printable
 /// ASCII other than space (Tencent allows 0x20–0x7e; spaces are refused here because they make IDs
 /// ambiguous in URLs and logs).

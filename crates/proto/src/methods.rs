@@ -222,10 +222,19 @@ pub struct SendMessageParams {
     /// Optional client random (for the client's own de-duplication).
     #[serde(default)]
     pub random: u32,
-    /// Group: members the message mentions (V2TIM's `groupAtUserList`). Not supported yet: a
-    /// message with mentions is refused rather than sent without them.
+    /// Group: members the message mentions (V2TIM's `groupAtUserList`; [`GROUP_AT_ALL`] for
+    /// everyone), at most [`crate::MAX_GROUP_AT_USERS`]. Not with a targeted message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_at_user_list: Vec<String>,
+    /// Group: makes it a targeted group message, for these members only (V2TIM's
+    /// `receiverList` of `createTargetedGroupMessage`; `targetGroupMemberList` is read too), at
+    /// most [`crate::MAX_TARGETED_RECEIVERS`]. A `receiver` given with `groupID` is one more.
+    #[serde(
+        default,
+        alias = "targetGroupMemberList",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub receiver_list: Vec<String>,
 }
 
 impl SendMessageParams {

@@ -105,6 +105,15 @@ pub struct Message {
     /// Why it was recalled (V2TIM's `revokeReason`; may be empty).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub revoke_reason: String,
+    /// Group: the users the message mentions (V2TIM's `groupAtUserList`; [`crate::methods::GROUP_AT_ALL`]
+    /// for everyone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_at_user_list: Vec<String>,
+    /// Group: the `seq` of the previous message of the conversation that this viewer sees, when
+    /// it is not `seq − 1`: the sequences in between are targeted messages for other members,
+    /// which this viewer will never receive (0: none before). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_seq: Option<u64>,
 }
 
 impl Message {
@@ -155,6 +164,27 @@ pub struct Conversation {
     /// Sort key (newest activity first): Unix seconds of the newest message; without messages,
     /// the group's creation time or the C2C read time.
     pub order_key: i64,
+    /// Group: the unread messages after the caller's read position that mention the caller or
+    /// everyone, oldest first (V2TIM's `groupAtInfoList`); empty for C2C.
+    #[serde(default)]
+    pub group_at_info_list: Vec<GroupAtInfo>,
+}
+
+/// `V2TIMGroupAtInfo.atType`: the message mentions the viewer.
+pub const GROUP_AT_ME: u32 = 1;
+/// `V2TIMGroupAtInfo.atType`: the message mentions everyone.
+pub const GROUP_AT_ALL_TYPE: u32 = 2;
+/// `V2TIMGroupAtInfo.atType`: the message mentions everyone and the viewer.
+pub const GROUP_AT_ALL_AT_ME: u32 = 3;
+
+/// One @-mention of the caller in a group conversation (V2TIMGroupAtInfo).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupAtInfo {
+    /// The mentioning message's `seq`.
+    pub seq: u64,
+    /// [`GROUP_AT_ME`], [`GROUP_AT_ALL_TYPE`] or [`GROUP_AT_ALL_AT_ME`].
+    pub at_type: u32,
 }
 
 /// Group member roles, numbered as V2TIM's `V2TIMGroupMemberRole`.

@@ -104,6 +104,23 @@ impl Client {
         .await
     }
 
+    /// Sends a targeted group message (V2TIM's `createTargetedGroupMessage` then `sendMessage`):
+    /// a text message in group `group_id` that only `receivers` (members, at most 50) get.
+    pub async fn send_targeted_group_text(
+        &self,
+        group_id: impl Into<String>,
+        receivers: Vec<String>,
+        text: impl Into<String>,
+    ) -> Result<Message, SdkError> {
+        self.send_message(SendMessageParams {
+            group_id: Some(group_id.into()),
+            receiver_list: receivers,
+            text_elem: Some(TextElem { text: text.into() }),
+            ..SendMessageParams::default()
+        })
+        .await
+    }
+
     /// `getC2CHistoryMessageList`: up to `count` (1–100) messages with `user_id`, newest first,
     /// older than `last_msg_id` when given.
     pub async fn get_c2c_history_message_list(

@@ -71,6 +71,7 @@ mod tests {
             group_read_sequence: 0,
             last_message: None,
             order_key,
+            group_at_info_list: Vec::new(),
         }
     }
 

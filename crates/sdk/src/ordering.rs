@@ -11,6 +11,11 @@
 //! history for them ([`Fill`]). What history does not return is not coming (deleted, or not
 //! visible to this user): it is reported as a [`Released::Gap`] and the messages above it go on.
 //!
+//! A group's targeted messages take sequences too, and reach only their targets. A message
+//! that follows sequences this user will never get carries `prevSeq`, the sequence of the
+//! previous message this user gets (in pushes, history pages and a conversation's last
+//! message alike): what lies between is neither waited for nor reported.
+//!
 //! The module does no IO and reads no clock: the connection task passes the time in.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -112,6 +117,16 @@ pub(crate) struct MessageOrder {
     forgotten: u64,
 }
 
+/// The `seq` of the message before `message` that this user receives: `prevSeq` when the server
+/// says the sequences in between are not this user's (targeted group messages for others),
+/// otherwise `seq − 1`.
+pub(crate) fn prev_seq(message: &Message) -> u64 {
+    message
+        .prev_seq
+        .filter(|&prev| prev < message.seq)
+        .unwrap_or(message.seq.saturating_sub(1))
+}
+
 /// The conversation ID of a message: `group_<groupID>` or `c2c_<peer>`.
 pub(crate) fn conversation_id(message: &Message) -> Option<String> {
     match (&message.group_id, &message.user_id) {
@@ -144,13 +159,13 @@ impl MessageOrder {
         let start = if self.complete && message.group_id.is_none() {
             0
         } else {
-            message.seq - 1
+            prev_seq(&message)
         };
         let gap_wait = self.gap_wait;
         let track = self.track(&id, start);
         let seq = message.seq;
         if std::mem::take(&mut track.fresh) && seq <= track.last {
-            track.last = seq - 1;
+            track.last = prev_seq(&message);
         }
         if seq <= track.last || track.held.contains_key(&seq) {
             tracing::trace!(conversation = %id, seq, "dropping a repeated message");
@@ -245,11 +260,12 @@ impl MessageOrder {
         let mut last = track.last;
         let mut out = Vec::new();
         for (seq, message) in track.held {
-            if seq > last + 1 {
+            let prev = prev_seq(&message);
+            if prev > last {
                 out.push(Released::Gap {
                     conversation_id: conversation_id.to_owned(),
                     first_seq: last + 1,
-                    last_seq: seq - 1,
+                    last_seq: prev,
                 });
             }
             last = seq;
@@ -279,7 +295,8 @@ impl MessageOrder {
                 track.due = None;
                 continue;
             };
-            let missing = below_seq - track.last - 1;
+            // The sequences between its predecessor and it are not this user's.
+            let missing = prev_seq(message).saturating_sub(track.last).max(1);
             fills.push(Fill {
                 conversation_id: id.clone(),
                 below_seq,
@@ -328,16 +345,17 @@ impl MessageOrder {
         track.release(&mut out);
         // History is a snapshot taken after `below_seq` was committed, so it holds every message
         // below it that still exists and that the user may see: what it lacks will not come.
-        while let Some(&first) = track.held.keys().next() {
-            if first > below_seq || first == track.last + 1 {
+        while let Some((&first, message)) = track.held.first_key_value() {
+            let prev = prev_seq(message);
+            if first > below_seq || prev <= track.last {
                 break;
             }
             out.push(Released::Gap {
                 conversation_id: conversation_id.to_owned(),
                 first_seq: track.last + 1,
-                last_seq: first - 1,
+                last_seq: prev,
             });
-            track.last = first - 1;
+            track.last = prev;
             track.release(&mut out);
         }
         track.due = None;
@@ -412,13 +430,14 @@ fn conversation_id_matches(message: &Message, id: &str) -> bool {
 }
 
 impl Track {
-    /// Hands over the held messages that follow `last` without a gap.
+    /// Hands over the held messages that follow `last` without a gap: each whose predecessor
+    /// for this user (see [`prev_seq`]) was handed over.
     fn release(&mut self, out: &mut Vec<Released>) {
         while let Some(entry) = self.held.first_entry() {
-            if *entry.key() != self.last + 1 {
+            if prev_seq(entry.get()) > self.last {
                 break;
             }
-            self.last += 1;
+            self.last = *entry.key();
             out.push(Released::Message(entry.remove()));
         }
     }
@@ -472,6 +491,8 @@ mod tests {
             is_revoked: false,
             revoker_info: None,
             revoke_reason: String::new(),
+            group_at_user_list: Vec::new(),
+            prev_seq: None,
         }
     }
 
@@ -501,6 +522,7 @@ mod tests {
             group_read_sequence: 0,
             last_message: last.map(|seq| group_message(group, seq)),
             order_key: 0,
+            group_at_info_list: Vec::new(),
         }
     }
 
@@ -835,6 +857,54 @@ mod tests {
         assert_eq!(seen(order.offer(c2c_message("erin", 4), now)), [Seen::M(4)]);
     }
 
+    #[test]
+    fn a_message_after_sequences_for_others_passes_at_once() {
+        let now = Instant::now();
+        let mut order = order_at(1);
+        let skipping = |seq, prev| Message {
+            prev_seq: Some(prev),
+            ..msg(seq)
+        };
+        // 2 and 3 were targeted messages for others.
+        assert_eq!(seen(order.offer(skipping(4, 1), now)), [Seen::M(4)]);
+        assert_eq!(order.next_due(), None, "nothing is waited for");
+        // A message whose predecessor is missing still waits, and its fill asks for what is
+        // missing only: seq 6 (7 was for others).
+        assert_eq!(seen(order.offer(skipping(8, 6), now)), []);
+        let fills = order.take_due(now + WAIT);
+        assert_eq!(fills.len(), 1);
+        assert_eq!((fills[0].below_seq, fills[0].count), (8, 2));
+        let history = vec![skipping(6, 4), msg(5)];
+        assert_eq!(
+            seen(order.filled("group_g", 8, FillAnswer::History(history), now + WAIT)),
+            [Seen::M(5), Seen::M(6), Seen::M(8)]
+        );
+        // History without the missing one: the gap is what this user missed, 9 to 10 (11 was
+        // for others).
+        assert_eq!(seen(order.offer(skipping(12, 10), now)), []);
+        let fill = order.take_due(now + WAIT * 2).remove(0);
+        assert_eq!(
+            seen(order.filled(
+                "group_g",
+                fill.below_seq,
+                FillAnswer::History(Vec::new()),
+                now
+            )),
+            [Seen::Gap(9, 10), Seen::M(12)]
+        );
+        // A catch-up whose last message skips sequences: nothing to fill.
+        let mut order = order_at(12);
+        let conversation = Conversation {
+            last_message: Some(skipping(15, 12)),
+            ..group_conversation("g", None)
+        };
+        assert_eq!(
+            seen(order.catch_up(&[conversation], false, now)),
+            [Seen::M(15)]
+        );
+        assert_eq!(order.next_due(), None);
+    }
+
     /// Per message of `1..=n`: a random key (pushes arrive sorted by it), whether its push
     /// arrives twice, and whether it is lost; and per message whether history lacks it (such a
     /// message is deleted before its push is published, so no push brings it either).
@@ -913,6 +983,65 @@ mod tests {
             }
             prop_assert_eq!(out, expected);
             prop_assert!(top <= n);
+        }
+
+        /// Sequences of targeted messages for others (never pushed, not in this user's history)
+        /// are skipped by the `prevSeq` of the next message: whatever the order, repeats and
+        /// losses of the other pushes, the app sees every message of its own once, in order, and
+        /// no gap.
+        #[test]
+        fn hidden_sequences_are_skipped_without_a_gap((arrivals, hidden) in arrivals(), wait_ms in 0u64..3) {
+            let n = arrivals.len() as u64;
+            let visible = |seq: u64| !hidden[(seq - 1) as usize];
+            let message = |seq: u64| {
+                let prev = (1..seq).rev().find(|&s| visible(s)).unwrap_or(0);
+                Message {
+                    prev_seq: (prev + 1 != seq).then_some(prev),
+                    ..msg(seq)
+                }
+            };
+            let mut order = order_at(0);
+            let mut clock = Instant::now();
+            let mut stream: Vec<(u32, u64)> = Vec::new();
+            for (i, &(key, repeat, lost)) in arrivals.iter().enumerate() {
+                let seq = i as u64 + 1;
+                if !lost && visible(seq) {
+                    stream.push((key, seq));
+                    if repeat {
+                        stream.push((key.rotate_left(7), seq));
+                    }
+                }
+            }
+            stream.sort_unstable();
+            let history = |below: u64, count: u32| -> Vec<Message> {
+                (1..below)
+                    .rev()
+                    .filter(|&s| visible(s))
+                    .take(count as usize)
+                    .map(message)
+                    .collect()
+            };
+            let top = stream.iter().map(|&(_, s)| s).max().unwrap_or(0);
+            let mut out = Vec::new();
+            let step = |order: &mut MessageOrder, clock: Instant, out: &mut Vec<Seen>| {
+                for fill in order.take_due(clock) {
+                    let page = history(fill.below_seq, fill.count);
+                    out.extend(seen(order.filled(&fill.conversation_id, fill.below_seq, FillAnswer::History(page), clock)));
+                }
+            };
+            for (_, seq) in stream {
+                out.extend(seen(order.offer(message(seq), clock)));
+                clock += Duration::from_millis(wait_ms * 200);
+                step(&mut order, clock, &mut out);
+            }
+            for _ in 0..=n {
+                let Some(due) = order.next_due() else { break };
+                clock = clock.max(due);
+                step(&mut order, clock, &mut out);
+            }
+            prop_assert_eq!(order.next_due(), None);
+            let expected: Vec<Seen> = (1..=top).filter(|&s| visible(s)).map(Seen::M).collect();
+            prop_assert_eq!(out, expected);
         }
     }
 }

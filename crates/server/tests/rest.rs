@@ -3802,38 +3802,48 @@ async fn a_third_party_python_rest_client_works_unchanged() {
 }
 
 #[tokio::test]
-async fn targeted_group_messages_and_mentions_are_refused_never_sent_to_everyone() {
+async fn rest_targeted_group_messages_reach_only_their_members_and_mentions_reach_everyone() {
     let server = TestServer::start().await;
     let rest = Rest::new(&server);
-    rest.import(&["alice", "bob", "carol"]).await;
+    rest.import(&["alice", "bob", "carol", "dave"]).await;
     let group = rest.create_group("Work", "alice", &["bob", "carol"]).await;
+    let (_bob, mut bob_events) = server.client("bob").await;
+    let (_carol, mut carol_events) = server.client("carol").await;
     let send = "group_open_http_svc/send_group_msg";
-    let refused = |extra: Value| {
-        let mut body = json!({ "GroupId": group, "From_Account": "alice", "MsgBody": text_body("for bob only") });
+    let body = |text: &str, extra: Value| {
+        let mut body =
+            json!({ "GroupId": group, "From_Account": "alice", "MsgBody": text_body(text) });
         for (name, value) in extra.as_object().expect("fields") {
             body[name] = value.clone();
         }
         body
     };
-    for (extra, named) in [
-        (json!({ "To_Account": ["bob"] }), "To_Account"),
-        (json!({ "To_Account": "bob" }), "To_Account"),
+    let many: Vec<String> = (0..51).map(|i| format!("u{i}")).collect();
+    for (extra, says) in [
         (
-            json!({ "GroupAtInfo": [{ "GroupAt_AllFlag": 0, "GroupAt_Account": "bob" }] }),
-            "GroupAtInfo",
+            json!({ "To_Account": "bob" }),
+            "To_Account must be an array",
         ),
         (
-            json!({ "GroupAtInfo": [{ "GroupAt_AllFlag": 1 }] }),
-            "GroupAtInfo",
+            json!({ "To_Account": many }),
+            "To_Account must hold 1 to 50 items",
         ),
         (
-            json!({ "GroupAtInfo": [{ "GroupAt_AllFlag": 0 }] }),
-            "GroupAtInfo",
+            json!({ "To_Account": ["bob", "dave"] }),
+            "names users who are not members of group",
+        ),
+        (
+            json!({ "To_Account": ["bob"], "GroupAtInfo": [{ "GroupAtAllFlag": 1 }] }),
+            "cannot mention members",
+        ),
+        (
+            json!({ "GroupAtInfo": [{ "GroupAtAllFlag": 0 }] }),
+            "each GroupAtInfo item needs GroupAtAllFlag 1 or a GroupAt_Account",
         ),
     ] {
-        let reply = rest.fail(send, refused(extra), 10004).await;
+        let reply = rest.fail(send, body("refused", extra), 10004).await;
         let info = reply["ErrorInfo"].as_str().unwrap_or_default();
-        assert!(info.contains(named), "{reply}");
+        assert!(info.contains(says), "{reply}");
     }
     let history = rest
         .ok(
@@ -3842,14 +3852,57 @@ async fn targeted_group_messages_and_mentions_are_refused_never_sent_to_everyone
         )
         .await;
     assert_eq!(history["RspMsgList"], json!([]), "nothing was sent");
-    // Empty fields ask for nothing.
-    let reply = rest
+
+    // For bob only, then for everyone, mentioning everyone and carol.
+    let secret = rest
+        .ok(send, body("for bob", json!({ "To_Account": ["bob"] })))
+        .await;
+    assert_eq!(secret["MsgSeq"], 1);
+    let open = rest
         .ok(
             send,
-            refused(json!({ "To_Account": null, "GroupAtInfo": [] })),
+            body(
+                "for all",
+                json!({ "GroupAtInfo": [
+                    { "GroupAtAllFlag": 1 },
+                    { "GroupAtAllFlag": 0, "GroupAt_Account": "carol" },
+                ] }),
+            ),
         )
         .await;
-    assert_eq!(reply["MsgSeq"], 1);
+    let secret_id = secret["MsgId"].as_str().expect("MsgId");
+    let open_id = open["MsgId"].as_str().expect("MsgId");
+    assert_eq!(recv_message(&mut bob_events, secret_id).await.seq, 1);
+    let as_bob = recv_message(&mut bob_events, open_id).await;
+    assert_eq!((as_bob.seq, as_bob.prev_seq), (2, None));
+    let seen = events_until(
+        &mut carol_events,
+        |event| matches!(event, SdkEvent::RecvNewMessage(m) if m.msg_id == open_id),
+    )
+    .await;
+    for event in &seen {
+        match event {
+            SdkEvent::RecvNewMessage(m) => assert_eq!(m.msg_id, open_id, "carol got only hers"),
+            SdkEvent::MessageGap { .. } => panic!("carol was told of a gap: {event:?}"),
+            _ => {}
+        }
+    }
+    let Some(SdkEvent::RecvNewMessage(as_carol)) = seen.last() else {
+        panic!("ends with the message")
+    };
+    assert_eq!((as_carol.seq, as_carol.prev_seq), (2, Some(0)));
+    assert_eq!(
+        as_carol.group_at_user_list,
+        ["__kImSDK_MesssageAtALL__", "carol"]
+    );
+    // The administrator's history has both.
+    let history = rest
+        .ok(
+            "group_open_http_svc/group_msg_get_simple",
+            json!({ "GroupId": group, "ReqMsgNumber": 20 }),
+        )
+        .await;
+    assert_eq!(history["RspMsgList"].as_array().map(Vec::len), Some(2));
 }
 
 #[tokio::test]

@@ -770,17 +770,10 @@ async fn a_page_size_out_of_range_is_refused_with_6017() {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn a_message_needs_exactly_one_of_receiver_and_group_id() {
+async fn a_message_needs_a_receiver_or_a_group_id() {
     let server = TestServer::start().await;
     let mut raw = server.raw_login("alice").await;
     create_group(&mut raw, "Work", "g", &[]).await;
-    let both = raw
-        .call(
-            "sendMessage",
-            json!({"receiver": "alice", "groupID": "g", "textElem": {"text": "x"}}),
-        )
-        .await;
-    assert_refused_naming(&both, 6017, &["receiver", "groupID"]);
     let neither = raw
         .call("sendMessage", json!({"textElem": {"text": "x"}}))
         .await;
@@ -826,42 +819,59 @@ async fn an_empty_receiver_or_group_id_counts_as_absent() {
 }
 
 #[tokio::test]
-async fn targeted_group_messages_and_mentions_are_refused_never_sent_to_everyone() {
+async fn targeted_group_messages_reach_their_target_and_mentions_everyone() {
     let server = TestServer::start().await;
     let mut raw = server.raw_login("alice").await;
-    server.raw_login("bob").await;
-    create_group(&mut raw, "Work", "g", &["bob"]).await;
+    let mut bob = server.raw_login("bob").await;
+    let mut carol = server.raw_login("carol").await;
+    create_group(&mut raw, "Work", "g", &["bob", "carol"]).await;
     // V2TIM sends a message for one member of a group with both receiver and groupID.
-    let targeted = raw
+    let targeted = ok(
+        &mut raw,
+        "sendMessage",
+        json!({"receiver": "bob", "groupID": "g", "textElem": {"text": "for bob only"}}),
+    )
+    .await;
+    assert_eq!(
+        (&targeted["seq"], &targeted["isExcludedFromUnreadCount"]),
+        (&json!(1), &json!(true))
+    );
+    let refused = raw
         .call(
             "sendMessage",
-            json!({"receiver": "bob", "groupID": "g", "textElem": {"text": "for bob only"}}),
+            json!({"groupID": "g", "textElem": {"text": "@bob"}, "receiverList": ["bob"],
+                   "groupAtUserList": ["bob"]}),
         )
         .await;
-    assert_refused_naming(&targeted, 6017, &["receiver", "groupID", "targeted"]);
-    for mentions in [json!(["bob"]), json!(["__kImSDK_MesssageAtALL__"])] {
-        let mentioned = raw
-            .call(
-                "sendMessage",
-                json!({"groupID": "g", "textElem": {"text": "@bob"}, "groupAtUserList": mentions}),
-            )
-            .await;
-        assert_refused_naming(&mentioned, 6017, &["groupAtUserList"]);
-    }
-    let history = ok(
+    assert_refused_naming(&refused, 6017, &["receiverList", "groupAtUserList"]);
+    let everyone = "__kImSDK_MesssageAtALL__";
+    let mentioned = ok(
         &mut raw,
+        "sendMessage",
+        json!({"groupID": "g", "textElem": {"text": "@all"}, "groupAtUserList": [everyone]}),
+    )
+    .await;
+    assert_eq!(mentioned["groupAtUserList"], json!([everyone]));
+    assert!(mentioned.get("prevSeq").is_none(), "{mentioned}");
+    let first = bob.push("onRecvNewMessage").await;
+    assert_eq!(first["data"]["msgID"], targeted["msgID"]);
+    let second = bob.push("onRecvNewMessage").await;
+    assert_eq!(second["data"]["seq"], 2);
+    assert!(second["data"].get("prevSeq").is_none(), "{second}");
+    // Carol's first push is the second message, saying that she has nothing before it.
+    let only = carol.push("onRecvNewMessage").await;
+    assert_eq!(
+        (&only["data"]["seq"], &only["data"]["prevSeq"]),
+        (&json!(2), &json!(0))
+    );
+    let history = ok(
+        &mut carol,
         "getGroupHistoryMessageList",
         json!({"groupID": "g", "count": 10}),
     )
     .await;
-    assert_eq!(history, json!([]), "nothing was sent");
-    let sent = ok(
-        &mut raw,
-        "sendMessage",
-        json!({"groupID": "g", "textElem": {"text": "to all"}, "groupAtUserList": []}),
-    )
-    .await;
-    assert_eq!(sent["seq"], 1);
+    assert_eq!(history.as_array().map(Vec::len), Some(1), "{history}");
+    assert_eq!(history[0]["msgID"], mentioned["msgID"]);
 }
 
 #[tokio::test]

@@ -206,6 +206,10 @@ pub struct ConversationNote {
     /// Whether members' unread counts changed (a stored message that counts as unread), not
     /// only the last message (an excluded message, a recall).
     pub unread: bool,
+    /// The members the change concerns when it is not every member: of a targeted message,
+    /// its sender and targets (the others' view did not change, and must not seem to).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
 }
 /// What a bus answers a question about sessions with.
 pub type PresenceFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

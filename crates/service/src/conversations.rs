@@ -9,8 +9,9 @@ use tidings_proto::events::{
 };
 use tidings_proto::methods::{CleanUnreadParams, ConversationListParams, ConversationListResult};
 use tidings_proto::{
-    C2cReadReceipt, CONVERSATION_TYPE_C2C, CONVERSATION_TYPE_GROUP, Conversation, GroupType,
-    MAX_LIST_PAGE,
+    C2cReadReceipt, CONVERSATION_TYPE_C2C, CONVERSATION_TYPE_GROUP, Conversation,
+    GROUP_AT_ALL_AT_ME, GROUP_AT_ALL_TYPE, GROUP_AT_ME, GroupAtInfo, GroupType, MAX_LIST_PAGE,
+    Message,
 };
 use tidings_store::{
     ConvKey, ConversationEntry, GroupReceiptRecord, GroupRecord, MessageRecord, ReadMoved,
@@ -19,10 +20,14 @@ use tidings_store::{
 
 use crate::checks::{check_id, check_page};
 use crate::error::InGroup;
+use crate::messages::PrevSeqs;
 use crate::render::{Viewer, render};
 use crate::{
     AfterEvent, ConversationNote, Delivery, ServiceError, ServiceResult, SharedPush, Tidings, now,
 };
+
+/// Most entries of a conversation's `groupAtInfoList` (the oldest unread mentions).
+const MAX_GROUP_AT_INFOS: u32 = 100;
 
 /// A conversation's `orderKey`: its activity number (see `C2cConversationRecord::activity`).
 fn order_key(activity: u64) -> i64 {
@@ -38,6 +43,8 @@ struct GroupLast {
     record: Option<MessageRecord>,
     /// Its receipt state, when it asks for receipts.
     receipts: Option<GroupReceiptRecord>,
+    /// Each member's `prevSeq` for it.
+    prev: Option<PrevSeqs>,
 }
 
 impl Tidings {
@@ -163,6 +170,7 @@ impl Tidings {
             c2c_read_timestamp: mine.read_time,
             group_read_sequence: 0,
             order_key: order_key(mine.activity),
+            group_at_info_list: Vec::new(),
             last_message,
         })
     }
@@ -199,7 +207,42 @@ impl Tidings {
                 .pop(),
             None => None,
         };
-        Ok(GroupLast { record, receipts })
+        let prev = match record.as_ref().filter(|r| r.seq != 0) {
+            Some(record) => Some(self.prev_seqs(&group.group_id, record.seq).await?),
+            None => None,
+        };
+        Ok(GroupLast {
+            record,
+            receipts,
+            prev,
+        })
+    }
+
+    /// The last message of a group that `user` sees, when the group's last one is a targeted
+    /// message for others, with the one before it for its `prevSeq`.
+    async fn member_last(&self, group: &GroupRecord, user: &str) -> ServiceResult<GroupLast> {
+        let conv = ConvKey::Group(group.group_id.clone());
+        let mut page = self.store.visible_history(&conv, user, None, 2).await?;
+        let before = if page.len() > 1 {
+            page.pop().map_or(0, |r| r.seq)
+        } else {
+            0
+        };
+        let record = page.pop();
+        let receipts = match record.as_ref().filter(|r| r.message.need_receipt) {
+            Some(record) => self
+                .store
+                .group_receipts(std::slice::from_ref(&record.message.msg_id))
+                .await?
+                .pop(),
+            None => None,
+        };
+        let prev = record.as_ref().map(|r| PrevSeqs::fixed(r.seq, before));
+        Ok(GroupLast {
+            record,
+            receipts,
+            prev,
+        })
     }
 
     /// The view of a group conversation of the member `user` (whose ordinal is `ordinal`, when
@@ -218,7 +261,64 @@ impl Tidings {
             let conv = ConvKey::Group(group.group_id.clone());
             self.store.count_unread(&conv, read_seq, user).await?
         };
-        group_view_counted(user, group, read_seq, ordinal, last, unread_count)
+        self.group_view_with(user, group, read_seq, ordinal, last, unread_count)
+            .await
+    }
+
+    /// [`group_view_counted`] with what only this member has: the unread mentions of them
+    /// (read only when something is unread), and, when the group's last message is a targeted
+    /// one for others, the last one they see.
+    async fn group_view_with(
+        &self,
+        user: &str,
+        group: &GroupRecord,
+        read_seq: u64,
+        ordinal: Option<u32>,
+        last: &GroupLast,
+        unread_count: u64,
+    ) -> ServiceResult<Conversation> {
+        let group_at_info_list = if unread_count == 0 {
+            Vec::new()
+        } else {
+            self.store
+                .mentions_after(&group.group_id, read_seq, user, MAX_GROUP_AT_INFOS)
+                .await?
+                .into_iter()
+                .map(|mention| GroupAtInfo {
+                    seq: mention.seq,
+                    at_type: match (mention.me, mention.all) {
+                        (true, true) => GROUP_AT_ALL_AT_ME,
+                        (false, true) => GROUP_AT_ALL_TYPE,
+                        _ => GROUP_AT_ME,
+                    },
+                })
+                .collect()
+        };
+        let mine;
+        let mut ordinal = ordinal;
+        let last = match &last.record {
+            Some(record) if !record.message.visible_to(user) => {
+                mine = self.member_last(group, user).await?;
+                if mine.receipts.is_some() && ordinal.is_none() {
+                    ordinal = self
+                        .store
+                        .get_member(&group.group_id, user)
+                        .await?
+                        .map(|m| m.ordinal);
+                }
+                &mine
+            }
+            _ => last,
+        };
+        group_view_counted(
+            user,
+            group,
+            read_seq,
+            ordinal,
+            last,
+            unread_count,
+            group_at_info_list,
+        )
     }
 
     /// Tells the members of the groups noted (those with a session on this node) what changed,
@@ -244,7 +344,11 @@ impl Tidings {
             let Some(group) = self.store.get_group(&group_id).await? else {
                 continue;
             };
-            let here = self.bus.here(self.store.member_user_ids(&group_id).await?);
+            let mut here = self.bus.here(self.store.member_user_ids(&group_id).await?);
+            // A targeted message's change concerns its sender and targets only.
+            if notes.iter().all(|note| !note.only.is_empty()) {
+                here.retain(|user| notes.iter().any(|note| note.only.contains(user)));
+            }
             if here.is_empty() {
                 continue;
             }
@@ -257,15 +361,21 @@ impl Tidings {
                 } else {
                     unread
                 };
-                let conversation = group_view_counted(
-                    &user,
-                    &group,
-                    member.read_seq,
-                    Some(member.ordinal),
-                    &last,
-                    unread,
-                )?;
-                if notes.iter().any(|note| note.unread && note.sender != user) {
+                let conversation = self
+                    .group_view_with(
+                        &user,
+                        &group,
+                        member.read_seq,
+                        Some(member.ordinal),
+                        &last,
+                        unread,
+                    )
+                    .await?;
+                if notes.iter().any(|note| {
+                    note.unread
+                        && note.sender != user
+                        && (note.only.is_empty() || note.only.contains(&user))
+                }) {
                     totals.insert(user.clone());
                 }
                 changed.entry(user).or_default().push(conversation);
@@ -580,6 +690,7 @@ fn group_view_counted(
     ordinal: Option<u32>,
     last: &GroupLast,
     unread_count: u64,
+    group_at_info_list: Vec<GroupAtInfo>,
 ) -> ServiceResult<Conversation> {
     let group_type = group.group_type;
     let mut receipted = HashSet::new();
@@ -597,7 +708,10 @@ fn group_view_counted(
         ..Viewer::default()
     };
     let last_message = match &last.record {
-        Some(record) => Some(render(record, &viewer)?),
+        Some(record) => Some(Message {
+            prev_seq: last.prev.as_ref().and_then(|prev| prev.of(user)),
+            ..render(record, &viewer)?
+        }),
         None => None,
     };
     Ok(Conversation {
@@ -611,6 +725,7 @@ fn group_view_counted(
         c2c_read_timestamp: 0,
         group_read_sequence: read_seq,
         order_key: order_key(group.activity),
+        group_at_info_list,
         last_message,
     })
 }

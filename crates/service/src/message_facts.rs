@@ -1,7 +1,8 @@
 //! What receipt calls need to know about recent messages, kept in memory, so that a receipt call
 //! reads nothing from the store before its one write.
 //!
-//! A stored message's conversation, sender, receiver, sequence, receipt request and group type
+//! A stored message's conversation, sender, receiver, sequence, receipt request, targeting and
+//! group type
 //! never change, so an entry cannot go stale while its message exists. Facts are remembered when
 //! a message is sent through this node and loaded from the store on a miss; a deleted group's
 //! entries are dropped with it. What the cache decides alone differs by conversation:
@@ -29,6 +30,8 @@ pub(crate) struct MessageFacts {
     pub(crate) receiver: Option<String>,
     pub(crate) seq: u64,
     pub(crate) need_receipt: bool,
+    /// A targeted group message (for some members only).
+    pub(crate) targeted: bool,
     /// The group's type, for group messages.
     pub(crate) group_type: Option<GroupType>,
 }
@@ -42,6 +45,7 @@ impl MessageFacts {
             receiver: record.message.receiver.clone(),
             seq: record.seq,
             need_receipt: record.message.need_receipt,
+            targeted: !record.message.targets.is_empty(),
             group_type,
         }
     }

@@ -4,8 +4,12 @@ use std::collections::{HashMap, HashSet};
 
 use rand::Rng;
 use tidings_proto::events::OnRecvNewMessage;
+use tidings_proto::methods::GROUP_AT_ALL;
 use tidings_proto::methods::{C2cHistoryParams, GroupHistoryParams, SendMessageParams};
-use tidings_proto::{GroupType, MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, Message};
+use tidings_proto::{
+    GroupType, MAX_GROUP_AT_USERS, MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, MAX_TARGETED_RECEIVERS,
+    Message,
+};
 use tidings_store::{ConvKey, MessageRecord, NewMessage, UserProfile};
 
 use crate::checks::{check_id, check_page};
@@ -120,12 +124,8 @@ impl Tidings {
             }
         };
         check_size(content_size + params.cloud_custom_data.len())?;
-        if !params.group_at_user_list.is_empty() {
-            return Err(ServiceError::InvalidParameters(
-                "groupAtUserList (REST GroupAtInfo: @-mentions) is not supported yet; the message was not sent"
-                    .into(),
-            ));
-        }
+        let at_users = mentions(&params)?;
+        let targets = targets(&params)?;
         let message = NewMessage {
             msg_id: new_msg_id(),
             sender: sender.to_owned(),
@@ -134,25 +134,43 @@ impl Tidings {
             timestamp: now(),
             random: params.random,
             need_receipt: params.need_read_receipt,
-            excluded_unread: params.is_excluded_from_unread_count,
+            // A targeted message counts in nobody's unread count (Tencent's default for them).
+            excluded_unread: params.is_excluded_from_unread_count || !targets.is_empty(),
             elem_type,
             body,
             cloud_custom_data: params.cloud_custom_data.clone(),
+            targets,
+            at_users,
         };
         match (&params.receiver, &params.group_id) {
             (Some(receiver), None) => {
-                self.send_c2c(message, content_size, receiver, params.online_user_only, &options)
-                    .await
+                if !message.at_users.is_empty() || !params.receiver_list.is_empty() {
+                    return Err(ServiceError::InvalidParameters(
+                        "groupAtUserList and receiverList are for group messages: give groupID"
+                            .into(),
+                    ));
+                }
+                self.send_c2c(
+                    message,
+                    content_size,
+                    receiver,
+                    params.online_user_only,
+                    &options,
+                )
+                .await
             }
-            (None, Some(group_id)) => {
-                self.send_group(message, content_size, group_id, params.online_user_only, &options)
-                    .await
+            (_, Some(group_id)) => {
+                self.send_group(
+                    message,
+                    content_size,
+                    group_id,
+                    params.online_user_only,
+                    &options,
+                )
+                .await
             }
-            (Some(_), Some(_)) => Err(ServiceError::InvalidParameters(
-                "give exactly one of receiver and groupID: both make a targeted group message (for some members only), which is not supported".into(),
-            )),
             (None, None) => Err(ServiceError::InvalidParameters(
-                "give exactly one of receiver and groupID".into(),
+                "give receiver or groupID".into(),
             )),
         }
     }
@@ -335,6 +353,9 @@ impl Tidings {
             self.require_receipts_enabled()?;
             self.require_receipts_in(group_type)?;
         }
+        if !message.targets.is_empty() {
+            self.check_targets(&message, group_type).await?;
+        }
         let sender = message.sender.clone();
         let not_stored = online_only && !message.need_receipt;
         // The store checks membership as it writes; a message not stored, or one the app's
@@ -384,10 +405,22 @@ impl Tidings {
         };
         let mut members = self.store.member_user_ids(group_id).await?;
         let sender_is_member = members.contains(&sender);
-        members.retain(|member| member != &sender);
-        let as_sender = render_for(&record, &sender)?;
+        // A targeted message reaches its targets only: the others get nothing, not even a
+        // notice (they learn from the next message they see that its sequence was not theirs).
+        members.retain(|member| member != &sender && record.message.visible_to(member));
+        let prev = self.prev_seqs(group_id, record.seq).await?;
+        let mut as_sender = render_for(&record, &sender)?;
+        as_sender.prev_seq = prev.of(&sender);
         let as_member = render_for(&record, "")?;
-        self.push::<OnRecvNewMessage>(members, as_member);
+        for (prev_seq, users) in prev.classes(members) {
+            self.push::<OnRecvNewMessage>(
+                users,
+                Message {
+                    prev_seq,
+                    ..as_member.clone()
+                },
+            );
+        }
         if options.sync_to_sender {
             self.push::<OnRecvNewMessage>(vec![sender.clone()], as_sender.clone());
         }
@@ -402,6 +435,17 @@ impl Tidings {
                     String::new()
                 },
                 unread: !record.message.excluded_unread && group_type != GroupType::AvChatRoom,
+                only: if record.message.targets.is_empty() {
+                    Vec::new()
+                } else {
+                    record
+                        .message
+                        .targets
+                        .iter()
+                        .chain([&sender])
+                        .cloned()
+                        .collect()
+                },
             });
         }
         if options.after_send_callback {
@@ -415,6 +459,56 @@ impl Tidings {
         Ok(as_sender)
     }
 
+    /// Refuses a targeted message where Tencent has none (AVChatRoom and Community groups), or
+    /// that names someone who is not a member of the group now.
+    async fn check_targets(
+        &self,
+        message: &NewMessage,
+        group_type: GroupType,
+    ) -> ServiceResult<()> {
+        if matches!(group_type, GroupType::AvChatRoom | GroupType::Community) {
+            return Err(ServiceError::InvalidParameters(format!(
+                "a targeted group message (receiverList, REST To_Account) cannot be sent in a {} group",
+                group_type.as_str()
+            )));
+        }
+        let Some(group_id) = message.group_id.as_deref() else {
+            return Ok(());
+        };
+        let mut strangers = Vec::new();
+        for target in &message.targets {
+            if !self
+                .store
+                .get_member(group_id, target)
+                .await?
+                .is_some_and(|m| m.active)
+            {
+                strangers.push(target.as_str());
+            }
+        }
+        if strangers.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidParameters(format!(
+                "receiverList (REST To_Account) names users who are not members of group {group_id}: {}; the message was not sent",
+                strangers.join(", ")
+            )))
+        }
+    }
+
+    /// Who saw which of the sequences just below `seq` in a group: the run of targeted
+    /// messages right before it (see [`PrevSeqs`]).
+    pub(crate) async fn prev_seqs(&self, group_id: &str, seq: u64) -> ServiceResult<PrevSeqs> {
+        let run = if seq > 1 {
+            self.store
+                .targeted_before(group_id, seq, MAX_TARGETED_RUN)
+                .await?
+        } else {
+            Vec::new()
+        };
+        Ok(PrevSeqs::new(seq, &run))
+    }
+
     /// A page of C2C history with `params.user_id`, newest first.
     pub async fn c2c_history(
         &self,
@@ -425,7 +519,7 @@ impl Tidings {
         check_page(params.count, MAX_HISTORY_PAGE, "count")?;
         let conv = ConvKey::c2c(user, &params.user_id);
         let before = self
-            .cursor_seq(&conv, params.last_msg_id.as_deref())
+            .cursor_seq(&conv, user, params.last_msg_id.as_deref())
             .await?;
         let records = self.store.history(&conv, before, params.count).await?;
         let mine = self.store.c2c_conversation(user, &params.user_id).await?;
@@ -455,9 +549,18 @@ impl Tidings {
         let member = self.require_member(&params.group_id, user).await?;
         let conv = ConvKey::Group(params.group_id.clone());
         let before = self
-            .cursor_seq(&conv, params.last_msg_id.as_deref())
+            .cursor_seq(&conv, user, params.last_msg_id.as_deref())
             .await?;
-        let records = self.store.history(&conv, before, params.count).await?;
+        // One more than asked: the oldest message's predecessor this member sees.
+        let mut records = self
+            .store
+            .visible_history(&conv, user, before, params.count.saturating_add(1))
+            .await?;
+        let below = if records.len() > params.count as usize {
+            records.pop().map_or(0, |r| r.seq)
+        } else {
+            0
+        };
         let asked: Vec<String> = records
             .iter()
             .filter(|r| r.message.need_receipt && r.message.sender != user)
@@ -481,10 +584,17 @@ impl Tidings {
             receipted,
             revokers: self.revoker_profiles(&records).await?,
         };
-        records
+        let mut page = records
             .iter()
             .map(|record| render(record, &viewer))
-            .collect()
+            .collect::<ServiceResult<Vec<Message>>>()?;
+        // Each message's predecessor for this member: the next one on the page, or `below`.
+        let mut older = below;
+        for message in page.iter_mut().rev() {
+            message.prev_seq = prev_seq_field(message.seq, older);
+            older = message.seq;
+        }
+        Ok(page)
     }
 
     /// The profiles of those who recalled any of `records` (one read, and none when nothing
@@ -512,10 +622,11 @@ impl Tidings {
     }
 
     /// The sequence to continue history before: that of `last_msg_id`, which must belong to
-    /// the conversation.
+    /// the conversation and be one `viewer` sees.
     async fn cursor_seq(
         &self,
         conv: &ConvKey,
+        viewer: &str,
         last_msg_id: Option<&str>,
     ) -> ServiceResult<Option<u64>> {
         let Some(last_msg_id) = last_msg_id.filter(|id| !id.is_empty()) else {
@@ -524,7 +635,11 @@ impl Tidings {
         let found = self.store.get_messages(&[last_msg_id.to_owned()]).await?;
         match found.first() {
             // An onlineUserOnly message (seq 0) is found for its receipts but is no history.
-            Some(record) if &record.message.conv_key() == conv && record.seq != 0 => {
+            Some(record)
+                if &record.message.conv_key() == conv
+                    && record.seq != 0
+                    && record.message.visible_to(viewer) =>
+            {
                 Ok(Some(record.seq))
             }
             _ => Err(ServiceError::InvalidParameters(format!(
@@ -532,4 +647,125 @@ impl Tidings {
             ))),
         }
     }
+}
+
+/// Most targeted messages of a run [`Tidings::prev_seqs`] reads. A longer run (someone sent more
+/// targeted messages in a row) is read only in part: members who saw one of the older ones are
+/// told a predecessor they did not see, and their SDK fills the difference from history, which
+/// is exact, after a short wait.
+const MAX_TARGETED_RUN: u32 = 1000;
+
+/// The `prevSeq` of a message at `seq` whose predecessor for a viewer is `prev`: absent when it is
+/// `seq − 1`.
+fn prev_seq_field(seq: u64, prev: u64) -> Option<u64> {
+    (seq != 0 && prev + 1 != seq).then_some(prev)
+}
+
+/// For a group message at `seq`: the sequence of the previous message each user sees, from the
+/// run of targeted messages right before it. Users the run names nowhere (neither sender nor
+/// target) saw none of it: their predecessor is the message before the run.
+#[derive(Debug)]
+pub(crate) struct PrevSeqs {
+    seq: u64,
+    before_run: u64,
+    /// Users the run names, with the newest of its sequences they see.
+    named: HashMap<String, u64>,
+}
+
+impl PrevSeqs {
+    fn new(seq: u64, run: &[tidings_store::TargetedSeq]) -> Self {
+        let mut named = HashMap::new();
+        for targeted in run {
+            for user in targeted.targets.iter().chain([&targeted.sender]) {
+                // The run is oldest first: the last insert is the newest.
+                named.insert(user.clone(), targeted.seq);
+            }
+        }
+        Self {
+            seq,
+            before_run: run.first().map_or(seq.saturating_sub(1), |t| t.seq - 1),
+            named,
+        }
+    }
+
+    /// For a message at `seq` whose predecessor is `prev` for everyone asking.
+    pub(crate) fn fixed(seq: u64, prev: u64) -> Self {
+        Self {
+            seq,
+            before_run: prev,
+            named: HashMap::new(),
+        }
+    }
+
+    /// `user`'s `prevSeq` field for the message.
+    pub(crate) fn of(&self, user: &str) -> Option<u64> {
+        let prev = self.named.get(user).copied().unwrap_or(self.before_run);
+        prev_seq_field(self.seq, prev)
+    }
+
+    /// `users` grouped by their `prevSeq` field: one push per group, whose payload all its
+    /// users share. Without a run before the message that is one group, with no field.
+    pub(crate) fn classes(&self, users: Vec<String>) -> Vec<(Option<u64>, Vec<String>)> {
+        if self.named.is_empty() {
+            return vec![(prev_seq_field(self.seq, self.before_run), users)];
+        }
+        let mut classes: std::collections::BTreeMap<Option<u64>, Vec<String>> =
+            std::collections::BTreeMap::new();
+        for user in users {
+            classes.entry(self.of(&user)).or_default().push(user);
+        }
+        classes.into_iter().collect()
+    }
+}
+
+/// The user IDs a send mentions, checked: group sends only, at most
+/// [`MAX_GROUP_AT_USERS`], valid IDs or the "everyone" marker, each once (in the order given).
+fn mentions(params: &SendMessageParams) -> ServiceResult<Vec<String>> {
+    let list = &params.group_at_user_list;
+    if list.len() > MAX_GROUP_AT_USERS {
+        return Err(ServiceError::InvalidParameters(format!(
+            "groupAtUserList (REST GroupAtInfo) has {} entries; the limit is {MAX_GROUP_AT_USERS}",
+            list.len()
+        )));
+    }
+    let mut seen = HashSet::new();
+    let mut users = Vec::with_capacity(list.len());
+    for user in list {
+        if user != GROUP_AT_ALL {
+            check_id(user)?;
+        }
+        if seen.insert(user.as_str()) {
+            users.push(user.clone());
+        }
+    }
+    Ok(users)
+}
+
+/// The members a targeted group send is for (`receiverList`, and `receiver` when given with
+/// `groupID`), checked: at most [`MAX_TARGETED_RECEIVERS`], valid IDs, each once, and no
+/// mentions with them (Tencent's rule). Empty: the whole group.
+fn targets(params: &SendMessageParams) -> ServiceResult<Vec<String>> {
+    if params.group_id.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut seen = HashSet::new();
+    let mut targets = Vec::new();
+    for user in params.receiver_list.iter().chain(params.receiver.iter()) {
+        check_id(user)?;
+        if seen.insert(user.as_str()) {
+            targets.push(user.clone());
+        }
+    }
+    if targets.len() > MAX_TARGETED_RECEIVERS {
+        return Err(ServiceError::InvalidParameters(format!(
+            "receiverList (REST To_Account) names {} members; the limit is {MAX_TARGETED_RECEIVERS}",
+            targets.len()
+        )));
+    }
+    if !targets.is_empty() && !params.group_at_user_list.is_empty() {
+        return Err(ServiceError::InvalidParameters(
+            "a targeted group message (receiverList, REST To_Account) cannot mention members (groupAtUserList, REST GroupAtInfo)".into(),
+        ));
+    }
+    Ok(targets)
 }

@@ -276,12 +276,18 @@ impl Tidings {
                             kept.push((msg_id, facts));
                         } else {
                             late.push(SkippedReceipt {
-                                error: ServiceError::of_group_store_error(
-                                    group_id,
-                                    StoreError::NotRecipient {
-                                        msg_id: msg_id.clone(),
-                                    },
-                                ),
+                                error: if facts.targeted {
+                                    ServiceError::PermissionDenied(format!(
+                                        "message {msg_id} is a targeted group message that was not sent to you"
+                                    ))
+                                } else {
+                                    ServiceError::of_group_store_error(
+                                        group_id,
+                                        StoreError::NotRecipient {
+                                            msg_id: msg_id.clone(),
+                                        },
+                                    )
+                                },
                                 msg_id,
                             });
                         }

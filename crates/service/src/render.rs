@@ -111,5 +111,7 @@ pub(crate) fn render(record: &MessageRecord, viewer: &Viewer<'_>) -> ServiceResu
             .as_ref()
             .map(|r| r.reason.clone())
             .unwrap_or_default(),
+        group_at_user_list: stored.at_users.clone(),
+        prev_seq: None,
     })
 }

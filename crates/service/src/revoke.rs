@@ -161,6 +161,8 @@ impl Tidings {
             None => stored.receiver.iter().cloned().collect(),
         };
         parties.push(stored.sender.clone());
+        // A targeted message's recall reaches only those who got it.
+        parties.retain(|party| stored.visible_to(party));
         parties.sort_unstable();
         parties.dedup();
         let profile = self.store.get_users(&[by.to_owned()]).await?.pop();
@@ -182,6 +184,16 @@ impl Tidings {
                             group_id: group_id.clone(),
                             sender: stored.sender.clone(),
                             unread: false,
+                            only: if stored.targets.is_empty() {
+                                Vec::new()
+                            } else {
+                                stored
+                                    .targets
+                                    .iter()
+                                    .chain([&stored.sender])
+                                    .cloned()
+                                    .collect()
+                            },
                         });
                     }
                 }

@@ -100,6 +100,8 @@ fn build(members: u32) -> Fixture {
                 elem_type: 1,
                 body: r#"{"text":"x"}"#.into(),
                 cloud_custom_data: String::new(),
+                targets: Vec::new(),
+                at_users: Vec::new(),
             };
             store.append_message(message).await.expect("message");
         }

@@ -175,7 +175,8 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a message, assigning its sequence (next in its conversation) and timestamp.
     /// For group messages the sender must be a current member ([`StoreError::NotMember`]
     /// otherwise); when the message asks for receipts, its recipients (current members minus the
-    /// sender) are recorded with it.
+    /// sender; of a targeted message, its targets who are current members, minus the sender)
+    /// are recorded with it.
     async fn append_message(&self, message: NewMessage) -> StoreResult<MessageRecord>;
 
     /// Like [`Store::append_message`], for a group message sent by the App administrator, who
@@ -214,6 +215,39 @@ pub trait Store: Send + Sync + 'static {
         before_seq: Option<u64>,
         limit: u32,
     ) -> StoreResult<Vec<MessageRecord>>;
+
+    /// Like [`Store::history`], leaving out the targeted messages `viewer` does not see (those
+    /// it neither sent nor is among the targets of): up to `limit` messages with
+    /// `seq < before_seq` (all when None) that `viewer` sees, newest first.
+    async fn visible_history(
+        &self,
+        conversation: &ConvKey,
+        viewer: &str,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>>;
+
+    /// The run of targeted messages of a group just below `before_seq`: those after the group's
+    /// last untargeted message below `before_seq` (after none when there is none), oldest
+    /// first; the newest `limit` of them when there are more. Tells who saw which of the
+    /// sequences a message at `before_seq` follows.
+    async fn targeted_before(
+        &self,
+        group_id: &str,
+        before_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<TargetedSeq>>;
+
+    /// The messages of a group with `seq > after_seq`, not sent by `viewer`, that mention
+    /// `viewer` or everyone (the V2TIM marker `__kImSDK_MesssageAtALL__`), oldest first, at most
+    /// `limit`.
+    async fn mentions_after(
+        &self,
+        group_id: &str,
+        after_seq: u64,
+        viewer: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<Mention>>;
 
     /// The newest message with `timestamp ≤ time` in a conversation, as its sequence (0 if none).
     async fn seq_at_time(&self, conversation: &ConvKey, time: i64) -> StoreResult<u64>;

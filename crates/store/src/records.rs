@@ -147,6 +147,13 @@ pub struct NewMessage {
     pub body: String,
     /// Application data.
     pub cloud_custom_data: String,
+    /// Group: the members a targeted message is for (empty: the whole group). Only they, and
+    /// the sender, see it; when it asks for receipts, those of them who are members at send
+    /// time are its recipients.
+    pub targets: Vec<String>,
+    /// Group: the user IDs the message mentions (`@`), the V2TIM "everyone" marker among them
+    /// for `@all`. Kept as given.
+    pub at_users: Vec<String>,
 }
 
 impl NewMessage {
@@ -158,6 +165,36 @@ impl NewMessage {
             (None, None) => ConvKey::c2c(&self.sender, &self.sender),
         }
     }
+}
+
+impl NewMessage {
+    /// Whether `viewer` sees the message: it is not targeted, or `viewer` sent it or is among
+    /// its targets.
+    pub fn visible_to(&self, viewer: &str) -> bool {
+        self.targets.is_empty() || self.sender == viewer || self.targets.iter().any(|t| t == viewer)
+    }
+}
+
+/// A targeted group message, as [`crate::Store::targeted_before`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetedSeq {
+    /// Its sequence.
+    pub seq: u64,
+    /// Its sender.
+    pub sender: String,
+    /// The members it is for.
+    pub targets: Vec<String>,
+}
+
+/// A group message that mentions a viewer, as [`crate::Store::mentions_after`] lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mention {
+    /// The message's sequence.
+    pub seq: u64,
+    /// It names the viewer.
+    pub me: bool,
+    /// It mentions everyone.
+    pub all: bool,
 }
 
 /// A stored message.

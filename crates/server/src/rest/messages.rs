@@ -1,6 +1,7 @@
 //! Message endpoints: C2C and group sends, C2C roaming history, group history, recalls.
 
 use serde_json::{Value, json};
+use tidings_proto::MAX_TARGETED_RECEIVERS;
 use tidings_proto::methods::{GROUP_AT_ALL, SendMessageParams};
 use tidings_service::SendOptions;
 use tidings_store::MessageRecord;
@@ -151,12 +152,9 @@ pub(crate) async fn send_group(call: &Call<'_>) -> Reply {
     let group_id = call.string("GroupId")?;
     let online_only = call.opt_u64("OnlineOnlyFlag")?.unwrap_or(0) == 1;
     let (mut params, mut options) = send_params(call, "NeedReadReceipt", online_only)?;
-    // A message for named members only would reach the whole group if the field were ignored.
-    if call.body.get("To_Account").is_some_and(|v| !v.is_null()) {
-        return Err(RestError::new(
-            call.invalid_code,
-            "To_Account (a group message for some members only) is not supported; the message was not sent",
-        ));
+    // A targeted group message: for these members only.
+    if !call.array("To_Account")?.is_empty() {
+        params.receiver_list = call.strings("To_Account", MAX_TARGETED_RECEIVERS)?;
     }
     params.group_at_user_list = group_at_accounts(call)?;
     let (from, is_admin) = sender(call)?;
@@ -176,26 +174,31 @@ pub(crate) async fn send_group(call: &Call<'_>) -> Reply {
 }
 
 /// `GroupAtInfo` as V2TIM's `groupAtUserList`: each item's `GroupAt_Account`, or V2TIM's
-/// "everyone" marker for `GroupAt_AllFlag` 1.
+/// "everyone" marker for `GroupAtAllFlag` 1 (`GroupAt_AllFlag` is read too) or the account
+/// `@RM#ALL`.
 fn group_at_accounts(call: &Call<'_>) -> Result<Vec<String>, RestError> {
     call.array("GroupAtInfo")?
         .iter()
         .map(|item| {
-            if item.get("GroupAt_AllFlag").and_then(Value::as_u64) == Some(1) {
-                return Ok(GROUP_AT_ALL.to_owned());
+            let all_flag = ["GroupAtAllFlag", "GroupAt_AllFlag"]
+                .iter()
+                .any(|flag| item.get(*flag).and_then(Value::as_u64) == Some(1));
+            let account = item.get("GroupAt_Account").and_then(Value::as_str);
+            match account {
+                _ if all_flag => Ok(GROUP_AT_ALL.to_owned()),
+                Some(REST_AT_ALL) => Ok(GROUP_AT_ALL.to_owned()),
+                Some(account) => Ok(account.to_owned()),
+                None => Err(RestError::new(
+                    call.invalid_code,
+                    "each GroupAtInfo item needs GroupAtAllFlag 1 or a GroupAt_Account",
+                )),
             }
-            item.get("GroupAt_Account")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    RestError::new(
-                        call.invalid_code,
-                        "each GroupAtInfo item needs GroupAt_AllFlag 1 or a GroupAt_Account",
-                    )
-                })
         })
         .collect()
 }
+
+/// The `GroupAt_Account` that mentions everyone in Tencent's REST API.
+const REST_AT_ALL: &str = "@RM#ALL";
 
 /// `MsgFlagBits` of a recalled message in roaming history.
 const MSG_FLAG_RECALLED: u8 = 8;

@@ -529,6 +529,7 @@ async fn conversation_notes_another_node_published_reach_the_members_here() {
             group_id: "g".into(),
             sender: "alice".into(),
             unread: true,
+            only: Vec::new(),
         }]);
     h.settled().await;
     let published = h.bus.take();

@@ -70,6 +70,7 @@ async fn new_conversations(
                     group_read_sequence: read_seq,
                     last_message: None,
                     order_key: group.activity as i64,
+                    group_at_info_list: Vec::new(),
                 }],
             )
         })

@@ -13,3 +13,4 @@ mod privacy;
 mod receipts;
 mod revoke;
 mod status;
+mod targeted;

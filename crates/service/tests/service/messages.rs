@@ -29,6 +29,8 @@ fn stored_text(sent: &Message, receiver: Option<&str>, text: &str) -> MessageRec
             elem_type: ELEM_TYPE_TEXT,
             body: format!(r#"{{"text":"{text}"}}"#),
             cloud_custom_data: sent.cloud_custom_data.clone(),
+            targets: Vec::new(),
+            at_users: Vec::new(),
         },
         seq: sent.seq,
         receipt_at: None,
@@ -84,6 +86,7 @@ async fn a_c2c_message_reaches_the_receiver_and_the_senders_sessions() {
             group_read_sequence: 0,
             last_message: Some(last_message.clone()),
             order_key: activity,
+            group_at_info_list: Vec::new(),
         };
     assert_eq!(
         h.bus.take(),
@@ -234,18 +237,51 @@ async fn a_send_is_refused_before_anything_is_stored_or_pushed() {
         (
             "alice",
             SendMessageParams {
-                group_id: Some("g".into()),
-                ..c2c_text("bob", "both")
+                group_at_user_list: vec!["bob".into()],
+                receiver_list: vec!["bob".into()],
+                ..group_text("g", "@bob, for you only")
             },
-            "InvalidParameters(\"give exactly one of receiver and groupID: both make a targeted group message (for some members only), which is not supported\")".to_owned(),
+            "InvalidParameters(\"a targeted group message (receiverList, REST To_Account) cannot mention members (groupAtUserList, REST GroupAtInfo)\")".to_owned(),
         ),
         (
             "alice",
             SendMessageParams {
-                group_at_user_list: vec!["bob".into()],
-                ..group_text("g", "@bob")
+                receiver_list: vec!["bob".into(), "erin".into(), "nobody".into()],
+                ..group_text("g", "for some")
             },
-            "InvalidParameters(\"groupAtUserList (REST GroupAtInfo: @-mentions) is not supported yet; the message was not sent\")".to_owned(),
+            "InvalidParameters(\"receiverList (REST To_Account) names users who are not members of group g: erin, nobody; the message was not sent\")".to_owned(),
+        ),
+        (
+            "alice",
+            SendMessageParams {
+                receiver_list: (0..51).map(|i| format!("u{i}")).collect(),
+                ..group_text("g", "for many")
+            },
+            "InvalidParameters(\"receiverList (REST To_Account) names 51 members; the limit is 50\")".to_owned(),
+        ),
+        (
+            "alice",
+            SendMessageParams {
+                receiver_list: vec!["bob".into()],
+                ..c2c_text("bob", "not a group")
+            },
+            "InvalidParameters(\"groupAtUserList and receiverList are for group messages: give groupID\")".to_owned(),
+        ),
+        (
+            "alice",
+            SendMessageParams {
+                group_at_user_list: vec!["no body".into()],
+                ..group_text("g", "@?")
+            },
+            "InvalidIdentifier(\"no body\")".to_owned(),
+        ),
+        (
+            "alice",
+            SendMessageParams {
+                group_at_user_list: (0..101).map(|i| format!("u{i}")).collect(),
+                ..group_text("g", "@many")
+            },
+            "InvalidParameters(\"groupAtUserList (REST GroupAtInfo) has 101 entries; the limit is 100\")".to_owned(),
         ),
         (
             "alice",
@@ -319,6 +355,7 @@ async fn a_group_message_reaches_the_other_members_and_the_senders_sessions() {
         group_read_sequence: 0,
         last_message: Some(sent.clone()),
         order_key: activity,
+        group_at_info_list: Vec::new(),
     };
     let members_conversation = tidings_proto::Conversation {
         unread_count: 1,

@@ -56,6 +56,8 @@ async fn old_message(h: &Harness, id: &str, sender: &str, to: Option<&str>, grou
             elem_type: 1,
             body: r#"{"text":"old"}"#.to_owned(),
             cloud_custom_data: String::new(),
+            targets: Vec::new(),
+            at_users: Vec::new(),
         })
         .await
         .expect("stored");

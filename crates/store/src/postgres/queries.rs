@@ -11,13 +11,14 @@ use super::rows::{
     self, C2C_COLUMNS, GROUP_COLUMNS, MEMBER_COLUMNS, MESSAGE_COLUMNS, ONLINE_MESSAGE_COLUMNS,
     USER_COLUMNS, bigint,
 };
-use crate::codec::{decode_bitmap, encode_bitmap};
+use crate::codec::{decode_bitmap, decode_ids, encode_bitmap, encode_ids};
 use crate::{
     C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, GroupCounts,
     GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord,
-    MessageRecord, NewGroup, NewMember, NewMessage, ReadMoved, ReadScope, Revocation, StorageStats,
-    Store, StoreError, StoreResult, UserProfile, UserRecord,
+    Mention, MessageRecord, NewGroup, NewMember, NewMessage, ReadMoved, ReadScope, Revocation,
+    StorageStats, Store, StoreError, StoreResult, TargetedSeq, UserProfile, UserRecord,
 };
+use tidings_proto::methods::GROUP_AT_ALL;
 
 /// The group row, locked until the transaction ends: the member bitmap, next ordinal and last
 /// sequence it returns stay true until then. None when there is no such group.
@@ -179,8 +180,8 @@ async fn insert_message(
 ) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, timestamp, random, \
-         need_receipt, excluded_unread, elem_type, body, cloud_custom_data) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, at_users) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         &[
             &m.msg_id,
             &conv,
@@ -195,6 +196,8 @@ async fn insert_message(
             &i64::from(m.elem_type),
             &m.body,
             &m.cloud_custom_data,
+            &encode_ids(&m.targets),
+            &encode_ids(&m.at_users),
         ],
     )
     .await?;
@@ -238,8 +241,8 @@ async fn append_group_message(
 }
 
 /// Records the receipt state of a group message that asks for receipts: its recipients are
-/// `members` (the member bitmap read under the group row's lock) minus the sender
-/// (`sender_ordinal`), none has read it yet.
+/// `members` (the member bitmap read under the group row's lock; of a targeted message, only
+/// its targets among them) minus the sender (`sender_ordinal`), none has read it yet.
 async fn insert_recipients(
     tx: &impl CachedQueries,
     m: &NewMessage,
@@ -248,6 +251,23 @@ async fn insert_recipients(
     sender_ordinal: Option<u32>,
 ) -> StoreResult<()> {
     if m.need_receipt {
+        if !m.targets.is_empty() {
+            let rows = tx
+                .query(
+                    "SELECT ordinal FROM members WHERE group_id = $1 AND user_id = ANY($2)",
+                    &[&group_id, &m.targets],
+                )
+                .await?;
+            let mut targets = RoaringBitmap::new();
+            for row in rows {
+                let ordinal: i64 = row.try_get(0)?;
+                targets.insert(u32::try_from(ordinal).map_err(|_| {
+                    StoreError::Corrupt(format!("member ordinal {ordinal} out of range"))
+                })?);
+            }
+            // The member bitmap holds current members only.
+            recipients &= targets;
+        }
         if let Some(ordinal) = sender_ordinal {
             recipients.remove(ordinal);
         }
@@ -297,8 +317,8 @@ async fn append_online_message(
     };
     tx.execute(
         "INSERT INTO online_messages (msg_id, conv, sender, receiver, group_id, timestamp, \
-         random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, \
+         at_users) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         &[
             &m.msg_id,
             &m.conv_key().encode(),
@@ -312,6 +332,8 @@ async fn append_online_message(
             &i64::from(m.elem_type),
             &m.body,
             &m.cloud_custom_data,
+            &encode_ids(&m.targets),
+            &encode_ids(&m.at_users),
         ],
     )
     .await?;
@@ -852,6 +874,106 @@ impl Store for PgStore {
             )
             .await?;
         rows::all(&found, rows::message)
+    }
+
+    async fn visible_history(
+        &self,
+        conversation: &ConvKey,
+        viewer: &str,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let before = before_seq.map_or(i64::MAX, seq_bound);
+        let found = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = $1 AND seq < $2 \
+                     AND (targets IS NULL OR sender = $4 \
+                     OR strpos(targets, chr(10) || $4 || chr(10)) > 0) \
+                     ORDER BY seq DESC LIMIT $3"
+                ),
+                &[&conversation.encode(), &before, &i64::from(limit), &viewer],
+            )
+            .await?;
+        rows::all(&found, rows::message)
+    }
+
+    async fn targeted_before(
+        &self,
+        group_id: &str,
+        before_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<TargetedSeq>> {
+        let found = self
+            .client()
+            .await?
+            .query(
+                "SELECT seq, sender, targets FROM messages WHERE conv = $1 AND seq < $2 \
+                 AND targets IS NOT NULL AND seq > COALESCE((SELECT seq FROM messages \
+                 WHERE conv = $1 AND seq < $2 AND targets IS NULL ORDER BY seq DESC LIMIT 1), 0) \
+                 ORDER BY seq DESC LIMIT $3",
+                &[
+                    &ConvKey::Group(group_id.to_owned()).encode(),
+                    &seq_bound(before_seq),
+                    &i64::from(limit),
+                ],
+            )
+            .await?;
+        let mut runs = found
+            .iter()
+            .map(|row| {
+                let seq: i64 = row.try_get(0)?;
+                Ok(TargetedSeq {
+                    seq: u64::try_from(seq)
+                        .map_err(|_| StoreError::Corrupt(format!("sequence {seq}")))?,
+                    sender: row.try_get(1)?,
+                    targets: decode_ids(row.try_get::<_, Option<String>>(2)?.as_deref()),
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        runs.reverse();
+        Ok(runs)
+    }
+
+    async fn mentions_after(
+        &self,
+        group_id: &str,
+        after_seq: u64,
+        viewer: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<Mention>> {
+        let found = self
+            .client()
+            .await?
+            .query(
+                "SELECT seq, strpos(at_users, chr(10) || $3 || chr(10)) > 0, \
+                 strpos(at_users, chr(10) || $4 || chr(10)) > 0 FROM messages \
+                 WHERE conv = $1 AND seq > $2 AND at_users IS NOT NULL AND sender <> $3 \
+                 AND (strpos(at_users, chr(10) || $3 || chr(10)) > 0 \
+                 OR strpos(at_users, chr(10) || $4 || chr(10)) > 0) ORDER BY seq LIMIT $5",
+                &[
+                    &ConvKey::Group(group_id.to_owned()).encode(),
+                    &seq_bound(after_seq),
+                    &viewer,
+                    &GROUP_AT_ALL,
+                    &i64::from(limit),
+                ],
+            )
+            .await?;
+        found
+            .iter()
+            .map(|row| {
+                let seq: i64 = row.try_get(0)?;
+                Ok(Mention {
+                    seq: u64::try_from(seq)
+                        .map_err(|_| StoreError::Corrupt(format!("sequence {seq}")))?,
+                    me: row.try_get(1)?,
+                    all: row.try_get(2)?,
+                })
+            })
+            .collect()
     }
 
     async fn seq_at_time(&self, conversation: &ConvKey, time: i64) -> StoreResult<u64> {

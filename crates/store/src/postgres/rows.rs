@@ -2,6 +2,8 @@
 
 use tokio_postgres::Row;
 
+use crate::codec::decode_ids;
+
 use crate::{
     C2cConversationRecord, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord,
     NewMessage, Revocation, StoreError, StoreResult, UserProfile, UserRecord,
@@ -12,12 +14,13 @@ pub(super) const GROUP_COLUMNS: &str =
 pub(super) const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, \
      m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, '')";
 pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
-     need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at, revoked_at, revoked_by, revoke_reason";
+     need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at, revoked_at, revoked_by, revoke_reason, \
+     targets, at_users";
 /// [`MESSAGE_COLUMNS`] of the `online_messages` table, whose messages have no sequence (0) and
 /// are never recalled.
 pub(super) const ONLINE_MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, \
      random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, 0::BIGINT, \
-     receipt_at, NULL::BIGINT, NULL::TEXT, NULL::TEXT";
+     receipt_at, NULL::BIGINT, NULL::TEXT, NULL::TEXT, targets, at_users";
 pub(super) const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time, activity, shown_read_seq, \
      shown_read_time";
 pub(super) const USER_COLUMNS: &str = "user_id, nick, face_url, created_at";
@@ -90,6 +93,8 @@ pub(super) fn message(row: &Row) -> StoreResult<MessageRecord> {
             elem_type: unsigned(row, 8)?,
             body: row.try_get(9)?,
             cloud_custom_data: row.try_get(10)?,
+            targets: decode_ids(row.try_get::<_, Option<String>>(16)?.as_deref()),
+            at_users: decode_ids(row.try_get::<_, Option<String>>(17)?.as_deref()),
         },
         seq: unsigned(row, 11)?,
         receipt_at: row.try_get(12)?,

@@ -1,14 +1,19 @@
 //! SQLite queries of messages: appending (with the sequence and, for a group message asking for
 //! receipts, its recipients), storing `onlineUserOnly` messages that ask for receipts outside
-//! the sequence, reading by ID or sequence, history, and unread counts.
+//! the sequence, reading by ID or sequence, history (whole, or what one member sees of a group
+//! with targeted messages), the runs of targeted messages, mentions, and unread counts.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use tidings_proto::methods::GROUP_AT_ALL;
 
 use super::layout::insert_receipt_state;
 use super::receipt_cache::ReceiptCache;
 use super::rows::{MESSAGE_COLUMNS, ONLINE_MESSAGE_COLUMNS, message_from_row};
 use super::{conversations, groups};
-use crate::{ConvKey, MessageRecord, NewMessage, Revocation, StoreError, StoreResult};
+use crate::codec::{decode_ids, encode_ids};
+use crate::{
+    ConvKey, Mention, MessageRecord, NewMessage, Revocation, StoreError, StoreResult, TargetedSeq,
+};
 
 /// Stores a message with the next sequence of its conversation. `as_admin`: a group message
 /// of the App administrator, who need not be a member.
@@ -48,8 +53,8 @@ pub(super) fn append_online(
     };
     conn.prepare_cached(
         "INSERT INTO online_messages (msg_id, conv, sender, receiver, group_id, timestamp, \
-         random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, \
+         at_users) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         message.msg_id,
@@ -63,7 +68,9 @@ pub(super) fn append_online(
         message.excluded_unread,
         message.elem_type,
         message.body,
-        message.cloud_custom_data
+        message.cloud_custom_data,
+        encode_ids(&message.targets),
+        encode_ids(&message.at_users)
     ])?;
     if let (Some(group_id), Some(sender_ordinal)) = (&message.group_id, sender_ordinal) {
         insert_recipients(conn, &message, group_id, sender_ordinal)?;
@@ -108,7 +115,8 @@ fn group_sender_ordinal(
 }
 
 /// Records the receipt state of a group message that asks for receipts: its recipients are the
-/// current members minus the sender (`sender_ordinal`), none has read it yet.
+/// current members (of a targeted message: its targets who are current members) minus the
+/// sender (`sender_ordinal`), none has read it yet.
 fn insert_recipients(
     conn: &Connection,
     m: &NewMessage,
@@ -118,6 +126,16 @@ fn insert_recipients(
     if m.need_receipt {
         let mut recipients = groups::member_bitmap(conn, group_id)?
             .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
+        if !m.targets.is_empty() {
+            let mut targets = roaring::RoaringBitmap::new();
+            for target in &m.targets {
+                if let Some(member) = groups::member(conn, group_id, target)? {
+                    targets.insert(member.ordinal);
+                }
+            }
+            // The member bitmap holds current members only.
+            recipients &= targets;
+        }
         if let Some(ordinal) = sender_ordinal {
             recipients.remove(ordinal);
         }
@@ -168,8 +186,8 @@ fn next_seq(conn: &Connection, conv: &str) -> StoreResult<u64> {
 fn insert_message(conn: &Connection, conv: &str, seq: u64, m: &NewMessage) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, timestamp, random, \
-         need_receipt, excluded_unread, elem_type, body, cloud_custom_data) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+         need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, at_users) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         m.msg_id,
@@ -184,7 +202,9 @@ fn insert_message(conn: &Connection, conv: &str, seq: u64, m: &NewMessage) -> St
         m.excluded_unread,
         m.elem_type,
         m.body,
-        m.cloud_custom_data
+        m.cloud_custom_data,
+        encode_ids(&m.targets),
+        encode_ids(&m.at_users)
     ])?;
     Ok(())
 }
@@ -244,6 +264,83 @@ pub(super) fn history(
          ORDER BY seq DESC LIMIT ?3"
     ))?;
     let rows = stmt.query_map(params![conv, before, limit], message_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Up to `limit` messages of a conversation before `before_seq` (all when None) that `viewer`
+/// sees (not targeted, or sent by or targeted at `viewer`), newest first.
+pub(super) fn visible_history(
+    conn: &Connection,
+    conversation: &ConvKey,
+    viewer: &str,
+    before_seq: Option<u64>,
+    limit: u32,
+) -> StoreResult<Vec<MessageRecord>> {
+    let conv = conversation.encode();
+    let before = before_seq.unwrap_or(u64::MAX >> 1);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 AND seq < ?2 \
+         AND (targets IS NULL OR sender = ?4 OR instr(targets, char(10) || ?4 || char(10)) > 0) \
+         ORDER BY seq DESC LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![conv, before, limit, viewer], message_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The targeted messages of a group after its last untargeted message below `before_seq` and
+/// below `before_seq`, oldest first; the newest `limit` of them when there are more.
+pub(super) fn targeted_before(
+    conn: &Connection,
+    group_id: &str,
+    before_seq: u64,
+    limit: u32,
+) -> StoreResult<Vec<TargetedSeq>> {
+    let conv = ConvKey::Group(group_id.to_owned()).encode();
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, sender, targets FROM messages WHERE conv = ?1 AND seq < ?2 \
+         AND targets IS NOT NULL AND seq > COALESCE((SELECT seq FROM messages \
+         WHERE conv = ?1 AND seq < ?2 AND targets IS NULL ORDER BY seq DESC LIMIT 1), 0) \
+         ORDER BY seq DESC LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![conv, before_seq, limit], |row| {
+        Ok(TargetedSeq {
+            seq: row.get(0)?,
+            sender: row.get(1)?,
+            targets: decode_ids(row.get::<_, Option<String>>(2)?.as_deref()),
+        })
+    })?;
+    let mut found = rows.collect::<Result<Vec<_>, _>>()?;
+    found.reverse();
+    Ok(found)
+}
+
+/// The messages of a group after `after_seq` not sent by `viewer` that mention it or everyone,
+/// oldest first, at most `limit`.
+pub(super) fn mentions_after(
+    conn: &Connection,
+    group_id: &str,
+    after_seq: u64,
+    viewer: &str,
+    limit: u32,
+) -> StoreResult<Vec<Mention>> {
+    let conv = ConvKey::Group(group_id.to_owned()).encode();
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, instr(at_users, char(10) || ?3 || char(10)) > 0, \
+         instr(at_users, char(10) || ?4 || char(10)) > 0 FROM messages \
+         WHERE conv = ?1 AND seq > ?2 AND at_users IS NOT NULL AND sender != ?3 \
+         AND (instr(at_users, char(10) || ?3 || char(10)) > 0 \
+         OR instr(at_users, char(10) || ?4 || char(10)) > 0) ORDER BY seq LIMIT ?5",
+    )?;
+    let rows = stmt.query_map(
+        params![conv, after_seq, viewer, GROUP_AT_ALL, limit],
+        |row| {
+            Ok(Mention {
+                seq: row.get(0)?,
+                me: row.get(1)?,
+                all: row.get(2)?,
+            })
+        },
+    )?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 

@@ -44,6 +44,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 9,
         sql: include_str!("schema_v9.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("schema_v10.sql"),
+    },
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -2,6 +2,8 @@
 
 use rusqlite::Row;
 
+use crate::codec::decode_ids;
+
 use crate::{
     C2cConversationRecord, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord,
     NewMessage, Revocation, UserProfile, UserRecord,
@@ -14,12 +16,13 @@ pub(super) const GROUP_COLUMNS: &str =
 pub(super) const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, \
      m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, '')";
 pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
-     need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at, revoked_at, revoked_by, revoke_reason";
+     need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at, revoked_at, revoked_by, revoke_reason, \
+     targets, at_users";
 /// [`MESSAGE_COLUMNS`] of the `online_messages` table, whose messages have no sequence (0) and
 /// are never recalled.
 pub(super) const ONLINE_MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, \
      random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, 0, receipt_at, \
-     NULL, NULL, NULL";
+     NULL, NULL, NULL, targets, at_users";
 pub(super) const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time, activity, shown_read_seq, \
      shown_read_time";
 
@@ -99,6 +102,8 @@ pub(super) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<MessageRecord>
             elem_type: row.get(8)?,
             body: row.get(9)?,
             cloud_custom_data: row.get(10)?,
+            targets: decode_ids(row.get::<_, Option<String>>(16)?.as_deref()),
+            at_users: decode_ids(row.get::<_, Option<String>>(17)?.as_deref()),
         },
         seq: row.get(11)?,
         receipt_at: row.get(12)?,

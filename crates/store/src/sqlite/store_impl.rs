@@ -9,8 +9,8 @@ use super::{
 use crate::{
     C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, GroupCounts,
     GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord,
-    MessageRecord, NewGroup, NewMember, NewMessage, ReadMoved, ReadScope, Revocation, StorageStats,
-    Store, StoreResult, UserProfile, UserRecord,
+    Mention, MessageRecord, NewGroup, NewMember, NewMessage, ReadMoved, ReadScope, Revocation,
+    StorageStats, Store, StoreResult, TargetedSeq, UserProfile, UserRecord,
 };
 
 #[async_trait]
@@ -242,6 +242,43 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<MessageRecord>> {
         let conversation = conversation.clone();
         self.read(move |conn| messages::history(conn, &conversation, before_seq, limit))
+            .await
+    }
+
+    async fn visible_history(
+        &self,
+        conversation: &ConvKey,
+        viewer: &str,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let (conversation, viewer) = (conversation.clone(), viewer.to_owned());
+        self.read(move |conn| {
+            messages::visible_history(conn, &conversation, &viewer, before_seq, limit)
+        })
+        .await
+    }
+
+    async fn targeted_before(
+        &self,
+        group_id: &str,
+        before_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<TargetedSeq>> {
+        let group_id = group_id.to_owned();
+        self.read(move |conn| messages::targeted_before(conn, &group_id, before_seq, limit))
+            .await
+    }
+
+    async fn mentions_after(
+        &self,
+        group_id: &str,
+        after_seq: u64,
+        viewer: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<Mention>> {
+        let (group_id, viewer) = (group_id.to_owned(), viewer.to_owned());
+        self.read(move |conn| messages::mentions_after(conn, &group_id, after_seq, &viewer, limit))
             .await
     }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use tidings_store::{
     C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, GroupCounts,
-    GroupReceiptUpdate, GroupRole, GroupType, NewGroup, ReadMoved, ReadScope, Revocation,
-    RoaringBitmap, StoreError,
+    GroupReceiptUpdate, GroupRole, GroupType, Mention, NewGroup, NewMessage, ReadMoved, ReadScope,
+    Revocation, RoaringBitmap, StoreError, TargetedSeq,
 };
 
 use crate::engine::TestEngine;
@@ -1355,4 +1355,188 @@ pub(crate) async fn private_receipts_are_checked_and_shown_to_nobody(mut engine:
         .await
         .unwrap();
     assert_eq!(again, vec![update("m1", 2, true, false)]);
+}
+
+pub(crate) async fn targeted_messages_are_seen_by_their_targets_and_sender_only(
+    engine: TestEngine,
+) {
+    let store = engine.store();
+    group_with(&store, "g", &["a", "b", "c", "d"]).await;
+    let targeted = |id: &str, sender: &str, targets: &[&str], receipt: bool| NewMessage {
+        targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+        ..group_message(id, sender, "g", receipt)
+    };
+    store
+        .append_message(group_message("m1", "a", "g", false))
+        .await
+        .unwrap();
+    // "gone" is named but not a member: it is kept as named, and is no recipient.
+    let sent = store
+        .append_message(targeted("t2", "a", &["b", "gone"], true))
+        .await
+        .unwrap();
+    assert_eq!(sent.seq, 2);
+    assert_eq!(
+        sent.message.targets,
+        vec!["b".to_owned(), "gone".to_owned()]
+    );
+    store
+        .append_message(targeted("t3", "c", &["d"], false))
+        .await
+        .unwrap();
+    store
+        .append_message(group_message("m4", "d", "g", false))
+        .await
+        .unwrap();
+    store
+        .append_message(targeted("t5", "b", &["c"], false))
+        .await
+        .unwrap();
+    let conv = ConvKey::Group("g".into());
+    let seqs_seen_by = async |viewer: &str| -> Vec<u64> {
+        store
+            .visible_history(&conv, viewer, None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect()
+    };
+    assert_eq!(seqs_seen_by("a").await, vec![4, 2, 1]);
+    assert_eq!(seqs_seen_by("b").await, vec![5, 4, 2, 1]);
+    assert_eq!(seqs_seen_by("c").await, vec![5, 4, 3, 1]);
+    assert_eq!(seqs_seen_by("d").await, vec![4, 3, 1]);
+    // A name that is a prefix of a target's is not that target.
+    assert_eq!(seqs_seen_by("go").await, vec![4, 1]);
+    let page: Vec<u64> = store
+        .visible_history(&conv, "d", Some(4), 1)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(page, vec![3]);
+    // The unfiltered history has them all; the record keeps its targets.
+    let all = store.history(&conv, None, 10).await.unwrap();
+    assert_eq!(all.len(), 5);
+    assert_eq!(all[0].message.targets, vec!["c".to_owned()]);
+    assert!(all[1].message.targets.is_empty());
+
+    // The run of targeted messages below a sequence.
+    let run = |seqs: &[(u64, &str, &[&str])]| -> Vec<TargetedSeq> {
+        seqs.iter()
+            .map(|(seq, sender, targets)| TargetedSeq {
+                seq: *seq,
+                sender: (*sender).to_owned(),
+                targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+            })
+            .collect()
+    };
+    assert_eq!(
+        store.targeted_before("g", 4, 100).await.unwrap(),
+        run(&[(2, "a", &["b", "gone"]), (3, "c", &["d"])])
+    );
+    assert_eq!(
+        store.targeted_before("g", 3, 100).await.unwrap(),
+        run(&[(2, "a", &["b", "gone"])])
+    );
+    assert_eq!(
+        store.targeted_before("g", 4, 1).await.unwrap(),
+        run(&[(3, "c", &["d"])])
+    );
+    assert_eq!(store.targeted_before("g", 2, 100).await.unwrap(), run(&[]));
+    assert_eq!(store.targeted_before("g", 5, 100).await.unwrap(), run(&[]));
+    assert_eq!(
+        store.targeted_before("g", 6, 100).await.unwrap(),
+        run(&[(5, "b", &["c"])])
+    );
+    assert_eq!(
+        store.targeted_before("none", 6, 100).await.unwrap(),
+        run(&[])
+    );
+
+    // Receipts: the recipients are the targets who are members, minus the sender.
+    let state = store
+        .group_receipts(&["t2".into()])
+        .await
+        .unwrap()
+        .remove(0);
+    let b = store.get_member("g", "b").await.unwrap().unwrap().ordinal;
+    assert_eq!(state.recipients.iter().collect::<Vec<_>>(), vec![b]);
+    assert!(matches!(
+        store
+            .record_group_receipts("g", "c", vec!["t2".into()])
+            .await,
+        Err(StoreError::NotRecipient { .. })
+    ));
+    let update = store
+        .record_group_receipts("g", "b", vec!["t2".into()])
+        .await
+        .unwrap();
+    assert_eq!((update[0].read_count, update[0].recipient_count), (1, 1));
+}
+
+pub(crate) async fn a_message_keeps_its_mentions_and_an_online_message_its_targets(
+    engine: TestEngine,
+) {
+    let store = engine.store();
+    group_with(&store, "g", &["a", "b", "c"]).await;
+    let mentioned = NewMessage {
+        at_users: vec!["b".into(), "__kImSDK_MesssageAtALL__".into()],
+        ..group_message("m", "a", "g", false)
+    };
+    store.append_message(mentioned).await.unwrap();
+    let online = NewMessage {
+        targets: vec!["c".into()],
+        ..group_message("o", "a", "g", true)
+    };
+    store.append_online_message(online, false).await.unwrap();
+    let found = store.get_messages(&["m".into(), "o".into()]).await.unwrap();
+    assert_eq!(
+        found[0].message.at_users,
+        vec!["b".to_owned(), "__kImSDK_MesssageAtALL__".to_owned()]
+    );
+    assert!(found[0].message.targets.is_empty());
+    assert_eq!(found[1].message.targets, vec!["c".to_owned()]);
+    assert!(found[1].message.at_users.is_empty());
+    let state = store.group_receipts(&["o".into()]).await.unwrap().remove(0);
+    let c = store.get_member("g", "c").await.unwrap().unwrap().ordinal;
+    assert_eq!(state.recipients.iter().collect::<Vec<_>>(), vec![c]);
+
+    // Mentions after a read position: of the viewer or everyone, not the viewer's own.
+    for (id, sender, at) in [
+        ("m2", "b", vec!["c"]),
+        ("m3", "c", vec!["b", "c"]),
+        ("m4", "a", vec!["cc"]),
+        ("m5", "a", vec![]),
+        ("m6", "b", vec!["__kImSDK_MesssageAtALL__", "c"]),
+    ] {
+        let message = NewMessage {
+            at_users: at.into_iter().map(str::to_owned).collect(),
+            ..group_message(id, sender, "g", false)
+        };
+        store.append_message(message).await.unwrap();
+    }
+    let mention = |seq, me, all| Mention { seq, me, all };
+    assert_eq!(
+        store.mentions_after("g", 0, "c", 10).await.unwrap(),
+        [
+            mention(1, false, true),
+            mention(2, true, false),
+            mention(6, true, true)
+        ]
+    );
+    assert_eq!(
+        store.mentions_after("g", 1, "c", 2).await.unwrap(),
+        [mention(2, true, false), mention(6, true, true)]
+    );
+    assert_eq!(
+        store.mentions_after("g", 0, "b", 10).await.unwrap(),
+        [mention(1, true, true), mention(3, true, false)]
+    );
+    assert_eq!(
+        store.mentions_after("g", 0, "a", 10).await.unwrap(),
+        [mention(6, false, true)]
+    );
+    assert_eq!(store.mentions_after("g", 6, "c", 10).await.unwrap(), []);
 }

@@ -26,6 +26,8 @@ pub(crate) fn group_message(id: &str, sender: &str, group: &str, need_receipt: b
         elem_type: 1,
         body: r#"{"text":"x"}"#.into(),
         cloud_custom_data: String::new(),
+        targets: Vec::new(),
+        at_users: Vec::new(),
     }
 }
 

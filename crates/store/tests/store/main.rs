@@ -69,4 +69,6 @@ conformance!(
     a_recalled_message_takes_no_receipts_but_keeps_its_counts,
     receipts_racing_a_recall_are_all_recorded_before_it_or_refused,
     private_receipts_are_checked_and_shown_to_nobody,
+    targeted_messages_are_seen_by_their_targets_and_sender_only,
+    a_message_keeps_its_mentions_and_an_online_message_its_targets,
 );

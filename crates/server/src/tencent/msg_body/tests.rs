@@ -244,6 +244,8 @@ fn stored_content_is_written_as_the_msg_body_it_came_from() {
         elem_type,
         body: json,
         cloud_custom_data: String::new(),
+        targets: Vec::new(),
+        at_users: Vec::new(),
     };
     assert_eq!(msg_body_of(&stored), sent, "kept verbatim");
     let damaged = NewMessage {

@@ -21,6 +21,8 @@ fn text_message(receiver: Option<&str>, group_id: Option<&str>) -> MessageRecord
             elem_type: ELEM_TYPE_TEXT,
             body: json!({ "text": "hi" }).to_string(),
             cloud_custom_data: "cc".into(),
+            targets: Vec::new(),
+            at_users: Vec::new(),
         },
         seq: 5,
         receipt_at: None,
