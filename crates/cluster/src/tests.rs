@@ -10,7 +10,8 @@ use tidings_service::{Outbound, SharedPush, outbound_queue};
 
 use super::*;
 
-const WAIT: Duration = Duration::from_secs(10);
+/// Generous: a CI host may be busy, and a wait that runs out means something was lost.
+const WAIT: Duration = Duration::from_secs(30);
 
 fn nats_url() -> String {
     std::env::var("TIDINGS_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
@@ -41,14 +42,14 @@ fn push_to(user: &str, text: &str) -> Delivery {
     }
 }
 
-async fn next(rx: &mut tidings_service::OutboundQueue) -> Option<Outbound> {
+async fn next(rx: &mut tidings_service::OutboundQueue, what: &str) -> Option<Outbound> {
     tokio::time::timeout(WAIT, rx.recv())
         .await
-        .expect("something within the wait")
+        .unwrap_or_else(|_| panic!("nothing within the wait: {what}"))
 }
 
-async fn pushed(rx: &mut tidings_service::OutboundQueue) -> PushEvent {
-    match next(rx).await {
+async fn pushed(rx: &mut tidings_service::OutboundQueue, what: &str) -> PushEvent {
+    match next(rx, what).await {
         Some(Outbound::Push(push)) => push.event().clone(),
         other => panic!("expected a push, got {other:?}"),
     }
@@ -66,6 +67,14 @@ async fn deliveries_the_bus_could_not_take_close_their_users_sessions_on_the_oth
         .await
         .expect("node b on NATS");
     b.client.flush().await.expect("b's subscriptions in place");
+    // The cluster formed, as before any client could connect to a node.
+    tokio::time::timeout(WAIT, async {
+        while !(a.nodes.is_alive("b") && b.nodes.is_alive("a")) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the nodes hear each other");
     let (alice, mut alice_rx) = outbound_queue(16, usize::MAX);
     let (bob, mut bob_rx) = outbound_queue(16, usize::MAX);
     hub_b.register("alice", alice);
@@ -77,10 +86,10 @@ async fn deliveries_the_bus_could_not_take_close_their_users_sessions_on_the_oth
     a.publish(push_to("alice", "lost"));
     a.publish(push_to("alice", "lost too"));
 
-    assert_eq!(pushed(&mut bob_rx).await, event("one"));
-    assert_eq!(pushed(&mut bob_rx).await, event("two"));
+    assert_eq!(pushed(&mut bob_rx, "bob's one").await, event("one"));
+    assert_eq!(pushed(&mut bob_rx, "bob's two").await, event("two"));
     assert_eq!(
-        next(&mut alice_rx).await,
+        next(&mut alice_rx, "alice's close").await,
         None,
         "alice's session is closed: she catches up"
     );
@@ -88,6 +97,6 @@ async fn deliveries_the_bus_could_not_take_close_their_users_sessions_on_the_oth
 
     // Bob missed nothing and keeps his session.
     a.publish(push_to("bob", "three"));
-    assert_eq!(pushed(&mut bob_rx).await, event("three"));
+    assert_eq!(pushed(&mut bob_rx, "bob's three").await, event("three"));
     assert!(hub_b.is_online("bob"));
 }
