@@ -14,7 +14,7 @@ use tidings_proto::{
     Message,
 };
 use tidings_store::{
-    ConvKey, ConversationEntry, GroupReceiptRecord, GroupRecord, MessageRecord, ReadMoved,
+    ConvKey, ConversationEntry, GroupReceiptRecord, GroupRecord, Mention, MessageRecord, ReadMoved,
     ReadScope,
 };
 
@@ -261,12 +261,16 @@ impl Tidings {
             let conv = ConvKey::Group(group.group_id.clone());
             self.store.count_unread(&conv, read_seq, user).await?
         };
-        self.group_view_with(user, group, read_seq, ordinal, last, unread_count)
+        let unread = Unread {
+            count: unread_count,
+            mentions: None,
+        };
+        self.group_view_with(user, group, read_seq, ordinal, last, unread)
             .await
     }
 
     /// [`group_view_counted`] with what only this member has: the unread mentions of them
-    /// (read only when something is unread), and, when the group's last message is a targeted
+    /// (read only when something is unread, unless `mentions` holds them already), and, when the group's last message is a targeted
     /// one for others, the last one they see.
     async fn group_view_with(
         &self,
@@ -275,14 +279,21 @@ impl Tidings {
         read_seq: u64,
         ordinal: Option<u32>,
         last: &GroupLast,
-        unread_count: u64,
+        unread: Unread,
     ) -> ServiceResult<Conversation> {
+        let unread_count = unread.count;
         let group_at_info_list = if unread_count == 0 {
             Vec::new()
         } else {
-            self.store
-                .mentions_after(&group.group_id, read_seq, user, MAX_GROUP_AT_INFOS)
-                .await?
+            let mentions = match unread.mentions {
+                Some(mentions) => mentions,
+                None => {
+                    self.store
+                        .mentions_after(&group.group_id, read_seq, user, MAX_GROUP_AT_INFOS)
+                        .await?
+                }
+            };
+            mentions
                 .into_iter()
                 .map(|mention| GroupAtInfo {
                     seq: mention.seq,
@@ -353,14 +364,25 @@ impl Tidings {
                 continue;
             }
             let last = self.group_last(&group).await?;
-            // One read for every member here (those who left meanwhile are left out).
-            for (member, unread) in self.store.members_unread(&group_id, &here).await? {
+            // One read for every member here (those who left meanwhile are left out), and one
+            // for the mentions of those with something unread.
+            let mut views = self.store.members_unread(&group_id, &here).await?;
+            if group.group_type == GroupType::AvChatRoom {
+                views.iter_mut().for_each(|(_, unread)| *unread = 0);
+            }
+            let behind: Vec<(String, u64)> = views
+                .iter()
+                .filter(|(_, unread)| *unread > 0)
+                .map(|(member, _)| (member.user_id.clone(), member.read_seq))
+                .collect();
+            let mut mentions = self
+                .store
+                .mentions_after_of(&group_id, &behind, MAX_GROUP_AT_INFOS)
+                .await?
+                .into_iter();
+            for (member, unread) in views {
                 let user = member.user_id;
-                let unread = if group.group_type == GroupType::AvChatRoom {
-                    0
-                } else {
-                    unread
-                };
+                let theirs = if unread > 0 { mentions.next() } else { None };
                 let conversation = self
                     .group_view_with(
                         &user,
@@ -368,7 +390,10 @@ impl Tidings {
                         member.read_seq,
                         Some(member.ordinal),
                         &last,
-                        unread,
+                        Unread {
+                            count: unread,
+                            mentions: theirs,
+                        },
                     )
                     .await?;
                 if notes.iter().any(|note| {
@@ -680,6 +705,13 @@ impl C2cReadMark {
             seq => Self::Seq(seq),
         }
     }
+}
+
+/// A member's unread messages in a group: how many, and the mentions among them when they were
+/// read already (with others').
+struct Unread {
+    count: u64,
+    mentions: Option<Vec<Mention>>,
 }
 
 /// A member's view of a group conversation, its unread count known.

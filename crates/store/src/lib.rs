@@ -247,7 +247,20 @@ pub trait Store: Send + Sync + 'static {
         after_seq: u64,
         viewer: &str,
         limit: u32,
-    ) -> StoreResult<Vec<Mention>>;
+    ) -> StoreResult<Vec<Mention>> {
+        let viewers = [(viewer.to_owned(), after_seq)];
+        let mut found = self.mentions_after_of(group_id, &viewers, limit).await?;
+        Ok(found.pop().unwrap_or_default())
+    }
+
+    /// [`Store::mentions_after`] for each `(viewer, after_seq)`, in the order given, in one read:
+    /// what a coalesced push to many members needs.
+    async fn mentions_after_of(
+        &self,
+        group_id: &str,
+        viewers: &[(String, u64)],
+        limit: u32,
+    ) -> StoreResult<Vec<Vec<Mention>>>;
 
     /// The newest message with `timestamp ≤ time` in a conversation, as its sequence (0 if none).
     async fn seq_at_time(&self, conversation: &ConvKey, time: i64) -> StoreResult<u64>;

@@ -937,43 +937,53 @@ impl Store for PgStore {
         Ok(runs)
     }
 
-    async fn mentions_after(
+    async fn mentions_after_of(
         &self,
         group_id: &str,
-        after_seq: u64,
-        viewer: &str,
+        viewers: &[(String, u64)],
         limit: u32,
-    ) -> StoreResult<Vec<Mention>> {
+    ) -> StoreResult<Vec<Vec<Mention>>> {
+        let names: Vec<&str> = viewers.iter().map(|(viewer, _)| viewer.as_str()).collect();
+        let after: Vec<i64> = viewers.iter().map(|(_, seq)| seq_bound(*seq)).collect();
         let found = self
             .client()
             .await?
             .query(
-                "SELECT seq, strpos(at_users, chr(10) || $3 || chr(10)) > 0, \
-                 strpos(at_users, chr(10) || $4 || chr(10)) > 0 FROM messages \
-                 WHERE conv = $1 AND seq > $2 AND at_users IS NOT NULL AND sender <> $3 \
-                 AND (strpos(at_users, chr(10) || $3 || chr(10)) > 0 \
-                 OR strpos(at_users, chr(10) || $4 || chr(10)) > 0) ORDER BY seq LIMIT $5",
+                "SELECT v.n, x.seq, x.me, x.everyone \
+                 FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS v(viewer, after_seq, n) \
+                 CROSS JOIN LATERAL ( \
+                  SELECT seq, strpos(at_users, chr(10) || v.viewer || chr(10)) > 0 AS me, \
+                  strpos(at_users, chr(10) || $4 || chr(10)) > 0 AS everyone FROM messages \
+                  WHERE conv = $1 AND seq > v.after_seq AND at_users IS NOT NULL \
+                  AND sender <> v.viewer \
+                  AND (strpos(at_users, chr(10) || v.viewer || chr(10)) > 0 \
+                  OR strpos(at_users, chr(10) || $4 || chr(10)) > 0) ORDER BY seq LIMIT $5) x \
+                 ORDER BY v.n, x.seq",
                 &[
                     &ConvKey::Group(group_id.to_owned()).encode(),
-                    &seq_bound(after_seq),
-                    &viewer,
+                    &names,
+                    &after,
                     &GROUP_AT_ALL,
                     &i64::from(limit),
                 ],
             )
             .await?;
-        found
-            .iter()
-            .map(|row| {
-                let seq: i64 = row.try_get(0)?;
-                Ok(Mention {
-                    seq: u64::try_from(seq)
-                        .map_err(|_| StoreError::Corrupt(format!("sequence {seq}")))?,
-                    me: row.try_get(1)?,
-                    all: row.try_get(2)?,
-                })
-            })
-            .collect()
+        let mut lists: Vec<Vec<Mention>> = vec![Vec::new(); viewers.len()];
+        for row in &found {
+            let n: i64 = row.try_get(0)?;
+            let seq: i64 = row.try_get(1)?;
+            let list = usize::try_from(n - 1)
+                .ok()
+                .and_then(|i| lists.get_mut(i))
+                .ok_or_else(|| StoreError::Corrupt(format!("viewer number {n}")))?;
+            list.push(Mention {
+                seq: u64::try_from(seq)
+                    .map_err(|_| StoreError::Corrupt(format!("sequence {seq}")))?,
+                me: row.try_get(2)?,
+                all: row.try_get(3)?,
+            });
+        }
+        Ok(lists)
     }
 
     async fn seq_at_time(&self, conversation: &ConvKey, time: i64) -> StoreResult<u64> {

@@ -270,16 +270,22 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn mentions_after(
+    async fn mentions_after_of(
         &self,
         group_id: &str,
-        after_seq: u64,
-        viewer: &str,
+        viewers: &[(String, u64)],
         limit: u32,
-    ) -> StoreResult<Vec<Mention>> {
-        let (group_id, viewer) = (group_id.to_owned(), viewer.to_owned());
-        self.read(move |conn| messages::mentions_after(conn, &group_id, after_seq, &viewer, limit))
-            .await
+    ) -> StoreResult<Vec<Vec<Mention>>> {
+        let (group_id, viewers) = (group_id.to_owned(), viewers.to_vec());
+        self.read(move |conn| {
+            viewers
+                .iter()
+                .map(|(viewer, after_seq)| {
+                    messages::mentions_after(conn, &group_id, *after_seq, viewer, limit)
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn seq_at_time(&self, conversation: &ConvKey, time: i64) -> StoreResult<u64> {

@@ -1539,4 +1539,24 @@ pub(crate) async fn a_message_keeps_its_mentions_and_an_online_message_its_targe
         [mention(6, false, true)]
     );
     assert_eq!(store.mentions_after("g", 6, "c", 10).await.unwrap(), []);
+    // Many viewers in one read, each as alone, in the order given.
+    let viewers: Vec<(String, u64)> = [("c", 1), ("nobody", 0), ("b", 0), ("c", 6)]
+        .map(|(viewer, after)| (viewer.to_owned(), after))
+        .to_vec();
+    assert_eq!(
+        store.mentions_after_of("g", &viewers, 2).await.unwrap(),
+        vec![
+            vec![mention(2, true, false), mention(6, true, true)],
+            vec![mention(1, false, true), mention(6, false, true)],
+            vec![mention(1, true, true), mention(3, true, false)],
+            vec![],
+        ]
+    );
+    assert!(
+        store
+            .mentions_after_of("g", &[], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
