@@ -31,6 +31,9 @@ It logs users in with UserSigs made by Tencent's own `tls-sig-api-v2`, uses seve
   by the next message's `prevSeq` that its `seq` is not theirs, have no history entry and no
   unread count for it, and cannot send a receipt for it; @-mentions (`groupAtUserList`) are kept
   with the message and listed in the mentioned members' `groupAtInfoList`;
+- profiles: `setSelfInfo` (own profile, fields given only), `getUsersInfo`, the sender's
+  `nickName`/`faceURL` on messages as sent, name cards (`setGroupMemberInfo`) in member lists,
+  refusals 40601 / 40605 / 40009;
 - misuse: each refused with its documented error code and a non-empty `desc`.
 
 It starts nothing: point it at a running server.
@@ -1000,6 +1003,37 @@ async def run(url, sdkappid, key, prefix):
         check(conn.closed is None, f"{conn.name} stayed open and clean: {conn.closed}")
         await conn.close()
     print("status: subscriptions, online/custom/offline pushes exact, limits refused (6017, 7003)")
+    # --- 11. Profiles (setSelfInfo, getUsersInfo, setGroupMemberInfo, §7.12, §8) -------------
+    eq(await a1.ok("setSelfInfo", {"nickName": "Alice", "faceURL": "https://example.com/a.png",
+                                   "gender": 2, "customInfo": {"mood": "sunny"}}),
+       {}, "setSelfInfo")
+    await a1.ok("setSelfInfo", {"selfSignature": "busy", "customInfo": {"mood": "", "city": "Oslo"}})
+    await a1.fail("setSelfInfo", {"nickName": "n" * 501}, 40601)
+    await a1.fail("setSelfInfo", {"gender": 7}, 40605)
+    await a1.fail("setSelfInfo", {"customInfo": {"much_too_long": "x"}}, 40009)
+    await b3.fail("getUsersInfo", {"userIDList": []}, 6017)
+    infos = await b3.ok("getUsersInfo", {"userIDList": [f"{prefix}_nobody", alice]})
+    eq(infos, [{"userID": alice, "nickName": "Alice", "faceURL": "https://example.com/a.png",
+                "selfSignature": "busy", "gender": 2, "customInfo": {"city": "Oslo"}}],
+       "getUsersInfo: only existing users, fields given kept, the others unchanged")
+    b3.mark()
+    sent = await a1.ok("sendMessage", {"receiver": bob, "textElem": {"text": "from Alice"}})
+    eq((sent["nickName"], sent["faceURL"]), ("Alice", "https://example.com/a.png"),
+       "sendMessage result carries the sender's card")
+    pushed = await b3.wait("onRecvNewMessage", lambda m: m["msgID"] == sent["msgID"])
+    eq(pushed["nickName"], "Alice", "onRecvNewMessage carries the sender's nickName")
+    await a1.ok("setSelfInfo", {"nickName": "Alicia"})
+    kept = [m for m in await history(b3, userID=alice) if m["msgID"] == sent["msgID"]]
+    eq([m["nickName"] for m in kept], ["Alice"], "history keeps the nickName the message was sent with")
+    await b3.ok("setGroupMemberInfo", {"groupID": rid, "userID": bob, "nameCard": "Bobby"})
+    await c1.fail("setGroupMemberInfo", {"groupID": rid, "userID": bob, "nameCard": "x"}, 10007)
+    members = (await c1.ok("getGroupMemberList", {"groupID": rid}))["memberInfoList"]
+    eq({m["userID"]: (m["nickName"], m["nameCard"]) for m in members}[bob], ("", "Bobby"),
+       "getGroupMemberList shows the name card")
+    eq({m["userID"]: m["nickName"] for m in members}[alice], "Alicia",
+       "getGroupMemberList shows the nickname as it is now")
+    print("profiles: set own profile, read by others, refusals 40601/40605/40009, sender card on "
+          "messages and in history, name cards in member lists")
 
     # --- 11b. Targeted group messages and mentions (sendMessage, §6.6, §7.1, §14.1) -------------
     tid = f"{prefix}_targeted"

@@ -29,7 +29,7 @@ use serde::Deserialize;
 use tidings_proto::MessageReceipt;
 use tidings_service::Tidings;
 use tidings_store::{
-    GroupRole, GroupType, NewGroup, NewMember, StoreConfig, StoreUrl, Synchronous, UserProfile,
+    GroupRole, GroupType, NewGroup, NewMember, StoreConfig, StoreUrl, Synchronous, UserCard,
     open_store,
 };
 
@@ -120,7 +120,7 @@ async fn large(
                     let store = Arc::clone(&store);
                     let bar = bar.clone();
                     async move {
-                        let profile = UserProfile {
+                        let profile = UserCard {
                             nick: format!("nick {user}"),
                             face_url: String::new(),
                         };

@@ -63,6 +63,14 @@ pub enum ErrorCode {
     GroupIdInUse = 10021,
     /// The message does not exist, or carries no read-receipt information (10062).
     ReceiptInfoNotFound = 10062,
+    /// A profile field name is not one Tidings keeps (REST: an unknown `Tag`; WebSocket: a
+    /// `customInfo` name that is not 1 to 8 letters, digits or underscores) (40009).
+    ProfileTagNotFound = 40009,
+    /// A profile value is longer than 500 bytes (40601).
+    ProfileSizeLimit = 40601,
+    /// A standard profile field has a value it cannot take (a gender other than unknown, male
+    /// or female) (40605).
+    ProfileValueError = 40605,
     /// The UserSig has expired (70001).
     UserSigExpired = 70001,
     /// The UserSig is empty (70002).
@@ -82,7 +90,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation tests.
-    pub const ALL: [ErrorCode; 32] = [
+    pub const ALL: [ErrorCode; 35] = [
         Self::NotLoggedIn,
         Self::InvalidParameters,
         Self::InvalidIdentifier,
@@ -108,6 +116,9 @@ impl ErrorCode {
         Self::GroupIdInUse,
         Self::GroupQuotaExceeded,
         Self::ReceiptInfoNotFound,
+        Self::ProfileTagNotFound,
+        Self::ProfileSizeLimit,
+        Self::ProfileValueError,
         Self::UserSigExpired,
         Self::UserSigEmpty,
         Self::UserSigInvalid,

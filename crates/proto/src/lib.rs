@@ -58,6 +58,32 @@ pub const MAX_STATUS_QUERY: usize = 500;
 
 /// Longest custom status (`setSelfStatus`), in bytes.
 pub const MAX_CUSTOM_STATUS_BYTES: usize = 256;
+/// Longest value of one profile field (nickname, picture URL, self-signature, a custom field),
+/// in bytes: Tencent's limit for profile values.
+pub const MAX_PROFILE_VALUE_BYTES: usize = 500;
+
+/// Most custom profile fields one user may have.
+pub const MAX_CUSTOM_PROFILE_FIELDS: usize = 20;
+
+/// Longest custom profile field name (without Tencent's `Tag_Profile_Custom_` prefix), in bytes.
+pub const MAX_CUSTOM_FIELD_NAME_BYTES: usize = 8;
+
+/// Tencent's prefix of custom profile fields in REST tags (`Tag_Profile_Custom_<name>`).
+pub const CUSTOM_PROFILE_TAG_PREFIX: &str = "Tag_Profile_Custom_";
+
+/// Most users one `getUsersInfo` call (or REST `portrait_get`) may name.
+pub const MAX_USERS_INFO: usize = 100;
+
+/// Longest group name card, in bytes (Tencent's limit).
+pub const MAX_NAME_CARD_BYTES: usize = 50;
+
+/// Whether `name` is a valid custom profile field name: 1 to [`MAX_CUSTOM_FIELD_NAME_BYTES`]
+/// ASCII letters, digits or underscores.
+pub fn is_valid_custom_field_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_CUSTOM_FIELD_NAME_BYTES
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
 
 /// Most members a targeted group message may name (`receiverList`, REST `To_Account`), as in
 /// Tencent's `send_group_msg`.

@@ -143,6 +143,13 @@ methods! {
     GetUserStatus = "getUserStatus" (UserIdListParams) -> Vec<UserStatus>, snapshot;
     /// Sets the caller's custom status; an empty one clears it.
     SetSelfStatus = "setSelfStatus" (SetSelfStatusParams) -> Empty;
+    /// Changes the caller's own profile: the fields given, the others stay.
+    SetSelfInfo = "setSelfInfo" (SetSelfInfoParams) -> Empty;
+    /// Profiles of named users (those that exist, in the order asked).
+    GetUsersInfo = "getUsersInfo" (UsersInfoParams) -> Vec<UserFullInfo>;
+    /// Sets a member's name card in a group: the caller's own, or (owner and admins) another
+    /// member's.
+    SetGroupMemberInfo = "setGroupMemberInfo" (SetGroupMemberInfoParams) -> Empty;
 }
 
 /// A list of users (`subscribeUserStatus`, `unsubscribeUserStatus`, `getUserStatus`).
@@ -550,6 +557,52 @@ pub struct ReadMemberListResult {
     pub next_seq: u64,
     /// No more pages.
     pub is_finished: bool,
+}
+
+/// `setSelfInfo` parameters (V2TIMUserFullInfo's settable fields): each field given replaces the
+/// stored one, each absent one stays.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetSelfInfoParams {
+    /// Nickname, at most [`crate::MAX_PROFILE_VALUE_BYTES`] bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nick_name: Option<String>,
+    /// Profile picture URL, at most [`crate::MAX_PROFILE_VALUE_BYTES`] bytes.
+    #[serde(rename = "faceURL", default, skip_serializing_if = "Option::is_none")]
+    pub face_url: Option<String>,
+    /// Self-signature, at most [`crate::MAX_PROFILE_VALUE_BYTES`] bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_signature: Option<String>,
+    /// Gender: 0 unknown, 1 male, 2 female (V2TIMGender); another number is refused with 40605.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<u32>,
+    /// Custom fields to set, by name without Tencent's `Tag_Profile_Custom_` prefix; an empty
+    /// value removes the field, fields not named stay.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub custom_info: std::collections::BTreeMap<String, String>,
+}
+
+/// `getUsersInfo` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsersInfoParams {
+    /// The users (1 to [`crate::MAX_USERS_INFO`]).
+    #[serde(rename = "userIDList")]
+    pub user_id_list: Vec<String>,
+}
+
+/// `setGroupMemberInfo` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetGroupMemberInfoParams {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// The member.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// The member's name card in the group, at most [`crate::MAX_NAME_CARD_BYTES`] bytes
+    /// (empty clears it).
+    pub name_card: String,
 }
 
 #[cfg(test)]

@@ -114,6 +114,12 @@ pub struct Message {
     /// which this viewer will never receive (0: none before). Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev_seq: Option<u64>,
+    /// The sender's nickname when the message was sent (empty when unset).
+    #[serde(default)]
+    pub nick_name: String,
+    /// The sender's profile picture URL when the message was sent (empty when unset).
+    #[serde(rename = "faceURL", default)]
+    pub face_url: String,
 }
 
 impl Message {
@@ -223,6 +229,43 @@ impl TryFrom<u32> for GroupRole {
     }
 }
 
+/// A user's gender, numbered as V2TIM's `V2TIMGender`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "u32", try_from = "u32")]
+pub enum Gender {
+    /// Not set (0).
+    #[default]
+    Unknown,
+    /// Male (1).
+    Male,
+    /// Female (2).
+    Female,
+}
+
+impl From<Gender> for u32 {
+    fn from(gender: Gender) -> u32 {
+        match gender {
+            Gender::Unknown => 0,
+            Gender::Male => 1,
+            Gender::Female => 2,
+        }
+    }
+}
+
+impl TryFrom<u32> for Gender {
+    type Error = String;
+    fn try_from(value: u32) -> Result<Self, String> {
+        match value {
+            0 => Ok(Self::Unknown),
+            1 => Ok(Self::Male),
+            2 => Ok(Self::Female),
+            other => Err(format!(
+                "gender must be 0 (unknown), 1 (male) or 2 (female), not {other}"
+            )),
+        }
+    }
+}
+
 /// Group types, named as V2TIM's group type strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GroupType {
@@ -325,6 +368,9 @@ pub struct GroupMemberInfo {
     /// Profile picture URL (empty when unset).
     #[serde(rename = "faceURL")]
     pub face_url: String,
+    /// The member's name card in this group (empty when unset).
+    #[serde(default)]
+    pub name_card: String,
     /// Role in the group.
     pub role: GroupRole,
     /// When the member joined, Unix seconds.
@@ -444,6 +490,30 @@ pub struct ReadMemberInfo {
     /// Profile picture URL.
     #[serde(rename = "faceURL")]
     pub face_url: String,
+    /// The member's name card in the group; absent on the wire when empty (unset, and outside
+    /// a group: `revokerInfo`, the membership events).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name_card: String,
+}
+
+/// A user's profile (V2TimUserFullInfo, the fields Tidings keeps).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserFullInfo {
+    /// The user.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// Nickname (empty when unset).
+    pub nick_name: String,
+    /// Profile picture URL (empty when unset).
+    #[serde(rename = "faceURL")]
+    pub face_url: String,
+    /// Self-signature (empty when unset).
+    pub self_signature: String,
+    /// Gender.
+    pub gender: Gender,
+    /// Custom fields by name, without Tencent's `Tag_Profile_Custom_` prefix.
+    pub custom_info: std::collections::BTreeMap<String, String>,
 }
 
 /// A user's status (V2TIM's `V2TIMUserStatus`).

@@ -13,13 +13,14 @@ use tidings_proto::methods::{
     SendMessageParams, SendMessageReadReceipts, SendReceiptsResult, UserIdParams,
 };
 use tidings_proto::methods::{
-    GetReceiptPrivacy, GetUserStatus, ReceiptPrivacy, RevokeMessage, RevokeMessageParams,
-    SetReceiptPrivacy, SetSelfStatus, SetSelfStatusParams, SubscribeUserStatus,
-    UnsubscribeUserStatus, UserIdListParams,
+    GetReceiptPrivacy, GetUserStatus, GetUsersInfo, ReceiptPrivacy, RevokeMessage,
+    RevokeMessageParams, SetGroupMemberInfo, SetGroupMemberInfoParams, SetReceiptPrivacy,
+    SetSelfInfo, SetSelfInfoParams, SetSelfStatus, SetSelfStatusParams, SubscribeUserStatus,
+    UnsubscribeUserStatus, UserIdListParams, UsersInfoParams,
 };
 use tidings_proto::{
     Conversation, Elem, GroupInfo, GroupInfoResult, MAX_LIST_PAGE, MemberOperationResult, Message,
-    MessageReceipt, TextElem, UserStatus,
+    MessageReceipt, TextElem, UserFullInfo, UserStatus,
 };
 
 use crate::{Client, SdkError};
@@ -464,6 +465,39 @@ impl Client {
             custom_status: custom_status.into(),
         };
         self.call::<SetSelfStatus>(params).await.map(|_| ())
+    }
+
+    /// `setSelfInfo`: changes this user's own profile; the fields left `None` (and the custom
+    /// fields not named) stay. Later messages carry the new nickname and picture.
+    pub async fn set_self_info(&self, params: SetSelfInfoParams) -> Result<(), SdkError> {
+        self.call::<SetSelfInfo>(params).await.map(|_| ())
+    }
+
+    /// `getUsersInfo`: the profiles of the named users that exist, in the order asked.
+    pub async fn get_users_info(
+        &self,
+        user_ids: Vec<String>,
+    ) -> Result<Vec<UserFullInfo>, SdkError> {
+        let params = UsersInfoParams {
+            user_id_list: user_ids,
+        };
+        self.call::<GetUsersInfo>(params).await
+    }
+
+    /// `setGroupMemberInfo`: sets a member's name card in a group (this user's own; the owner
+    /// any member's, an admin an ordinary member's).
+    pub async fn set_group_member_info(
+        &self,
+        group_id: impl Into<String>,
+        user_id: impl Into<String>,
+        name_card: impl Into<String>,
+    ) -> Result<(), SdkError> {
+        let params = SetGroupMemberInfoParams {
+            group_id: group_id.into(),
+            user_id: user_id.into(),
+            name_card: name_card.into(),
+        };
+        self.call::<SetGroupMemberInfo>(params).await.map(|_| ())
     }
 }
 

@@ -273,11 +273,13 @@ mod tests {
                     user_id: "o".into(),
                     nick_name: String::new(),
                     face_url: String::new(),
+                    name_card: String::new(),
                 },
                 member_list: vec![ReadMemberInfo {
                     user_id: "b".into(),
                     nick_name: "B".into(),
                     face_url: "f".into(),
+                    name_card: String::new(),
                 }],
             })
         );

@@ -106,14 +106,14 @@ pub use tidings_proto::events::{
 pub use tidings_proto::methods::{
     ConversationListResult, CreateGroupParams, GroupMemberListResult, READ_MEMBERS_FILTER_READ,
     READ_MEMBERS_FILTER_UNREAD, ReadMemberListResult, SendMessageParams, SendReceiptsResult,
-    SkippedMessage,
+    SetSelfInfoParams, SkippedMessage,
 };
 pub use tidings_proto::{
     C2cReadReceipt, Conversation, CustomElem, ELEM_TYPE_CUSTOM, ELEM_TYPE_FACE, ELEM_TYPE_FILE,
     ELEM_TYPE_IMAGE, ELEM_TYPE_LOCATION, ELEM_TYPE_MERGER, ELEM_TYPE_SOUND, ELEM_TYPE_TEXT,
-    ELEM_TYPE_VIDEO, Elem, ErrorCode, FaceElem, FileElem, GroupInfo, GroupInfoResult,
+    ELEM_TYPE_VIDEO, Elem, ErrorCode, FaceElem, FileElem, Gender, GroupInfo, GroupInfoResult,
     GroupMemberInfo, GroupMemberSpec, GroupRole, GroupType, IMAGE_TYPE_LARGE, IMAGE_TYPE_ORIGIN,
     IMAGE_TYPE_THUMB, Image, ImageElem, LocationElem, MEMBER_OP_FAIL, MEMBER_OP_INVALID,
     MEMBER_OP_SUCCESS, MemberOperationResult, MergedMessage, MergerElem, Message, MessageReceipt,
-    ReadMemberInfo, RichElems, SoundElem, TextElem, VideoElem,
+    ReadMemberInfo, RichElems, SoundElem, TextElem, UserFullInfo, VideoElem,
 };

@@ -493,6 +493,8 @@ mod tests {
             revoke_reason: String::new(),
             group_at_user_list: Vec::new(),
             prev_seq: None,
+            nick_name: String::new(),
+            face_url: String::new(),
         }
     }
 

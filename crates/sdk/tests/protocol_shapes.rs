@@ -133,6 +133,9 @@ fn check_exchange(kind: MethodKind, params: &Value, data: &Value, line: usize) {
         UnsubscribeUserStatus,
         GetUserStatus,
         SetSelfStatus,
+        SetSelfInfo,
+        GetUsersInfo,
+        SetGroupMemberInfo,
     );
 }
 

@@ -88,6 +88,9 @@ impl From<ServiceError> for WireError {
             ServiceError::RefusedBeforeSend { group: true, .. } => {
                 ErrorCode::GroupRefusedBeforeSend
             }
+            ServiceError::ProfileTagNotFound(_) => ErrorCode::ProfileTagNotFound,
+            ServiceError::ProfileValueTooLong { .. } => ErrorCode::ProfileSizeLimit,
+            ServiceError::ProfileValueInvalid(_) => ErrorCode::ProfileValueError,
             ServiceError::Store(store) => return store_error(store),
         };
         Self::new(code, error.to_string())

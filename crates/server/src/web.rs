@@ -22,7 +22,7 @@ use serde_json::json;
 use tidings_proto::methods::CreateGroupParams;
 use tidings_proto::{GroupMemberSpec, GroupRole};
 use tidings_service::{ServiceError, ServiceResult};
-use tidings_store::UserProfile;
+use tidings_store::UserCard;
 
 use crate::state::AppState;
 
@@ -213,14 +213,18 @@ pub async fn seed_demo(state: &AppState) -> ServiceResult<()> {
     let tidings = &state.tidings;
     for (user_id, nick) in DEMO_USERS {
         tidings.login(user_id).await?;
-        let profile = UserProfile {
-            nick: nick.to_owned(),
-            face_url: String::new(),
-        };
-        tidings
-            .store()
-            .ensure_user(user_id, Some(profile), tidings_service::now())
-            .await?;
+        // A nickname the user chose since (setSelfInfo) is kept.
+        let known = tidings.store().get_users(&[user_id.to_owned()]).await?;
+        if known.iter().all(|user| user.profile.nick.is_empty()) {
+            let card = UserCard {
+                nick: nick.to_owned(),
+                face_url: String::new(),
+            };
+            tidings
+                .store()
+                .ensure_user(user_id, Some(card), tidings_service::now())
+                .await?;
+        }
     }
     let owner = DEMO_USERS[0].0;
     let others: Vec<String> = DEMO_USERS[1..]

@@ -518,6 +518,7 @@ fn invalid_body_code(path: &str) -> u64 {
         Some("im_open_login_svc") => 70402,
         Some("openim") => 90001,
         Some("group_open_http_svc") => 10004,
+        Some("profile") => 40001,
         _ => 60003,
     }
 }
@@ -4053,4 +4054,195 @@ async fn rest_makes_a_users_receipts_private_and_senders_see_no_read() {
         .await
         .expect("pulled");
     assert!(!pulled[0].is_peer_read, "switching back reveals nothing");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profiles and name cards
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn rest_profiles_are_set_and_read_by_tag_and_reach_clients() {
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    rest.import(&["alice", "bob"]).await;
+    let (bob, _bob_events) = server.client("bob").await;
+    rest.ok(
+        "profile/portrait_set",
+        json!({ "From_Account": "alice", "ProfileItem": [
+            { "Tag": "Tag_Profile_IM_Nick", "Value": "Alice" },
+            { "Tag": "Tag_Profile_IM_Image", "Value": "https://f/a.png" },
+            { "Tag": "Tag_Profile_IM_Gender", "Value": "Gender_Type_Female" },
+            { "Tag": "Tag_Profile_Custom_mood", "Value": "sunny" },
+            { "Tag": "Tag_Profile_Custom_level", "Value": 3 }
+        ] }),
+    )
+    .await;
+    let reply = rest
+        .ok(
+            "profile/portrait_get",
+            json!({ "To_Account": ["alice", "ghost"], "TagList": [
+                "Tag_Profile_IM_Nick", "Tag_Profile_IM_Gender", "Tag_Profile_IM_SelfSignature",
+                "Tag_Profile_Custom_level", "Tag_Profile_Custom_unset"
+            ] }),
+        )
+        .await;
+    assert_eq!(
+        (&reply["UserProfileItem"], &reply["Fail_Account"]),
+        (
+            &json!([
+                { "To_Account": "alice", "ResultCode": 0, "ResultInfo": "", "ProfileItem": [
+                    { "Tag": "Tag_Profile_IM_Nick", "Value": "Alice" },
+                    { "Tag": "Tag_Profile_IM_Gender", "Value": "Gender_Type_Female" },
+                    { "Tag": "Tag_Profile_IM_SelfSignature", "Value": "" },
+                    { "Tag": "Tag_Profile_Custom_level", "Value": "3" },
+                    { "Tag": "Tag_Profile_Custom_unset", "Value": "" }
+                ] },
+                { "To_Account": "ghost", "ResultCode": 40003,
+                  "ResultInfo": "account ghost does not exist", "ProfileItem": [] }
+            ]),
+            &json!(["ghost"])
+        )
+    );
+    // A WebSocket client reads what the administrator set, by V2TIM's names.
+    let infos = bob.get_users_info(vec!["alice".into()]).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&infos).unwrap(),
+        json!([{ "userID": "alice", "nickName": "Alice", "faceURL": "https://f/a.png",
+                 "selfSignature": "", "gender": 2,
+                 "customInfo": { "level": "3", "mood": "sunny" } }])
+    );
+    // Messages sent over REST in alice's name carry her card.
+    rest.send_text("alice", "bob", "hi").await;
+    let history = bob
+        .get_c2c_history_message_list("alice", 1, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (history[0].nick_name.as_str(), history[0].face_url.as_str()),
+        ("Alice", "https://f/a.png")
+    );
+}
+
+#[tokio::test]
+async fn rest_profile_refusals_carry_tencents_profile_codes() {
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    rest.import(&["alice"]).await;
+    let set = |items: Value| json!({ "From_Account": "alice", "ProfileItem": items });
+    let nick = |value: Value| json!([{ "Tag": "Tag_Profile_IM_Nick", "Value": value }]);
+    rest.fail(
+        "profile/portrait_set",
+        set(nick(json!("n".repeat(501)))),
+        40601,
+    )
+    .await;
+    rest.fail("profile/portrait_set", set(nick(json!(7))), 40610)
+        .await;
+    rest.fail(
+        "profile/portrait_set",
+        set(json!([{ "Tag": "Tag_Profile_IM_Gender", "Value": "Gender_Type_Robot" }])),
+        40605,
+    )
+    .await;
+    rest.fail(
+        "profile/portrait_set",
+        set(json!([{ "Tag": "Tag_Profile_IM_Level", "Value": 1 }])),
+        40009,
+    )
+    .await;
+    rest.fail(
+        "profile/portrait_set",
+        set(json!([{ "Tag": "Tag_Profile_Custom_much_too_long", "Value": "x" }])),
+        40009,
+    )
+    .await;
+    rest.fail("profile/portrait_set", set(json!([])), 40001)
+        .await;
+    rest.fail(
+        "profile/portrait_set",
+        json!({ "From_Account": "ghost", "ProfileItem": nick(json!("G")) }),
+        40003,
+    )
+    .await;
+    rest.fail(
+        "profile/portrait_get",
+        json!({ "To_Account": ["alice"], "TagList": ["Tag_Profile_IM_Bogus"] }),
+        40009,
+    )
+    .await;
+    rest.fail(
+        "profile/portrait_get",
+        json!({ "To_Account": [], "TagList": ["Tag_Profile_IM_Nick"] }),
+        40001,
+    )
+    .await;
+    // Nothing of the refused calls was kept.
+    let reply = rest
+        .ok(
+            "profile/portrait_get",
+            json!({ "To_Account": ["alice"], "TagList": ["Tag_Profile_IM_Nick"] }),
+        )
+        .await;
+    assert_eq!(
+        reply["UserProfileItem"][0]["ProfileItem"],
+        json!([{ "Tag": "Tag_Profile_IM_Nick", "Value": "" }])
+    );
+}
+
+#[tokio::test]
+async fn rest_name_cards_show_in_member_lists() {
+    let server = TestServer::start().await;
+    let rest = Rest::new(&server);
+    rest.import(&["alice", "bob"]).await;
+    let group = rest.create_group("Work", "alice", &["bob"]).await;
+    rest.ok(
+        "group_open_http_svc/modify_group_member_info",
+        json!({ "GroupId": group, "Member_Account": "bob", "NameCard": "Bobby" }),
+    )
+    .await;
+    rest.fail(
+        "group_open_http_svc/modify_group_member_info",
+        json!({ "GroupId": group, "Member_Account": "bob", "NameCard": "x".repeat(51) }),
+        10004,
+    )
+    .await;
+    rest.fail(
+        "group_open_http_svc/modify_group_member_info",
+        json!({ "GroupId": group, "Member_Account": "bob", "Role": "Admin" }),
+        10004,
+    )
+    .await;
+    rest.fail(
+        "group_open_http_svc/modify_group_member_info",
+        json!({ "GroupId": group, "Member_Account": "carol", "NameCard": "C" }),
+        10007,
+    )
+    .await;
+    rest.fail(
+        "group_open_http_svc/modify_group_member_info",
+        json!({ "GroupId": "nope", "Member_Account": "bob", "NameCard": "C" }),
+        10010,
+    )
+    .await;
+    let reply = rest
+        .ok(
+            "group_open_http_svc/get_group_member_info",
+            json!({ "GroupId": group }),
+        )
+        .await;
+    let cards: Vec<(&str, &str)> = reply["MemberList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["Member_Account"].as_str().unwrap(),
+                m["NameCard"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(cards, [("alice", ""), ("bob", "Bobby")]);
+    let (alice, _events) = server.client("alice").await;
+    let list = alice.get_group_member_list(&group, 0, 0).await.unwrap();
+    assert_eq!(list.member_info_list[1].name_card, "Bobby");
 }

@@ -3,7 +3,7 @@
 
 use tidings_proto::methods::ReadMemberListResult;
 use tidings_proto::{GroupType, is_valid_id};
-use tidings_store::{ConvKey, GroupRecord, MemberRecord, MessageRecord, UserProfile};
+use tidings_store::{ConvKey, GroupRecord, MemberRecord, MessageRecord, UserCard};
 
 use crate::checks::{MAX_SEQ, check_id, storable};
 use crate::error::InGroup;
@@ -24,11 +24,11 @@ pub const LOGGED_OUT_BY_ADMIN: &str = "logged out by the administrator";
 
 impl Tidings {
     /// Creates or updates an account (REST import).
-    pub async fn import_account(&self, user_id: &str, profile: UserProfile) -> ServiceResult<()> {
+    /// Its nickname and picture are set as given (the other profile fields stay).
+    pub async fn import_account(&self, user_id: &str, card: UserCard) -> ServiceResult<()> {
         check_id(user_id)?;
-        self.store
-            .ensure_user(user_id, Some(profile), now())
-            .await?;
+        crate::profiles::check_card(&card)?;
+        self.store.ensure_user(user_id, Some(card), now()).await?;
         Ok(())
     }
 

@@ -114,6 +114,22 @@ pub enum ServiceError {
         /// Why.
         info: String,
     },
+    /// A profile field name is not one Tidings keeps.
+    #[error("{0}")]
+    ProfileTagNotFound(String),
+    /// A profile value is too long.
+    #[error("{field} is {size} bytes; the limit is {limit}")]
+    ProfileValueTooLong {
+        /// The field.
+        field: String,
+        /// Its bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A standard profile field has a value it cannot take.
+    #[error("{0}")]
+    ProfileValueInvalid(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

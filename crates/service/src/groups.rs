@@ -35,6 +35,7 @@ fn member_info(member: MemberRecord) -> GroupMemberInfo {
         user_id: member.user_id,
         nick_name: member.profile.nick,
         face_url: member.profile.face_url,
+        name_card: member.name_card,
         join_time: member.joined_at,
     }
 }
@@ -502,6 +503,7 @@ impl Tidings {
                     user_id: user_id.clone(),
                     nick_name: profile.nick,
                     face_url: profile.face_url,
+                    name_card: String::new(),
                 }
             })
             .collect())
@@ -517,6 +519,7 @@ impl Tidings {
                 user_id: user.to_owned(),
                 nick_name: String::new(),
                 face_url: String::new(),
+                name_card: String::new(),
             }))
     }
 

@@ -18,6 +18,7 @@ mod message_facts;
 mod messages;
 mod notifier;
 mod privacy;
+mod profiles;
 mod receipts;
 mod render;
 mod revoke;
@@ -44,6 +45,7 @@ pub use conversations::C2cReadMark;
 pub use error::{ServiceError, ServiceResult};
 pub use messages::SendOptions;
 pub use notifier::{ReceiptNotifier, RoutedNotes};
+pub use profiles::user_full_info;
 pub use receipts::SkippedReceipt;
 pub use settings::{Limits, ReadReceiptSettings};
 

@@ -10,7 +10,7 @@ use tidings_proto::{
     GroupType, MAX_GROUP_AT_USERS, MAX_HISTORY_PAGE, MAX_MESSAGE_BYTES, MAX_TARGETED_RECEIVERS,
     Message,
 };
-use tidings_store::{ConvKey, MessageRecord, NewMessage, UserProfile};
+use tidings_store::{ConvKey, MessageRecord, NewMessage, UserCard, UserProfile};
 
 use crate::checks::{check_id, check_page};
 use crate::content;
@@ -141,6 +141,8 @@ impl Tidings {
             cloud_custom_data: params.cloud_custom_data.clone(),
             targets,
             at_users,
+            // Filled in below, from the profile read with the send's other checks.
+            sender_card: UserCard::default(),
         };
         match (&params.receiver, &params.group_id) {
             (Some(receiver), None) => {
@@ -274,13 +276,17 @@ impl Tidings {
         if message.need_receipt {
             self.require_receipts_enabled()?;
         }
-        if self
+        // One read for the receiver's existence and the sender's card (kept with the message).
+        let mut message = message;
+        let users = self
             .store
-            .get_users(&[receiver.to_owned()])
-            .await?
-            .is_empty()
-        {
+            .get_users(&[receiver.to_owned(), message.sender.clone()])
+            .await?;
+        if !users.iter().any(|u| u.user_id == receiver) {
             return Err(ServiceError::UserNotFound(receiver.to_owned()));
+        }
+        if let Some(sender) = users.iter().find(|u| u.user_id == message.sender) {
+            message.sender_card = sender.profile.card();
         }
         let message = match self
             .moderate(message, content_size, None, online_only, options)
@@ -357,6 +363,15 @@ impl Tidings {
             self.check_targets(&message, group_type).await?;
         }
         let sender = message.sender.clone();
+        let mut message = message;
+        if let Some(user) = self
+            .store
+            .get_users(std::slice::from_ref(&sender))
+            .await?
+            .pop()
+        {
+            message.sender_card = user.profile.card();
+        }
         let not_stored = online_only && !message.need_receipt;
         // The store checks membership as it writes; a message not stored, or one the app's
         // backend is to be asked about (a non-member's message is no question for it), is

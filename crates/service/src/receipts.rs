@@ -499,6 +499,7 @@ impl Tidings {
                     user_id: m.user_id,
                     nick_name: m.profile.nick,
                     face_url: m.profile.face_url,
+                    name_card: m.name_card,
                 })
                 .collect(),
             next_seq,

@@ -30,6 +30,7 @@ pub(crate) fn user_info(user_id: &str, profile: Option<&UserProfile>) -> ReadMem
         user_id: user_id.to_owned(),
         nick_name: profile.map(|p| p.nick.clone()).unwrap_or_default(),
         face_url: profile.map(|p| p.face_url.clone()).unwrap_or_default(),
+        name_card: String::new(),
     }
 }
 
@@ -113,5 +114,7 @@ pub(crate) fn render(record: &MessageRecord, viewer: &Viewer<'_>) -> ServiceResu
             .unwrap_or_default(),
         group_at_user_list: stored.at_users.clone(),
         prev_seq: None,
+        nick_name: stored.sender_card.nick.clone(),
+        face_url: stored.sender_card.face_url.clone(),
     })
 }

@@ -102,6 +102,7 @@ fn build(members: u32) -> Fixture {
                 cloud_custom_data: String::new(),
                 targets: Vec::new(),
                 at_users: Vec::new(),
+                sender_card: tidings_store::UserCard::default(),
             };
             store.append_message(message).await.expect("message");
         }

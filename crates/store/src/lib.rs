@@ -13,6 +13,7 @@ mod error;
 mod migrations;
 mod open;
 mod postgres;
+mod profile;
 mod records;
 pub mod scratch;
 mod sqlite;
@@ -47,14 +48,24 @@ pub type StoreResult<T> = Result<T, StoreError>;
 ///   their method names.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates the user if absent. With `profile`, also sets nickname and face URL.
-    /// Returns whether the user was created.
+    /// Creates the user if absent. With `card`, also sets nickname and face URL (the other
+    /// profile fields stay). Returns whether the user was created.
     async fn ensure_user(
         &self,
         user_id: &str,
-        profile: Option<UserProfile>,
+        card: Option<UserCard>,
         now: i64,
     ) -> StoreResult<bool>;
+
+    /// Changes an existing user's profile as `update` says, in one transaction, and returns it
+    /// as stored now. Changes nothing when the user does not exist, or when the user would
+    /// then have more than `max_custom` custom fields.
+    async fn update_profile(
+        &self,
+        user_id: &str,
+        update: ProfileUpdate,
+        max_custom: usize,
+    ) -> StoreResult<ProfileUpdated>;
 
     /// The named users that exist, in no particular order.
     async fn get_users(&self, user_ids: &[String]) -> StoreResult<Vec<UserRecord>>;
@@ -104,6 +115,15 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
         role: Option<GroupRole>,
     ) -> StoreResult<Vec<MemberRecord>>;
+
+    /// Sets a current member's name card in the group; whether the user is a current member
+    /// (false: nothing changed).
+    async fn set_name_card(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        name_card: &str,
+    ) -> StoreResult<bool>;
 
     /// Members (current or former) by ordinal, in the order asked.
     async fn members_by_ordinal(

@@ -1,7 +1,18 @@
 //! Plain records passed across the store boundary.
 
+use std::collections::BTreeMap;
+
 use roaring::RoaringBitmap;
-pub use tidings_proto::{GroupRole, GroupType};
+pub use tidings_proto::{Gender, GroupRole, GroupType};
+
+/// The part of a profile shown beside a user's name: nickname and picture.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserCard {
+    /// Nickname.
+    pub nick: String,
+    /// Profile picture URL.
+    pub face_url: String,
+}
 
 /// A user's profile fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -10,6 +21,48 @@ pub struct UserProfile {
     pub nick: String,
     /// Profile picture URL.
     pub face_url: String,
+    /// Self-signature ("status line").
+    pub self_signature: String,
+    /// Gender.
+    pub gender: Gender,
+    /// Custom fields by name (without Tencent's `Tag_Profile_Custom_` prefix).
+    pub custom: BTreeMap<String, String>,
+}
+
+impl UserProfile {
+    /// The nickname and picture.
+    pub fn card(&self) -> UserCard {
+        UserCard {
+            nick: self.nick.clone(),
+            face_url: self.face_url.clone(),
+        }
+    }
+}
+
+/// Changes to a user's profile: each `Some` field replaces the stored one, `None` leaves it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    /// New nickname.
+    pub nick: Option<String>,
+    /// New picture URL.
+    pub face_url: Option<String>,
+    /// New self-signature.
+    pub self_signature: Option<String>,
+    /// New gender.
+    pub gender: Option<Gender>,
+    /// Custom fields to set by name; an empty value removes the field. Fields not named stay.
+    pub custom: BTreeMap<String, String>,
+}
+
+/// Outcome of [`crate::Store::update_profile`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileUpdated {
+    /// The profile as stored now.
+    Updated(UserProfile),
+    /// No such user; nothing changed.
+    NoSuchUser,
+    /// The user would have more custom fields than allowed; nothing changed.
+    TooManyCustomFields,
 }
 
 /// A stored user.
@@ -89,8 +142,10 @@ pub struct MemberRecord {
     pub read_seq: u64,
     /// Whether the user is a member now.
     pub active: bool,
-    /// The user's profile (empty fields when the user record is missing).
-    pub profile: UserProfile,
+    /// The user's nickname and picture (empty when the user record is missing).
+    pub profile: UserCard,
+    /// The member's name card in this group (empty when unset).
+    pub name_card: String,
 }
 
 /// Identifies a conversation's message sequence.
@@ -154,6 +209,8 @@ pub struct NewMessage {
     /// Group: the user IDs the message mentions (`@`), the V2TIM "everyone" marker among them
     /// for `@all`. Kept as given.
     pub at_users: Vec<String>,
+    /// The sender's nickname and picture when the message was sent (kept as sent).
+    pub sender_card: UserCard,
 }
 
 impl NewMessage {

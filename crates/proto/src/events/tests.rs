@@ -11,6 +11,7 @@ fn a_typed_push_encodes_as_the_push_frame_of_its_event() {
             user_id: "bob".into(),
             nick_name: "Bob".into(),
             face_url: String::new(),
+            name_card: String::new(),
         },
     });
     assert_eq!(push.name(), "onMemberLeave");

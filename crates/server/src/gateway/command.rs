@@ -60,6 +60,9 @@ pub(crate) enum UserCommand {
     UnsubscribeUserStatus(UserIdListParams),
     GetUserStatus(UserIdListParams),
     SetSelfStatus(SetSelfStatusParams),
+    SetSelfInfo(SetSelfInfoParams),
+    GetUsersInfo(UsersInfoParams),
+    SetGroupMemberInfo(SetGroupMemberInfoParams),
 }
 
 impl<'a> Command<'a> {
@@ -132,6 +135,9 @@ impl<'a> Command<'a> {
             }
             M::GetUserStatus => user.decode::<GetUserStatus>(U::GetUserStatus),
             M::SetSelfStatus => user.decode::<SetSelfStatus>(U::SetSelfStatus),
+            M::SetSelfInfo => user.decode::<SetSelfInfo>(U::SetSelfInfo),
+            M::GetUsersInfo => user.decode::<GetUsersInfo>(U::GetUsersInfo),
+            M::SetGroupMemberInfo => user.decode::<SetGroupMemberInfo>(U::SetGroupMemberInfo),
         }
     }
 }

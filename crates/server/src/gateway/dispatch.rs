@@ -196,6 +196,15 @@ async fn run(state: &AppState, caller: &Caller, command: UserCommand) -> Result<
                 .await?;
             encode::<SetSelfStatus>(Empty {})
         }
+        U::SetSelfInfo(p) => {
+            t.set_self_info(user, p).await?;
+            encode::<SetSelfInfo>(Empty {})
+        }
+        U::GetUsersInfo(p) => encode::<GetUsersInfo>(t.users_info(&p.user_id_list).await?),
+        U::SetGroupMemberInfo(p) => {
+            t.set_group_member_info(user, p).await?;
+            encode::<SetGroupMemberInfo>(Empty {})
+        }
     }
 }
 

@@ -1,14 +1,14 @@
 //! Account endpoints: import, check, delete, kick, online status.
 
 use serde_json::{Map, Value, json};
-use tidings_store::UserProfile;
+use tidings_store::UserCard;
 
 use super::{Call, Reply, RestError, codes, fields};
 
 /// `im_open_login_svc/account_import`.
 pub(crate) async fn import(call: &Call<'_>) -> Reply {
     let user = call.string_of(&["UserID", "Identifier"])?;
-    let profile = UserProfile {
+    let profile = UserCard {
         nick: call.opt_string("Nick")?.unwrap_or_default(),
         face_url: call.opt_string("FaceUrl")?.unwrap_or_default(),
     };
@@ -24,7 +24,7 @@ pub(crate) async fn import_many(call: &Call<'_>) -> Reply {
         if call
             .state
             .tidings
-            .import_account(&user, UserProfile::default())
+            .import_account(&user, UserCard::default())
             .await
             .is_err()
         {

@@ -122,7 +122,7 @@ pub(crate) async fn members(call: &Call<'_>) -> Reply {
                 "Role": role_name(m.role),
                 "JoinTime": m.joined_at,
                 "MsgSeq": m.read_seq,
-                "NameCard": m.profile.nick,
+                "NameCard": m.name_card,
             })
         })
         .collect();

@@ -8,6 +8,7 @@ mod fields;
 mod groups;
 mod messages;
 mod privacy;
+mod profiles;
 mod receipts;
 mod settings;
 
@@ -123,6 +124,8 @@ pub(crate) mod codes {
     pub(crate) const ACCOUNT_INVALID: u32 = 70402;
     /// Account does not exist.
     pub(crate) const ACCOUNT_NOT_FOUND: u32 = 70107;
+    /// Profile service: invalid parameter.
+    pub(crate) const PROFILE_INVALID: u32 = 40001;
     /// Group service: invalid parameter.
     pub(crate) const GROUP_INVALID: u32 = 10004;
 }
@@ -159,6 +162,7 @@ pub(crate) async fn handle(
             "openim" => codes::OPENIM_INVALID,
             "group_open_http_svc" => codes::GROUP_INVALID,
             "im_open_login_svc" => codes::ACCOUNT_INVALID,
+            "profile" => codes::PROFILE_INVALID,
             _ => codes::BAD_JSON,
         };
         let Some((_, _, handler)) = endpoint else {
@@ -251,6 +255,9 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     route!("group_open_http_svc", "get_group_msg_receipt",        receipts::group_counts),
     route!("group_open_http_svc", "get_group_msg_receipt_detail", receipts::group_detail),
     route!("group_open_http_svc", "set_unread_msg_num",           receipts::set_group_unread),
+    route!("profile",             "portrait_set",                 profiles::set),
+    route!("profile",             "portrait_get",                 profiles::get),
+    route!("group_open_http_svc", "modify_group_member_info",     profiles::modify_member),
     route!("tidings",             "get_settings",                 settings::get),
     route!("tidings",             "set_settings",                 settings::set),
     route!("tidings",             "get_receipt_privacy",          privacy::get),

@@ -4,7 +4,7 @@
 use tidings_proto::methods::ReadMemberListResult;
 use tidings_proto::{PushEvent, ReadMemberInfo};
 use tidings_service::{Delivery, ReceiptCounts, ServiceError};
-use tidings_store::UserProfile;
+use tidings_store::UserCard;
 
 use crate::harness::{Harness, pushed, refusal};
 
@@ -16,7 +16,7 @@ fn users(users: &[&str]) -> Vec<String> {
 async fn accounts_are_imported_checked_and_deleted_with_their_sessions() {
     let h = Harness::start(&[]).await;
     let t = &h.tidings;
-    let profile = UserProfile {
+    let profile = UserCard {
         nick: "Alice".into(),
         face_url: "https://example.invalid/a.png".into(),
     };
@@ -221,6 +221,7 @@ async fn receipt_state_by_sequence_is_answered_per_message() {
         user_id: user.to_owned(),
         nick_name: String::new(),
         face_url: String::new(),
+        name_card: String::new(),
     };
     assert_eq!(
         t.receipt_members_by_seq("g", 1, 0, 0, 10).await.unwrap(),

@@ -10,6 +10,7 @@ mod messages;
 mod moderation;
 mod notifier;
 mod privacy;
+mod profiles;
 mod receipts;
 mod revoke;
 mod status;

@@ -31,6 +31,10 @@ fn stored_text(sent: &Message, receiver: Option<&str>, text: &str) -> MessageRec
             cloud_custom_data: sent.cloud_custom_data.clone(),
             targets: Vec::new(),
             at_users: Vec::new(),
+            sender_card: tidings_store::UserCard {
+                nick: sent.nick_name.clone(),
+                face_url: sent.face_url.clone(),
+            },
         },
         seq: sent.seq,
         receipt_at: None,

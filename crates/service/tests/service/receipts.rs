@@ -374,6 +374,7 @@ fn member(user: &str) -> ReadMemberInfo {
         user_id: user.to_owned(),
         nick_name: String::new(),
         face_url: String::new(),
+        name_card: String::new(),
     }
 }
 

@@ -37,6 +37,7 @@ fn info(user: &str) -> ReadMemberInfo {
         user_id: user.to_owned(),
         nick_name: String::new(),
         face_url: String::new(),
+        name_card: String::new(),
     }
 }
 
@@ -58,6 +59,7 @@ async fn old_message(h: &Harness, id: &str, sender: &str, to: Option<&str>, grou
             cloud_custom_data: String::new(),
             targets: Vec::new(),
             at_users: Vec::new(),
+            sender_card: tidings_store::UserCard::default(),
         })
         .await
         .expect("stored");

@@ -48,6 +48,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 10,
         sql: include_str!("schema_v10.sql"),
     },
+    Migration {
+        version: 11,
+        sql: include_str!("schema_v11.sql"),
+    },
 ];
 
 /// Any constant shared by every node: the key of the advisory lock held while migrating.

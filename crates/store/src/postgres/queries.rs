@@ -12,11 +12,13 @@ use super::rows::{
     USER_COLUMNS, bigint,
 };
 use crate::codec::{decode_bitmap, decode_ids, encode_bitmap, encode_ids};
+use crate::profile::{apply, encode_custom};
 use crate::{
     C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, GroupCounts,
     GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord,
-    Mention, MessageRecord, NewGroup, NewMember, NewMessage, ReadMoved, ReadScope, Revocation,
-    StorageStats, Store, StoreError, StoreResult, TargetedSeq, UserProfile, UserRecord,
+    Mention, MessageRecord, NewGroup, NewMember, NewMessage, ProfileUpdate, ProfileUpdated,
+    ReadMoved, ReadScope, Revocation, StorageStats, Store, StoreError, StoreResult, TargetedSeq,
+    UserCard, UserRecord,
 };
 use tidings_proto::methods::GROUP_AT_ALL;
 
@@ -180,8 +182,9 @@ async fn insert_message(
 ) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, timestamp, random, \
-         need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, at_users) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, at_users, \
+         sender_nick, sender_face_url) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         &[
             &m.msg_id,
             &conv,
@@ -198,6 +201,8 @@ async fn insert_message(
             &m.cloud_custom_data,
             &encode_ids(&m.targets),
             &encode_ids(&m.at_users),
+            &m.sender_card.nick,
+            &m.sender_card.face_url,
         ],
     )
     .await?;
@@ -318,7 +323,8 @@ async fn append_online_message(
     tx.execute(
         "INSERT INTO online_messages (msg_id, conv, sender, receiver, group_id, timestamp, \
          random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, \
-         at_users) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         at_users, sender_nick, sender_face_url) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         &[
             &m.msg_id,
             &m.conv_key().encode(),
@@ -334,6 +340,8 @@ async fn append_online_message(
             &m.cloud_custom_data,
             &encode_ids(&m.targets),
             &encode_ids(&m.at_users),
+            &m.sender_card.nick,
+            &m.sender_card.face_url,
         ],
     )
     .await?;
@@ -422,7 +430,7 @@ impl Store for PgStore {
     async fn ensure_user(
         &self,
         user_id: &str,
-        profile: Option<UserProfile>,
+        profile: Option<UserCard>,
         now: i64,
     ) -> StoreResult<bool> {
         let mut client = self.client().await?;
@@ -444,6 +452,44 @@ impl Store for PgStore {
         }
         tx.commit().await?;
         Ok(created)
+    }
+
+    async fn update_profile(
+        &self,
+        user_id: &str,
+        update: ProfileUpdate,
+        max_custom: usize,
+    ) -> StoreResult<ProfileUpdated> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // The row lock keeps another node's update of other custom fields from being lost.
+        let Some(row) = tx
+            .query_opt(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = $1 FOR UPDATE"),
+                &[&user_id],
+            )
+            .await?
+        else {
+            return Ok(ProfileUpdated::NoSuchUser);
+        };
+        let updated = apply(rows::user(&row)?.profile, update, max_custom);
+        if let ProfileUpdated::Updated(profile) = &updated {
+            tx.execute(
+                "UPDATE users SET nick = $2, face_url = $3, self_signature = $4, gender = $5, \
+                 custom_info = $6 WHERE user_id = $1",
+                &[
+                    &user_id,
+                    &profile.nick,
+                    &profile.face_url,
+                    &profile.self_signature,
+                    &i64::from(u32::from(profile.gender)),
+                    &encode_custom(&profile.custom),
+                ],
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(updated)
     }
 
     async fn get_users(&self, user_ids: &[String]) -> StoreResult<Vec<UserRecord>> {
@@ -602,6 +648,22 @@ impl Store for PgStore {
         save_member_bitmap(&tx, group_id, &mut bitmap, next_ordinal).await?;
         tx.commit().await?;
         Ok(removed)
+    }
+
+    async fn set_name_card(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        name_card: &str,
+    ) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let updated = client
+            .execute(
+                "UPDATE members SET name_card = $3 WHERE group_id = $1 AND user_id = $2 AND active",
+                &[&group_id, &user_id, &name_card],
+            )
+            .await?;
+        Ok(updated == 1)
     }
 
     async fn get_member(&self, group_id: &str, user_id: &str) -> StoreResult<Option<MemberRecord>> {

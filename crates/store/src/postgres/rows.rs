@@ -6,24 +6,25 @@ use crate::codec::decode_ids;
 
 use crate::{
     C2cConversationRecord, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord,
-    NewMessage, Revocation, StoreError, StoreResult, UserProfile, UserRecord,
+    NewMessage, Revocation, StoreError, StoreResult, UserCard, UserProfile, UserRecord, profile,
 };
 
 pub(super) const GROUP_COLUMNS: &str =
     "group_id, group_type, name, owner, created_at, last_seq, member_count, activity";
 pub(super) const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, \
-     m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, '')";
+     m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, ''), m.name_card";
 pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
      need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at, revoked_at, revoked_by, revoke_reason, \
-     targets, at_users";
+     targets, at_users, sender_nick, sender_face_url";
 /// [`MESSAGE_COLUMNS`] of the `online_messages` table, whose messages have no sequence (0) and
 /// are never recalled.
 pub(super) const ONLINE_MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, \
      random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, 0::BIGINT, \
-     receipt_at, NULL::BIGINT, NULL::TEXT, NULL::TEXT, targets, at_users";
+     receipt_at, NULL::BIGINT, NULL::TEXT, NULL::TEXT, targets, at_users, sender_nick, sender_face_url";
 pub(super) const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time, activity, shown_read_seq, \
      shown_read_time";
-pub(super) const USER_COLUMNS: &str = "user_id, nick, face_url, created_at";
+pub(super) const USER_COLUMNS: &str =
+    "user_id, nick, face_url, created_at, self_signature, gender, custom_info";
 
 /// A BIGINT column as an unsigned number.
 fn unsigned<T: TryFrom<i64>>(row: &Row, column: usize) -> StoreResult<T> {
@@ -72,10 +73,11 @@ pub(super) fn member_from(row: &Row, first: usize) -> StoreResult<MemberRecord> 
         joined_at: row.try_get(first + 4)?,
         read_seq: unsigned(row, first + 5)?,
         active: row.try_get(first + 6)?,
-        profile: UserProfile {
+        profile: UserCard {
             nick: row.try_get(first + 7)?,
             face_url: row.try_get(first + 8)?,
         },
+        name_card: row.try_get(first + 9)?,
     })
 }
 
@@ -95,6 +97,10 @@ pub(super) fn message(row: &Row) -> StoreResult<MessageRecord> {
             cloud_custom_data: row.try_get(10)?,
             targets: decode_ids(row.try_get::<_, Option<String>>(16)?.as_deref()),
             at_users: decode_ids(row.try_get::<_, Option<String>>(17)?.as_deref()),
+            sender_card: UserCard {
+                nick: row.try_get(18)?,
+                face_url: row.try_get(19)?,
+            },
         },
         seq: unsigned(row, 11)?,
         receipt_at: row.try_get(12)?,
@@ -129,6 +135,9 @@ pub(super) fn user(row: &Row) -> StoreResult<UserRecord> {
         profile: UserProfile {
             nick: row.try_get(1)?,
             face_url: row.try_get(2)?,
+            self_signature: row.try_get(4)?,
+            gender: profile::decode_gender(row.try_get(5)?)?,
+            custom: profile::decode_custom(row.try_get(6)?)?,
         },
         created_at: row.try_get(3)?,
     })

@@ -192,6 +192,21 @@ pub(super) fn add_members(
     Ok(added)
 }
 
+/// Sets a current member's name card; whether the user is a current member.
+pub(super) fn set_name_card(
+    conn: &Connection,
+    group_id: &str,
+    user_id: &str,
+    name_card: &str,
+) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE members SET name_card = ?3 WHERE group_id = ?1 AND user_id = ?2 AND active = 1",
+        )?
+        .execute(params![group_id, user_id, name_card])?
+        == 1)
+}
+
 /// Removes current members (their rows stay, with their ordinals); for each, whether it was one.
 pub(super) fn remove_members(
     conn: &Connection,

@@ -54,7 +54,8 @@ pub(super) fn append_online(
     conn.prepare_cached(
         "INSERT INTO online_messages (msg_id, conv, sender, receiver, group_id, timestamp, \
          random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, \
-         at_users) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+         at_users, sender_nick, sender_face_url) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         message.msg_id,
@@ -70,7 +71,9 @@ pub(super) fn append_online(
         message.body,
         message.cloud_custom_data,
         encode_ids(&message.targets),
-        encode_ids(&message.at_users)
+        encode_ids(&message.at_users),
+        message.sender_card.nick,
+        message.sender_card.face_url
     ])?;
     if let (Some(group_id), Some(sender_ordinal)) = (&message.group_id, sender_ordinal) {
         insert_recipients(conn, &message, group_id, sender_ordinal)?;
@@ -186,8 +189,9 @@ fn next_seq(conn: &Connection, conv: &str) -> StoreResult<u64> {
 fn insert_message(conn: &Connection, conv: &str, seq: u64, m: &NewMessage) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, timestamp, random, \
-         need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, at_users) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, at_users, \
+         sender_nick, sender_face_url) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?
     .execute(params![
         m.msg_id,
@@ -204,7 +208,9 @@ fn insert_message(conn: &Connection, conv: &str, seq: u64, m: &NewMessage) -> St
         m.body,
         m.cloud_custom_data,
         encode_ids(&m.targets),
-        encode_ids(&m.at_users)
+        encode_ids(&m.at_users),
+        m.sender_card.nick,
+        m.sender_card.face_url
     ])?;
     Ok(())
 }

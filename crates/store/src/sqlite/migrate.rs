@@ -48,6 +48,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 10,
         sql: include_str!("schema_v10.sql"),
     },
+    Migration {
+        version: 11,
+        sql: include_str!("schema_v11.sql"),
+    },
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

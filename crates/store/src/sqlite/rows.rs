@@ -6,23 +6,24 @@ use crate::codec::decode_ids;
 
 use crate::{
     C2cConversationRecord, GroupRecord, GroupRole, GroupType, MemberRecord, MessageRecord,
-    NewMessage, Revocation, UserProfile, UserRecord,
+    NewMessage, Revocation, UserCard, UserProfile, UserRecord, profile,
 };
 
-pub(super) const USER_COLUMNS: &str = "user_id, nick, face_url, created_at";
+pub(super) const USER_COLUMNS: &str =
+    "user_id, nick, face_url, created_at, self_signature, gender, custom_info";
 pub(super) const GROUP_COLUMNS: &str =
     "group_id, group_type, name, owner, created_at, last_seq, member_count, activity";
 /// Selected from `members m LEFT JOIN users u ON u.user_id = m.user_id`.
 pub(super) const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, \
-     m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, '')";
+     m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, ''), m.name_card";
 pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
      need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at, revoked_at, revoked_by, revoke_reason, \
-     targets, at_users";
+     targets, at_users, sender_nick, sender_face_url";
 /// [`MESSAGE_COLUMNS`] of the `online_messages` table, whose messages have no sequence (0) and
 /// are never recalled.
 pub(super) const ONLINE_MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, \
      random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, 0, receipt_at, \
-     NULL, NULL, NULL, targets, at_users";
+     NULL, NULL, NULL, targets, at_users, sender_nick, sender_face_url";
 pub(super) const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time, activity, shown_read_seq, \
      shown_read_time";
 
@@ -46,6 +47,11 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
         profile: UserProfile {
             nick: row.get(1)?,
             face_url: row.get(2)?,
+            self_signature: row.get(4)?,
+            gender: profile::decode_gender(row.get(5)?)
+                .map_err(|e| unreadable(5, e.to_string()))?,
+            custom: profile::decode_custom(&row.get::<_, String>(6)?)
+                .map_err(|e| unreadable(6, e.to_string()))?,
         },
         created_at: row.get(3)?,
     })
@@ -81,10 +87,11 @@ pub(super) fn member_from_row_offset(
         joined_at: row.get(first + 4)?,
         read_seq: row.get(first + 5)?,
         active: row.get(first + 6)?,
-        profile: UserProfile {
+        profile: UserCard {
             nick: row.get(first + 7)?,
             face_url: row.get(first + 8)?,
         },
+        name_card: row.get(first + 9)?,
     })
 }
 
@@ -104,6 +111,10 @@ pub(super) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<MessageRecord>
             cloud_custom_data: row.get(10)?,
             targets: decode_ids(row.get::<_, Option<String>>(16)?.as_deref()),
             at_users: decode_ids(row.get::<_, Option<String>>(17)?.as_deref()),
+            sender_card: UserCard {
+                nick: row.get(18)?,
+                face_url: row.get(19)?,
+            },
         },
         seq: row.get(11)?,
         receipt_at: row.get(12)?,

@@ -9,8 +9,9 @@ use super::{
 use crate::{
     C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, GroupCounts,
     GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord,
-    Mention, MessageRecord, NewGroup, NewMember, NewMessage, ReadMoved, ReadScope, Revocation,
-    StorageStats, Store, StoreResult, TargetedSeq, UserProfile, UserRecord,
+    Mention, MessageRecord, NewGroup, NewMember, NewMessage, ProfileUpdate, ProfileUpdated,
+    ReadMoved, ReadScope, Revocation, StorageStats, Store, StoreResult, TargetedSeq, UserCard,
+    UserRecord,
 };
 
 #[async_trait]
@@ -18,11 +19,22 @@ impl Store for SqliteStore {
     async fn ensure_user(
         &self,
         user_id: &str,
-        profile: Option<UserProfile>,
+        card: Option<UserCard>,
         now: i64,
     ) -> StoreResult<bool> {
         let user_id = user_id.to_owned();
-        self.write(move |conn| users::ensure(conn, &user_id, profile, now))
+        self.write(move |conn| users::ensure(conn, &user_id, card, now))
+            .await
+    }
+
+    async fn update_profile(
+        &self,
+        user_id: &str,
+        update: ProfileUpdate,
+        max_custom: usize,
+    ) -> StoreResult<ProfileUpdated> {
+        let user_id = user_id.to_owned();
+        self.write(move |conn| users::update_profile(conn, &user_id, update, max_custom))
             .await
     }
 
@@ -76,6 +88,21 @@ impl Store for SqliteStore {
     async fn remove_members(&self, group_id: &str, user_ids: &[String]) -> StoreResult<Vec<bool>> {
         let (group_id, user_ids) = (group_id.to_owned(), user_ids.to_vec());
         self.write(move |conn| groups::remove_members(conn, &group_id, &user_ids))
+            .await
+    }
+
+    async fn set_name_card(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        name_card: &str,
+    ) -> StoreResult<bool> {
+        let (group_id, user_id, name_card) = (
+            group_id.to_owned(),
+            user_id.to_owned(),
+            name_card.to_owned(),
+        );
+        self.write(move |conn| groups::set_name_card(conn, &group_id, &user_id, &name_card))
             .await
     }
 

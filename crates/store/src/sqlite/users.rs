@@ -3,13 +3,15 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{USER_COLUMNS, user_from_row};
-use crate::{StoreResult, UserProfile, UserRecord};
+use crate::profile::{apply, encode_custom};
+use crate::{ProfileUpdate, ProfileUpdated, StoreResult, UserCard, UserRecord};
 
-/// Creates the user if absent, and sets the profile when given; whether it was created.
+/// Creates the user if absent, and sets nickname and picture when given; whether it was
+/// created.
 pub(super) fn ensure(
     conn: &Connection,
     user_id: &str,
-    profile: Option<UserProfile>,
+    profile: Option<UserCard>,
     now: i64,
 ) -> StoreResult<bool> {
     let created = conn.execute(
@@ -23,6 +25,34 @@ pub(super) fn ensure(
         )?;
     }
     Ok(created)
+}
+
+/// Changes an existing user's profile (see [`crate::Store::update_profile`]).
+pub(super) fn update_profile(
+    conn: &Connection,
+    user_id: &str,
+    update: ProfileUpdate,
+    max_custom: usize,
+) -> StoreResult<ProfileUpdated> {
+    let Some(user) = get(conn, &[user_id.to_owned()])?.pop() else {
+        return Ok(ProfileUpdated::NoSuchUser);
+    };
+    let updated = apply(user.profile, update, max_custom);
+    if let ProfileUpdated::Updated(profile) = &updated {
+        conn.prepare_cached(
+            "UPDATE users SET nick = ?2, face_url = ?3, self_signature = ?4, gender = ?5, \
+             custom_info = ?6 WHERE user_id = ?1",
+        )?
+        .execute(params![
+            user_id,
+            profile.nick,
+            profile.face_url,
+            profile.self_signature,
+            u32::from(profile.gender),
+            encode_custom(&profile.custom)
+        ])?;
+    }
+    Ok(updated)
 }
 
 /// The named users that exist.

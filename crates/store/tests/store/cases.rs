@@ -1,12 +1,14 @@
 //! The conformance cases: what every engine must do, each run unchanged against SQLite and
 //! PostgreSQL (see `main.rs`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tidings_store::{
-    C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, GroupCounts,
-    GroupReceiptUpdate, GroupRole, GroupType, Mention, NewGroup, NewMessage, ReadMoved, ReadScope,
-    Revocation, RoaringBitmap, StoreError, TargetedSeq,
+    C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, Gender, GroupCounts,
+    GroupReceiptUpdate, GroupRole, GroupType, Mention, NewGroup, NewMessage, ProfileUpdate,
+    ProfileUpdated, ReadMoved, ReadScope, Revocation, RoaringBitmap, StoreError, TargetedSeq,
+    UserCard, UserProfile,
 };
 
 use crate::engine::TestEngine;
@@ -1559,4 +1561,218 @@ pub(crate) async fn a_message_keeps_its_mentions_and_an_online_message_its_targe
             .unwrap()
             .is_empty()
     );
+}
+
+fn card(nick: &str, face_url: &str) -> UserCard {
+    UserCard {
+        nick: nick.into(),
+        face_url: face_url.into(),
+    }
+}
+
+fn custom(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+pub(crate) async fn profiles_change_field_by_field_and_are_kept_across_reopening(
+    mut engine: TestEngine,
+) {
+    let store = engine.store();
+    assert!(
+        store
+            .ensure_user("a", Some(card("Ann", "https://f/a.png")), 1)
+            .await
+            .unwrap()
+    );
+    let update = ProfileUpdate {
+        self_signature: Some("hi".into()),
+        gender: Some(Gender::Female),
+        custom: custom(&[("mood", "sunny"), ("level", "3")]),
+        ..ProfileUpdate::default()
+    };
+    let expected = UserProfile {
+        nick: "Ann".into(),
+        face_url: "https://f/a.png".into(),
+        self_signature: "hi".into(),
+        gender: Gender::Female,
+        custom: custom(&[("level", "3"), ("mood", "sunny")]),
+    };
+    assert_eq!(
+        store.update_profile("a", update, 3).await.unwrap(),
+        ProfileUpdated::Updated(expected.clone())
+    );
+    // Named fields change, the others stay; an empty custom value removes the field.
+    let update = ProfileUpdate {
+        nick: Some("Annie".into()),
+        custom: custom(&[("mood", ""), ("city", "Oslo")]),
+        ..ProfileUpdate::default()
+    };
+    let expected = UserProfile {
+        nick: "Annie".into(),
+        custom: custom(&[("city", "Oslo"), ("level", "3")]),
+        ..expected
+    };
+    assert_eq!(
+        store.update_profile("a", update, 3).await.unwrap(),
+        ProfileUpdated::Updated(expected.clone())
+    );
+    // Beyond the custom field limit nothing changes, not even the other fields.
+    let update = ProfileUpdate {
+        nick: Some("ignored".into()),
+        custom: custom(&[("x", "1"), ("y", "2")]),
+        ..ProfileUpdate::default()
+    };
+    assert_eq!(
+        store.update_profile("a", update, 3).await.unwrap(),
+        ProfileUpdated::TooManyCustomFields
+    );
+    assert_eq!(
+        store
+            .update_profile("nobody", ProfileUpdate::default(), 3)
+            .await
+            .unwrap(),
+        ProfileUpdated::NoSuchUser
+    );
+    assert!(
+        store
+            .get_users(&["nobody".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Importing the account again sets the card and keeps the rest.
+    assert!(
+        !store
+            .ensure_user("a", Some(card("Ann", "")), 2)
+            .await
+            .unwrap()
+    );
+    let expected = UserProfile {
+        nick: "Ann".into(),
+        face_url: String::new(),
+        ..expected
+    };
+    drop(store);
+    engine.reopen().await;
+    let users = engine.store().get_users(&["a".into()]).await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].profile, expected);
+}
+
+pub(crate) async fn name_cards_are_set_for_current_members_and_listed_with_live_profiles(
+    engine: TestEngine,
+) {
+    let store = engine.store();
+    for user in ["a", "b", "c"] {
+        store.ensure_user(user, None, 1).await.unwrap();
+    }
+    group_with(&store, "g", &["a", "b", "c"]).await;
+    assert!(store.set_name_card("g", "b", "Bee").await.unwrap());
+    assert!(!store.set_name_card("g", "stranger", "X").await.unwrap());
+    assert!(!store.set_name_card("nogroup", "b", "X").await.unwrap());
+    store
+        .update_profile(
+            "b",
+            ProfileUpdate {
+                nick: Some("Bob".into()),
+                face_url: Some("https://f/b.png".into()),
+                ..ProfileUpdate::default()
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let listed: Vec<(String, UserCard, String)> = store
+        .list_members("g", 0, 10, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.user_id, m.profile, m.name_card))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("a".to_owned(), UserCard::default(), String::new()),
+            (
+                "b".to_owned(),
+                card("Bob", "https://f/b.png"),
+                "Bee".to_owned()
+            ),
+            ("c".to_owned(), UserCard::default(), String::new()),
+        ]
+    );
+    let b = store.get_member("g", "b").await.unwrap().unwrap();
+    assert_eq!(
+        (b.name_card.as_str(), b.profile.nick.as_str()),
+        ("Bee", "Bob")
+    );
+    let by_ordinal = store.members_by_ordinal("g", &[b.ordinal]).await.unwrap();
+    assert_eq!(by_ordinal[0].name_card, "Bee");
+    let joined = store.joined_groups("b").await.unwrap();
+    assert_eq!(joined[0].1.name_card, "Bee");
+    // A former member's card cannot be set, and is kept with the membership.
+    store.remove_members("g", &["b".into()]).await.unwrap();
+    assert!(!store.set_name_card("g", "b", "Gone").await.unwrap());
+    let former = store.members_by_ordinal("g", &[b.ordinal]).await.unwrap();
+    assert_eq!(former[0].name_card, "Bee");
+}
+
+pub(crate) async fn a_message_keeps_the_sender_card_it_was_sent_with(engine: TestEngine) {
+    let store = engine.store();
+    store
+        .ensure_user("a", Some(card("Ann", "https://f/1.png")), 1)
+        .await
+        .unwrap();
+    group_with(&store, "g", &["a", "b"]).await;
+    let sent = NewMessage {
+        sender_card: card("Ann", "https://f/1.png"),
+        ..group_message("m1", "a", "g", false)
+    };
+    let online = NewMessage {
+        sender_card: card("Ann", "https://f/1.png"),
+        ..group_message("live", "a", "g", true)
+    };
+    let c2c = NewMessage {
+        sender_card: card("Ann", "https://f/1.png"),
+        ..c2c_message("c1", "a", "b", 5)
+    };
+    assert_eq!(
+        store.append_message(sent.clone()).await.unwrap().message,
+        sent
+    );
+    store
+        .append_online_message(online.clone(), false)
+        .await
+        .unwrap();
+    store.append_message(c2c.clone()).await.unwrap();
+    store
+        .update_profile(
+            "a",
+            ProfileUpdate {
+                nick: Some("Anna".into()),
+                face_url: Some("https://f/2.png".into()),
+                ..ProfileUpdate::default()
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let history = store
+        .history(&ConvKey::Group("g".into()), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        history[0].message.sender_card,
+        card("Ann", "https://f/1.png")
+    );
+    let mut found = store
+        .get_messages(&["m1".into(), "live".into(), "c1".into()])
+        .await
+        .unwrap();
+    found.sort_by(|x, y| x.message.msg_id.cmp(&y.message.msg_id));
+    let messages: Vec<_> = found.into_iter().map(|r| r.message).collect();
+    assert_eq!(messages, [c2c, online, sent]);
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tidings_store::{GroupRole, GroupType, NewGroup, NewMember, NewMessage, Store};
+use tidings_store::{GroupRole, GroupType, NewGroup, NewMember, NewMessage, Store, UserCard};
 
 pub(crate) fn member(user: &str, role: GroupRole) -> NewMember {
     NewMember {
@@ -28,6 +28,7 @@ pub(crate) fn group_message(id: &str, sender: &str, group: &str, need_receipt: b
         cloud_custom_data: String::new(),
         targets: Vec::new(),
         at_users: Vec::new(),
+        sender_card: UserCard::default(),
     }
 }
 

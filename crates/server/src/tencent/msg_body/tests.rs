@@ -246,6 +246,7 @@ fn stored_content_is_written_as_the_msg_body_it_came_from() {
         cloud_custom_data: String::new(),
         targets: Vec::new(),
         at_users: Vec::new(),
+        sender_card: tidings_store::UserCard::default(),
     };
     assert_eq!(msg_body_of(&stored), sent, "kept verbatim");
     let damaged = NewMessage {

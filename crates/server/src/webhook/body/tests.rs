@@ -23,6 +23,7 @@ fn text_message(receiver: Option<&str>, group_id: Option<&str>) -> MessageRecord
             cloud_custom_data: "cc".into(),
             targets: Vec::new(),
             at_users: Vec::new(),
+            sender_card: tidings_store::UserCard::default(),
         },
         seq: 5,
         receipt_at: None,
