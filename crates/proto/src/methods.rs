@@ -655,6 +655,7 @@ mod tests {
                 "getGroupsInfo",
                 "getMessageReadReceipts",
                 "getGroupMessageReadMemberList",
+                "getUserStatus",
             ]
         );
     }
