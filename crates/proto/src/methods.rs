@@ -580,6 +580,10 @@ pub struct SetSelfInfoParams {
     /// value removes the field, fields not named stay.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub custom_info: std::collections::BTreeMap<String, String>,
+    /// Whether the caller's read receipts are private (a Tidings extension; as
+    /// `setReceiptPrivacy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_read_receipts: Option<bool>,
 }
 
 /// `getUsersInfo` parameters.

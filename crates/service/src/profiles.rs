@@ -88,6 +88,10 @@ impl Tidings {
             custom: params.custom_info,
         };
         self.update_profile(user, update).await?;
+        // After the profile's write: a refused profile changes nothing, the switch included.
+        if let Some(private) = params.private_read_receipts {
+            self.set_receipt_privacy(user, private).await?;
+        }
         Ok(())
     }
 

@@ -42,6 +42,7 @@ async fn a_user_sets_their_own_profile_and_everyone_reads_it() {
         self_signature: Some("busy".into()),
         gender: Some(2),
         custom_info: custom(&[("mood", "sunny")]),
+        private_read_receipts: None,
     };
     t.set_self_info("alice", params).await.unwrap();
     // Only the fields given change.
@@ -337,4 +338,38 @@ async fn member_lists_show_live_profiles_and_name_cards_set_by_the_allowed() {
             },
         ]
     );
+}
+
+#[tokio::test]
+async fn set_self_info_switches_receipt_privacy_after_the_profile_and_not_when_refused() {
+    let h = Harness::start(&["alice"]).await;
+    let t = &h.tidings;
+    let private = SetSelfInfoParams {
+        nick_name: Some("Alice".into()),
+        private_read_receipts: Some(true),
+        ..SetSelfInfoParams::default()
+    };
+    t.set_self_info("alice", private).await.unwrap();
+    assert!(t.receipt_privacy("alice").await.unwrap());
+    // Left out: unchanged.
+    let nick_only = SetSelfInfoParams {
+        nick_name: Some("Al".into()),
+        ..SetSelfInfoParams::default()
+    };
+    t.set_self_info("alice", nick_only).await.unwrap();
+    assert!(t.receipt_privacy("alice").await.unwrap());
+    // A refused profile changes nothing, the switch included.
+    let refused = SetSelfInfoParams {
+        gender: Some(7),
+        private_read_receipts: Some(false),
+        ..SetSelfInfoParams::default()
+    };
+    assert!(t.set_self_info("alice", refused).await.is_err());
+    assert!(t.receipt_privacy("alice").await.unwrap());
+    let public = SetSelfInfoParams {
+        private_read_receipts: Some(false),
+        ..SetSelfInfoParams::default()
+    };
+    t.set_self_info("alice", public).await.unwrap();
+    assert!(!t.receipt_privacy("alice").await.unwrap());
 }
