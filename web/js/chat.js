@@ -352,6 +352,9 @@ on('receipts-sent', (ids) => {
 /** A pushed message: into the open chat when it belongs there, and into the list. */
 export function onNewMessage(msg) {
   const id = conversations.convIdOf(msg);
+  // A message just sent carries its sender's profile as it is now: newer than what the page
+  // learnt before (history carries what was sent then, and is not taken over a known one).
+  if (msg.nickName || msg.faceURL) learn([{ userID: msg.sender, nickName: msg.nickName, faceURL: msg.faceURL }]);
   learnSender(msg);
   if (open && open.id === id) addMessages(open, [msg], { live: true });
   conversations.noteMessage(msg);

@@ -64,7 +64,8 @@ async function loadPage(filter) {
     for (const member of result.memberInfoList) {
       list.append(el('li', { class: 'member', testid: 'member-item', 'data-user-id': member.userID },
         avatar({ userID: member.userID, size: 'sm' }),
-        el('span', { class: 'member-name', text: nameOf(member.userID) }),
+        // A name card, the member's name in this group, goes before the profile's nickname.
+        el('span', { class: 'member-name', text: member.nameCard || nameOf(member.userID) }),
         hasNick(member.userID) ? el('span', { class: 'member-id', text: `@${member.userID}` }) : null));
     }
     page.count += result.memberInfoList.length;

@@ -838,6 +838,30 @@ describe('Tidings web chat', () => {
     await alice.page.locator(`${tid('message')}[data-msg-id="${file.msgID}"] ${tid('message-file')}`).waitFor({ timeout: WAIT_MS });
   });
 
+  test('the profile dialog: a new nickname shows at once and reaches the peer with the next message', async () => {
+    const { frank, gina } = users;
+    const dialog = frank.page.locator(tid('profile-dialog'));
+    await frank.page.locator(tid('profile-open')).click();
+    await dialog.waitFor({ state: 'visible', timeout: WAIT_MS });
+    await frank.page.locator(tid('profile-nick')).fill('Frank F.');
+    await frank.page.locator(tid('profile-private')).check();
+    await frank.page.locator(tid('profile-save')).click();
+    await dialog.waitFor({ state: 'hidden', timeout: WAIT_MS });
+    await waitText("frank's name in the top bar", frank.page.locator(tid('me-name')), 'Frank F.');
+    // gina knew frank by his ID; his next message carries the new nickname.
+    await frank.send('new name', { receipts: false });
+    await gina.message('new name').waitFor({ timeout: WAIT_MS });
+    await waitText("frank's name in gina's list", gina.conv('c2c_frank').locator(tid('conv-name')), 'Frank F.');
+    // The dialog reads the profile back from the server: the switch is on; turn it off again.
+    await frank.page.locator(tid('profile-open')).click();
+    await dialog.waitFor({ state: 'visible', timeout: WAIT_MS });
+    assert.equal(await frank.page.locator(tid('profile-nick')).inputValue(), 'Frank F.');
+    assert.equal(await frank.page.locator(tid('profile-private')).isChecked(), true);
+    await frank.page.locator(tid('profile-private')).uncheck();
+    await frank.page.locator(tid('profile-save')).click();
+    await dialog.waitFor({ state: 'hidden', timeout: WAIT_MS });
+  });
+
   test('a message to oneself has no receipt label', async () => {
     const { frank } = users;
     await frank.page.locator(tid('new-chat-input')).fill('frank');

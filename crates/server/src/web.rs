@@ -47,6 +47,7 @@ pub(crate) const SCRIPTS: &[(&str, &str)] = &[
     ("main.js", include_str!("../../../web/js/main.js")),
     ("members.js", include_str!("../../../web/js/members.js")),
     ("people.js", include_str!("../../../web/js/people.js")),
+    ("profile.js", include_str!("../../../web/js/profile.js")),
     ("receipts.js", include_str!("../../../web/js/receipts.js")),
     ("session.js", include_str!("../../../web/js/session.js")),
     ("signin.js", include_str!("../../../web/js/signin.js")),
