@@ -9,7 +9,7 @@ import * as conversations from './conversations.js';
 import { $, isValidId } from './dom.js';
 import { closeMembers } from './members.js';
 import * as people from './people.js';
-import './profile.js';
+import { wireProfile } from './profile.js';
 import * as receipts from './receipts.js';
 import { on, session } from './session.js';
 import * as signin from './signin.js';
@@ -88,6 +88,7 @@ function renderMe() {
 }
 
 on('people-changed', renderMe);
+wireProfile();
 window.addEventListener('hashchange', route);
 on('open-conversation', navigate);
 

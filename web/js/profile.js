@@ -40,6 +40,9 @@ export async function saveProfile(event) {
   }
 }
 
-$('profile-open').addEventListener('click', () => { openProfile(); });
-$('profile-form').addEventListener('submit', saveProfile);
-$('profile-cancel').addEventListener('click', () => dialog().close());
+/** Connects the top bar's button and the dialog's form. */
+export function wireProfile() {
+  $('profile-open').addEventListener('click', () => { openProfile(); });
+  $('profile-form').addEventListener('submit', saveProfile);
+  $('profile-cancel').addEventListener('click', () => dialog().close());
+}
