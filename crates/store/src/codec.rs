@@ -1,9 +1,9 @@
-//! The stored form of read-state sets (roaring bitmaps of member ordinals as bytes) and of
-//! user-ID lists (a message's targets and mentions), for every engine.
+//! The stored form of read-state sets (roaring bitmaps of member ordinals as bytes), of
+//! user-ID lists (a message's targets and mentions) and of a message's row, for every engine.
 
 use roaring::RoaringBitmap;
 
-use crate::{StoreError, StoreResult};
+use crate::{NewMessage, StoreError, StoreResult};
 
 /// The portable serialized form of `bitmap` (Roaring's own format).
 pub(crate) fn encode_bitmap(bitmap: &RoaringBitmap) -> StoreResult<Vec<u8>> {
@@ -43,3 +43,79 @@ pub(crate) fn decode_ids(text: Option<&str>) -> Vec<String> {
             .collect()
     })
 }
+
+/// A message's row as both engines store it in either message table, with the values that are
+/// converted for storing converted once; [`message_row_params`] lists them in the order of
+/// [`insert_message_statement`]'s columns.
+pub(crate) struct MessageRow<'a> {
+    pub message: &'a NewMessage,
+    pub conv: &'a str,
+    pub random: i64,
+    pub elem_type: i64,
+    pub targets: Option<String>,
+    pub at_users: Option<String>,
+}
+
+impl<'a> MessageRow<'a> {
+    /// The row of `message` in conversation `conv` (its encoded `ConvKey`).
+    pub(crate) fn new(message: &'a NewMessage, conv: &'a str) -> Self {
+        MessageRow {
+            message,
+            conv,
+            random: i64::from(message.random),
+            elem_type: i64::from(message.elem_type),
+            targets: encode_ids(&message.targets),
+            at_users: encode_ids(&message.at_users),
+        }
+    }
+}
+
+/// The statement that stores a [`MessageRow`] bound as [`message_row_params`] lists it: into
+/// `messages` when it has a sequence (`sequenced`), else into `online_messages`, which has no
+/// `seq` column. One text serves both engines: SQLite numbers `$N` parameters in the order they
+/// first appear, which is their numeric order here.
+pub(crate) fn insert_message_statement(sequenced: bool) -> &'static str {
+    if sequenced {
+        "INSERT INTO messages (msg_id, conv, sender, receiver, group_id, timestamp, random, \
+         need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, at_users, \
+         sender_nick, sender_face_url, seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    } else {
+        "INSERT INTO online_messages (msg_id, conv, sender, receiver, group_id, timestamp, \
+         random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, \
+         at_users, sender_nick, sender_face_url) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    }
+}
+
+/// A [`MessageRow`]'s values in the order of [`insert_message_statement`]'s columns, then the
+/// sequence when there is one (`$seq`, an `&Option<…>`: Some for a message of `messages`), as a
+/// `Vec<&$param>`, `$param` being the `ToSql` trait object type of the caller's driver.
+macro_rules! message_row_params {
+    ($row:expr, $seq:expr, $param:ty) => {{
+        let mut params: Vec<&$param> = vec![
+            &$row.message.msg_id,
+            &$row.conv,
+            &$row.message.sender,
+            &$row.message.receiver,
+            &$row.message.group_id,
+            &$row.message.timestamp,
+            &$row.random,
+            &$row.message.need_receipt,
+            &$row.message.excluded_unread,
+            &$row.elem_type,
+            &$row.message.body,
+            &$row.message.cloud_custom_data,
+            &$row.targets,
+            &$row.at_users,
+            &$row.message.sender_card.nick,
+            &$row.message.sender_card.face_url,
+        ];
+        if let Some(seq) = $seq {
+            params.push(seq);
+        }
+        params
+    }};
+}
+
+pub(crate) use message_row_params;

@@ -5,13 +5,17 @@ use std::collections::{HashMap, HashSet};
 use super::cached::CachedQueries;
 use async_trait::async_trait;
 use roaring::RoaringBitmap;
+use tokio_postgres::types::ToSql;
 
 use super::PgStore;
 use super::rows::{
     self, C2C_COLUMNS, GROUP_COLUMNS, MEMBER_COLUMNS, MESSAGE_COLUMNS, ONLINE_MESSAGE_COLUMNS,
     USER_COLUMNS, bigint,
 };
-use crate::codec::{decode_bitmap, decode_ids, encode_bitmap, encode_ids};
+use crate::codec::{
+    MessageRow, decode_bitmap, decode_ids, encode_bitmap, insert_message_statement,
+    message_row_params,
+};
 use crate::profile::{apply, encode_custom};
 use crate::{
     C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, GroupCounts,
@@ -174,39 +178,38 @@ async fn query_member(
     .transpose()
 }
 
+/// Stores a message's row: in `messages` at sequence `seq`, or, for an `onlineUserOnly` message
+/// kept for its receipts (`seq` None), in `online_messages`, which stores the same columns but
+/// the sequence.
 async fn insert_message(
     tx: &impl CachedQueries,
     conv: &str,
-    seq: i64,
+    seq: Option<i64>,
     m: &NewMessage,
 ) -> StoreResult<()> {
-    tx.execute(
-        "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, timestamp, random, \
-         need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, at_users, \
-         sender_nick, sender_face_url) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        &[
-            &m.msg_id,
-            &conv,
-            &seq,
-            &m.sender,
-            &m.receiver,
-            &m.group_id,
-            &m.timestamp,
-            &i64::from(m.random),
-            &m.need_receipt,
-            &m.excluded_unread,
-            &i64::from(m.elem_type),
-            &m.body,
-            &m.cloud_custom_data,
-            &encode_ids(&m.targets),
-            &encode_ids(&m.at_users),
-            &m.sender_card.nick,
-            &m.sender_card.face_url,
-        ],
-    )
-    .await?;
+    let row = MessageRow::new(m, conv);
+    let params = message_row_params!(row, &seq, (dyn ToSql + Sync));
+    tx.execute(insert_message_statement(seq.is_some()), &params)
+        .await?;
     Ok(())
+}
+
+/// The sender's ordinal in the group, to leave out of a message's recipients: None for an
+/// administrator who sends without being a member. Refuses a sender who is neither.
+async fn sender_ordinal(
+    tx: &impl CachedQueries,
+    group_id: &str,
+    sender: &str,
+    as_admin: bool,
+) -> StoreResult<Option<u32>> {
+    match query_member(tx, group_id, sender).await? {
+        Some(member) if member.active => Ok(Some(member.ordinal)),
+        _ if as_admin => Ok(None),
+        _ => Err(StoreError::NotMember {
+            group: group_id.into(),
+            user: sender.into(),
+        }),
+    }
 }
 
 async fn append_group_message(
@@ -228,18 +231,8 @@ async fn append_group_message(
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
     let seq: i64 = row.try_get(0)?;
-    let sender = query_member(tx, group_id, &m.sender).await?;
-    let sender_ordinal = match sender {
-        Some(member) if member.active => Some(member.ordinal),
-        _ if as_admin => None,
-        _ => {
-            return Err(StoreError::NotMember {
-                group: group_id.into(),
-                user: m.sender.clone(),
-            });
-        }
-    };
-    insert_message(tx, &ConvKey::Group(group_id.into()).encode(), seq, m).await?;
+    let sender_ordinal = sender_ordinal(tx, group_id, &m.sender, as_admin).await?;
+    insert_message(tx, &ConvKey::Group(group_id.into()).encode(), Some(seq), m).await?;
     let bitmap: Vec<u8> = row.try_get(1)?;
     insert_recipients(tx, m, group_id, decode_bitmap(&bitmap)?, sender_ordinal).await?;
     Ok(seq)
@@ -305,46 +298,13 @@ async fn append_online_message(
             let (members, _, _) = lock_group(tx, group_id)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
-            let sender_ordinal = match query_member(tx, group_id, &m.sender).await? {
-                Some(member) if member.active => Some(member.ordinal),
-                _ if as_admin => None,
-                _ => {
-                    return Err(StoreError::NotMember {
-                        group: group_id.clone(),
-                        user: m.sender.clone(),
-                    });
-                }
-            };
+            let sender_ordinal = sender_ordinal(tx, group_id, &m.sender, as_admin).await?;
             Some((group_id, members, sender_ordinal))
         }
         (None, Some(_)) => None,
         (None, None) => return Err(StoreError::NotFound("message receiver".into())),
     };
-    tx.execute(
-        "INSERT INTO online_messages (msg_id, conv, sender, receiver, group_id, timestamp, \
-         random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, \
-         at_users, sender_nick, sender_face_url) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        &[
-            &m.msg_id,
-            &m.conv_key().encode(),
-            &m.sender,
-            &m.receiver,
-            &m.group_id,
-            &m.timestamp,
-            &i64::from(m.random),
-            &m.need_receipt,
-            &m.excluded_unread,
-            &i64::from(m.elem_type),
-            &m.body,
-            &m.cloud_custom_data,
-            &encode_ids(&m.targets),
-            &encode_ids(&m.at_users),
-            &m.sender_card.nick,
-            &m.sender_card.face_url,
-        ],
-    )
-    .await?;
+    insert_message(tx, &m.conv_key().encode(), None, m).await?;
     if let Some((group_id, members, sender_ordinal)) = members {
         insert_recipients(tx, m, group_id, members, sender_ordinal).await?;
     }
@@ -367,7 +327,7 @@ async fn append_c2c_message(
         )
         .await?
         .try_get(0)?;
-    insert_message(tx, &conv, seq, m).await?;
+    insert_message(tx, &conv, Some(seq), m).await?;
     let activity: i64 = tx
         .query_one("SELECT nextval('conversation_activity')", &[])
         .await?

@@ -3,14 +3,14 @@
 //! the sequence, reading by ID or sequence, history (whole, or what one member sees of a group
 //! with targeted messages), the runs of targeted messages, mentions, and unread counts.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use tidings_proto::methods::GROUP_AT_ALL;
 
 use super::layout::insert_receipt_state;
 use super::receipt_cache::ReceiptCache;
 use super::rows::{MESSAGE_COLUMNS, ONLINE_MESSAGE_COLUMNS, message_from_row};
 use super::{conversations, groups};
-use crate::codec::{decode_ids, encode_ids};
+use crate::codec::{MessageRow, decode_ids, insert_message_statement, message_row_params};
 use crate::{
     ConvKey, Mention, MessageRecord, NewMessage, Revocation, StoreError, StoreResult, TargetedSeq,
 };
@@ -51,30 +51,7 @@ pub(super) fn append_online(
         Some(group_id) => Some(group_sender_ordinal(conn, &message, group_id, as_admin)?),
         None => None,
     };
-    conn.prepare_cached(
-        "INSERT INTO online_messages (msg_id, conv, sender, receiver, group_id, timestamp, \
-         random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, \
-         at_users, sender_nick, sender_face_url) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?
-    .execute(params![
-        message.msg_id,
-        message.conv_key().encode(),
-        message.sender,
-        message.receiver,
-        message.group_id,
-        message.timestamp,
-        message.random,
-        message.need_receipt,
-        message.excluded_unread,
-        message.elem_type,
-        message.body,
-        message.cloud_custom_data,
-        encode_ids(&message.targets),
-        encode_ids(&message.at_users),
-        message.sender_card.nick,
-        message.sender_card.face_url
-    ])?;
+    insert_message(conn, &message.conv_key().encode(), None, &message)?;
     if let (Some(group_id), Some(sender_ordinal)) = (&message.group_id, sender_ordinal) {
         insert_recipients(conn, &message, group_id, sender_ordinal)?;
     }
@@ -161,7 +138,12 @@ fn append_group_message(
         params![group_id, activity],
         |row| row.get(0),
     )?;
-    insert_message(conn, &ConvKey::Group(group_id.into()).encode(), seq, m)?;
+    insert_message(
+        conn,
+        &ConvKey::Group(group_id.into()).encode(),
+        Some(seq),
+        m,
+    )?;
     insert_recipients(conn, m, group_id, sender_ordinal)?;
     Ok(seq)
 }
@@ -169,7 +151,7 @@ fn append_group_message(
 fn append_c2c_message(conn: &Connection, m: &NewMessage, receiver: &str) -> StoreResult<u64> {
     let conv = ConvKey::c2c(&m.sender, receiver).encode();
     let seq = next_seq(conn, &conv)?;
-    insert_message(conn, &conv, seq, m)?;
+    insert_message(conn, &conv, Some(seq), m)?;
     conversations::note_c2c_message(conn, &m.sender, receiver, seq, m.timestamp)?;
     Ok(seq)
 }
@@ -186,32 +168,19 @@ fn next_seq(conn: &Connection, conv: &str) -> StoreResult<u64> {
     Ok(last.unwrap_or(0) + 1)
 }
 
-fn insert_message(conn: &Connection, conv: &str, seq: u64, m: &NewMessage) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, timestamp, random, \
-         need_receipt, excluded_unread, elem_type, body, cloud_custom_data, targets, at_users, \
-         sender_nick, sender_face_url) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-    )?
-    .execute(params![
-        m.msg_id,
-        conv,
-        seq,
-        m.sender,
-        m.receiver,
-        m.group_id,
-        m.timestamp,
-        m.random,
-        m.need_receipt,
-        m.excluded_unread,
-        m.elem_type,
-        m.body,
-        m.cloud_custom_data,
-        encode_ids(&m.targets),
-        encode_ids(&m.at_users),
-        m.sender_card.nick,
-        m.sender_card.face_url
-    ])?;
+/// Stores a message's row: in `messages` at sequence `seq`, or, for an `onlineUserOnly` message
+/// kept for its receipts (`seq` None), in `online_messages`, which stores the same columns but
+/// the sequence.
+fn insert_message(
+    conn: &Connection,
+    conv: &str,
+    seq: Option<u64>,
+    m: &NewMessage,
+) -> StoreResult<()> {
+    let row = MessageRow::new(m, conv);
+    let params = message_row_params!(row, &seq, dyn ToSql);
+    conn.prepare_cached(insert_message_statement(seq.is_some()))?
+        .execute(&*params)?;
     Ok(())
 }
 
