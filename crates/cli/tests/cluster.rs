@@ -8,12 +8,12 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{KillOnDrop, SDKAPPID, Serving, serve, sig};
+use common::{SDKAPPID, Serving, serve, sig};
 
+use tidings_cluster::scratch::ScratchNats;
 use tidings_sdk::{
     Client, ClientOptions, CreateGroupParams, Events, GroupMemberSpec, GroupRole,
     READ_MEMBERS_FILTER_READ, READ_MEMBERS_FILTER_UNREAD, SdkEvent, SendMessageParams, TextElem,
@@ -22,45 +22,63 @@ use tidings_store::scratch::ScratchDatabase;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+/// The nodes of a cluster, `n1`, `n2`, … (each `tidings serve` with a data directory of its
+/// own), on a scratch database and a NATS server of the test's own. The nodes stop first.
+struct Cluster {
+    nodes: Vec<Serving>,
+    /// The nodes' WebSocket URLs, in node order.
+    urls: Vec<String>,
+    _dirs: Vec<tempfile::TempDir>,
+    /// None while the test has the bus down.
+    nats: Option<ScratchNats>,
+    nats_port: u16,
+    _database: ScratchDatabase,
 }
 
-/// A NATS server of the test's own on a free port.
-fn start_nats() -> (KillOnDrop, String) {
-    let port = free_port();
-    (start_nats_on(port), format!("nats://127.0.0.1:{port}"))
-}
-
-/// A NATS server of the test's own on `port` (again, after a restart).
-fn start_nats_on(port: u16) -> KillOnDrop {
-    let child = Command::new("nats-server")
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server on the PATH (Debian package nats-server)");
-    let deadline = std::time::Instant::now() + WAIT;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nats-server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+impl Cluster {
+    /// A cluster of `count` nodes.
+    async fn start(count: usize) -> Self {
+        Self::start_with(count, &[]).await
     }
-    KillOnDrop(child)
-}
 
-/// Starts node `node` of the cluster.
-fn start_node(node: &str, store: &str, bus: &str, data_dir: &std::path::Path) -> Serving {
-    start_node_with(node, store, bus, data_dir, &[])
+    /// A cluster of `count` nodes, each started with `more` flags.
+    async fn start_with(count: usize, more: &[&OsStr]) -> Self {
+        let database = ScratchDatabase::for_test().await;
+        let nats = ScratchNats::start();
+        let dirs: Vec<_> = (0..count)
+            .map(|_| tempfile::tempdir().expect("temp dir"))
+            .collect();
+        let nodes: Vec<Serving> = dirs
+            .iter()
+            .enumerate()
+            .map(|(i, dir)| {
+                let node = format!("n{}", i + 1);
+                start_node(&node, database.url(), &nats.url(), dir.path(), more)
+            })
+            .collect();
+        Cluster {
+            urls: nodes.iter().map(|node| node.url.clone()).collect(),
+            nodes,
+            _dirs: dirs,
+            nats_port: nats.port(),
+            nats: Some(nats),
+            _database: database,
+        }
+    }
+
+    /// Stops the NATS server: the bus is down for every node.
+    fn stop_bus(&mut self) {
+        self.nats = None;
+    }
+
+    /// Starts the NATS server again, on the port the nodes know.
+    fn restart_bus(&mut self) {
+        self.nats = Some(ScratchNats::start_on(self.nats_port));
+    }
 }
 
 /// Starts node `node` of the cluster with `more` flags.
-fn start_node_with(
+fn start_node(
     node: &str,
     store: &str,
     bus: &str,
@@ -172,22 +190,8 @@ impl WebhookReceiver {
 
 /// REST `query_online_status` on the node of WebSocket URL `ws_url`: each user's status.
 async fn online_status(ws_url: &str, users: &[&str]) -> Vec<String> {
-    let http = ws_url.replace("ws://", "http://").replace("/ws", "");
-    let sig = sig("administrator");
-    let url = format!(
-        "{http}/v4/openim/query_online_status?sdkappid={SDKAPPID}&identifier=administrator\
-         &usersig={sig}&random=1&contenttype=json"
-    );
     let body = serde_json::json!({ "To_Account": users });
-    let reply: serde_json::Value = reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .expect("REST answers")
-        .json()
-        .await
-        .expect("JSON reply");
+    let reply = rest(ws_url, "openim/query_online_status", body).await;
     assert_eq!(reply["ErrorCode"], 0, "{reply}");
     reply["QueryResult"]
         .as_array()
@@ -255,17 +259,8 @@ async fn next_event<T>(events: &mut Events, mut pick: impl FnMut(SdkEvent) -> Op
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_on_three_nodes_exchange_messages_and_receipts_as_on_one() {
-    let database = ScratchDatabase::for_test().await;
-    let (_nats, bus) = start_nats();
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("temp dir"))
-        .collect();
-    let nodes: Vec<Serving> = ["n1", "n2", "n3"]
-        .iter()
-        .zip(&dirs)
-        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
-        .collect();
-    let url = |i: usize| nodes[i].url.clone();
+    let cluster = Cluster::start(3).await;
+    let url = |i: usize| cluster.urls[i].clone();
     let (alice, mut alice_events) = connect(&url(0), "alice").await;
     let (bob, mut bob_events) = connect(&url(1), "bob").await;
     let (carol, mut carol_events) = connect(&url(2), "carol").await;
@@ -421,31 +416,17 @@ async fn users_on_three_nodes_exchange_messages_and_receipts_as_on_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_are_kept_while_the_bus_is_down_and_clients_catch_up_when_it_is_back() {
-    let database = ScratchDatabase::for_test().await;
-    let (nats, bus) = start_nats();
-    let port: u16 = bus
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("port");
-    let dirs: Vec<_> = (0..2)
-        .map(|_| tempfile::tempdir().expect("temp dir"))
-        .collect();
-    let nodes: Vec<Serving> = ["n1", "n2"]
-        .iter()
-        .zip(&dirs)
-        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
-        .collect();
-    let (alice, _alice_events) = connect(&nodes[0].url, "alice").await;
-    let (bob, mut bob_events) = connect(&nodes[1].url, "bob").await;
+    let mut cluster = Cluster::start(2).await;
+    let (alice, _alice_events) = connect(&cluster.urls[0], "alice").await;
+    let (bob, mut bob_events) = connect(&cluster.urls[1], "bob").await;
 
-    drop(nats);
+    cluster.stop_bus();
     // Stored and acknowledged although no push can cross to bob's node now.
     let during = alice
         .send_text("bob", "while the bus is down")
         .await
         .expect("sent");
-    let _nats = start_nats_on(port);
+    cluster.restart_bus();
     // Bob's node closes his session once the bus is back; his client reconnects.
     next_event(&mut bob_events, |e| {
         matches!(e, SdkEvent::Reconnected).then_some(())
@@ -481,25 +462,16 @@ async fn sends_are_kept_while_the_bus_is_down_and_clients_catch_up_when_it_is_ba
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_of_a_killed_node_carry_on_on_another_with_nothing_acknowledged_lost() {
-    let database = ScratchDatabase::for_test().await;
-    let (_nats, bus) = start_nats();
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("temp dir"))
-        .collect();
-    let mut nodes: Vec<Serving> = ["n1", "n2", "n3"]
-        .iter()
-        .zip(&dirs)
-        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
-        .collect();
-    let urls: Vec<String> = nodes.iter().map(|node| node.url.clone()).collect();
+    let mut cluster = Cluster::start(3).await;
+    let urls = cluster.urls.clone();
     let (alice, mut alice_events) =
         connect_failing_over(&[&urls[0], &urls[1], &urls[2]], "alice").await;
     let (bob, mut bob_events) = connect(&urls[1], "bob").await;
     let before = alice.send_text("bob", "before").await.expect("sent");
 
     // SIGKILL: no close frame, no draining.
-    nodes[0].process.0.kill().expect("node 1 killed");
-    let _ = nodes[0].process.0.wait();
+    cluster.nodes[0].process.0.kill().expect("node 1 killed");
+    let _ = cluster.nodes[0].process.0.wait();
     next_event(&mut alice_events, |e| {
         matches!(e, SdkEvent::ConnectionLost { .. }).then_some(())
     })
@@ -530,17 +502,8 @@ async fn clients_of_a_killed_node_carry_on_on_another_with_nothing_acknowledged_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_node_coalesces_a_senders_group_receipts_and_counts_never_go_down() {
-    let database = ScratchDatabase::for_test().await;
-    let (_nats, bus) = start_nats();
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("temp dir"))
-        .collect();
-    let nodes: Vec<Serving> = ["n1", "n2", "n3"]
-        .iter()
-        .zip(&dirs)
-        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
-        .collect();
-    let urls: Vec<String> = nodes.iter().map(|node| node.url.clone()).collect();
+    let cluster = Cluster::start(3).await;
+    let urls = cluster.urls.clone();
     // Alice's two devices on nodes 1 and 2; nine readers, three on each node.
     let (alice, mut first_device) = connect(&urls[0], "alice").await;
     let (_alice_again, mut second_device) = connect(&urls[1], "alice").await;
@@ -645,17 +608,8 @@ async fn one_node_coalesces_a_senders_group_receipts_and_counts_never_go_down() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipts_noted_to_a_killed_owner_are_pushed_by_the_next() {
-    let database = ScratchDatabase::for_test().await;
-    let (_nats, bus) = start_nats();
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("temp dir"))
-        .collect();
-    let mut nodes: Vec<Serving> = ["n1", "n2", "n3"]
-        .iter()
-        .zip(&dirs)
-        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
-        .collect();
-    let urls: Vec<String> = nodes.iter().map(|node| node.url.clone()).collect();
+    let mut cluster = Cluster::start(3).await;
+    let urls = cluster.urls.clone();
     // Alice's devices on nodes 1 and 2; six readers, two on each node.
     let mut alice_devices = [
         connect(&urls[0], "alice").await,
@@ -715,8 +669,8 @@ async fn receipts_noted_to_a_killed_owner_are_pushed_by_the_next() {
     let second = alice.send_message(send("second")).await.expect("sent");
     // SIGKILL the owner: it goes on counting as alive for a few seconds, and the notes of the
     // receipts below go to it and die with it.
-    nodes[owner].process.0.kill().expect("owner killed");
-    let _ = nodes[owner].process.0.wait();
+    cluster.nodes[owner].process.0.kill().expect("owner killed");
+    let _ = cluster.nodes[owner].process.0.wait();
     let survivors: Vec<&Client> = readers
         .iter()
         .filter(|(node, _)| *node != owner)
@@ -745,22 +699,11 @@ async fn receipts_noted_to_a_killed_owner_are_pushed_by_the_next() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_limit_settings_webhooks_and_kicks_hold_across_nodes() {
-    let database = ScratchDatabase::for_test().await;
-    let (_nats, bus) = start_nats();
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("temp dir"))
-        .collect();
-    let config = dirs[0].path().join("two-devices.toml");
+    let config_dir = tempfile::tempdir().expect("temp dir");
+    let config = config_dir.path().join("two-devices.toml");
     std::fs::write(&config, "[limits]\nmax_devices_per_user = 2\n").expect("config written");
-    let nodes: Vec<Serving> = ["n1", "n2", "n3"]
-        .iter()
-        .zip(&dirs)
-        .map(|(node, dir)| {
-            let flags = [OsStr::new("--config"), config.as_os_str()];
-            start_node_with(node, database.url(), &bus, dir.path(), &flags)
-        })
-        .collect();
-    let urls: Vec<String> = nodes.iter().map(|node| node.url.clone()).collect();
+    let cluster = Cluster::start_with(3, &[OsStr::new("--config"), config.as_os_str()]).await;
+    let urls = cluster.urls.clone();
     let (_first, mut first_events) = connect(&urls[0], "alice").await;
     let (bob, _bob_events) = connect(&urls[1], "bob").await;
     let (carol, mut carol_events) = connect(&urls[2], "carol").await;
@@ -915,24 +858,15 @@ async fn device_limit_settings_webhooks_and_kicks_hold_across_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_of_a_node_stopped_gracefully_are_told_and_carry_on_on_another() {
-    let database = ScratchDatabase::for_test().await;
-    let (_nats, bus) = start_nats();
-    let dirs: Vec<_> = (0..2)
-        .map(|_| tempfile::tempdir().expect("temp dir"))
-        .collect();
-    let mut nodes: Vec<Serving> = ["n1", "n2"]
-        .iter()
-        .zip(&dirs)
-        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
-        .collect();
-    let urls: Vec<String> = nodes.iter().map(|node| node.url.clone()).collect();
+    let mut cluster = Cluster::start(2).await;
+    let urls = cluster.urls.clone();
     let (alice, mut alice_events) = connect_failing_over(&[&urls[0], &urls[1]], "alice").await;
     let (bob, mut bob_events) = connect(&urls[1], "bob").await;
     wait_until_nodes_know_each_other(&urls, &["alice", "bob"]).await;
     let before = alice.send_text("bob", "before").await.expect("sent");
 
     // SIGTERM: node 1 drains. Its client is told why (1001) rather than left to time out.
-    let pid = nodes[0].process.0.id().to_string();
+    let pid = cluster.nodes[0].process.0.id().to_string();
     let signalled = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -997,7 +931,11 @@ async fn clients_of_a_node_stopped_gracefully_are_told_and_carry_on_on_another()
         .expect("receipt");
     assert_eq!(counts_of(&mut alice_events, &message.msg_id).await, (1, 0));
     // The stopped node ended by itself, cleanly, once its clients had gone.
-    let status = nodes[0].process.0.wait().expect("node 1 waited for");
+    let status = cluster.nodes[0]
+        .process
+        .0
+        .wait()
+        .expect("node 1 waited for");
     assert!(status.success(), "{status}");
 }
 
@@ -1013,17 +951,8 @@ async fn status_change(events: &mut Events) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_users_status_is_one_for_the_cluster_whichever_nodes_its_devices_are_on() {
-    let database = ScratchDatabase::for_test().await;
-    let (_nats, bus) = start_nats();
-    let dirs: Vec<_> = (0..2)
-        .map(|_| tempfile::tempdir().expect("temp dir"))
-        .collect();
-    let nodes: Vec<Serving> = ["n1", "n2"]
-        .iter()
-        .zip(&dirs)
-        .map(|(node, dir)| start_node(node, database.url(), &bus, dir.path()))
-        .collect();
-    let urls: Vec<String> = nodes.iter().map(|node| node.url.clone()).collect();
+    let cluster = Cluster::start(2).await;
+    let urls = cluster.urls.clone();
     let (carol, _carol_events) = connect(&urls[0], "carol").await;
     let (bob, mut bob_events) = connect(&urls[1], "bob").await;
     wait_until_nodes_know_each_other(&urls, &["bob", "carol"]).await;

@@ -22,6 +22,7 @@ mod nodes;
 mod notes;
 mod orphans;
 mod read_counts;
+pub mod scratch;
 mod wire;
 
 use std::sync::atomic::{AtomicBool, Ordering};

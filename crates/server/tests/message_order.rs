@@ -10,12 +10,12 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener as StdListener};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{Raw, TestServer, WAIT, next_event};
 use serde_json::Value;
+use tidings_cluster::scratch::ScratchNats;
 use tidings_sdk::{
     Client, ClientOptions, CreateGroupParams, Events, GroupMemberSpec, GroupRole, Message,
     SdkEvent, SendMessageParams, TextElem,
@@ -25,44 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-// ---- a private NATS server, and a relay in front of it for one node ----------------------
-
-/// A `nats-server` of the test's own on a free port; killed on drop.
-struct Nats {
-    child: Child,
-    port: u16,
-}
-
-impl Nats {
-    fn start() -> Self {
-        let port = StdListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server on the PATH (Debian package nats-server)");
-        let deadline = std::time::Instant::now() + WAIT;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "nats-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, port }
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+// ---- a relay in front of the private NATS server for one node ------------------------------
 
 /// What the relay does with what the node sends to NATS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,14 +154,14 @@ struct Cluster {
     a: TestServer,
     b: TestServer,
     relay: Relay,
-    _nats: Nats,
+    _nats: ScratchNats,
     _database: ScratchDatabase,
 }
 
 impl Cluster {
     async fn start() -> Self {
-        let nats = Nats::start();
-        let relay = Relay::start(SocketAddr::from(([127, 0, 0, 1], nats.port))).await;
+        let nats = ScratchNats::start();
+        let relay = Relay::start(SocketAddr::from(([127, 0, 0, 1], nats.port()))).await;
         let database = ScratchDatabase::for_test().await;
         let node = |id: &'static str, bus: String, store: String| {
             move |config: &mut tidings_server::Config| {
@@ -207,9 +170,8 @@ impl Cluster {
                 config.bus.node_id = Some(id.into());
             }
         };
-        let direct = format!("nats://127.0.0.1:{}", nats.port);
         let a = TestServer::start_with(node("a", relay.url(), database.url().to_owned())).await;
-        let b = TestServer::start_with(node("b", direct, database.url().to_owned())).await;
+        let b = TestServer::start_with(node("b", nats.url(), database.url().to_owned())).await;
         Self {
             a,
             b,
