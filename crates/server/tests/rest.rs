@@ -8,6 +8,8 @@
 //! client (`scripts/rest_client_check.py`) pointed at the server.
 
 mod common;
+#[path = "fixtures/elements.rs"]
+mod elements;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,13 +19,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use common::{PythonCheck, TestServer, WAIT, conversation_unread, events_until, next_event};
+use elements::every_element;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tidings_proto::MAX_MESSAGE_BYTES;
 use tidings_sdk::{
-    CustomElem, Elem, Events, FaceElem, FileElem, GroupType, IMAGE_TYPE_LARGE, IMAGE_TYPE_ORIGIN,
-    IMAGE_TYPE_THUMB, Image, ImageElem, LocationElem, MergedMessage, MergerElem, Message, SdkError,
-    SdkEvent, SendMessageParams, SoundElem, TextElem, VideoElem,
+    Elem, Events, FaceElem, FileElem, GroupType, Image, ImageElem, Message, SdkError, SdkEvent,
+    SendMessageParams, TextElem,
 };
 use tidings_server::WebhookSettings;
 
@@ -1401,139 +1403,6 @@ async fn multi_element_msg_bodies_are_stored_and_returned_as_given() {
 // ---------------------------------------------------------------------------------------------
 // Rich message elements: WebSocket and REST, both directions
 // ---------------------------------------------------------------------------------------------
-
-/// Every element type: the V2TIM element and the REST element the server writes for it.
-fn every_element() -> Vec<(Elem, Value)> {
-    let mut forwarded = MergedMessage {
-        sender: "alice".into(),
-        group_id: Some("team-9".into()),
-        seq: 4,
-        random: 5,
-        timestamp: 1_700_000_000,
-        cloud_custom_data: "c".into(),
-        ..MergedMessage::default()
-    };
-    forwarded.set_elem(Elem::Text(TextElem {
-        text: "hi ✓".into(),
-    }));
-    vec![
-        (
-            Elem::Text(TextElem {
-                text: "plain".into(),
-            }),
-            json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "plain" } }),
-        ),
-        (
-            Elem::Custom(CustomElem {
-                data: "d".into(),
-                desc: "s".into(),
-                extension: "e".into(),
-            }),
-            json!({ "MsgType": "TIMCustomElem", "MsgContent": { "Data": "d", "Desc": "s", "Ext": "e" } }),
-        ),
-        (
-            Elem::Image(ImageElem {
-                uuid: "img-1".into(),
-                image_format: 3,
-                image_list: vec![
-                    Image {
-                        uuid: String::new(),
-                        image_type: IMAGE_TYPE_ORIGIN,
-                        size: 204_800,
-                        width: 1280,
-                        height: 960,
-                        url: "https://cdn.example/o.png".into(),
-                    },
-                    Image {
-                        uuid: String::new(),
-                        image_type: IMAGE_TYPE_LARGE,
-                        size: 51_200,
-                        width: 720,
-                        height: 540,
-                        url: "https://cdn.example/l.png".into(),
-                    },
-                    Image {
-                        uuid: String::new(),
-                        image_type: IMAGE_TYPE_THUMB,
-                        size: 4096,
-                        width: 198,
-                        height: 148,
-                        url: "https://cdn.example/t.png".into(),
-                    },
-                ],
-            }),
-            json!({ "MsgType": "TIMImageElem", "MsgContent": { "UUID": "img-1", "ImageFormat": 3, "ImageInfoArray": [
-                { "Type": 1, "Size": 204_800, "Width": 1280, "Height": 960, "URL": "https://cdn.example/o.png" },
-                { "Type": 2, "Size": 51_200, "Width": 720, "Height": 540, "URL": "https://cdn.example/l.png" },
-                { "Type": 3, "Size": 4096, "Width": 198, "Height": 148, "URL": "https://cdn.example/t.png" }
-            ] } }),
-        ),
-        (
-            Elem::Sound(SoundElem {
-                uuid: "s-1".into(),
-                data_size: 4000,
-                duration: 3,
-                url: "https://cdn.example/s.m4a".into(),
-            }),
-            json!({ "MsgType": "TIMSoundElem", "MsgContent": { "Url": "https://cdn.example/s.m4a", "UUID": "s-1", "Size": 4000, "Second": 3, "Download_Flag": 2 } }),
-        ),
-        (
-            Elem::Video(VideoElem {
-                uuid: "v-1".into(),
-                video_type: "mp4".into(),
-                video_size: 90_000,
-                duration: 12,
-                video_url: "https://cdn.example/v.mp4".into(),
-                snapshot_uuid: "t-1".into(),
-                snapshot_type: "JPG".into(),
-                snapshot_size: 900,
-                snapshot_width: 320,
-                snapshot_height: 180,
-                snapshot_url: "https://cdn.example/v.jpg".into(),
-            }),
-            json!({ "MsgType": "TIMVideoFileElem", "MsgContent": {
-                "VideoUrl": "https://cdn.example/v.mp4", "VideoUUID": "v-1", "VideoSize": 90_000, "VideoSecond": 12,
-                "VideoFormat": "mp4", "VideoDownloadFlag": 2, "ThumbUrl": "https://cdn.example/v.jpg", "ThumbUUID": "t-1",
-                "ThumbSize": 900, "ThumbWidth": 320, "ThumbHeight": 180, "ThumbFormat": "JPG", "ThumbDownloadFlag": 2 } }),
-        ),
-        (
-            Elem::File(FileElem {
-                uuid: "f-1".into(),
-                file_name: "report Q3.pdf".into(),
-                file_size: 12_345,
-                url: "https://cdn.example/report.pdf".into(),
-            }),
-            json!({ "MsgType": "TIMFileElem", "MsgContent": { "Url": "https://cdn.example/report.pdf", "UUID": "f-1", "FileSize": 12_345, "FileName": "report Q3.pdf", "Download_Flag": 2 } }),
-        ),
-        (
-            Elem::Location(LocationElem {
-                desc: "Tower".into(),
-                longitude: 113.934_53,
-                latitude: -22.540_5,
-            }),
-            json!({ "MsgType": "TIMLocationElem", "MsgContent": { "Desc": "Tower", "Latitude": -22.540_5, "Longitude": 113.934_53 } }),
-        ),
-        (
-            Elem::Face(FaceElem {
-                index: 7,
-                data: "set-a".into(),
-            }),
-            json!({ "MsgType": "TIMFaceElem", "MsgContent": { "Index": 7, "Data": "set-a" } }),
-        ),
-        (
-            Elem::Merger(MergerElem {
-                title: "Team chat".into(),
-                abstract_list: vec!["alice: hi ✓".into()],
-                compatible_text: "update to see merged messages".into(),
-                message_list: vec![forwarded],
-            }),
-            json!({ "MsgType": "TIMRelayElem", "MsgContent": {
-                "Title": "Team chat", "MsgNum": 1, "CompatibleText": "update to see merged messages", "AbstractList": ["alice: hi ✓"],
-                "MsgList": [{ "From_Account": "alice", "GroupId": "team-9", "MsgSeq": 4, "MsgRandom": 5, "MsgTimeStamp": 1_700_000_000,
-                    "CloudCustomData": "c", "MsgBody": [{ "MsgType": "TIMTextElem", "MsgContent": { "Text": "hi ✓" } }] }] } }),
-        ),
-    ]
-}
 
 #[tokio::test]
 async fn every_element_type_round_trips_from_websocket_to_rest_history() {

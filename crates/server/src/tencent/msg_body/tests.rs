@@ -4,137 +4,13 @@ use tidings_store::NewMessage;
 
 use super::*;
 
-/// Every element type: its V2TIM element and its REST element as the server writes it.
-fn every_type() -> Vec<(Elem, Value)> {
-    let text = Elem::Text(TextElem { text: "hi".into() });
-    let custom = Elem::Custom(CustomElem {
-        data: "d".into(),
-        desc: "s".into(),
-        extension: "e".into(),
-    });
-    let mut forwarded = MergedMessage {
-        sender: "alice".into(),
-        user_id: Some("bob".into()),
-        seq: 4,
-        random: 5,
-        timestamp: 1_700_000_000,
-        cloud_custom_data: "c".into(),
-        ..MergedMessage::default()
-    };
-    forwarded.set_elem(text.clone());
-    vec![
-        (
-            text,
-            json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "hi" } }),
-        ),
-        (
-            custom,
-            json!({ "MsgType": "TIMCustomElem", "MsgContent": { "Data": "d", "Desc": "s", "Ext": "e" } }),
-        ),
-        (
-            Elem::Image(ImageElem {
-                uuid: "img-1".into(),
-                image_format: 3,
-                image_list: vec![
-                    Image {
-                        uuid: String::new(),
-                        image_type: IMAGE_TYPE_ORIGIN,
-                        size: 2048,
-                        width: 640,
-                        height: 480,
-                        url: "https://cdn.example/o.png".into(),
-                    },
-                    Image {
-                        uuid: String::new(),
-                        image_type: IMAGE_TYPE_THUMB,
-                        size: 100,
-                        width: 64,
-                        height: 48,
-                        url: "https://cdn.example/t.png".into(),
-                    },
-                ],
-            }),
-            json!({ "MsgType": "TIMImageElem", "MsgContent": { "UUID": "img-1", "ImageFormat": 3,
-                "ImageInfoArray": [
-                    { "Type": 1, "Size": 2048, "Width": 640, "Height": 480, "URL": "https://cdn.example/o.png" },
-                    { "Type": 3, "Size": 100, "Width": 64, "Height": 48, "URL": "https://cdn.example/t.png" }
-                ] } }),
-        ),
-        (
-            Elem::Sound(SoundElem {
-                uuid: "s-1".into(),
-                data_size: 4000,
-                duration: 3,
-                url: "https://cdn.example/s.m4a".into(),
-            }),
-            json!({ "MsgType": "TIMSoundElem", "MsgContent": { "Url": "https://cdn.example/s.m4a",
-                "UUID": "s-1", "Size": 4000, "Second": 3, "Download_Flag": 2 } }),
-        ),
-        (
-            Elem::Video(VideoElem {
-                uuid: "v-1".into(),
-                video_type: "mp4".into(),
-                video_size: 90_000,
-                duration: 12,
-                video_url: "https://cdn.example/v.mp4".into(),
-                snapshot_uuid: "t-1".into(),
-                snapshot_type: "JPG".into(),
-                snapshot_size: 900,
-                snapshot_width: 320,
-                snapshot_height: 180,
-                snapshot_url: "https://cdn.example/v.jpg".into(),
-            }),
-            json!({ "MsgType": "TIMVideoFileElem", "MsgContent": {
-                "VideoUrl": "https://cdn.example/v.mp4", "VideoUUID": "v-1", "VideoSize": 90_000,
-                "VideoSecond": 12, "VideoFormat": "mp4", "VideoDownloadFlag": 2,
-                "ThumbUrl": "https://cdn.example/v.jpg", "ThumbUUID": "t-1", "ThumbSize": 900,
-                "ThumbWidth": 320, "ThumbHeight": 180, "ThumbFormat": "JPG", "ThumbDownloadFlag": 2 } }),
-        ),
-        (
-            Elem::File(FileElem {
-                uuid: "f-1".into(),
-                file_name: "report.pdf".into(),
-                file_size: 12_345,
-                url: "https://cdn.example/report.pdf".into(),
-            }),
-            json!({ "MsgType": "TIMFileElem", "MsgContent": { "Url": "https://cdn.example/report.pdf",
-                "UUID": "f-1", "FileSize": 12_345, "FileName": "report.pdf", "Download_Flag": 2 } }),
-        ),
-        (
-            Elem::Location(LocationElem {
-                desc: "Tower".into(),
-                longitude: 113.934_5,
-                latitude: -22.5,
-            }),
-            json!({ "MsgType": "TIMLocationElem", "MsgContent": { "Desc": "Tower", "Latitude": -22.5, "Longitude": 113.934_5 } }),
-        ),
-        (
-            Elem::Face(FaceElem {
-                index: 7,
-                data: "set-a".into(),
-            }),
-            json!({ "MsgType": "TIMFaceElem", "MsgContent": { "Index": 7, "Data": "set-a" } }),
-        ),
-        (
-            Elem::Merger(MergerElem {
-                title: "Chat of Alice and Bob".into(),
-                abstract_list: vec!["alice: hi".into()],
-                compatible_text: "upgrade to see this".into(),
-                message_list: vec![forwarded],
-            }),
-            json!({ "MsgType": "TIMRelayElem", "MsgContent": {
-                "Title": "Chat of Alice and Bob", "MsgNum": 1, "CompatibleText": "upgrade to see this",
-                "AbstractList": ["alice: hi"],
-                "MsgList": [{ "From_Account": "alice", "To_Account": "bob", "MsgSeq": 4, "MsgRandom": 5,
-                    "MsgTimeStamp": 1_700_000_000, "CloudCustomData": "c",
-                    "MsgBody": [{ "MsgType": "TIMTextElem", "MsgContent": { "Text": "hi" } }] }] } }),
-        ),
-    ]
-}
+#[path = "../../../tests/fixtures/elements.rs"]
+mod elements;
+use elements::every_element;
 
 #[test]
 fn every_element_type_maps_field_by_field_both_ways() {
-    for (elem, rest) in every_type() {
+    for (elem, rest) in every_element() {
         let body = json!([rest]);
         assert_eq!(
             parse_msg_body(&body).unwrap(),
@@ -255,7 +131,7 @@ fn stored_content_is_written_as_the_msg_body_it_came_from() {
     };
     assert_eq!(msg_body_of(&damaged), json!([]));
     // One element is stored as V2TIM's element object and read back as the same REST element.
-    for (elem, rest) in every_type() {
+    for (elem, rest) in every_element() {
         let one = NewMessage {
             elem_type: elem.elem_type(),
             body: elem.to_json(),
