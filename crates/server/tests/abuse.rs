@@ -283,20 +283,12 @@ async fn a_websocket_client_that_answers_pings_stays_connected() {
 
 /// Whether the REST API reports `user` online (a session registered on this node).
 async fn online(server: &TestServer, user: &str) -> bool {
-    let url = format!(
-        "http://{}/v4/openim/query_online_status?sdkappid=1400000000&identifier={ADMIN}&usersig={}",
-        server.addr,
-        server.sig(ADMIN)
-    );
-    let reply: Value = reqwest::Client::new()
-        .post(url)
-        .body(json!({ "To_Account": [user] }).to_string())
-        .send()
-        .await
-        .expect("REST call")
-        .json()
-        .await
-        .expect("JSON reply");
+    let reply = server
+        .rest(
+            "openim/query_online_status",
+            json!({ "To_Account": [user] }),
+        )
+        .await;
     reply["QueryResult"][0]["Status"] == "Online"
 }
 

@@ -373,26 +373,12 @@ async fn a_message_never_pushed_to_a_device_is_filled_from_history() {
     let server = TestServer::start().await;
     let (_bob, _bob_events) = server.client("bob").await;
     let (_carol, mut carol_events) = client(&server, "carol", Duration::from_millis(50)).await;
-    let admin = server.sig("administrator");
-    let url = format!(
-        "http://{}/v4/openim/sendmsg?sdkappid=1400000000&identifier=administrator\
-         &usersig={admin}&random=1&contenttype=json",
-        server.addr
-    );
     for (text, sync) in [("quiet", 2), ("next", 1)] {
         let body = serde_json::json!({
             "SyncOtherMachine": sync, "From_Account": "carol", "To_Account": "bob",
             "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
         });
-        let reply: Value = reqwest::Client::new()
-            .post(&url)
-            .json(&body)
-            .send()
-            .await
-            .expect("REST answers")
-            .json()
-            .await
-            .expect("JSON reply");
+        let reply = server.rest("openim/sendmsg", body).await;
         assert_eq!(reply["ActionStatus"], "OK", "{reply}");
     }
     assert_eq!(

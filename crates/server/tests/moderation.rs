@@ -210,48 +210,16 @@ async fn work_group(owner: &Client, members: &[&str]) -> String {
         .expect("group created")
 }
 
-/// A minimal REST caller with the administrator's UserSig.
-struct Rest {
-    http: reqwest::Client,
-    base: String,
-    sig: String,
-}
-
-impl Rest {
-    fn new(server: &TestServer) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            base: format!("http://{}", server.addr),
-            sig: server.sig(ADMIN),
-        }
-    }
-
-    async fn call(&self, path: &str, body: Value) -> Value {
-        let url = format!(
-            "{}/v4/{path}?sdkappid=1400000000&identifier={ADMIN}&usersig={}&random=1&contenttype=json",
-            self.base, self.sig
-        );
-        let response = self
-            .http
-            .post(&url)
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("HTTP");
-        response.json().await.expect("JSON reply")
-    }
-
-    /// The call's `(ActionStatus, ErrorCode)`.
-    async fn status(&self, path: &str, body: Value) -> (String, u64) {
-        let reply = self.call(path, body).await;
-        (
-            reply["ActionStatus"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            reply["ErrorCode"].as_u64().unwrap_or(u64::MAX),
-        )
-    }
+/// A REST call's `(ActionStatus, ErrorCode)`.
+async fn rest_status(server: &TestServer, path: &str, body: Value) -> (String, u64) {
+    let reply = server.rest(path, body).await;
+    (
+        reply["ActionStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        reply["ErrorCode"].as_u64().unwrap_or(u64::MAX),
+    )
 }
 
 fn ok() -> (String, u64) {
@@ -507,14 +475,14 @@ async fn group_verdicts_over_the_sdk() {
 async fn rest_sends_ask_the_backend_unless_told_not_to() {
     let backend = Backend::start().await;
     let server = server_with_hooks(&backend).await;
-    let rest = Rest::new(&server);
-    rest.call(
-        "im_open_login_svc/multiaccount_import",
-        json!({ "Accounts": ["alice", "bob"] }),
-    )
-    .await;
-    let group = rest
-        .call(
+    server
+        .rest(
+            "im_open_login_svc/multiaccount_import",
+            json!({ "Accounts": ["alice", "bob"] }),
+        )
+        .await;
+    let group = server
+        .rest(
             "group_open_http_svc/create_group",
             json!({ "Owner_Account": "alice", "Type": "Public", "Name": "team",
                     "MemberList": [{ "Member_Account": "bob" }] }),
@@ -529,7 +497,7 @@ async fn rest_sends_ask_the_backend_unless_told_not_to() {
 
     backend.answer_json(json!({ "ErrorCode": 1 }));
     assert_eq!(
-        rest.status("openim/sendmsg", c2c("no")).await,
+        rest_status(&server, "openim/sendmsg", c2c("no")).await,
         failed(20006)
     );
     let asked = backend.last("C2C.CallbackBeforeSendMsg");
@@ -541,8 +509,12 @@ async fn rest_sends_ask_the_backend_unless_told_not_to() {
         ("RESTAPI", &json!(5))
     );
     assert_eq!(
-        rest.status("group_open_http_svc/send_group_msg", in_group("no"))
-            .await,
+        rest_status(
+            &server,
+            "group_open_http_svc/send_group_msg",
+            in_group("no")
+        )
+        .await,
         failed(10016)
     );
     let asked = backend.last("Group.CallbackBeforeSendMsg").body;
@@ -555,7 +527,7 @@ async fn rest_sends_ask_the_backend_unless_told_not_to() {
         (&json!(ADMIN), &json!(ADMIN), &json!("Public"))
     );
     backend.answer_json(json!({ "ErrorCode": 120_001, "ErrorInfo": "policy" }));
-    let reply = rest.call("openim/sendmsg", c2c("no")).await;
+    let reply = server.rest("openim/sendmsg", c2c("no")).await;
     assert_eq!(
         (
             &reply["ActionStatus"],
@@ -565,8 +537,12 @@ async fn rest_sends_ask_the_backend_unless_told_not_to() {
         (&json!("FAIL"), &json!(120_001), &json!("policy"))
     );
     assert_eq!(
-        rest.status("group_open_http_svc/send_group_msg", in_group("no"))
-            .await,
+        rest_status(
+            &server,
+            "group_open_http_svc/send_group_msg",
+            in_group("no")
+        )
+        .await,
         failed(120_001)
     );
 
@@ -575,18 +551,23 @@ async fn rest_sends_ask_the_backend_unless_told_not_to() {
         + backend.asked("Group.CallbackBeforeSendMsg").len();
     let mut forbidden = c2c("forbidden");
     forbidden["ForbidCallbackControl"] = json!(["ForbidBeforeSendMsgCallback"]);
-    assert_eq!(rest.status("openim/sendmsg", forbidden).await, ok());
+    assert_eq!(
+        rest_status(&server, "openim/sendmsg", forbidden).await,
+        ok()
+    );
     let mut forbidden = in_group("forbidden");
     forbidden["ForbidCallbackControl"] =
         json!(["ForbidBeforeSendMsgCallback", "ForbidAfterSendMsgCallback"]);
     assert_eq!(
-        rest.status("group_open_http_svc/send_group_msg", forbidden)
-            .await,
+        rest_status(&server, "group_open_http_svc/send_group_msg", forbidden).await,
         ok()
     );
     // Tencent asks before sendmsg only: not before a batch.
     let batch = json!({ "From_Account": "alice", "To_Account": ["bob"], "MsgRandom": 6, "MsgBody": text_body("batch") });
-    assert_eq!(rest.status("openim/batchsendmsg", batch).await, ok());
+    assert_eq!(
+        rest_status(&server, "openim/batchsendmsg", batch).await,
+        ok()
+    );
     assert_eq!(
         backend.asked("C2C.CallbackBeforeSendMsg").len()
             + backend.asked("Group.CallbackBeforeSendMsg").len(),
@@ -595,7 +576,10 @@ async fn rest_sends_ask_the_backend_unless_told_not_to() {
 
     // Changed over REST: stored changed.
     backend.answer_json(json!({ "ErrorCode": 0, "MsgBody": text_body("clean") }));
-    assert_eq!(rest.status("openim/sendmsg", c2c("dirty")).await, ok());
+    assert_eq!(
+        rest_status(&server, "openim/sendmsg", c2c("dirty")).await,
+        ok()
+    );
     let (bob, _events) = server.client("bob").await;
     let history = bob
         .get_c2c_history_message_list("alice", 20, None)
@@ -615,7 +599,6 @@ async fn without_an_answer_the_configured_default_applies() {
     let mut settings = hooks_on(&backend.url);
     settings.before_send_msg.timeout_ms = 200;
     let server = TestServer::start_with(|config| config.webhook = settings).await;
-    let rest = Rest::new(&server);
     let (alice, _alice_events) = server.client("alice").await;
     let (bob, _bob_events) = server.client("bob").await;
     let group = work_group(&alice, &["bob"]).await;
@@ -643,8 +626,8 @@ async fn without_an_answer_the_configured_default_applies() {
     }
 
     // Refuse when the backend cannot be asked: set at runtime over REST.
-    let reply = rest
-        .call(
+    let reply = server
+        .rest(
             "tidings/set_settings",
             json!({ "Webhook": { "BeforeSendMsg": { "OnFailure": "deny" } } }),
         )
@@ -667,11 +650,12 @@ async fn without_an_answer_the_configured_default_applies() {
         );
     }
     // Unreachable.
-    rest.call(
-        "tidings/set_settings",
-        json!({ "Webhook": { "Url": "http://127.0.0.1:1/hook" } }),
-    )
-    .await;
+    server
+        .rest(
+            "tidings/set_settings",
+            json!({ "Webhook": { "Url": "http://127.0.0.1:1/hook" } }),
+        )
+        .await;
     let (code_, desc) = code(alice.send_text("bob", "lost").await);
     assert_eq!(code_, 20006);
     assert!(
@@ -681,11 +665,12 @@ async fn without_an_answer_the_configured_default_applies() {
         "{desc}"
     );
     // Hooks off for C2C: sent without asking.
-    rest.call(
-        "tidings/set_settings",
-        json!({ "Webhook": { "BeforeSendMsg": { "C2C": false } } }),
-    )
-    .await;
+    server
+        .rest(
+            "tidings/set_settings",
+            json!({ "Webhook": { "BeforeSendMsg": { "C2C": false } } }),
+        )
+        .await;
     alice.send_text("bob", "unmoderated").await.unwrap();
     assert_eq!(code(alice.send_group_text(&group, "lost").await).0, 10016);
 

@@ -1,5 +1,6 @@
 //! Test support shared by the full-server tests: an in-process server on 127.0.0.1:0 with a
-//! temporary store, SDK clients, and a raw WebSocket client for frame-level tests.
+//! temporary store, SDK clients, REST calls as the administrator, and a raw WebSocket client for
+//! frame-level tests.
 //!
 //! The store is SQLite in the temporary data directory, or, when `TIDINGS_TEST_STORE` names a
 //! PostgreSQL server (`postgres://user@host:port/database`, a user that may create databases),
@@ -118,6 +119,24 @@ impl TestServer {
     /// A valid UserSig for `user`.
     pub fn sig(&self, user: &str) -> String {
         self.auth.sign(user, 3600)
+    }
+
+    /// Calls the REST API's `path` (`service/command`) as the App administrator with `body`;
+    /// the reply's JSON.
+    pub async fn rest(&self, path: &str, body: Value) -> Value {
+        let url = format!(
+            "http://{}/v4/{path}?sdkappid=1400000000&identifier=administrator&usersig={}\
+             &random=1&contenttype=json",
+            self.addr,
+            self.sig("administrator")
+        );
+        let response = reqwest::Client::new()
+            .post(&url)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("HTTP");
+        response.json().await.expect("JSON reply")
     }
 
     /// A logged-in SDK client.
