@@ -11,8 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tempfile::TempDir;
+use tidings_proto::events::{OnMessageReceiptsSent, OnRecvMessageReadReceipts, ReceiptsSent};
 use tidings_proto::methods::{CreateGroupParams, SendMessageParams};
-use tidings_proto::{Event, GroupMemberSpec, GroupRole, Message, PushEvent, TextElem};
+use tidings_proto::{
+    Event, GroupMemberSpec, GroupRole, Message, MessageReceipt, PushEvent, TextElem,
+};
 use tidings_service::{
     AfterEvent, BeforeSend, BeforeSendEvent, Bus, CallbackEvent, Callbacks, Delivery, Limits,
     PresenceFuture, ReadReceiptSettings, ReceiptNote, ServiceResult, SessionId, SharedPush,
@@ -407,6 +410,33 @@ pub(crate) fn push_except<E: Event>(
         push: SharedPush::new(E::push(data)),
         except,
     }
+}
+
+/// The push that tells `reader`'s sessions, but session `except`, that it sent receipts of
+/// `msg_ids`.
+pub(crate) fn receipts_sent(reader: &str, msg_ids: &[&str], except: Option<SessionId>) -> Delivery {
+    let message_id_list = ids(msg_ids);
+    push_except::<OnMessageReceiptsSent>(&[reader], ReceiptsSent { message_id_list }, except)
+}
+
+/// The pushes of a new C2C receipt: `sender` gets the `receipts` (as pulled), and `reader`'s
+/// sessions but `except` [`receipts_sent`] of `msg_ids`.
+pub(crate) fn c2c_receipt_pushes(
+    sender: &str,
+    receipts: Vec<MessageReceipt>,
+    reader: &str,
+    msg_ids: &[&str],
+    except: Option<SessionId>,
+) -> [Delivery; 2] {
+    [
+        push::<OnRecvMessageReadReceipts>(&[sender], receipts),
+        receipts_sent(reader, msg_ids, except),
+    ]
+}
+
+/// Owned IDs.
+pub(crate) fn ids(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|id| (*id).to_owned()).collect()
 }
 
 /// The recipients and event of a push delivery (panics on a kick).

@@ -3,7 +3,6 @@
 //! other, while every other user sees the reader as one who has not read; turning the switch
 //! off reveals nothing given meanwhile.
 
-use tidings_proto::events::{OnMessageReceiptsSent, OnRecvMessageReadReceipts, ReceiptsSent};
 use tidings_proto::methods::{
     C2cHistoryParams, CleanUnreadParams, READ_MEMBERS_FILTER_READ, READ_MEMBERS_FILTER_UNREAD,
     ReadMemberListParams, RevokeMessageParams,
@@ -11,11 +10,7 @@ use tidings_proto::methods::{
 use tidings_proto::{MessageReceipt, PushEvent};
 use tidings_service::{AfterEvent, Tidings};
 
-use crate::harness::{Harness, push, push_except, pushed, refusal};
-
-fn ids(ids: &[&str]) -> Vec<String> {
-    ids.iter().map(|id| (*id).to_owned()).collect()
-}
+use crate::harness::{Harness, c2c_receipt_pushes, ids, pushed, receipts_sent, refusal};
 
 /// Whether the sender `viewer` sees each message of its C2C history with `peer` as read by
 /// the peer: (`isPeerRead`, `receiptPeerRead`), oldest first.
@@ -93,13 +88,7 @@ async fn a_private_c2c_reader_clears_its_own_state_and_shows_the_sender_nothing(
     assert!(skipped.is_empty(), "{skipped:?}");
     assert_eq!(
         h.bus.take(),
-        [push_except::<OnMessageReceiptsSent>(
-            &["bob"],
-            ReceiptsSent {
-                message_id_list: ids(&[&m1])
-            },
-            Some(7)
-        )],
+        [receipts_sent("bob", &[&m1], Some(7))],
         "the reader's other sessions only"
     );
     assert_eq!(h.callbacks.take(), []);
@@ -154,15 +143,7 @@ async fn a_private_c2c_reader_clears_its_own_state_and_shows_the_sender_nothing(
     assert!(pulled[0].is_peer_read);
     assert_eq!(
         h.bus.take(),
-        [
-            push::<OnRecvMessageReadReceipts>(&["alice"], pulled),
-            push::<OnMessageReceiptsSent>(
-                &["bob"],
-                ReceiptsSent {
-                    message_id_list: ids(&[&m2])
-                }
-            ),
-        ]
+        c2c_receipt_pushes("alice", pulled, "bob", &[&m2], None)
     );
     t.mark_c2c_read("bob", "alice").await.unwrap();
     let deliveries = h.bus.take();
@@ -242,16 +223,7 @@ async fn a_private_group_reader_stays_among_the_unread_and_is_refused_alike() {
     t.send_read_receipts("bob", ids(&[&m]), Some(3))
         .await
         .unwrap();
-    assert_eq!(
-        h.bus.take(),
-        [push_except::<OnMessageReceiptsSent>(
-            &["bob"],
-            ReceiptsSent {
-                message_id_list: ids(&[&m])
-            },
-            Some(3)
-        )]
-    );
+    assert_eq!(h.bus.take(), [receipts_sent("bob", &[&m], Some(3))]);
     assert_eq!(h.bus.take_routed_away(), [], "no count changed: no note");
     assert_eq!(h.callbacks.take(), [], "nothing recorded: no after-event");
     assert_eq!(
@@ -334,13 +306,5 @@ async fn a_private_reader_who_reads_the_same_message_again_tells_its_sessions_ag
     // Private receipts are not remembered, so a repeat is new again for the reader's sessions
     // (and still for nobody else).
     t.send_read_receipts("bob", ids(&[&m]), None).await.unwrap();
-    assert_eq!(
-        h.bus.take(),
-        [push::<OnMessageReceiptsSent>(
-            &["bob"],
-            ReceiptsSent {
-                message_id_list: ids(&[&m])
-            }
-        )]
-    );
+    assert_eq!(h.bus.take(), [receipts_sent("bob", &[&m], None)]);
 }

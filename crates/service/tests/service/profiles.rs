@@ -11,11 +11,7 @@ use tidings_proto::{
 };
 use tidings_store::{ProfileUpdate, UserProfile};
 
-use crate::harness::{Harness, group_params, pushed, refusal};
-
-fn ids(users: &[&str]) -> Vec<String> {
-    users.iter().map(|u| (*u).to_owned()).collect()
-}
+use crate::harness::{Harness, group_params, ids, pushed, refusal};
 
 fn custom(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs

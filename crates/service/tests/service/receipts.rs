@@ -1,7 +1,6 @@
 //! Message-level read receipts: who may send them, exact counts, idempotent repeats, late
 //! joiners refused, and one push and one after-event for each new receipt.
 
-use tidings_proto::events::{OnMessageReceiptsSent, OnRecvMessageReadReceipts, ReceiptsSent};
 use tidings_proto::methods::{
     C2cHistoryParams, CreateGroupParams, GroupHistoryParams, ReadMemberListParams,
     SendMessageParams,
@@ -9,7 +8,7 @@ use tidings_proto::methods::{
 use tidings_proto::{GroupMemberSpec, GroupRole, GroupType, MessageReceipt, ReadMemberInfo};
 use tidings_service::{AfterEvent, GroupReceiptCount, ReadReceiptSettings};
 
-use crate::harness::{Harness, Setup, push, push_except, pushed, refusal};
+use crate::harness::{Harness, Setup, c2c_receipt_pushes, ids, pushed, receipts_sent, refusal};
 
 /// The pull of a C2C message's receipt state by its sender.
 fn c2c_receipt(msg_id: &str, reader: &str, read_at: Option<i64>) -> MessageReceipt {
@@ -19,10 +18,6 @@ fn c2c_receipt(msg_id: &str, reader: &str, read_at: Option<i64>) -> MessageRecei
 /// The pull (and push) of a group message's counts.
 fn group_receipt(msg_id: &str, group_id: &str, read: u64, unread: u64) -> MessageReceipt {
     MessageReceipt::group(msg_id.to_owned(), group_id.to_owned(), read, unread)
-}
-
-fn ids(ids: &[&str]) -> Vec<String> {
-    ids.iter().map(|id| (*id).to_owned()).collect()
 }
 
 #[tokio::test]
@@ -67,16 +62,7 @@ async fn a_new_c2c_receipt_tells_the_sender_and_the_readers_other_sessions_once(
     assert_eq!(pulled, [c2c_receipt(&m1, "bob", read_at)]);
     assert_eq!(
         h.bus.take(),
-        [
-            push::<OnRecvMessageReadReceipts>(&["alice"], pulled.clone()),
-            push_except::<OnMessageReceiptsSent>(
-                &["bob"],
-                ReceiptsSent {
-                    message_id_list: ids(&[&m1])
-                },
-                Some(7)
-            ),
-        ]
+        c2c_receipt_pushes("alice", pulled.clone(), "bob", &[&m1], Some(7))
     );
     assert_eq!(
         h.callbacks.take(),
@@ -103,15 +89,7 @@ async fn a_new_c2c_receipt_tells_the_sender_and_the_readers_other_sessions_once(
     assert!(pulled[0].is_peer_read);
     assert_eq!(
         h.bus.take(),
-        [
-            push::<OnRecvMessageReadReceipts>(&["alice"], pulled),
-            push::<OnMessageReceiptsSent>(
-                &["bob"],
-                ReceiptsSent {
-                    message_id_list: ids(&[&m2])
-                }
-            ),
-        ],
+        c2c_receipt_pushes("alice", pulled, "bob", &[&m2], None),
         "only the newly receipted message, once"
     );
 }
@@ -209,13 +187,7 @@ async fn group_receipt_counts_are_exact_and_repeats_change_nothing() {
         .unwrap();
     assert_eq!(
         h.bus.take(),
-        [push_except::<OnMessageReceiptsSent>(
-            &["bob"],
-            ReceiptsSent {
-                message_id_list: ids(&[&m])
-            },
-            Some(3)
-        )],
+        [receipts_sent("bob", &[&m], Some(3))],
         "the sender's push is the notifier's (see notifier.rs)"
     );
     assert_eq!(
@@ -540,15 +512,7 @@ async fn an_online_only_c2c_message_keeps_its_receipt_state_but_no_history() {
     assert!(pulled[0].is_peer_read && pulled[0].timestamp > 0);
     assert_eq!(
         h.bus.take(),
-        [
-            push::<OnRecvMessageReadReceipts>(&["alice"], pulled.clone()),
-            push::<OnMessageReceiptsSent>(
-                &["bob"],
-                ReceiptsSent {
-                    message_id_list: ids(&[&m])
-                }
-            ),
-        ]
+        c2c_receipt_pushes("alice", pulled.clone(), "bob", &[&m], None)
     );
     t.send_read_receipts("bob", ids(&[&m]), None).await.unwrap();
     assert_eq!(h.bus.take(), [], "a repeat tells nobody");
