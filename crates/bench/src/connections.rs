@@ -149,6 +149,30 @@ pub(crate) fn parse_frame(buffer: &[u8]) -> Result<Option<(u8, usize, usize)>> {
     Ok(Some((opcode, header, header + len)))
 }
 
+/// A TCP connection to `addr` from `from` (the default address when `None`), with a receive
+/// buffer of `recv_buffer` bytes when given (set before connecting, so that the window the
+/// server sees is small from the start).
+pub(crate) async fn connect_from(
+    addr: SocketAddr,
+    from: Option<IpAddr>,
+    recv_buffer: Option<u32>,
+) -> Result<TcpStream> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = from {
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .with_context(|| format!("cannot bind {ip}"))?;
+    }
+    if let Some(bytes) = recv_buffer {
+        socket.set_recv_buffer_size(bytes)?;
+    }
+    Ok(socket.connect(addr).await?)
+}
+
 /// Opens a WebSocket with a minimal handshake and logs in; returns the bare socket.
 async fn raw_login(
     target: &WsAddr,
@@ -156,17 +180,7 @@ async fn raw_login(
     user: &str,
     sig: &str,
 ) -> Result<TcpStream> {
-    let socket = if target.addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    if let Some(ip) = source {
-        socket
-            .bind(SocketAddr::new(ip, 0))
-            .with_context(|| format!("cannot bind {ip}"))?;
-    }
-    let mut stream = socket.connect(target.addr).await?;
+    let mut stream = connect_from(target.addr, source, None).await?;
     stream.set_nodelay(true)?;
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

@@ -11,17 +11,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
 use tidings_proto::methods::ConversationListResult;
 use tidings_proto::{MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use crate::AbuseArgs;
 use crate::client::Conn;
-use crate::connections::{client_frame, parse_frame};
+use crate::connections::{client_frame, connect_from, parse_frame};
 use crate::report::{Deadline, Report};
 use crate::setup::create_work_group;
 use crate::target::{Target, WsAddr};
@@ -116,30 +116,7 @@ fn source(target: &WsAddr, host: u8) -> Option<IpAddr> {
 
 /// A TCP connection to `addr` from `from` (the default address when `None`).
 async fn connect(addr: SocketAddr, from: Option<IpAddr>) -> Result<TcpStream> {
-    connect_with(addr, from, None).await
-}
-
-/// [`connect`], with a receive buffer of `recv_buffer` bytes when given (set before
-/// connecting, so that the window the server sees is small from the start).
-async fn connect_with(
-    addr: SocketAddr,
-    from: Option<IpAddr>,
-    recv_buffer: Option<u32>,
-) -> Result<TcpStream> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    if let Some(ip) = from {
-        socket
-            .bind(SocketAddr::new(ip, 0))
-            .with_context(|| format!("cannot bind {ip}"))?;
-    }
-    if let Some(bytes) = recv_buffer {
-        socket.set_recv_buffer_size(bytes)?;
-    }
-    Ok(socket.connect(addr).await?)
+    connect_from(addr, from, None).await
 }
 
 /// Reads one HTTP/1.1 response (its status and body) from `stream`, `buffer` holding what was
@@ -237,7 +214,7 @@ impl RawWs {
         recv_buffer: Option<u32>,
         user: &(String, String),
     ) -> Result<Self> {
-        let stream = connect_with(target.addr, from, recv_buffer).await?;
+        let stream = connect_from(target.addr, from, recv_buffer).await?;
         let Upgrade::Upgraded(mut ws) = Self::upgrade(stream, target).await? else {
             bail!("upgrade refused");
         };
