@@ -1,5 +1,6 @@
 //! The stored form of read-state sets (roaring bitmaps of member ordinals as bytes), of
-//! user-ID lists (a message's targets and mentions) and of a message's row, for every engine.
+//! user-ID lists (a message's targets and mentions), of a message's row, and the columns rows
+//! are read by, for every engine.
 
 use roaring::RoaringBitmap;
 
@@ -43,6 +44,20 @@ pub(crate) fn decode_ids(text: Option<&str>) -> Vec<String> {
             .collect()
     })
 }
+
+/// The columns of a row of each kind as both engines read it (`rows.rs` of each maps them).
+pub(crate) const USER_COLUMNS: &str =
+    "user_id, nick, face_url, created_at, self_signature, gender, custom_info";
+pub(crate) const GROUP_COLUMNS: &str =
+    "group_id, group_type, name, owner, created_at, last_seq, member_count, activity";
+/// Selected from `members m LEFT JOIN users u ON u.user_id = m.user_id`.
+pub(crate) const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, \
+     m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, ''), m.name_card";
+pub(crate) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
+     need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at, revoked_at, revoked_by, revoke_reason, \
+     targets, at_users, sender_nick, sender_face_url";
+pub(crate) const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time, activity, shown_read_seq, \
+     shown_read_time";
 
 /// A message's row as both engines store it in either message table, with the values that are
 /// converted for storing converted once; [`message_row_params`] lists them in the order of

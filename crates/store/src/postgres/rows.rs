@@ -9,22 +9,14 @@ use crate::{
     NewMessage, Revocation, StoreError, StoreResult, UserCard, UserProfile, UserRecord, profile,
 };
 
-pub(super) const GROUP_COLUMNS: &str =
-    "group_id, group_type, name, owner, created_at, last_seq, member_count, activity";
-pub(super) const MEMBER_COLUMNS: &str = "m.group_id, m.user_id, m.ordinal, m.role, m.joined_at, \
-     m.read_seq, m.active, COALESCE(u.nick, ''), COALESCE(u.face_url, ''), m.name_card";
-pub(super) const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, random, \
-     need_receipt, excluded_unread, elem_type, body, cloud_custom_data, seq, receipt_at, revoked_at, revoked_by, revoke_reason, \
-     targets, at_users, sender_nick, sender_face_url";
+pub(super) use crate::codec::{
+    C2C_COLUMNS, GROUP_COLUMNS, MEMBER_COLUMNS, MESSAGE_COLUMNS, USER_COLUMNS,
+};
 /// [`MESSAGE_COLUMNS`] of the `online_messages` table, whose messages have no sequence (0) and
 /// are never recalled.
 pub(super) const ONLINE_MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, timestamp, \
      random, need_receipt, excluded_unread, elem_type, body, cloud_custom_data, 0::BIGINT, \
      receipt_at, NULL::BIGINT, NULL::TEXT, NULL::TEXT, targets, at_users, sender_nick, sender_face_url";
-pub(super) const C2C_COLUMNS: &str = "owner, peer, last_seq, last_time, read_seq, read_time, activity, shown_read_seq, \
-     shown_read_time";
-pub(super) const USER_COLUMNS: &str =
-    "user_id, nick, face_url, created_at, self_signature, gender, custom_info";
 
 /// A BIGINT column as an unsigned number.
 fn unsigned<T: TryFrom<i64>>(row: &Row, column: usize) -> StoreResult<T> {
