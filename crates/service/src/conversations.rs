@@ -14,13 +14,13 @@ use tidings_proto::{
     Message,
 };
 use tidings_store::{
-    ConvKey, ConversationEntry, GroupReceiptRecord, GroupRecord, Mention, MessageRecord, ReadMoved,
-    ReadScope,
+    C2cConversationRecord, ConvKey, ConversationEntry, GroupReceiptRecord, GroupRecord, Mention,
+    MessageRecord, PartsLimits, ReadMoved, ReadScope,
 };
 
 use crate::checks::{check_id, check_page};
 use crate::error::InGroup;
-use crate::messages::PrevSeqs;
+use crate::messages::{MAX_TARGETED_RUN, PrevSeqs};
 use crate::render::{Viewer, render};
 use crate::{
     AfterEvent, ConversationNote, Delivery, ServiceError, ServiceResult, SharedPush, Tidings, now,
@@ -33,6 +33,13 @@ const MAX_GROUP_AT_INFOS: u32 = 100;
 fn order_key(activity: u64) -> i64 {
     i64::try_from(activity).unwrap_or(i64::MAX)
 }
+
+/// The longest lists a conversation-list page reads per group: a targeted run as
+/// `prev_seqs` does, the unread mentions as a `groupAtInfoList` holds.
+const PARTS_LIMITS: PartsLimits = PartsLimits {
+    targeted_run: MAX_TARGETED_RUN,
+    mentions: MAX_GROUP_AT_INFOS,
+};
 
 /// Conversations per `onConversationChanged` push when many change at once.
 const CHANGED_PER_PUSH: usize = 100;
@@ -51,7 +58,8 @@ impl Tidings {
     /// A page of the user's conversations, newest activity first (`orderKey` descending).
     /// `nextSeq` is the `orderKey` of the page's last conversation: the next page holds those
     /// below it, so a conversation that moves meanwhile is neither repeated nor makes another
-    /// be skipped. Reads one index page and builds only the page's conversations.
+    /// be skipped. Reads the page with what its views need in one store read; only a group
+    /// whose last message is a targeted one for others costs more (the last one the user sees).
     pub async fn conversation_list(
         &self,
         user: &str,
@@ -59,20 +67,47 @@ impl Tidings {
     ) -> ServiceResult<ConversationListResult> {
         check_page(params.count, MAX_LIST_PAGE, "count")?;
         let before = (params.next_seq != 0).then_some(params.next_seq);
-        let mut entries = self
+        let mut page = self
             .store
-            .conversation_page(user, before, params.count + 1)
+            .conversation_page_parts(user, before, params.count + 1, PARTS_LIMITS)
             .await?;
-        let is_finished = entries.len() <= params.count as usize;
-        entries.truncate(params.count as usize);
-        let next_seq = entries.last().map_or(0, ConversationEntry::activity);
-        let mut conversation_list = Vec::with_capacity(entries.len());
-        for entry in entries {
-            conversation_list.push(match entry {
-                ConversationEntry::C2c(mine) => self.c2c_conversation_of(user, mine).await?,
+        let is_finished = page.len() <= params.count as usize;
+        page.truncate(params.count as usize);
+        let next_seq = page.last().map_or(0, |parts| parts.entry.activity());
+        let mut conversation_list = Vec::with_capacity(page.len());
+        for parts in page {
+            conversation_list.push(match parts.entry {
+                ConversationEntry::C2c(mine) => c2c_view(
+                    user,
+                    &mine,
+                    parts.peer_shown_read_seq,
+                    parts.unread,
+                    parts.last.as_ref(),
+                )?,
                 ConversationEntry::Group(group, member) => {
-                    self.group_conversation(user, &group, member.read_seq)
-                        .await?
+                    let prev = parts
+                        .last
+                        .as_ref()
+                        .filter(|r| r.seq != 0)
+                        .map(|r| PrevSeqs::new(r.seq, &parts.targeted_run));
+                    let last = GroupLast {
+                        record: parts.last,
+                        receipts: parts.last_receipts,
+                        prev,
+                    };
+                    let unread = Unread {
+                        count: parts.unread,
+                        mentions: Some(parts.mentions),
+                    };
+                    self.group_view_with(
+                        user,
+                        &group,
+                        member.read_seq,
+                        Some(member.ordinal),
+                        &last,
+                        unread,
+                    )
+                    .await?
                 }
             });
         }
@@ -123,7 +158,7 @@ impl Tidings {
             .store
             .c2c_conversation(owner, peer)
             .await?
-            .unwrap_or_else(|| tidings_store::C2cConversationRecord {
+            .unwrap_or_else(|| C2cConversationRecord {
                 owner: owner.to_owned(),
                 peer: peer.to_owned(),
                 last_seq: 0,
@@ -134,45 +169,13 @@ impl Tidings {
                 shown_read_time: 0,
                 activity: 0,
             });
-        self.c2c_conversation_of(owner, mine).await
-    }
-
-    /// The owner's view of the C2C conversation whose owner's side is `mine`.
-    async fn c2c_conversation_of(
-        &self,
-        owner: &str,
-        mine: tidings_store::C2cConversationRecord,
-    ) -> ServiceResult<Conversation> {
-        let peer = mine.peer.as_str();
         let theirs = self.store.c2c_conversation(peer, owner).await?;
         let conv = ConvKey::c2c(owner, peer);
         let unread_count = self.store.count_unread(&conv, mine.read_seq, owner).await?;
-        let viewer = Viewer {
-            user: owner,
-            read_seq: mine.read_seq,
-            // What the peer lets others see: a private reader's reads never show.
-            peer_read_seq: theirs.map_or(0, |c| c.shown_read_seq),
-            receipted: HashSet::new(),
-            ..Viewer::default()
-        };
-        let last_message = match self.store.history(&conv, None, 1).await?.first() {
-            Some(record) => Some(render(record, &viewer)?),
-            None => None,
-        };
-        Ok(Conversation {
-            conversation_id: format!("c2c_{peer}"),
-            conversation_type: CONVERSATION_TYPE_C2C,
-            user_id: Some(peer.to_owned()),
-            group_id: None,
-            group_type: None,
-            show_name: peer.to_owned(),
-            unread_count,
-            c2c_read_timestamp: mine.read_time,
-            group_read_sequence: 0,
-            order_key: order_key(mine.activity),
-            group_at_info_list: Vec::new(),
-            last_message,
-        })
+        let last = self.store.history(&conv, None, 1).await?.pop();
+        // What the peer lets others see: a private reader's reads never show.
+        let peer_read_seq = theirs.map_or(0, |c| c.shown_read_seq);
+        c2c_view(owner, &mine, peer_read_seq, unread_count, last.as_ref())
     }
 
     /// The member's view of a group conversation.
@@ -681,6 +684,42 @@ impl Tidings {
         }
         Ok(())
     }
+}
+
+/// The owner's view of the C2C conversation whose owner's side is `mine`, from what it reads:
+/// the position the peer shows (`peer_read_seq`), the unread count and the last message.
+fn c2c_view(
+    owner: &str,
+    mine: &C2cConversationRecord,
+    peer_read_seq: u64,
+    unread_count: u64,
+    last: Option<&MessageRecord>,
+) -> ServiceResult<Conversation> {
+    let viewer = Viewer {
+        user: owner,
+        read_seq: mine.read_seq,
+        peer_read_seq,
+        receipted: HashSet::new(),
+        ..Viewer::default()
+    };
+    let last_message = match last {
+        Some(record) => Some(render(record, &viewer)?),
+        None => None,
+    };
+    Ok(Conversation {
+        conversation_id: format!("c2c_{}", mine.peer),
+        conversation_type: CONVERSATION_TYPE_C2C,
+        user_id: Some(mine.peer.clone()),
+        group_id: None,
+        group_type: None,
+        show_name: mine.peer.clone(),
+        unread_count,
+        c2c_read_timestamp: mine.read_time,
+        group_read_sequence: 0,
+        order_key: order_key(mine.activity),
+        group_at_info_list: Vec::new(),
+        last_message,
+    })
 }
 
 /// How far a C2C conversation is marked read.

@@ -668,7 +668,7 @@ impl Tidings {
 /// targeted messages in a row) is read only in part: members who saw one of the older ones are
 /// told a predecessor they did not see, and their SDK fills the difference from history, which
 /// is exact, after a short wait.
-const MAX_TARGETED_RUN: u32 = 1000;
+pub(crate) const MAX_TARGETED_RUN: u32 = 1000;
 
 /// The `prevSeq` of a message at `seq` whose predecessor for a viewer is `prev`: absent when it is
 /// `seq − 1`.
@@ -688,7 +688,7 @@ pub(crate) struct PrevSeqs {
 }
 
 impl PrevSeqs {
-    fn new(seq: u64, run: &[tidings_store::TargetedSeq]) -> Self {
+    pub(crate) fn new(seq: u64, run: &[tidings_store::TargetedSeq]) -> Self {
         let mut named = HashMap::new();
         for targeted in run {
             for user in targeted.targets.iter().chain([&targeted.sender]) {

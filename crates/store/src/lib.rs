@@ -152,14 +152,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// A page of the owner's conversation list, most recent activity first: the C2C
     /// conversations and the groups the owner belongs to with activity < `before` (all when
-    /// None), at most `limit`. Reads only the index of each kind ordered by activity, never a
-    /// message.
-    async fn conversation_page(
+    /// None), at most `limit`, found in the index of each kind ordered by activity; each with
+    /// the parts of its view ([`ConversationParts`]), all in one read: a page costs a bounded
+    /// number of reads whatever its size, not a few per conversation.
+    async fn conversation_page_parts(
         &self,
         owner: &str,
         before: Option<u64>,
         limit: u32,
-    ) -> StoreResult<Vec<ConversationEntry>>;
+        limits: PartsLimits,
+    ) -> StoreResult<Vec<ConversationParts>>;
 
     /// The owner's unread messages over all C2C conversations and all groups the owner belongs
     /// to (AVChatRoom groups count none), with the rule of [`Store::count_unread`].

@@ -323,6 +323,54 @@ impl ConversationEntry {
     }
 }
 
+/// An entry of a page of the conversation list ([`crate::Store::conversation_page_parts`]), with
+/// what the owner's view of it needs, read with the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationParts {
+    /// The conversation and the owner's place in it.
+    pub entry: ConversationEntry,
+    /// The owner's unread count ([`crate::Store::count_unread`] from the owner's read
+    /// position; 0 for an AVChatRoom group, as in [`crate::Store::total_unread`]).
+    pub unread: u64,
+    /// The newest message of the conversation (its [`crate::Store::history`] of one).
+    pub last: Option<MessageRecord>,
+    /// C2C: the read position the peer shows the owner (the peer's side's `shown_read_seq`, 0
+    /// when the peer has no side). Groups: 0.
+    pub peer_shown_read_seq: u64,
+    /// Groups: the receipt state of `last`, when it asks for receipts.
+    pub last_receipts: Option<GroupReceiptRecord>,
+    /// Groups: the run of targeted messages just below `last` ([`crate::Store::targeted_before`]
+    /// its sequence; empty when that is 1 or less).
+    pub targeted_run: Vec<TargetedSeq>,
+    /// Groups: the owner's mentions among the unread messages
+    /// ([`crate::Store::mentions_after`] the read position; empty when nothing is unread).
+    pub mentions: Vec<Mention>,
+}
+
+impl ConversationParts {
+    /// The parts every entry has; the others empty.
+    pub fn new(entry: ConversationEntry, unread: u64, last: Option<MessageRecord>) -> Self {
+        Self {
+            entry,
+            unread,
+            last,
+            peer_shown_read_seq: 0,
+            last_receipts: None,
+            targeted_run: Vec::new(),
+            mentions: Vec::new(),
+        }
+    }
+}
+
+/// The longest lists [`crate::Store::conversation_page_parts`] reads per conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartsLimits {
+    /// At most this many of a group's targeted run ([`ConversationParts::targeted_run`]).
+    pub targeted_run: u32,
+    /// At most this many mentions ([`ConversationParts::mentions`]).
+    pub mentions: u32,
+}
+
 /// Which of a user's conversations [`crate::Store::mark_all_read`] marks read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadScope {

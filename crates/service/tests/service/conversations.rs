@@ -2,11 +2,13 @@
 //! conversation list.
 
 use tidings_proto::events::{OnRecvC2cReadReceipt, OnTotalUnreadMessageCountChanged};
-use tidings_proto::methods::{C2cHistoryParams, CleanUnreadParams, ConversationListParams};
+use tidings_proto::methods::{
+    C2cHistoryParams, CleanUnreadParams, ConversationListParams, SendMessageParams,
+};
 use tidings_proto::{C2cReadReceipt, Conversation, MSG_STATUS_REVOKED, PushEvent};
 use tidings_service::{AfterEvent, C2cReadMark, ConversationNote, Limits};
 
-use crate::harness::{Harness, Setup, c2c_text, push, pushed, refusal};
+use crate::harness::{Harness, Setup, c2c_text, group_text, push, pushed, refusal};
 
 /// The unread count of each of the user's conversations, newest activity first.
 async fn unread_counts(h: &Harness, user: &str) -> Vec<(String, u64)> {
@@ -635,4 +637,102 @@ async fn recalling_a_conversations_last_message_changes_it_for_every_party() {
         "a recalled message still counts as unread"
     );
     assert_eq!(totals_pushed_to(&published, "bob"), Vec::<u64>::new());
+}
+
+#[tokio::test]
+async fn a_list_page_shows_each_conversation_as_reading_it_alone_does() {
+    let h = Harness::start(&["alice", "bob", "carol"]).await;
+    let t = &h.tidings;
+    let targeted = |group_id: &str, text: &str| SendMessageParams {
+        receiver_list: vec!["carol".into()],
+        ..group_text(group_id, text)
+    };
+    // c2c_bob: one unread from bob; alice's reply, which bob read.
+    h.send_c2c("bob", "alice", "hi").await;
+    h.send_c2c("alice", "bob", "yo").await;
+    t.mark_c2c_read("bob", "alice").await.unwrap();
+    // group_g: a mention of alice, one for carol alone, then one asking for receipts that
+    // alice read.
+    h.create_group("alice", "Work", "g", &["bob", "carol"])
+        .await;
+    let mention = SendMessageParams {
+        group_at_user_list: vec!["alice".into()],
+        ..group_text("g", "@alice")
+    };
+    t.send_message("bob", mention).await.unwrap();
+    t.send_message("bob", targeted("g", "for carol"))
+        .await
+        .unwrap();
+    let asking = h.send_group_receipted("carol", "g").await;
+    t.send_read_receipts("alice", vec![asking.msg_id.clone()], None)
+        .await
+        .unwrap();
+    // group_h: its last message is for carol alone.
+    h.create_group("carol", "Work", "h", &["alice", "bob"])
+        .await;
+    h.send_group("carol", "h", "all of you").await;
+    t.send_message("bob", targeted("h", "carol only"))
+        .await
+        .unwrap();
+    h.create_group("bob", "AVChatRoom", "live", &[]).await;
+    t.join_group("alice", "live").await.unwrap();
+    h.send_group("bob", "live", "on air").await;
+    h.create_group("carol", "Work", "quiet", &["alice"]).await;
+
+    let list = |user: &'static str| async move {
+        t.conversation_list(
+            user,
+            ConversationListParams {
+                next_seq: 0,
+                count: 100,
+            },
+        )
+        .await
+        .unwrap()
+        .conversation_list
+    };
+    let alices = list("alice").await;
+    type Seen<'a> = (
+        &'a str,
+        u64,
+        Option<(&'a str, u64, Option<u64>, bool)>,
+        Vec<u64>,
+    );
+    let summary: Vec<Seen<'_>> = alices
+        .iter()
+        .map(|c| {
+            let last = c.last_message.as_ref().map(|m| {
+                let text = m.text_elem.as_ref().map_or("", |e| e.text.as_str());
+                (
+                    text,
+                    m.seq,
+                    m.prev_seq,
+                    m.has_sent_receipt || m.is_peer_read,
+                )
+            });
+            let at = c.group_at_info_list.iter().map(|a| a.seq).collect();
+            (c.conversation_id.as_str(), c.unread_count, last, at)
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("group_quiet", 0, None, vec![]),
+            ("group_live", 0, Some(("on air", 1, None, false)), vec![]),
+            ("group_h", 1, Some(("all of you", 1, None, false)), vec![]),
+            ("group_g", 2, Some(("read me", 3, Some(1), true)), vec![1]),
+            ("c2c_bob", 1, Some(("yo", 2, None, true)), vec![]),
+        ]
+    );
+    for user in ["alice", "bob", "carol"] {
+        for conversation in list(user).await {
+            assert_eq!(
+                conversation,
+                t.conversation(user, &conversation.conversation_id)
+                    .await
+                    .unwrap(),
+                "{user}"
+            );
+        }
+    }
 }

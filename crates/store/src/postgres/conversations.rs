@@ -17,60 +17,6 @@ fn prefixed(table: &str, columns: &str) -> String {
 }
 
 impl PgStore {
-    pub(super) async fn page(
-        &self,
-        owner: &str,
-        before: Option<u64>,
-        limit: u32,
-    ) -> StoreResult<Vec<ConversationEntry>> {
-        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
-        let limit = i64::from(limit);
-        let mut client = self.client().await?;
-        // One snapshot for both kinds, so an entry that moves meanwhile is not seen twice.
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
-        let c2c = tx
-            .query(
-                &format!(
-                    "SELECT {C2C_COLUMNS} FROM c2c_conversations WHERE owner = $1 \
-                     AND activity < $2 ORDER BY activity DESC LIMIT $3"
-                ),
-                &[&owner, &before, &limit],
-            )
-            .await?;
-        let group_columns = prefixed("g", GROUP_COLUMNS);
-        let groups = tx
-            .query(
-                &format!(
-                    "SELECT {group_columns}, {MEMBER_COLUMNS} FROM members m \
-                     JOIN groups g ON g.group_id = m.group_id \
-                     LEFT JOIN users u ON u.user_id = m.user_id \
-                     WHERE m.user_id = $1 AND m.active AND g.activity < $2 \
-                     ORDER BY g.activity DESC LIMIT $3"
-                ),
-                &[&owner, &before, &limit],
-            )
-            .await?;
-        tx.commit().await?;
-        let mut entries = Vec::with_capacity(c2c.len() + groups.len());
-        for row in &c2c {
-            entries.push(ConversationEntry::C2c(rows::c2c(row)?));
-        }
-        for row in &groups {
-            entries.push(ConversationEntry::Group(
-                rows::group(row)?,
-                rows::member_from(row, GROUP_COLUMN_COUNT)?,
-            ));
-        }
-        entries.sort_by_key(|entry| std::cmp::Reverse(entry.activity()));
-        entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        Ok(entries)
-    }
-
     pub(super) async fn unread_total(&self, owner: &str) -> StoreResult<u64> {
         let totals = self.unread_totals(&[owner.to_owned()]).await?;
         Ok(totals.first().copied().unwrap_or(0))
@@ -213,4 +159,63 @@ impl PgStore {
             joined: joined as u64,
         })
     }
+}
+
+/// A read-only transaction on one snapshot: every query of a page sees the same state, so an
+/// entry that moves meanwhile is neither seen twice nor described as it was elsewhere.
+pub(super) async fn snapshot(
+    client: &mut deadpool_postgres::Object,
+) -> StoreResult<deadpool_postgres::Transaction<'_>> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?)
+}
+
+/// A page of the owner's conversation list (see `Store::conversation_page_parts`), read in `tx`.
+pub(super) async fn page_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    owner: &str,
+    before: Option<u64>,
+    limit: u32,
+) -> StoreResult<Vec<ConversationEntry>> {
+    let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    let limit = i64::from(limit);
+    let c2c = tx
+        .query(
+            &format!(
+                "SELECT {C2C_COLUMNS} FROM c2c_conversations WHERE owner = $1 \
+                     AND activity < $2 ORDER BY activity DESC LIMIT $3"
+            ),
+            &[&owner, &before, &limit],
+        )
+        .await?;
+    let group_columns = prefixed("g", GROUP_COLUMNS);
+    let groups = tx
+        .query(
+            &format!(
+                "SELECT {group_columns}, {MEMBER_COLUMNS} FROM members m \
+                     JOIN groups g ON g.group_id = m.group_id \
+                     LEFT JOIN users u ON u.user_id = m.user_id \
+                     WHERE m.user_id = $1 AND m.active AND g.activity < $2 \
+                     ORDER BY g.activity DESC LIMIT $3"
+            ),
+            &[&owner, &before, &limit],
+        )
+        .await?;
+    let mut entries = Vec::with_capacity(c2c.len() + groups.len());
+    for row in &c2c {
+        entries.push(ConversationEntry::C2c(rows::c2c(row)?));
+    }
+    for row in &groups {
+        entries.push(ConversationEntry::Group(
+            rows::group(row)?,
+            rows::member_from(row, GROUP_COLUMN_COUNT)?,
+        ));
+    }
+    entries.sort_by_key(|entry| std::cmp::Reverse(entry.activity()));
+    entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(entries)
 }

@@ -15,6 +15,7 @@
 mod cached;
 mod conversations;
 mod migrate;
+mod parts;
 mod queries;
 mod receipts;
 mod rows;

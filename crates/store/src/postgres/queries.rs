@@ -18,11 +18,11 @@ use crate::codec::{
 };
 use crate::profile::{apply, encode_custom};
 use crate::{
-    C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, GroupCounts,
+    C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationParts, GroupCounts,
     GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord,
-    Mention, MessageRecord, NewGroup, NewMember, NewMessage, ProfileUpdate, ProfileUpdated,
-    ReadMoved, ReadScope, Revocation, StorageStats, Store, StoreError, StoreResult, TargetedSeq,
-    UserCard, UserRecord,
+    Mention, MessageRecord, NewGroup, NewMember, NewMessage, PartsLimits, ProfileUpdate,
+    ProfileUpdated, ReadMoved, ReadScope, Revocation, StorageStats, Store, StoreError, StoreResult,
+    TargetedSeq, UserCard, UserRecord,
 };
 use tidings_proto::methods::GROUP_AT_ALL;
 
@@ -741,13 +741,14 @@ impl Store for PgStore {
         self.counts(user_id).await
     }
 
-    async fn conversation_page(
+    async fn conversation_page_parts(
         &self,
         owner: &str,
         before: Option<u64>,
         limit: u32,
-    ) -> StoreResult<Vec<ConversationEntry>> {
-        self.page(owner, before, limit).await
+        limits: PartsLimits,
+    ) -> StoreResult<Vec<ConversationParts>> {
+        self.page_parts(owner, before, limit, limits).await
     }
 
     async fn total_unread(&self, owner: &str) -> StoreResult<u64> {

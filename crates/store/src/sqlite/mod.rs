@@ -15,6 +15,7 @@ mod health;
 mod layout;
 mod messages;
 mod migrate;
+mod parts;
 mod receipt_cache;
 mod receipts;
 mod rows;

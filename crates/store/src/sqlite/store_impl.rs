@@ -4,14 +4,15 @@
 use async_trait::async_trait;
 
 use super::{
-    SqliteStore, conversations, groups, health, layout, messages, receipts, settings, status, users,
+    SqliteStore, conversations, groups, health, layout, messages, parts, receipts, settings,
+    status, users,
 };
 use crate::{
-    C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, GroupCounts,
+    C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationParts, GroupCounts,
     GroupReceiptRecord, GroupReceiptUpdate, GroupRecord, GroupRole, GroupType, MemberRecord,
-    Mention, MessageRecord, NewGroup, NewMember, NewMessage, ProfileUpdate, ProfileUpdated,
-    ReadMoved, ReadScope, Revocation, StorageStats, Store, StoreResult, TargetedSeq, UserCard,
-    UserRecord,
+    Mention, MessageRecord, NewGroup, NewMember, NewMessage, PartsLimits, ProfileUpdate,
+    ProfileUpdated, ReadMoved, ReadScope, Revocation, StorageStats, Store, StoreResult,
+    TargetedSeq, UserCard, UserRecord,
 };
 
 #[async_trait]
@@ -161,14 +162,15 @@ impl Store for SqliteStore {
         self.read(move |conn| groups::counts(conn, &user_id)).await
     }
 
-    async fn conversation_page(
+    async fn conversation_page_parts(
         &self,
         owner: &str,
         before: Option<u64>,
         limit: u32,
-    ) -> StoreResult<Vec<ConversationEntry>> {
+        limits: PartsLimits,
+    ) -> StoreResult<Vec<ConversationParts>> {
         let owner = owner.to_owned();
-        self.read(move |conn| conversations::page(conn, &owner, before, limit))
+        self.read(move |conn| parts::page_parts(conn, &owner, before, limit, limits))
             .await
     }
 

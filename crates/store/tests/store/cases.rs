@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use tidings_store::{
     C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationEntry, Gender, GroupCounts,
-    GroupReceiptUpdate, GroupRole, GroupType, Mention, NewGroup, NewMessage, ProfileUpdate,
-    ProfileUpdated, ReadMoved, ReadScope, Revocation, RoaringBitmap, StoreError, TargetedSeq,
-    UserCard, UserProfile,
+    GroupReceiptUpdate, GroupRole, GroupType, Mention, NewGroup, NewMessage, PartsLimits,
+    ProfileUpdate, ProfileUpdated, ReadMoved, ReadScope, Revocation, RoaringBitmap, Store,
+    StoreError, TargetedSeq, UserCard, UserProfile,
 };
 
 use crate::engine::TestEngine;
@@ -579,6 +579,21 @@ pub(crate) async fn status_subscriptions_keep_the_latest_within_the_cap_and_cust
     );
 }
 
+/// A page of the owner's conversation list, its entries only.
+async fn page(
+    store: &Arc<dyn Store>,
+    owner: &str,
+    before: Option<u64>,
+    limit: u32,
+) -> Vec<ConversationEntry> {
+    let limits = PartsLimits {
+        targeted_run: 10,
+        mentions: 10,
+    };
+    let parts = store.conversation_page_parts(owner, before, limit, limits);
+    parts.await.unwrap().into_iter().map(|p| p.entry).collect()
+}
+
 /// The names of a conversation page's entries: `c2c:<peer>` or `group:<id>`.
 fn entry_names(entries: &[ConversationEntry]) -> Vec<String> {
     entries
@@ -614,7 +629,7 @@ pub(crate) async fn the_conversation_list_is_read_by_activity_and_pages_stay_sta
         .await
         .unwrap();
     // Newest activity first, whatever the message times say: c2c:c, group:g1, c2c:b, group:g2.
-    let all = store.conversation_page("a", None, 10).await.unwrap();
+    let all = page(&store, "a", None, 10).await;
     assert_eq!(
         entry_names(&all),
         vec!["c2c:c", "group:g1", "c2c:b", "group:g2"]
@@ -627,14 +642,14 @@ pub(crate) async fn the_conversation_list_is_read_by_activity_and_pages_stay_sta
         panic!("second entry is g1");
     }
     // Both sides of a C2C conversation take the same number.
-    let c_side = store.conversation_page("c", None, 10).await.unwrap();
+    let c_side = page(&store, "c", None, 10).await;
     assert_eq!(
         entry_names(&c_side),
         vec!["group:other", "c2c:a", "group:g2"]
     );
     assert_eq!(c_side[1].activity(), all[0].activity());
 
-    let first = store.conversation_page("a", None, 2).await.unwrap();
+    let first = page(&store, "a", None, 2).await;
     assert_eq!(entry_names(&first), vec!["c2c:c", "group:g1"]);
     // g2 moves to the front between pages: the next page neither repeats nor skips.
     store
@@ -642,21 +657,199 @@ pub(crate) async fn the_conversation_list_is_read_by_activity_and_pages_stay_sta
         .await
         .unwrap();
     let cursor = first.last().unwrap().activity();
-    let second = store.conversation_page("a", Some(cursor), 2).await.unwrap();
+    let second = page(&store, "a", Some(cursor), 2).await;
     assert_eq!(entry_names(&second), vec!["c2c:b"]);
     assert_eq!(
-        entry_names(&store.conversation_page("a", None, 1).await.unwrap()),
+        entry_names(&page(&store, "a", None, 1).await),
         vec!["group:g2"]
     );
     // A group left is no longer listed; one never joined never was.
     store.remove_members("g1", &["a".into()]).await.unwrap();
     assert_eq!(
-        entry_names(&store.conversation_page("a", None, 10).await.unwrap()),
+        entry_names(&page(&store, "a", None, 10).await),
         vec!["group:g2", "c2c:c", "c2c:b"]
+    );
+    assert!(page(&store, "nobody", None, 10).await.is_empty());
+}
+
+pub(crate) async fn a_pages_parts_are_what_reads_one_at_a_time_give(engine: TestEngine) {
+    let store = engine.store();
+    // c2c:b: two unread from b, one of a's, and b read a's (shown to a).
+    for (id, sender, receiver) in [("c1", "b", "a"), ("c2", "a", "b"), ("c3", "b", "a")] {
+        store
+            .append_message(c2c_message(id, sender, receiver, 50))
+            .await
+            .unwrap();
+    }
+    assert!(store.set_c2c_read("b", "a", 2, 60).await.unwrap());
+    // g: a mention of a, a message targeted at c only, then one asking for receipts that c read.
+    group_with(&store, "g", &["b", "a", "c"]).await;
+    store
+        .append_message(NewMessage {
+            at_users: vec!["a".into()],
+            ..group_message("g1", "b", "g", false)
+        })
+        .await
+        .unwrap();
+    store
+        .append_message(NewMessage {
+            targets: vec!["c".into()],
+            ..group_message("g2", "b", "g", false)
+        })
+        .await
+        .unwrap();
+    store
+        .append_message(group_message("g3", "b", "g", true))
+        .await
+        .unwrap();
+    store
+        .record_group_receipts("g", "c", vec!["g3".into()])
+        .await
+        .unwrap();
+    // An AVChatRoom with a message, and a group without any.
+    store
+        .create_group(
+            NewGroup {
+                group_id: "live".into(),
+                group_type: GroupType::AvChatRoom,
+                name: "live".into(),
+                owner: "b".into(),
+                created_at: 1,
+            },
+            vec![
+                member("b", GroupRole::Owner),
+                member("a", GroupRole::Member),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .append_message(group_message("l1", "b", "live", false))
+        .await
+        .unwrap();
+    group_with(&store, "quiet", &["a"]).await;
+    store
+        .append_message(c2c_message("d1", "d", "a", 70))
+        .await
+        .unwrap();
+
+    let limits = PartsLimits {
+        targeted_run: 10,
+        mentions: 10,
+    };
+    let parts = store
+        .conversation_page_parts("a", None, 10, limits)
+        .await
+        .unwrap();
+    let entries: Vec<ConversationEntry> = parts.iter().map(|p| p.entry.clone()).collect();
+    assert_eq!(
+        entry_names(&entries),
+        vec!["c2c:d", "group:quiet", "group:live", "group:g", "c2c:b"]
+    );
+    let summary: Vec<(u64, Option<&str>, u64)> = parts
+        .iter()
+        .map(|p| {
+            let last = p.last.as_ref().map(|r| r.message.msg_id.as_str());
+            (p.unread, last, p.peer_shown_read_seq)
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, Some("d1"), 0),
+            (0, None, 0),
+            (0, Some("l1"), 0),
+            (3, Some("g3"), 0),
+            (2, Some("c3"), 2),
+        ]
+    );
+    let g = &parts[3];
+    assert_eq!(
+        g.last_receipts
+            .as_ref()
+            .map(|r| r.readers.iter().collect::<Vec<_>>()),
+        Some(vec![2])
+    );
+    assert_eq!(
+        g.targeted_run,
+        vec![TargetedSeq {
+            seq: 2,
+            sender: "b".into(),
+            targets: vec!["c".into()],
+        }]
+    );
+    assert_eq!(
+        g.mentions,
+        vec![Mention {
+            seq: 1,
+            me: true,
+            all: false,
+        }]
+    );
+    // Each part is what the reads one at a time give.
+    for p in &parts {
+        let (conv, read_seq) = match &p.entry {
+            ConversationEntry::C2c(mine) => (ConvKey::c2c("a", &mine.peer), mine.read_seq),
+            ConversationEntry::Group(group, member) => {
+                (ConvKey::Group(group.group_id.clone()), member.read_seq)
+            }
+        };
+        assert_eq!(
+            p.last,
+            store.history(&conv, None, 1).await.unwrap().pop(),
+            "{conv:?}"
+        );
+        if let ConversationEntry::Group(group, _) = &p.entry
+            && group.group_type != GroupType::AvChatRoom
+        {
+            assert_eq!(
+                p.unread,
+                store.count_unread(&conv, read_seq, "a").await.unwrap()
+            );
+        }
+    }
+    assert_eq!(
+        g.last_receipts,
+        store.group_receipts(&["g3".into()]).await.unwrap().pop()
+    );
+    assert_eq!(
+        g.targeted_run,
+        store.targeted_before("g", 3, 10).await.unwrap()
+    );
+    assert_eq!(
+        g.mentions,
+        store.mentions_after("g", 0, "a", 10).await.unwrap()
+    );
+
+    // Pages follow the cursor, and the limits cut the lists.
+    let cursor = parts[1].entry.activity();
+    let next = store
+        .conversation_page_parts(
+            "a",
+            Some(cursor),
+            2,
+            PartsLimits {
+                targeted_run: 0,
+                mentions: 0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|p| p.entry.clone()).collect::<Vec<_>>(),
+        entries[2..4].to_vec()
+    );
+    assert_eq!(
+        (
+            next[1].targeted_run.len(),
+            next[1].mentions.len(),
+            next[1].unread
+        ),
+        (0, 0, 3)
     );
     assert!(
         store
-            .conversation_page("nobody", None, 10)
+            .conversation_page_parts("nobody", None, 10, limits)
             .await
             .unwrap()
             .is_empty()

@@ -63,6 +63,7 @@ conformance!(
     the_conversation_list_is_read_by_activity_and_pages_stay_stable_while_conversations_move,
     total_unread_and_marking_everything_read_cover_every_conversation,
     batched_unread_reads_agree_with_one_at_a_time,
+    a_pages_parts_are_what_reads_one_at_a_time_give,
     an_avchatroom_counts_no_unread_messages,
     joined_groups_come_page_by_page_and_are_counted,
     a_recalled_message_keeps_its_place_and_loses_its_content,

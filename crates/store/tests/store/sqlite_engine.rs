@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use tidings_store::{
-    ConversationEntry, SCHEMA_VERSION, SqliteOptions, SqliteStore, Store, StoreError,
+    ConversationEntry, PartsLimits, SCHEMA_VERSION, SqliteOptions, SqliteStore, Store, StoreError,
 };
 
 use crate::fixtures::*;
@@ -130,10 +130,17 @@ async fn a_database_written_by_the_first_release_opens_with_all_its_data() {
     assert_eq!(next.seq, 3);
     // Existing conversations were numbered in the order of their activity, new activity
     // numbers come after them.
-    let bobs = store.conversation_page("bob", None, 10).await.unwrap();
+    let limits = PartsLimits {
+        targeted_run: 10,
+        mentions: 10,
+    };
+    let bobs = store
+        .conversation_page_parts("bob", None, 10, limits)
+        .await
+        .unwrap();
     let order: Vec<(String, u64)> = bobs
         .iter()
-        .map(|entry| match entry {
+        .map(|parts| match &parts.entry {
             ConversationEntry::C2c(c2c) => (format!("c2c:{}", c2c.peer), c2c.activity),
             ConversationEntry::Group(group, _) => {
                 (format!("group:{}", group.group_id), group.activity)
