@@ -9,6 +9,7 @@ import { bubbleOf, textOf } from './content.js';
 import { $, announce, el } from './dom.js';
 import * as conversations from './conversations.js';
 import { openMembers } from './members.js';
+import { MessageOrder, conversationIdOf } from './ordering.js';
 import { avatar, groupInfo, hasNick, learn, learnGroup, learnSender, nameOf } from './people.js';
 import * as receipts from './receipts.js';
 import { call, intParam, on, session } from './session.js';
@@ -150,12 +151,13 @@ async function loadGroupMembers(chat) {
   }
 }
 
-function fetchHistory(chat, lastMsgID) {
-  const params = { count: HISTORY_PAGE };
+/** A history page of the conversation of `where` (the open chat, or a message). */
+function fetchHistory(where, lastMsgID, count = HISTORY_PAGE) {
+  const params = { count };
   if (lastMsgID) params.lastMsgID = lastMsgID;
-  return chat.groupID
-    ? call('getGroupHistoryMessageList', { groupID: chat.groupID, ...params })
-    : call('getC2CHistoryMessageList', { userID: chat.userID, ...params });
+  return where.groupID
+    ? call('getGroupHistoryMessageList', { groupID: where.groupID, ...params })
+    : call('getC2CHistoryMessageList', { userID: where.userID, ...params });
 }
 
 function setFinished(chat, finished) {
@@ -349,9 +351,25 @@ on('receipts-sent', (ids) => {
   }
 });
 
-/** A pushed message: into the open chat when it belongs there, and into the list. */
-export function onNewMessage(msg) {
-  const id = conversations.convIdOf(msg);
+/** New messages reach the page in each conversation's order, each once, gaps filled from
+ * history (ordering.js). */
+const order = new MessageOrder({
+  history: (before, count) => fetchHistory(before, before.msgID, count),
+  release: showNewMessage,
+});
+
+/** A pushed message. */
+export const onNewMessage = (msg) => order.offer(msg);
+
+/** The conversation list after a login: what it and the reloaded chat show is not new. */
+export const caughtUp = (list) => order.catchUp(list);
+
+/** A group left: its messages are no longer followed. */
+export const stopFollowing = (id) => order.forget(id);
+
+/** A new message, in its place: into the open chat when it belongs there, and into the list. */
+function showNewMessage(msg) {
+  const id = conversationIdOf(msg);
   // A message just sent carries its sender's profile as it is now: newer than what the page
   // learnt before (history carries what was sent then, and is not taken over a known one).
   if (msg.nickName || msg.faceURL) learn([{ userID: msg.sender, nickName: msg.nickName, faceURL: msg.faceURL }]);
@@ -494,9 +512,7 @@ export async function send() {
   else params.receiver = chat.userID;
   input.value = '';
   try {
-    const msg = await call('sendMessage', params);
-    if (open === chat) addMessages(chat, [msg], { live: true });
-    conversations.noteMessage(msg);
+    order.offer(await call('sendMessage', params));
   } catch (error) {
     if (!input.value) input.value = text; // give the text back to retry
     showError(error, 'send');
@@ -512,6 +528,7 @@ function noSuchUser(chat) {
 }
 
 export function forget() {
+  order.clear();
   drafts.clear();
   clearTimeout(markTimer);
   markPending = null;

@@ -5,6 +5,7 @@
 import { attentive } from './attention.js';
 import { textOf } from './content.js';
 import { $, el } from './dom.js';
+import { conversationIdOf } from './ordering.js';
 import { avatar, fetchProfiles, groupName, learn, learnGroup, nameOf } from './people.js';
 import { call, emit } from './session.js';
 import { fullDate, listTime } from './time.js';
@@ -19,8 +20,6 @@ export const setActiveView = (provider) => {
   activeView = provider;
 };
 export const conversationOf = (id) => conversations.get(id);
-
-export const convIdOf = (msg) => (msg.groupID ? `group_${msg.groupID}` : `c2c_${msg.userID}`);
 
 /**
  * An orderKey above every conversation's: the server's orderKeys are its activity numbers (larger
@@ -74,6 +73,7 @@ export function remove(id) {
   render();
 }
 
+/** Loads the whole list; returns the server's conversations. */
 export async function loadConversations() {
   const fresh = new Map();
   let nextSeq = 0;
@@ -83,6 +83,7 @@ export async function loadConversations() {
     if (result.isFinished || result.conversationList.length === 0 || result.nextSeq === nextSeq) break;
     nextSeq = result.nextSeq;
   }
+  const list = [...fresh.values()];
   // Keep the conversation open now even when it has no message yet.
   const open = activeView();
   if (open && !fresh.has(open.id)) fresh.set(open.id, conversations.get(open.id) || placeholder(open.id));
@@ -91,6 +92,7 @@ export async function loadConversations() {
   render();
   setTotalUnread(await call('getTotalUnreadMessageCount', {}));
   learnNames([...fresh.values()]).catch((error) => showError(error, 'profiles'));
+  return list;
 }
 
 /** Names and pictures for the list: profiles of C2C peers, members of the groups. */
@@ -120,7 +122,7 @@ export function scheduleReload() {
 
 /** A new message: last message, order and (groups) the unread count. */
 export function noteMessage(msg) {
-  const id = convIdOf(msg);
+  const id = conversationIdOf(msg);
   let conv = conversations.get(id);
   if (!conv) {
     conv = placeholder(id, msg);

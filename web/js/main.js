@@ -100,6 +100,7 @@ function leftGroup(groupID, why) {
   const conv = conversations.conversationOf(id);
   const name = conv ? conversations.titleOf(conv) : groupID;
   conversations.remove(id);
+  chat.stopFollowing(id);
   if (chat.openId() === id) back();
   showError(new RequestError('group', -1, `${why} ${name}`), 'group');
 }
@@ -147,7 +148,7 @@ function onPush(event, data) {
 
 /** Reloads everything the pushes may have missed: conversations, the open chat, receipts. */
 async function catchUp() {
-  await conversations.loadConversations();
+  chat.caughtUp(await conversations.loadConversations());
   await chat.reloadOpenChat();
   receipts.flushReceipts();
   chat.rescanVisible();

@@ -878,6 +878,58 @@ describe('Tidings web chat', () => {
     assert.equal(await frank.label('note to self').count(), 0, 'nor after a reload');
   });
 
+  test('a push overtaken or missed: the chat shows every message once, in order', async () => {
+    const { alice } = users;
+    // ivy's pushes pass through the test, which holds back those that `hold` matches.
+    const context = await browser.newContext({ viewport: DESKTOP });
+    let hold = null;
+    const held = [];
+    let toPage = null;
+    await context.routeWebSocket(/\/ws$/, (ws) => {
+      const server = ws.connectToServer();
+      toPage = (frame) => ws.send(frame);
+      server.onMessage((frame) => (hold && hold.test(String(frame)) ? held.push(frame) : ws.send(frame)));
+    });
+    const page = await context.newPage();
+    const ivy = new User('ivy', page, context);
+    users.ivy = ivy;
+    await page.goto(`${server.url}/?user=ivy`);
+    await ivy.online();
+    const send = (text) => alice.page.evaluate((t) => window.tidingsDebug.state.conn.call('sendMessage', { receiver: 'ivy', textElem: { text: t } }), text);
+    await send('gap 1');
+    await ivy.open('c2c_alice');
+    await ivy.message('gap 1').waitFor({ timeout: WAIT_MS });
+
+    // Overtaken: 2's push arrives after 3's.
+    hold = /"event":"onRecvNewMessage".*"gap 2"/;
+    await send('gap 2');
+    await send('gap 3');
+    await waitFor("2's push held back", () => held.length === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    hold = null;
+    toPage(held.shift());
+    await ivy.message('gap 3').waitFor({ timeout: WAIT_MS });
+
+    // Missed: 5's push never comes in time (it arrives late, after history filled it in).
+    hold = /"event":"onRecvNewMessage".*"gap 5"/;
+    await send('gap 4');
+    await send('gap 5');
+    await send('gap 6');
+    await ivy.message('gap 6').waitFor({ timeout: WAIT_MS });
+    await ivy.message('gap 5').waitFor({ timeout: WAIT_MS });
+    hold = null;
+    toPage(held.shift());
+    await new Promise((r) => setTimeout(r, 500));
+
+    const shown = await page.locator(tid('message')).evaluateAll((nodes) => nodes.map((n) => [Number(n.dataset.seq), n.querySelector('[data-testid="message-text"]').textContent]));
+    assert.deepEqual(shown, [1, 2, 3, 4, 5, 6].map((i) => [i, `gap ${i}`]));
+    // The page took them in order: the live region read them out in order, and the list's
+    // preview is the newest.
+    const spoken = await page.locator('#live p').allTextContents();
+    assert.deepEqual(spoken.map((t) => /: (gap \d)$/.exec(t)?.[1]), ['gap 2', 'gap 3', 'gap 4', 'gap 5', 'gap 6']);
+    assert.equal((await ivy.conv('c2c_alice').locator(tid('conv-preview')).textContent()).trim(), 'gap 6');
+  });
+
   test('no page errors', () => {
     const problems = Object.values(users).flatMap((u) => u.errors.map((e) => `${u.name}: ${e}`))
       // A refused WebSocket while the server was down is logged by Chromium itself.

@@ -46,6 +46,7 @@ pub(crate) const SCRIPTS: &[(&str, &str)] = &[
     ("dom.js", include_str!("../../../web/js/dom.js")),
     ("main.js", include_str!("../../../web/js/main.js")),
     ("members.js", include_str!("../../../web/js/members.js")),
+    ("ordering.js", include_str!("../../../web/js/ordering.js")),
     ("people.js", include_str!("../../../web/js/people.js")),
     ("profile.js", include_str!("../../../web/js/profile.js")),
     ("receipts.js", include_str!("../../../web/js/receipts.js")),
