@@ -13,6 +13,7 @@ mod conversations;
 mod groups;
 mod health;
 mod layout;
+mod mentions;
 mod messages;
 mod migrate;
 mod parts;

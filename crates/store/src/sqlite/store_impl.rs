@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use super::{
-    SqliteStore, conversations, groups, health, layout, messages, parts, receipts, settings,
-    status, users,
+    SqliteStore, conversations, groups, health, layout, mentions, messages, parts, receipts,
+    settings, status, users,
 };
 use crate::{
     C2cConversationRecord, C2cReceiptsRecorded, ConvKey, ConversationParts, GroupCounts,
@@ -306,15 +306,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<Vec<Mention>>> {
         let (group_id, viewers) = (group_id.to_owned(), viewers.to_vec());
-        self.read(move |conn| {
-            viewers
-                .iter()
-                .map(|(viewer, after_seq)| {
-                    messages::mentions_after(conn, &group_id, *after_seq, viewer, limit)
-                })
-                .collect()
-        })
-        .await
+        self.read(move |conn| mentions::mentions_after_of(conn, &group_id, &viewers, limit))
+            .await
     }
 
     async fn seq_at_time(&self, conversation: &ConvKey, time: i64) -> StoreResult<u64> {

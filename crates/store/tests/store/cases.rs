@@ -1756,6 +1756,70 @@ pub(crate) async fn a_message_keeps_its_mentions_and_an_online_message_its_targe
     );
 }
 
+pub(crate) async fn many_viewers_mentions_are_exact_past_many_mentioning_messages(
+    engine: TestEngine,
+) {
+    const ALL: &str = "__kImSDK_MesssageAtALL__";
+    let store = engine.store();
+    let members = ["a", "b", "c", "d"];
+    group_with(&store, "g", &members).await;
+    // Message `seq` is sent by members[seq % 4]; every fifth mentions everyone, every third
+    // (else) the next member; the rest mention nobody. More mentioning messages than one shared
+    // scan reads, so both ways of answering are crossed.
+    let sender = |seq: u64| members[(seq % 4) as usize];
+    let at_users = |seq: u64| -> Vec<&str> {
+        if seq.is_multiple_of(5) {
+            vec![ALL]
+        } else if seq.is_multiple_of(3) {
+            vec![members[((seq + 1) % 4) as usize]]
+        } else {
+            vec![]
+        }
+    };
+    for seq in 1..=600u64 {
+        let message = NewMessage {
+            at_users: at_users(seq).into_iter().map(str::to_owned).collect(),
+            ..group_message(&format!("m{seq}"), sender(seq), "g", false)
+        };
+        store.append_message(message).await.unwrap();
+    }
+    let expected = |viewer: &str, after: u64, limit: usize| -> Vec<Mention> {
+        (after + 1..=600)
+            .filter(|seq| sender(*seq) != viewer)
+            .filter_map(|seq| {
+                let at = at_users(seq);
+                let me = at.contains(&viewer);
+                let all = at.contains(&ALL);
+                (me || all).then_some(Mention { seq, me, all })
+            })
+            .take(limit)
+            .collect()
+    };
+    for (positions, limit) in [
+        (vec![("a", 0), ("b", 7), ("c", 399), ("d", 150)], 1000),
+        (vec![("d", 0), ("a", 250), ("b", 0)], 5),
+        (vec![("b", 300), ("c", 390), ("a", 310)], 1000),
+        (vec![("c", 350), ("nobody", 360)], 3),
+    ] {
+        let viewers: Vec<(String, u64)> = positions
+            .iter()
+            .map(|(viewer, after)| ((*viewer).to_owned(), *after))
+            .collect();
+        let wanted: Vec<Vec<Mention>> = positions
+            .iter()
+            .map(|(viewer, after)| expected(viewer, *after, limit))
+            .collect();
+        assert_eq!(
+            store
+                .mentions_after_of("g", &viewers, limit as u32)
+                .await
+                .unwrap(),
+            wanted,
+            "{positions:?} limit {limit}"
+        );
+    }
+}
+
 fn card(nick: &str, face_url: &str) -> UserCard {
     UserCard {
         nick: nick.into(),

@@ -72,6 +72,7 @@ conformance!(
     private_receipts_are_checked_and_shown_to_nobody,
     targeted_messages_are_seen_by_their_targets_and_sender_only,
     a_message_keeps_its_mentions_and_an_online_message_its_targets,
+    many_viewers_mentions_are_exact_past_many_mentioning_messages,
     profiles_change_field_by_field_and_are_kept_across_reopening,
     name_cards_are_set_for_current_members_and_listed_with_live_profiles,
     a_message_keeps_the_sender_card_it_was_sent_with,
